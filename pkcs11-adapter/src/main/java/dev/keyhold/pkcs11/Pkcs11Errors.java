@@ -1,0 +1,107 @@
+package dev.keyhold.pkcs11;
+
+import static org.xipki.pkcs11.wrapper.PKCS11Constants.*;
+
+import com.google.common.collect.ImmutableSet;
+import org.xipki.pkcs11.wrapper.PKCS11Constants;
+import org.xipki.pkcs11.wrapper.PKCS11Constants.Category;
+import org.xipki.pkcs11.wrapper.PKCS11Exception;
+
+/**
+ * Turns PKCS#11 return values into the adapter's exception types, and says which of them leave a
+ * session unfit for reuse. Every {@code CKR_*} value lands in exactly one type; values not listed
+ * here become {@link TokenFailureException}.
+ */
+final class Pkcs11Errors {
+  private static final ImmutableSet<Long> BAD_CREDENTIALS =
+      ImmutableSet.of(CKR_PIN_INCORRECT, CKR_PIN_INVALID, CKR_PIN_LEN_RANGE, CKR_USER_PIN_NOT_INITIALIZED);
+  private static final ImmutableSet<Long> PIN_LOCKED = ImmutableSet.of(CKR_PIN_LOCKED, CKR_PIN_EXPIRED);
+  private static final ImmutableSet<Long> OBJECT_NOT_FOUND =
+      ImmutableSet.of(CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID);
+  private static final ImmutableSet<Long> INVALID_CIPHERTEXT =
+      ImmutableSet.of(CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_AEAD_DECRYPT_FAILED);
+  /** The token, the session or the login behind it is gone; a reconnect is the only cure. */
+  private static final ImmutableSet<Long> DEVICE_LOST =
+      ImmutableSet.of(
+          CKR_DEVICE_ERROR,
+          CKR_DEVICE_REMOVED,
+          CKR_DEVICE_MEMORY,
+          CKR_TOKEN_NOT_PRESENT,
+          CKR_TOKEN_NOT_RECOGNIZED,
+          CKR_SLOT_ID_INVALID,
+          CKR_SESSION_HANDLE_INVALID,
+          CKR_SESSION_CLOSED,
+          CKR_CRYPTOKI_NOT_INITIALIZED,
+          CKR_USER_NOT_LOGGED_IN);
+  private static final ImmutableSet<Long> SESSIONS_EXHAUSTED = ImmutableSet.of(CKR_SESSION_COUNT);
+  private static final ImmutableSet<Long> UNSUPPORTED =
+      ImmutableSet.of(
+          CKR_FUNCTION_NOT_SUPPORTED,
+          CKR_MECHANISM_INVALID,
+          CKR_MECHANISM_PARAM_INVALID,
+          CKR_ATTRIBUTE_TYPE_INVALID,
+          CKR_SESSION_READ_ONLY,
+          CKR_SESSION_PARALLEL_NOT_SUPPORTED);
+  /** Beyond lost devices: results after which the session's state is unknown. */
+  private static final ImmutableSet<Long> UNKNOWN_SESSION_STATE =
+      ImmutableSet.of(CKR_GENERAL_ERROR, CKR_FUNCTION_FAILED, CKR_OPERATION_ACTIVE, CKR_HOST_MEMORY);
+
+  private Pkcs11Errors() {}
+
+  /**
+   * The adapter's exception for {@code returnValue} from {@code function} on {@code tokenLabel}.
+   *
+   * @param decrypting whether the call was an AEAD decryption, where some profiles report a failed tag
+   *     check as {@code CKR_GENERAL_ERROR}
+   */
+  static Pkcs11Exception translate(
+      long returnValue, String function, String tokenLabel, boolean decrypting, TokenProfile profile,
+      Throwable cause) {
+    String name = nameOf(returnValue);
+    String message = function + " on token '" + tokenLabel + "' failed: " + name;
+    if (BAD_CREDENTIALS.contains(returnValue)) {
+      return new BadCredentialsException(message, name, cause);
+    }
+    if (PIN_LOCKED.contains(returnValue)) {
+      return new PinLockedException(message, name, cause);
+    }
+    if (OBJECT_NOT_FOUND.contains(returnValue)) {
+      return new ObjectNotFoundException(message, name, cause);
+    }
+    if (INVALID_CIPHERTEXT.contains(returnValue) || isBadTagInDisguise(returnValue, decrypting, profile)) {
+      return new InvalidCiphertextException(message, name, cause);
+    }
+    if (DEVICE_LOST.contains(returnValue)) {
+      return new DeviceLostException(message, name, cause);
+    }
+    if (SESSIONS_EXHAUSTED.contains(returnValue)) {
+      return new SessionsExhaustedException(message, name, cause);
+    }
+    if (UNSUPPORTED.contains(returnValue)) {
+      return new UnsupportedByTokenException(message, name, cause);
+    }
+    return new TokenFailureException(message, name, cause);
+  }
+
+  static Pkcs11Exception translate(
+      PKCS11Exception e, String function, String tokenLabel, boolean decrypting, TokenProfile profile) {
+    return translate(e.getErrorCode(), function, tokenLabel, decrypting, profile, e);
+  }
+
+  /** Whether a session that saw {@code returnValue} must be closed rather than pooled again. */
+  static boolean breaksSession(long returnValue, boolean decrypting, TokenProfile profile) {
+    if (isBadTagInDisguise(returnValue, decrypting, profile)) {
+      return false;
+    }
+    return DEVICE_LOST.contains(returnValue) || UNKNOWN_SESSION_STATE.contains(returnValue);
+  }
+
+  static String nameOf(long returnValue) {
+    String name = PKCS11Constants.codeToName(Category.CKR, returnValue);
+    return name != null ? name : String.format("CKR_0x%08X", returnValue);
+  }
+
+  private static boolean isBadTagInDisguise(long returnValue, boolean decrypting, TokenProfile profile) {
+    return decrypting && returnValue == CKR_GENERAL_ERROR && profile.reportsBadTagAsGeneralError();
+  }
+}

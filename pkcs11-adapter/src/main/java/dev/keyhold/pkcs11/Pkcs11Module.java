@@ -1,0 +1,204 @@
+package dev.keyhold.pkcs11;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
+import static com.google.common.base.Preconditions.checkState;
+import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKU_SO;
+
+import com.google.common.collect.ImmutableList;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.xipki.pkcs11.wrapper.ModuleInfo;
+import org.xipki.pkcs11.wrapper.PKCS11Exception;
+import org.xipki.pkcs11.wrapper.PKCS11Module;
+import org.xipki.pkcs11.wrapper.Session;
+import org.xipki.pkcs11.wrapper.Slot;
+import org.xipki.pkcs11.wrapper.TokenException;
+import org.xipki.pkcs11.wrapper.TokenInfo;
+
+/**
+ * A loaded and initialised PKCS#11 library.
+ *
+ * <p>A process may call {@code C_Initialize} once per library, so {@link #load} shares one instance per
+ * path and counts its users; the last {@link #close} calls {@code C_Finalize}. The library is
+ * initialised with {@code CKF_OS_LOCKING_OK}: SoftHSM2 crashes under concurrent use without it.
+ *
+ * <p>Tokens are found by label, never by slot number, because SoftHSM2 renumbers slots.
+ */
+public final class Pkcs11Module implements AutoCloseable {
+  private static final Map<Path, Pkcs11Module> LOADED = new HashMap<>();
+
+  static {
+    WrapperLogging.install();
+  }
+
+  private final Path library;
+  private final PKCS11Module module;
+  private int users; // guarded by Pkcs11Module.class
+
+  private Pkcs11Module(Path library, PKCS11Module module) {
+    this.library = library;
+    this.module = module;
+  }
+
+  /** Loads the library at {@code library} and initialises it, or shares the instance already loaded. */
+  public static Pkcs11Module load(Path library) {
+    Path path = checkNotNull(library, "library").toAbsolutePath().normalize();
+    synchronized (Pkcs11Module.class) {
+      Pkcs11Module loaded = LOADED.get(path);
+      if (loaded == null) {
+        loaded = new Pkcs11Module(path, initialize(path));
+        LOADED.put(path, loaded);
+      }
+      loaded.users++;
+      return loaded;
+    }
+  }
+
+  private static PKCS11Module initialize(Path path) {
+    if (!Files.isReadable(path)) {
+      throw new TokenFailureException("PKCS#11 library " + path + " does not exist or cannot be read", null, null);
+    }
+    PKCS11Module module;
+    try {
+      module = PKCS11Module.getInstance(path.toString());
+    } catch (IOException e) {
+      throw new TokenFailureException("cannot load PKCS#11 library " + path + ": " + e.getMessage(), null, e);
+    }
+    try {
+      module.initialize();
+    } catch (PKCS11Exception e) {
+      throw Pkcs11Errors.translate(e, "C_Initialize", path.toString(), false, TokenProfile.SOFTHSM2);
+    }
+    return module;
+  }
+
+  public Path library() {
+    return library;
+  }
+
+  /** Manufacturer, description and version of the library, for logs and benchmark reports. */
+  public String describe() {
+    ModuleInfo info;
+    try {
+      info = module.getInfo();
+    } catch (TokenException e) {
+      throw new TokenFailureException("C_GetInfo on " + library + " failed: " + e.getMessage(), null, e);
+    }
+    return info.getManufacturerID().trim() + " " + info.getLibraryDescription().trim() + " "
+        + info.getLibraryVersion() + " (Cryptoki " + info.getCryptokiVersion() + ")";
+  }
+
+  /** Labels of the initialised tokens present now. */
+  public ImmutableList<String> tokenLabels() {
+    ImmutableList.Builder<String> labels = ImmutableList.builder();
+    for (Slot slot : slotsWithTokens()) {
+      TokenInfo info = tokenInfo(slot);
+      if (info.isTokenInitialized()) {
+        labels.add(info.getLabel().trim());
+      }
+    }
+    return labels.build();
+  }
+
+  /**
+   * Initialises a free slot's token as {@code label} with the SO PIN, then sets its user PIN.
+   *
+   * <p>This erases the free token it takes; it never touches a token that is already initialised.
+   * @throws TokenFailureException if no free slot is left or a token already carries {@code label}
+   */
+  public void initializeToken(String label, Pin soPin, Pin userPin) {
+    checkNotNull(label, "label");
+    checkArgument(!label.isEmpty() && label.length() <= 32, "a token label has 1 to 32 characters: '%s'", label);
+    if (findSlot(label).isPresent()) {
+      throw new TokenFailureException("a token labelled '" + label + "' already exists", null, null);
+    }
+    Slot free = slotsWithTokens().stream()
+        .filter(slot -> !tokenInfo(slot).isTokenInitialized())
+        .findFirst()
+        .orElseThrow(() -> new TokenFailureException("no uninitialised token is left in " + library, null, null));
+    char[] so = soPin.copyChars();
+    char[] user = userPin.copyChars();
+    try {
+      module.getPKCS11Module().C_InitToken(free.getSlotID(), so, label.toCharArray(), true);
+      Session session = free.getToken().openSession(true);
+      try {
+        session.login(CKU_SO, so);
+        session.initPIN(user);
+        session.logout();
+      } finally {
+        session.closeSession();
+      }
+    } catch (iaik.pkcs.pkcs11.wrapper.PKCS11Exception e) {
+      throw Pkcs11Errors.translate(module.convertException(e), "C_InitToken", label, false, TokenProfile.SOFTHSM2);
+    } catch (PKCS11Exception e) {
+      throw Pkcs11Errors.translate(e, "C_InitPIN", label, false, TokenProfile.SOFTHSM2);
+    } finally {
+      Arrays.fill(so, '\0');
+      Arrays.fill(user, '\0');
+    }
+  }
+
+  /** The slot whose token carries {@code label}, looked up afresh: slot ids are not stable. */
+  Optional<Slot> findSlot(String label) {
+    for (Slot slot : slotsWithTokens()) {
+      TokenInfo info = tokenInfo(slot);
+      if (info.isTokenInitialized() && info.getLabel().trim().equals(label)) {
+        return Optional.of(slot);
+      }
+    }
+    return Optional.empty();
+  }
+
+  private ImmutableList<Slot> slotsWithTokens() {
+    checkState(isOpen(), "module %s is closed", library);
+    try {
+      return ImmutableList.copyOf(module.getSlotList(true));
+    } catch (PKCS11Exception e) {
+      throw Pkcs11Errors.translate(e, "C_GetSlotList", library.toString(), false, TokenProfile.SOFTHSM2);
+    }
+  }
+
+  private TokenInfo tokenInfo(Slot slot) {
+    try {
+      return slot.getToken().getTokenInfo();
+    } catch (PKCS11Exception e) {
+      throw Pkcs11Errors.translate(e, "C_GetTokenInfo", "slot " + slot.getSlotID(), false, TokenProfile.SOFTHSM2);
+    }
+  }
+
+  private boolean isOpen() {
+    synchronized (Pkcs11Module.class) {
+      return users > 0;
+    }
+  }
+
+  /** Releases this user's share; the last one calls {@code C_Finalize}. Close tokens first. */
+  @Override
+  public void close() {
+    synchronized (Pkcs11Module.class) {
+      if (users == 0) {
+        return;
+      }
+      if (--users > 0) {
+        return;
+      }
+      LOADED.remove(library);
+      try {
+        module.finalize(null);
+      } catch (PKCS11Exception e) {
+        throw Pkcs11Errors.translate(e, "C_Finalize", library.toString(), false, TokenProfile.SOFTHSM2);
+      }
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Pkcs11Module[" + library + "]";
+  }
+}

@@ -1,0 +1,334 @@
+package dev.keyhold.pkcs11;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
+import static com.google.common.base.Preconditions.checkState;
+import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKA_ID;
+import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKM_AES_KEY_GEN;
+import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKR_USER_ALREADY_LOGGED_IN;
+import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKU_USER;
+
+import java.util.Arrays;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.xipki.pkcs11.wrapper.AttributeVector;
+import org.xipki.pkcs11.wrapper.Mechanism;
+import org.xipki.pkcs11.wrapper.PKCS11Exception;
+import org.xipki.pkcs11.wrapper.Session;
+import org.xipki.pkcs11.wrapper.Slot;
+
+/**
+ * One token, logged in as its user, with a pool of sessions and a cache of key handles.
+ *
+ * <p>The token stays logged in through a session of its own that the pool never hands out. When the
+ * token stops answering, the call that saw it fails with {@link DeviceLostException}, every session
+ * and cached handle is dropped, and the next call finds the token by label again and logs in anew:
+ * no restart is needed.
+ *
+ * <p>Thread-safe.
+ */
+public final class Token implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Token.class);
+
+  private final Pkcs11Module module;
+  private final String label;
+  private final TokenProfile profile;
+  private final SessionPoolConfig poolConfig;
+  private volatile Pin loginPin;
+  private volatile Connection connection; // null while the token is lost
+  private volatile boolean closed;
+
+  private Token(Pkcs11Module module, String label, TokenProfile profile, Pin loginPin, SessionPoolConfig poolConfig) {
+    this.module = module;
+    this.label = label;
+    this.profile = profile;
+    this.loginPin = loginPin;
+    this.poolConfig = poolConfig;
+  }
+
+  /**
+   * Finds the token labelled {@code label} in {@code module} and logs in as its user.
+   *
+   * @param loginPin the PIN as {@code C_Login} takes it; see {@link TokenProfile#loginPin}
+   * @throws TokenNotFoundException if no token carries {@code label}
+   * @throws BadCredentialsException if the token refuses {@code loginPin}
+   */
+  public static Token login(
+      Pkcs11Module module, String label, TokenProfile profile, Pin loginPin, SessionPoolConfig poolConfig) {
+    Token token = new Token(
+        checkNotNull(module, "module"),
+        checkNotNull(label, "label"),
+        checkNotNull(profile, "profile"),
+        checkNotNull(loginPin, "loginPin"),
+        checkNotNull(poolConfig, "poolConfig"));
+    token.connection();
+    return token;
+  }
+
+  public String label() {
+    return label;
+  }
+
+  public TokenProfile profile() {
+    return profile;
+  }
+
+  /**
+   * Generates a persistent AES-256 key from {@code template} inside the token.
+   *
+   * @return the key's name, already resolved in the handle cache
+   */
+  public AesKey generateAesKey(AesKeyTemplate template) {
+    checkNotNull(template, "template");
+    AesKey key = template.key();
+    return call("C_GenerateKey", false, (session, connection) -> {
+      long handle = session.generateKey(new Mechanism(CKM_AES_KEY_GEN), template.toAttributes());
+      connection.handles.put(key, handle);
+      return key;
+    });
+  }
+
+  /** The AES key labelled {@code label}, if the token holds exactly one. */
+  public Optional<AesKey> findAesKey(String label) {
+    checkNotNull(label, "label");
+    return call("C_FindObjects", false, (session, connection) -> {
+      long[] found = session.findObjectsSingle(AttributeVector.newAESSecretKey().label(label), 2);
+      if (found.length == 0) {
+        return Optional.empty();
+      }
+      checkUnique(found, "labelled '" + label + "'");
+      AesKey key = AesKey.of(label, session.getAttrValues(found[0], CKA_ID).id());
+      connection.handles.put(key, found[0]);
+      return Optional.of(key);
+    });
+  }
+
+  /** AES-256-GCM with {@code key}, computed inside this token. */
+  public Aead aesGcm(AesKey key) {
+    return new TokenAesGcm(this, checkNotNull(key, "key"));
+  }
+
+  /** {@code length} random bytes from the token's generator ({@code C_GenerateRandom}). */
+  public byte[] generateRandom(int length) {
+    checkArgument(length > 0, "length must be positive: %s", length);
+    return call("C_GenerateRandom", false, (session, connection) -> session.generateRandom(length));
+  }
+
+  /** Destroys {@code key} on this token. */
+  public void destroyKey(AesKey key) {
+    withKey(key, "C_DestroyObject", false, (session, handle) -> {
+      session.destroyObject(handle);
+      return null;
+    });
+    Connection current = connection;
+    if (current != null) {
+      current.handles.remove(key);
+    }
+  }
+
+  /**
+   * Changes the user's PIN with {@code C_SetPIN}, and logs in with the new one from then on.
+   *
+   * @throws UnsupportedByTokenException if the profile has no {@code C_SetPIN} (AWS CloudHSM)
+   */
+  public void changePin(Pin oldPin, Pin newPin) {
+    checkNotNull(oldPin, "oldPin");
+    checkNotNull(newPin, "newPin");
+    if (!profile.canChangePin()) {
+      throw new UnsupportedByTokenException(
+          "token '" + label + "' (" + profile + ") has no C_SetPIN: change the password with the vendor's tools",
+          null, null);
+    }
+    call("C_SetPIN", false, (session, connection) -> {
+      char[] oldChars = oldPin.copyChars();
+      char[] newChars = newPin.copyChars();
+      try {
+        session.setPIN(oldChars, newChars);
+      } finally {
+        Arrays.fill(oldChars, '\0');
+        Arrays.fill(newChars, '\0');
+      }
+      return null;
+    });
+    loginPin = newPin;
+  }
+
+  /** Sessions handed out right now. */
+  public int sessionsInUse() {
+    Connection current = connection;
+    return current == null ? 0 : current.pool.sessionsInUse();
+  }
+
+  /** Open sessions waiting in the pool. */
+  public int idleSessions() {
+    Connection current = connection;
+    return current == null ? 0 : current.pool.idleSessions();
+  }
+
+  /** Closes every session; the token's login ends with the last one. */
+  @Override
+  public synchronized void close() {
+    closed = true;
+    Connection current = connection;
+    if (current != null) {
+      connection = null;
+      current.close();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Token[" + label + ", " + profile + "]";
+  }
+
+  /** Runs {@code body} with the handle of {@code key}; a stale cached handle is looked up once more. */
+  <T> T withKey(AesKey key, String function, boolean decrypting, KeyCall<T> body) {
+    try {
+      return call(function, decrypting, (session, connection) -> body.call(session, connection.handleOf(key, session)));
+    } catch (ObjectNotFoundException e) {
+      if (e.returnValue().isEmpty()) {
+        throw e; // the lookup itself found nothing: the key is not there
+      }
+      Connection current = connection;
+      if (current != null) {
+        current.handles.remove(key);
+      }
+      LOG.debug("cached handle of {} on token '{}' went stale; looking it up again", key, label);
+      return call(function, decrypting, (session, connection) -> body.call(session, connection.handleOf(key, session)));
+    }
+  }
+
+  /** Runs {@code body} on a pooled session and maps any PKCS#11 error to the adapter's types. */
+  <T> T call(String function, boolean decrypting, SessionCall<T> body) {
+    Connection current = connection();
+    Session session;
+    try {
+      session = current.pool.acquire();
+    } catch (PKCS11Exception e) {
+      throw failure(current, e, "C_OpenSession", false);
+    }
+    boolean broken = true;
+    try {
+      T result = body.call(session, current);
+      broken = false;
+      return result;
+    } catch (PKCS11Exception e) {
+      broken = Pkcs11Errors.breaksSession(e.getErrorCode(), decrypting, profile);
+      throw failure(current, e, function, decrypting);
+    } finally {
+      current.pool.release(session, broken);
+    }
+  }
+
+  private Pkcs11Exception failure(Connection current, PKCS11Exception e, String function, boolean decrypting) {
+    Pkcs11Exception mapped = Pkcs11Errors.translate(e, function, label, decrypting, profile);
+    if (mapped instanceof DeviceLostException) {
+      disconnect(current, mapped);
+    }
+    return mapped;
+  }
+
+  private Connection connection() {
+    Connection current = connection;
+    return current != null ? current : connect();
+  }
+
+  private synchronized Connection connect() {
+    checkState(!closed, "token '%s' is closed", label);
+    if (connection != null) {
+      return connection;
+    }
+    Slot slot = module.findSlot(label).orElseThrow(() -> new TokenNotFoundException(
+        "no token labelled '" + label + "' in " + module.library(), null, null));
+    Session anchor;
+    try {
+      anchor = slot.getToken().openSession(true);
+    } catch (PKCS11Exception e) {
+      throw Pkcs11Errors.translate(e, "C_OpenSession", label, false, profile);
+    }
+    char[] pin = loginPin.copyChars();
+    try {
+      anchor.login(CKU_USER, pin);
+    } catch (PKCS11Exception e) {
+      if (e.getErrorCode() != CKR_USER_ALREADY_LOGGED_IN) {
+        Connection.closeQuietly(anchor);
+        throw Pkcs11Errors.translate(e, "C_Login", label, false, profile);
+      }
+    } finally {
+      Arrays.fill(pin, '\0');
+    }
+    connection = new Connection(anchor, new SessionPool(slot.getToken(), label, poolConfig));
+    LOG.info("logged in to token '{}' (slot {}, {})", label, slot.getSlotID(), profile);
+    return connection;
+  }
+
+  private synchronized void disconnect(Connection lost, Pkcs11Exception cause) {
+    if (connection != lost) {
+      return; // someone else already dropped it
+    }
+    connection = null;
+    lost.close();
+    LOG.warn("token '{}' is lost ({}); the next call reconnects", label, cause.returnValue().orElse("no return value"));
+  }
+
+  private void checkUnique(long[] found, String what) {
+    if (found.length > 1) {
+      throw new TokenFailureException("token '" + label + "' holds several AES keys " + what, null, null);
+    }
+  }
+
+  /** A logged-in anchor session, the pool, and the handles that are valid while both live. */
+  final class Connection {
+    private final Session anchor;
+    private final SessionPool pool;
+    private final ConcurrentHashMap<AesKey, Long> handles = new ConcurrentHashMap<>();
+
+    private Connection(Session anchor, SessionPool pool) {
+      this.anchor = anchor;
+      this.pool = pool;
+    }
+
+    long handleOf(AesKey key, Session session) throws PKCS11Exception {
+      Long cached = handles.get(key);
+      if (cached != null) {
+        return cached;
+      }
+      long[] found = session.findObjectsSingle(
+          AttributeVector.newAESSecretKey().label(key.label()).id(key.idUnsafe()), 2);
+      if (found.length == 0) {
+        throw new ObjectNotFoundException("no " + key + " on token '" + label + "'", null, null);
+      }
+      checkUnique(found, "named " + key);
+      handles.put(key, found[0]);
+      return found[0];
+    }
+
+    private void close() {
+      handles.clear();
+      pool.close();
+      closeQuietly(anchor);
+    }
+
+    private static void closeQuietly(Session session) {
+      try {
+        session.closeSession();
+      } catch (PKCS11Exception e) {
+        LOG.debug("closing the anchor session failed: {}", Pkcs11Errors.nameOf(e.getErrorCode()));
+      }
+    }
+  }
+
+  /** Work on one session; may throw the wrapper's exception, which {@link #call} maps. */
+  @FunctionalInterface
+  interface SessionCall<T> {
+    T call(Session session, Connection connection) throws PKCS11Exception;
+  }
+
+  /** Work with one key's handle on one session. */
+  @FunctionalInterface
+  interface KeyCall<T> {
+    T call(Session session, long handle) throws PKCS11Exception;
+  }
+}

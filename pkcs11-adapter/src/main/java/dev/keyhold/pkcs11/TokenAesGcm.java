@@ -1,0 +1,99 @@
+package dev.keyhold.pkcs11;
+
+import static com.google.common.base.Preconditions.checkNotNull;
+import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKM_AES_GCM;
+
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.util.Arrays;
+import org.xipki.pkcs11.wrapper.Mechanism;
+import org.xipki.pkcs11.wrapper.params.GCM_PARAMS;
+
+/**
+ * AES-GCM inside a token, 128-bit tag, 12-byte IV at the front of the output.
+ *
+ * <p>Where the adapter picks the IV ({@link TokenProfile.IvSource#ADAPTER}) it draws 96 random bits
+ * from a DRBG seeded once, so the hot path does no I/O. Random IVs bound a key to 2^32 encryptions
+ * (NIST SP 800-38D, 8.3); callers that may exceed that must rotate keys. Where the token picks it
+ * ({@link TokenProfile.IvSource#TOKEN_PREFIXED}) the vendor mechanism returns {@code IV || ct || tag}.
+ */
+final class TokenAesGcm implements Aead {
+  /** AWS CloudHSM's {@code CKM_CLOUDHSM_AES_GCM}: {@code CKM_VENDOR_DEFINED | CKM_AES_GCM}. */
+  static final long CKM_CLOUDHSM_AES_GCM = 0x80001087L;
+  private static final int TAG_BITS = 128;
+  private static final byte[] NO_IV = new byte[0];
+  private static final SecureRandom IV_GENERATOR = newDrbg();
+
+  private final Token token;
+  private final AesKey key;
+  private final boolean adapterPicksIv;
+
+  TokenAesGcm(Token token, AesKey key) {
+    this.token = token;
+    this.key = key;
+    this.adapterPicksIv = token.profile().ivSource() == TokenProfile.IvSource.ADAPTER;
+  }
+
+  @Override
+  public byte[] encrypt(byte[] plaintext, byte[] associatedData) {
+    checkNotNull(plaintext, "plaintext");
+    byte[] aad = nullIfEmpty(associatedData);
+    if (!adapterPicksIv) {
+      Mechanism mechanism = new Mechanism(CKM_CLOUDHSM_AES_GCM, new GCM_PARAMS(NO_IV, aad, TAG_BITS));
+      return encrypt(mechanism, plaintext);
+    }
+    byte[] iv = new byte[IV_LENGTH];
+    IV_GENERATOR.nextBytes(iv);
+    byte[] body = encrypt(new Mechanism(CKM_AES_GCM, new GCM_PARAMS(iv, aad, TAG_BITS)), plaintext);
+    byte[] out = new byte[IV_LENGTH + body.length];
+    System.arraycopy(iv, 0, out, 0, IV_LENGTH);
+    System.arraycopy(body, 0, out, IV_LENGTH, body.length);
+    return out;
+  }
+
+  @Override
+  public byte[] decrypt(byte[] ciphertext, byte[] associatedData) {
+    checkNotNull(ciphertext, "ciphertext");
+    if (ciphertext.length < IV_LENGTH + TAG_LENGTH) {
+      throw new InvalidCiphertextException("ciphertext is shorter than its IV and tag", null, null);
+    }
+    byte[] aad = nullIfEmpty(associatedData);
+    if (!adapterPicksIv) {
+      return decrypt(new Mechanism(CKM_CLOUDHSM_AES_GCM, new GCM_PARAMS(NO_IV, aad, TAG_BITS)), ciphertext);
+    }
+    byte[] iv = Arrays.copyOf(ciphertext, IV_LENGTH);
+    byte[] body = Arrays.copyOfRange(ciphertext, IV_LENGTH, ciphertext.length);
+    return decrypt(new Mechanism(CKM_AES_GCM, new GCM_PARAMS(iv, aad, TAG_BITS)), body);
+  }
+
+  private byte[] encrypt(Mechanism mechanism, byte[] plaintext) {
+    return token.withKey(key, "C_Encrypt", false, (session, handle) -> {
+      session.encryptInit(mechanism, handle);
+      return session.encrypt(plaintext);
+    });
+  }
+
+  private byte[] decrypt(Mechanism mechanism, byte[] input) {
+    return token.withKey(key, "C_Decrypt", true, (session, handle) -> {
+      session.decryptInit(mechanism, handle);
+      return session.decrypt(input);
+    });
+  }
+
+  private static byte[] nullIfEmpty(byte[] associatedData) {
+    return associatedData == null || associatedData.length == 0 ? null : associatedData;
+  }
+
+  private static SecureRandom newDrbg() {
+    try {
+      return SecureRandom.getInstance("DRBG");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("this JDK has no DRBG", e);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "TokenAesGcm[" + key + " on " + token + "]";
+  }
+}
