@@ -5,6 +5,7 @@ import static com.google.common.base.Preconditions.checkNotNull;
 import static com.google.common.base.Preconditions.checkState;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKU_SO;
 
+import com.google.common.base.Strings;
 import com.google.common.collect.ImmutableList;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -125,7 +126,9 @@ public final class Pkcs11Module implements AutoCloseable {
     char[] so = soPin.copyChars();
     char[] user = userPin.copyChars();
     try {
-      module.getPKCS11Module().C_InitToken(free.getSlotID(), so, label.toCharArray(), true);
+      // CK_TOKEN_INFO labels are 32 characters padded with blanks; the wrapper copies 32 as they come.
+      char[] paddedLabel = Strings.padEnd(label, 32, ' ').toCharArray();
+      module.getPKCS11Module().C_InitToken(free.getSlotID(), so, paddedLabel, true);
       Session session = free.getToken().openSession(true);
       try {
         session.login(CKU_SO, so);

@@ -1,0 +1,33 @@
+# Sourced by the scripts in bin/: installs what Keyhold needs on a Debian machine, once.
+# Packages: a JDK (17 or newer), Maven, SoftHSM2, and p11-kit (HSMs as separate processes).
+
+keyhold_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+keyhold_install_prerequisites() {
+  local missing=()
+  command -v javac >/dev/null || missing+=(default-jdk-headless)
+  command -v mvn >/dev/null || missing+=(maven)
+  [ -r /usr/lib/softhsm/libsofthsm2.so ] || missing+=(softhsm2)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing ${missing[*]} with apt-get" >&2
+  local sudo=
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Builds the runnable modules (no tests) unless their jars are newer than every source file.
+keyhold_build() {
+  local stamp="$keyhold_root/softhsm-config/target/lib"
+  if [ -d "$stamp" ] && [ -z "$(find "$keyhold_root" -path '*/src/main/*' -newer "$stamp" -print -quit)" ] \
+      && [ -z "$(find "$keyhold_root" -name pom.xml -newer "$stamp" -print -quit)" ]; then
+    return 0
+  fi
+  echo "building Keyhold (mvn package, tests skipped)" >&2
+  mvn -B -q -f "$keyhold_root/pom.xml" -pl softhsm-config -am -DskipTests package
+  touch "$stamp"
+}
+
+keyhold_classpath() {
+  echo "$keyhold_root/softhsm-config/target/classes:$keyhold_root/softhsm-config/target/lib/*"
+}
