@@ -13,7 +13,8 @@ public interface Aead {
   int TAG_LENGTH = 16;
 
   /**
-   * Encrypts {@code plaintext}, binding {@code associatedData} (may be empty or null).
+   * Encrypts {@code plaintext} (at least one byte), binding {@code associatedData} (may be empty or
+   * null).
    *
    * @return {@code IV || ciphertext || tag}
    */

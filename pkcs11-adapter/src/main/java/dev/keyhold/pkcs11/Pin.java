@@ -9,6 +9,7 @@ import java.nio.CharBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.util.Arrays;
 
 /**
@@ -19,6 +20,9 @@ import java.util.Arrays;
  * expects without the caller ever holding the joined text.
  */
 public final class Pin {
+  private static final String RANDOM_ALPHABET =
+      "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+
   private final char[] chars;
 
   private Pin(char[] chars) {
@@ -30,6 +34,16 @@ public final class Pin {
     checkNotNull(chars, "chars");
     checkArgument(chars.length > 0, "a PIN must not be empty");
     return new Pin(chars.clone());
+  }
+
+  /** A fresh random PIN of {@code length} letters and digits, for new tokens and password rotation. */
+  public static Pin random(SecureRandom random, int length) {
+    checkArgument(length > 0, "length must be positive: %s", length);
+    char[] chars = new char[length];
+    for (int i = 0; i < length; i++) {
+      chars[i] = RANDOM_ALPHABET.charAt(random.nextInt(RANDOM_ALPHABET.length()));
+    }
+    return new Pin(chars);
   }
 
   /** Reads a PIN from an environment variable, for operators who must not put it on a command line. */

@@ -42,9 +42,18 @@ final class Pkcs11Errors {
           CKR_ATTRIBUTE_TYPE_INVALID,
           CKR_SESSION_READ_ONLY,
           CKR_SESSION_PARALLEL_NOT_SUPPORTED);
-  /** Beyond lost devices: results after which the session's state is unknown. */
-  private static final ImmutableSet<Long> UNKNOWN_SESSION_STATE =
-      ImmutableSet.of(CKR_GENERAL_ERROR, CKR_FUNCTION_FAILED, CKR_OPERATION_ACTIVE, CKR_HOST_MEMORY);
+  /**
+   * Results after which the session is known to hold no active operation. After any other, an
+   * operation may still be active (SoftHSM2 answers {@code CKR_ARGUMENTS_BAD} before it ends one),
+   * so the session is closed rather than pooled again.
+   */
+  private static final ImmutableSet<Long> SESSION_STAYS_CLEAN =
+      ImmutableSet.<Long>builder()
+          .addAll(BAD_CREDENTIALS)
+          .addAll(PIN_LOCKED)
+          .addAll(OBJECT_NOT_FOUND)
+          .addAll(INVALID_CIPHERTEXT)
+          .build();
 
   private Pkcs11Errors() {}
 
@@ -90,10 +99,7 @@ final class Pkcs11Errors {
 
   /** Whether a session that saw {@code returnValue} must be closed rather than pooled again. */
   static boolean breaksSession(long returnValue, boolean decrypting, TokenProfile profile) {
-    if (isBadTagInDisguise(returnValue, decrypting, profile)) {
-      return false;
-    }
-    return DEVICE_LOST.contains(returnValue) || UNKNOWN_SESSION_STATE.contains(returnValue);
+    return !SESSION_STAYS_CLEAN.contains(returnValue) && !isBadTagInDisguise(returnValue, decrypting, profile);
   }
 
   static String nameOf(long returnValue) {

@@ -1,5 +1,6 @@
 package dev.keyhold.pkcs11;
 
+import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKM_AES_GCM;
 
@@ -37,6 +38,8 @@ final class TokenAesGcm implements Aead {
   @Override
   public byte[] encrypt(byte[] plaintext, byte[] associatedData) {
     checkNotNull(plaintext, "plaintext");
+    // PKCS#11 passes empty input as a null pointer, which SoftHSM2 refuses (CKR_ARGUMENTS_BAD).
+    checkArgument(plaintext.length > 0, "plaintext must not be empty");
     byte[] aad = nullIfEmpty(associatedData);
     if (!adapterPicksIv) {
       Mechanism mechanism = new Mechanism(CKM_CLOUDHSM_AES_GCM, new GCM_PARAMS(NO_IV, aad, TAG_BITS));

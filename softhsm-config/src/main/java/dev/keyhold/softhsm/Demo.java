@@ -40,8 +40,8 @@ public final class Demo implements Callable<Integer> {
     directory.create();
     directory.checkActiveInThisProcess();
     ClusterId cluster = ClusterId.random(random);
-    Pin soPin = randomPin(random);
-    Pin kmsuserPin = randomPin(random);
+    Pin soPin = Pin.random(random, 16);
+    Pin kmsuserPin = Pin.random(random, 16);
     byte[] plaintext = "Hello from inside the HSM".getBytes(StandardCharsets.UTF_8);
     byte[] context = "purpose=demo".getBytes(StandardCharsets.UTF_8);
     try (Pkcs11Module module = Pkcs11Module.load(modulePath)) {
@@ -67,14 +67,6 @@ public final class Demo implements Callable<Integer> {
       }
     }
     return 0;
-  }
-
-  private static Pin randomPin(SecureRandom random) {
-    char[] chars = new char[16];
-    for (int i = 0; i < chars.length; i++) {
-      chars[i] = (char) ('a' + random.nextInt(26));
-    }
-    return Pin.of(chars);
   }
 
   public static void main(String[] args) {
