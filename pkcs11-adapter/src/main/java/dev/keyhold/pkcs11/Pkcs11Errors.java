@@ -103,8 +103,7 @@ final class Pkcs11Errors {
   }
 
   static String nameOf(long returnValue) {
-    String name = PKCS11Constants.codeToName(Category.CKR, returnValue);
-    return name != null ? name : String.format("CKR_0x%08X", returnValue);
+    return PKCS11Constants.codeToName(Category.CKR, returnValue); // unknown values read CKR_0X...
   }
 
   private static boolean isBadTagInDisguise(long returnValue, boolean decrypting, TokenProfile profile) {
