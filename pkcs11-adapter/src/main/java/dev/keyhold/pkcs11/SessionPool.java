@@ -30,7 +30,8 @@ final class SessionPool implements AutoCloseable {
     this.token = token;
     this.label = label;
     this.config = config;
-    this.permits = new Semaphore(config.maxSessions(), true);
+    // Not fair: a fair semaphore costs every call a queue check, and waiters are rare by design.
+    this.permits = new Semaphore(config.maxSessions());
   }
 
   /**

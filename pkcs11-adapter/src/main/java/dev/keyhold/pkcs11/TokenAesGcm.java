@@ -14,7 +14,7 @@ import org.xipki.pkcs11.wrapper.params.GCM_PARAMS;
  * AES-GCM inside a token, 128-bit tag, 12-byte IV at the front of the output.
  *
  * <p>Where the adapter picks the IV ({@link TokenProfile.IvSource#ADAPTER}) it draws 96 random bits
- * from a DRBG seeded once, so the hot path does no I/O. Random IVs bound a key to 2^32 encryptions
+ * from a per-thread DRBG seeded once, so the hot path does no I/O. Random IVs bound a key to 2^32 encryptions
  * (NIST SP 800-38D, 8.3); callers that may exceed that must rotate keys. Where the token picks it
  * ({@link TokenProfile.IvSource#TOKEN_PREFIXED}) the vendor mechanism returns {@code IV || ct || tag}.
  */
@@ -23,7 +23,8 @@ final class TokenAesGcm implements Aead {
   static final long CKM_CLOUDHSM_AES_GCM = 0x80001087L;
   private static final int TAG_BITS = 128;
   private static final byte[] NO_IV = new byte[0];
-  private static final SecureRandom IV_GENERATOR = newDrbg();
+  /** One DRBG per thread: a shared one would serialise every encryption on its lock. */
+  private static final ThreadLocal<SecureRandom> IV_GENERATOR = ThreadLocal.withInitial(TokenAesGcm::newDrbg);
 
   private final Token token;
   private final AesKey key;
@@ -46,7 +47,7 @@ final class TokenAesGcm implements Aead {
       return encrypt(mechanism, plaintext);
     }
     byte[] iv = new byte[IV_LENGTH];
-    IV_GENERATOR.nextBytes(iv);
+    IV_GENERATOR.get().nextBytes(iv);
     byte[] body = encrypt(new Mechanism(CKM_AES_GCM, new GCM_PARAMS(iv, aad, TAG_BITS)), plaintext);
     byte[] out = new byte[IV_LENGTH + body.length];
     System.arraycopy(iv, 0, out, 0, IV_LENGTH);
