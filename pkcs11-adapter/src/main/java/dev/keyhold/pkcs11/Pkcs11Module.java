@@ -10,10 +10,16 @@ import com.google.common.collect.ImmutableList;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.xipki.pkcs11.wrapper.ModuleInfo;
 import org.xipki.pkcs11.wrapper.PKCS11Exception;
 import org.xipki.pkcs11.wrapper.PKCS11Module;
@@ -30,16 +36,30 @@ import org.xipki.pkcs11.wrapper.TokenInfo;
  * initialised with {@code CKF_OS_LOCKING_OK}: SoftHSM2 crashes under concurrent use without it.
  *
  * <p>Tokens are found by label, never by slot number, because SoftHSM2 renumbers slots.
+ *
+ * <p>A library whose token went away may need a new {@code C_Initialize} before it sees the token
+ * again (p11-kit's remote client, network HSMs). {@link Token} asks for that through {@link #recover};
+ * every call into the library holds {@link #callLock()} so that {@code C_Finalize} never runs under a
+ * call in flight.
  */
 public final class Pkcs11Module implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Pkcs11Module.class);
   private static final Map<Path, Pkcs11Module> LOADED = new HashMap<>();
 
   static {
     WrapperLogging.install();
   }
 
+  /** Shortest time between two re-initialisations, so a dead device is not hammered. */
+  private static final Duration RECOVERY_INTERVAL = Duration.ofSeconds(1);
+  /** How long a re-initialisation waits for calls in flight; a hung device may never return. */
+  private static final Duration RECOVERY_WAIT = Duration.ofSeconds(10);
+
   private final Path library;
   private final PKCS11Module module;
+  private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
+  private volatile long generation; // counts re-initialisations
+  private long lastRecoveryNanos = System.nanoTime() - RECOVERY_INTERVAL.toNanos(); // guarded by the write lock
   private int users; // guarded by Pkcs11Module.class
 
   private Pkcs11Module(Path library, PKCS11Module module) {
@@ -98,11 +118,16 @@ public final class Pkcs11Module implements AutoCloseable {
   /** Labels of the initialised tokens present now. */
   public ImmutableList<String> tokenLabels() {
     ImmutableList.Builder<String> labels = ImmutableList.builder();
-    for (Slot slot : slotsWithTokens()) {
-      TokenInfo info = tokenInfo(slot);
-      if (info.isTokenInitialized()) {
-        labels.add(info.getLabel().trim());
+    callLock().lock();
+    try {
+      for (Slot slot : slotsWithTokens()) {
+        TokenInfo info = tokenInfo(slot);
+        if (info.isTokenInitialized()) {
+          labels.add(info.getLabel().trim());
+        }
       }
+    } finally {
+      callLock().unlock();
     }
     return labels.build();
   }
@@ -116,6 +141,15 @@ public final class Pkcs11Module implements AutoCloseable {
   public void initializeToken(String label, Pin soPin, Pin userPin) {
     checkNotNull(label, "label");
     checkArgument(!label.isEmpty() && label.length() <= 32, "a token label has 1 to 32 characters: '%s'", label);
+    callLock().lock();
+    try {
+      initializeFreeToken(label, soPin, userPin);
+    } finally {
+      callLock().unlock();
+    }
+  }
+
+  private void initializeFreeToken(String label, Pin soPin, Pin userPin) {
     if (findSlot(label).isPresent()) {
       throw new TokenFailureException("a token labelled '" + label + "' already exists", null, null);
     }
@@ -147,7 +181,10 @@ public final class Pkcs11Module implements AutoCloseable {
     }
   }
 
-  /** The slot whose token carries {@code label}, looked up afresh: slot ids are not stable. */
+  /**
+   * The slot whose token carries {@code label}, looked up afresh: slot ids are not stable. The caller
+   * holds {@link #callLock()}.
+   */
   Optional<Slot> findSlot(String label) {
     for (Slot slot : slotsWithTokens()) {
       TokenInfo info = tokenInfo(slot);
@@ -175,6 +212,58 @@ public final class Pkcs11Module implements AutoCloseable {
     }
   }
 
+  /** Shared by every call into the library; {@link #recover} takes it exclusively. */
+  Lock callLock() {
+    return lifecycle.readLock();
+  }
+
+  /** Changes whenever {@link #recover} re-initialised the library: every session and handle died. */
+  long generation() {
+    return generation;
+  }
+
+  /**
+   * Re-initialises the library ({@code C_Finalize}, {@code C_Initialize}) unless another caller
+   * already did since {@code seenGeneration}, or did less than a second ago. The caller must not hold
+   * {@link #callLock()}.
+   *
+   * @throws DeviceLostException if calls in flight kept the library busy or it does not initialise
+   */
+  void recover(long seenGeneration) {
+    Lock exclusive = lifecycle.writeLock();
+    try {
+      if (!exclusive.tryLock(RECOVERY_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+        throw new DeviceLostException("calls into " + library + " did not return within "
+            + RECOVERY_WAIT.toSeconds() + " s; not re-initialising under them", null, null);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new DeviceLostException("interrupted while waiting to re-initialise " + library, null, e);
+    }
+    try {
+      if (generation != seenGeneration
+          || System.nanoTime() - lastRecoveryNanos < RECOVERY_INTERVAL.toNanos()) {
+        return;
+      }
+      lastRecoveryNanos = System.nanoTime();
+      try {
+        module.finalize(null);
+      } catch (PKCS11Exception e) {
+        LOG.debug("C_Finalize of {} before re-initialising: {}", library, Pkcs11Errors.nameOf(e.getErrorCode()));
+      }
+      generation++;
+      try {
+        module.initialize();
+      } catch (PKCS11Exception e) {
+        throw new DeviceLostException(
+            "C_Initialize of " + library + " failed: " + Pkcs11Errors.nameOf(e.getErrorCode()), Pkcs11Errors.nameOf(e.getErrorCode()), e);
+      }
+      LOG.warn("re-initialised {} to reach a lost token", library);
+    } finally {
+      exclusive.unlock();
+    }
+  }
+
   private boolean isOpen() {
     synchronized (Pkcs11Module.class) {
       return users > 0;
@@ -192,10 +281,13 @@ public final class Pkcs11Module implements AutoCloseable {
         return;
       }
       LOADED.remove(library);
+      lifecycle.writeLock().lock();
       try {
         module.finalize(null);
       } catch (PKCS11Exception e) {
         throw Pkcs11Errors.translate(e, "C_Finalize", library.toString(), false, TokenProfile.SOFTHSM2);
+      } finally {
+        lifecycle.writeLock().unlock();
       }
     }
   }

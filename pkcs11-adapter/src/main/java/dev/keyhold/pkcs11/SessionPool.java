@@ -25,6 +25,7 @@ final class SessionPool implements AutoCloseable {
   private final Semaphore permits;
   private final ConcurrentLinkedDeque<Session> idle = new ConcurrentLinkedDeque<>();
   private volatile boolean closed;
+  private volatile boolean abandoned;
 
   SessionPool(org.xipki.pkcs11.wrapper.Token token, String label, SessionPoolConfig config) {
     this.token = token;
@@ -66,6 +67,10 @@ final class SessionPool implements AutoCloseable {
 
   /** Returns {@code session}; a {@code broken} one, or any after {@link #close}, is closed instead. */
   void release(Session session, boolean broken) {
+    if (abandoned) {
+      permits.release();
+      return;
+    }
     if (broken || closed) {
       closeQuietly(session);
     } else {
@@ -92,6 +97,16 @@ final class SessionPool implements AutoCloseable {
     for (Session session; (session = idle.pollFirst()) != null; ) {
       closeQuietly(session);
     }
+  }
+
+  /**
+   * Forgets every session without {@code C_CloseSession}: after a new {@code C_Initialize} their
+   * handle numbers may belong to new sessions of other tokens.
+   */
+  void abandon() {
+    abandoned = true;
+    closed = true;
+    idle.clear();
   }
 
   private void closeQuietly(Session session) {

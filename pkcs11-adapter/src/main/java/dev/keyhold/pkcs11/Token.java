@@ -11,6 +11,8 @@ import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKU_USER;
 import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.Lock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xipki.pkcs11.wrapper.AttributeVector;
@@ -37,7 +39,9 @@ public final class Token implements AutoCloseable {
   private final TokenProfile profile;
   private final SessionPoolConfig poolConfig;
   private volatile Pin loginPin;
-  private volatile Connection connection; // null while the token is lost
+  /** Null while the token is lost; swapped without a lock so a failing call never waits on a reconnect. */
+  private final AtomicReference<Connection> connection = new AtomicReference<>();
+  private boolean everConnected; // guarded by this
   private volatile boolean closed;
 
   private Token(Pkcs11Module module, String label, TokenProfile profile, Pin loginPin, SessionPoolConfig poolConfig) {
@@ -122,7 +126,7 @@ public final class Token implements AutoCloseable {
       session.destroyObject(handle);
       return null;
     });
-    Connection current = connection;
+    Connection current = connection.get();
     if (current != null) {
       current.handles.remove(key);
     }
@@ -157,13 +161,13 @@ public final class Token implements AutoCloseable {
 
   /** Sessions handed out right now. */
   public int sessionsInUse() {
-    Connection current = connection;
+    Connection current = connection.get();
     return current == null ? 0 : current.pool.sessionsInUse();
   }
 
   /** Open sessions waiting in the pool. */
   public int idleSessions() {
-    Connection current = connection;
+    Connection current = connection.get();
     return current == null ? 0 : current.pool.idleSessions();
   }
 
@@ -171,10 +175,16 @@ public final class Token implements AutoCloseable {
   @Override
   public synchronized void close() {
     closed = true;
-    Connection current = connection;
+    Connection current = connection.getAndSet(null);
     if (current != null) {
-      connection = null;
-      current.close();
+      module.callLock().lock();
+      try {
+        if (current.generation == module.generation()) {
+          current.close();
+        }
+      } finally {
+        module.callLock().unlock();
+      }
     }
   }
 
@@ -191,7 +201,7 @@ public final class Token implements AutoCloseable {
       if (e.returnValue().isEmpty()) {
         throw e; // the lookup itself found nothing: the key is not there
       }
-      Connection current = connection;
+      Connection current = connection.get();
       if (current != null) {
         current.handles.remove(key);
       }
@@ -200,9 +210,27 @@ public final class Token implements AutoCloseable {
     }
   }
 
-  /** Runs {@code body} on a pooled session and maps any PKCS#11 error to the adapter's types. */
+  /**
+   * Runs {@code body} on a pooled session and maps any PKCS#11 error to the adapter's types. The call
+   * holds the module's call lock, so the library is never re-initialised under it.
+   */
   <T> T call(String function, boolean decrypting, SessionCall<T> body) {
-    Connection current = connection();
+    Lock callLock = module.callLock();
+    while (true) {
+      Connection current = connection();
+      callLock.lock();
+      try {
+        if (current.generation != module.generation()) {
+          continue; // re-initialised since connection(): these session handles may be someone else's now
+        }
+        return callOn(current, function, decrypting, body);
+      } finally {
+        callLock.unlock();
+      }
+    }
+  }
+
+  private <T> T callOn(Connection current, String function, boolean decrypting, SessionCall<T> body) {
     Session session;
     try {
       session = current.pool.acquire();
@@ -224,53 +252,82 @@ public final class Token implements AutoCloseable {
 
   private Pkcs11Exception failure(Connection current, PKCS11Exception e, String function, boolean decrypting) {
     Pkcs11Exception mapped = Pkcs11Errors.translate(e, function, label, decrypting, profile);
-    if (mapped instanceof DeviceLostException) {
-      disconnect(current, mapped);
+    if (mapped instanceof DeviceLostException && connection.compareAndSet(current, null)) {
+      current.close(); // under the call lock: its handles are still this generation's
+      LOG.warn("token '{}' is lost ({}); the next call reconnects", label, mapped.returnValue().orElse("?"));
     }
     return mapped;
   }
 
   private Connection connection() {
-    Connection current = connection;
-    return current != null ? current : connect();
+    Connection current = connection.get();
+    return current != null && current.generation == module.generation() ? current : connect();
   }
 
+  /**
+   * Opens the anchor session and logs in. Reconnecting after a loss, it re-initialises the library
+   * once if the token cannot be reached otherwise.
+   */
   private synchronized Connection connect() {
     checkState(!closed, "token '%s' is closed", label);
-    if (connection != null) {
-      return connection;
-    }
-    Slot slot = module.findSlot(label).orElseThrow(() -> new TokenNotFoundException(
-        "no token labelled '" + label + "' in " + module.library(), null, null));
-    Session anchor;
-    try {
-      anchor = slot.getToken().openSession(true);
-    } catch (PKCS11Exception e) {
-      throw Pkcs11Errors.translate(e, "C_OpenSession", label, false, profile);
-    }
-    char[] pin = loginPin.copyChars();
-    try {
-      anchor.login(CKU_USER, pin);
-    } catch (PKCS11Exception e) {
-      if (e.getErrorCode() != CKR_USER_ALREADY_LOGGED_IN) {
-        Connection.closeQuietly(anchor);
-        throw Pkcs11Errors.translate(e, "C_Login", label, false, profile);
+    Connection current = connection.get();
+    if (current != null) {
+      if (current.generation == module.generation()) {
+        return current;
       }
-    } finally {
-      Arrays.fill(pin, '\0');
+      connection.compareAndSet(current, null);
+      current.pool.abandon(); // died with the old C_Initialize; closing its handles could hit new sessions
     }
-    connection = new Connection(anchor, new SessionPool(slot.getToken(), label, poolConfig));
-    LOG.info("logged in to token '{}' (slot {}, {})", label, slot.getSlotID(), profile);
-    return connection;
+    Connection opened;
+    if (!everConnected) {
+      opened = open();
+    } else {
+      long seen = module.generation();
+      try {
+        opened = open();
+      } catch (DeviceLostException | TokenNotFoundException e) {
+        module.recover(seen);
+        try {
+          opened = open();
+        } catch (TokenNotFoundException stillMissing) {
+          throw new DeviceLostException("token '" + label + "' is still unreachable", null, stillMissing);
+        }
+      }
+    }
+    everConnected = true;
+    connection.set(opened);
+    return opened;
   }
 
-  private synchronized void disconnect(Connection lost, Pkcs11Exception cause) {
-    if (connection != lost) {
-      return; // someone else already dropped it
+  private Connection open() {
+    Lock callLock = module.callLock();
+    callLock.lock();
+    try {
+      long generation = module.generation();
+      Slot slot = module.findSlot(label).orElseThrow(() -> new TokenNotFoundException(
+          "no token labelled '" + label + "' in " + module.library(), null, null));
+      Session anchor;
+      try {
+        anchor = slot.getToken().openSession(true);
+      } catch (PKCS11Exception e) {
+        throw Pkcs11Errors.translate(e, "C_OpenSession", label, false, profile);
+      }
+      char[] pin = loginPin.copyChars();
+      try {
+        anchor.login(CKU_USER, pin);
+      } catch (PKCS11Exception e) {
+        if (e.getErrorCode() != CKR_USER_ALREADY_LOGGED_IN) {
+          Connection.closeQuietly(anchor);
+          throw Pkcs11Errors.translate(e, "C_Login", label, false, profile);
+        }
+      } finally {
+        Arrays.fill(pin, '\0');
+      }
+      LOG.info("logged in to token '{}' (slot {}, {})", label, slot.getSlotID(), profile);
+      return new Connection(generation, anchor, new SessionPool(slot.getToken(), label, poolConfig));
+    } finally {
+      callLock.unlock();
     }
-    connection = null;
-    lost.close();
-    LOG.warn("token '{}' is lost ({}); the next call reconnects", label, cause.returnValue().orElse("no return value"));
   }
 
   private void checkUnique(long[] found, String what) {
@@ -281,11 +338,14 @@ public final class Token implements AutoCloseable {
 
   /** A logged-in anchor session, the pool, and the handles that are valid while both live. */
   final class Connection {
+    /** The module's generation when this was opened; its handles mean nothing in another. */
+    private final long generation;
     private final Session anchor;
     private final SessionPool pool;
     private final ConcurrentHashMap<AesKey, Long> handles = new ConcurrentHashMap<>();
 
-    private Connection(Session anchor, SessionPool pool) {
+    private Connection(long generation, Session anchor, SessionPool pool) {
+      this.generation = generation;
       this.anchor = anchor;
       this.pool = pool;
     }
