@@ -2,6 +2,7 @@ package dev.keyhold.pkcs11;
 
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.*;
 
+import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.ImmutableSet;
 import org.xipki.pkcs11.wrapper.PKCS11Constants;
 import org.xipki.pkcs11.wrapper.PKCS11Constants.Category;
@@ -13,47 +14,42 @@ import org.xipki.pkcs11.wrapper.PKCS11Exception;
  * here become {@link TokenFailureException}.
  */
 final class Pkcs11Errors {
-  private static final ImmutableSet<Long> BAD_CREDENTIALS =
-      ImmutableSet.of(CKR_PIN_INCORRECT, CKR_PIN_INVALID, CKR_PIN_LEN_RANGE, CKR_USER_PIN_NOT_INITIALIZED);
-  private static final ImmutableSet<Long> PIN_LOCKED = ImmutableSet.of(CKR_PIN_LOCKED, CKR_PIN_EXPIRED);
-  private static final ImmutableSet<Long> OBJECT_NOT_FOUND =
-      ImmutableSet.of(CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID);
-  private static final ImmutableSet<Long> INVALID_CIPHERTEXT =
-      ImmutableSet.of(CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_AEAD_DECRYPT_FAILED);
-  /** The token, the session or the login behind it is gone; a reconnect is the only cure. */
-  private static final ImmutableSet<Long> DEVICE_LOST =
-      ImmutableSet.of(
-          CKR_DEVICE_ERROR,
-          CKR_DEVICE_REMOVED,
-          CKR_DEVICE_MEMORY,
-          CKR_TOKEN_NOT_PRESENT,
-          CKR_TOKEN_NOT_RECOGNIZED,
-          CKR_SLOT_ID_INVALID,
-          CKR_SESSION_HANDLE_INVALID,
-          CKR_SESSION_CLOSED,
-          CKR_CRYPTOKI_NOT_INITIALIZED,
-          CKR_USER_NOT_LOGGED_IN);
-  private static final ImmutableSet<Long> SESSIONS_EXHAUSTED = ImmutableSet.of(CKR_SESSION_COUNT);
-  private static final ImmutableSet<Long> UNSUPPORTED =
-      ImmutableSet.of(
-          CKR_FUNCTION_NOT_SUPPORTED,
-          CKR_MECHANISM_INVALID,
-          CKR_MECHANISM_PARAM_INVALID,
-          CKR_ATTRIBUTE_TYPE_INVALID,
-          CKR_SESSION_READ_ONLY,
-          CKR_SESSION_PARALLEL_NOT_SUPPORTED);
+  /** Builds one of the adapter's exceptions. */
+  @FunctionalInterface
+  private interface Factory {
+    Pkcs11Exception create(String message, String returnValue, Throwable cause);
+  }
+
+  private static final ImmutableMap<Long, Factory> TYPES =
+      ImmutableMap.<Long, Factory>builder()
+          .putAll(each(BadCredentialsException::new,
+              CKR_PIN_INCORRECT, CKR_PIN_INVALID, CKR_PIN_LEN_RANGE, CKR_USER_PIN_NOT_INITIALIZED))
+          .putAll(each(PinLockedException::new, CKR_PIN_LOCKED, CKR_PIN_EXPIRED))
+          .putAll(each(ObjectNotFoundException::new, CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID))
+          .putAll(each(InvalidCiphertextException::new,
+              CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_AEAD_DECRYPT_FAILED))
+          // The token, the session or the login behind it is gone; a reconnect is the only cure.
+          .putAll(each(DeviceLostException::new,
+              CKR_DEVICE_ERROR, CKR_DEVICE_REMOVED, CKR_DEVICE_MEMORY, CKR_TOKEN_NOT_PRESENT,
+              CKR_TOKEN_NOT_RECOGNIZED, CKR_SLOT_ID_INVALID, CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED,
+              CKR_CRYPTOKI_NOT_INITIALIZED, CKR_USER_NOT_LOGGED_IN))
+          .putAll(each(SessionsExhaustedException::new, CKR_SESSION_COUNT))
+          .putAll(each(UnsupportedByTokenException::new,
+              CKR_FUNCTION_NOT_SUPPORTED, CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID,
+              CKR_ATTRIBUTE_TYPE_INVALID, CKR_SESSION_READ_ONLY, CKR_SESSION_PARALLEL_NOT_SUPPORTED))
+          .build();
+
   /**
    * Results after which the session is known to hold no active operation. After any other, an
    * operation may still be active (SoftHSM2 answers {@code CKR_ARGUMENTS_BAD} before it ends one),
    * so the session is closed rather than pooled again.
    */
   private static final ImmutableSet<Long> SESSION_STAYS_CLEAN =
-      ImmutableSet.<Long>builder()
-          .addAll(BAD_CREDENTIALS)
-          .addAll(PIN_LOCKED)
-          .addAll(OBJECT_NOT_FOUND)
-          .addAll(INVALID_CIPHERTEXT)
-          .build();
+      ImmutableSet.of(
+          CKR_PIN_INCORRECT, CKR_PIN_INVALID, CKR_PIN_LEN_RANGE, CKR_USER_PIN_NOT_INITIALIZED,
+          CKR_PIN_LOCKED, CKR_PIN_EXPIRED,
+          CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID,
+          CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_AEAD_DECRYPT_FAILED);
 
   private Pkcs11Errors() {}
 
@@ -68,28 +64,10 @@ final class Pkcs11Errors {
       Throwable cause) {
     String name = nameOf(returnValue);
     String message = function + " on token '" + tokenLabel + "' failed: " + name;
-    if (BAD_CREDENTIALS.contains(returnValue)) {
-      return new BadCredentialsException(message, name, cause);
-    }
-    if (PIN_LOCKED.contains(returnValue)) {
-      return new PinLockedException(message, name, cause);
-    }
-    if (OBJECT_NOT_FOUND.contains(returnValue)) {
-      return new ObjectNotFoundException(message, name, cause);
-    }
-    if (INVALID_CIPHERTEXT.contains(returnValue) || isBadTagInDisguise(returnValue, decrypting, profile)) {
-      return new InvalidCiphertextException(message, name, cause);
-    }
-    if (DEVICE_LOST.contains(returnValue)) {
-      return new DeviceLostException(message, name, cause);
-    }
-    if (SESSIONS_EXHAUSTED.contains(returnValue)) {
-      return new SessionsExhaustedException(message, name, cause);
-    }
-    if (UNSUPPORTED.contains(returnValue)) {
-      return new UnsupportedByTokenException(message, name, cause);
-    }
-    return new TokenFailureException(message, name, cause);
+    Factory type = isBadTagInDisguise(returnValue, decrypting, profile)
+        ? InvalidCiphertextException::new
+        : TYPES.getOrDefault(returnValue, TokenFailureException::new);
+    return type.create(message, name, cause);
   }
 
   static Pkcs11Exception translate(
@@ -108,5 +86,13 @@ final class Pkcs11Errors {
 
   private static boolean isBadTagInDisguise(long returnValue, boolean decrypting, TokenProfile profile) {
     return decrypting && returnValue == CKR_GENERAL_ERROR && profile.reportsBadTagAsGeneralError();
+  }
+
+  private static ImmutableMap<Long, Factory> each(Factory type, long... returnValues) {
+    ImmutableMap.Builder<Long, Factory> types = ImmutableMap.builder();
+    for (long returnValue : returnValues) {
+      types.put(returnValue, type);
+    }
+    return types.build();
   }
 }
