@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.Arrays;
+import java.util.function.Function;
 
 /**
  * A PIN or password for a token. It never shows its text: {@link #toString()} is redacted, and the
@@ -85,9 +86,36 @@ public final class Pin {
     return new Pin(joined);
   }
 
+  /**
+   * Lends the characters to {@code use} (to encrypt them for storage, say) and wipes the loaned copy
+   * afterwards; {@code use} must not keep the array.
+   */
+  public <T> T withChars(Function<char[], T> use) {
+    char[] copy = chars.clone();
+    try {
+      return use.apply(copy);
+    } finally {
+      Arrays.fill(copy, '\0');
+    }
+  }
+
   /** A fresh copy for one PKCS#11 call; the caller wipes it afterwards. */
   char[] copyChars() {
     return chars.clone();
+  }
+
+  /** Number of characters, for length rules such as a KeyStorePassword's 7 to 32. */
+  public int length() {
+    return chars.length;
+  }
+
+  /** Whether both hold the same text, compared in constant time. */
+  public boolean sameAs(Pin other) {
+    int difference = chars.length ^ other.chars.length;
+    for (int i = 0; i < Math.min(chars.length, other.chars.length); i++) {
+      difference |= chars[i] ^ other.chars[i];
+    }
+    return difference == 0;
   }
 
   /** Whether {@code text} occurs in this PIN's text; lets tests look for leaks without exposing it. */

@@ -1,24 +1,29 @@
 package dev.keyhold.softhsm;
 
+import dev.keyhold.kms.cluster.Hsm;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.Pkcs11Module;
 import java.nio.file.Path;
-import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code bin/provision-cluster}: sets up the SoftHSM2 tokens of one local cluster in a directory.
- * Idempotent: a second run with the same arguments changes nothing.
+ * {@code bin/provision-cluster}: sets up the SoftHSM2 tokens of one local cluster in a directory and
+ * records the cluster, with its HSMs and trust anchor, in {@code <dir>/clusters.json}. Idempotent: a
+ * second run with the same arguments changes nothing.
  */
 @Command(name = "provision-cluster", mixinStandardHelpOptions = true,
-    description = "Initialises one SoftHSM2 token per HSM of a local cluster, labelled <cluster-id>/hsm<n>.")
+    description = "Initialises one SoftHSM2 token per HSM of a local cluster, labelled <cluster-id>/hsm<n>, "
+        + "and records the cluster in <dir>/clusters.json.")
 public final class ProvisionCluster implements Callable<Integer> {
   @Option(names = "--dir", required = true, paramLabel = "DIR",
-      description = "Directory of softhsm2.conf and tokens/ (created if absent; never /var/lib/softhsm).")
+      description = "Directory of softhsm2.conf, tokens/ and clusters.json "
+          + "(created if absent; never /var/lib/softhsm).")
   Path dir;
 
   @Option(names = "--cluster-id", required = true, paramLabel = "ID", description = "e.g. cluster-abcdefghijk")
@@ -31,11 +36,17 @@ public final class ProvisionCluster implements Callable<Integer> {
       description = "SoftHSM2 PKCS#11 library (default ${DEFAULT-VALUE}).")
   Path modulePath;
 
+  @Option(names = "--from-backup-of", paramLabel = "ID",
+      description = "Create the cluster as if restored from a backup of this cluster in clusters.json: "
+          + "it shares that cluster's trust anchor certificate (its backup history).")
+  String fromBackupOf;
+
   @Mixin PinOptions pins;
 
   @Override
   public Integer call() throws Exception {
     ClusterId cluster = ClusterId.of(clusterId);
+    Optional<ClusterId> source = Optional.ofNullable(fromBackupOf).map(ClusterId::of);
     SoftHsmDirectory directory = SoftHsmDirectory.at(dir);
     if (directory.create()) {
       System.out.println("wrote " + directory.configFile());
@@ -43,11 +54,18 @@ public final class ProvisionCluster implements Callable<Integer> {
     directory.checkActiveInThisProcess();
     Pin soPin = pins.soPin();
     Pin kmsuserPin = pins.kmsuserPin();
+    Path clustersFile = directory.root().resolve(LocalClusterProvisioner.CLUSTERS_FILE);
     try (Pkcs11Module module = Pkcs11Module.load(modulePath)) {
-      List<String> created = new ClusterProvisioner(module).provision(cluster, hsms, soPin, kmsuserPin);
+      LocalClusterProvisioner.Outcome outcome =
+          new LocalClusterProvisioner(module, clustersFile).provision(cluster, hsms, source, soPin, kmsuserPin);
       for (String label : cluster.tokenLabels(hsms)) {
-        System.out.println((created.contains(label) ? "initialised " : "exists      ") + label);
+        System.out.println((outcome.initialisedTokens().contains(label) ? "initialised " : "exists      ") + label);
       }
+      String trustAnchor =
+          outcome.trustAnchorIssued() ? "issued" : source.map(id -> "shared with " + id).orElse("kept");
+      System.out.println("trust anchor " + trustAnchor + ": " + outcome.cluster().trustAnchor());
+      System.out.println("wrote " + clustersFile + " (" + cluster + ": "
+          + outcome.cluster().hsms().stream().map(Hsm::hsmId).collect(Collectors.joining(", ")) + ")");
     }
     return 0;
   }

@@ -1,0 +1,140 @@
+package dev.keyhold.kms.keystore;
+
+import com.google.common.collect.ImmutableList;
+import dev.keyhold.kms.cluster.Cluster;
+import dev.keyhold.kms.cluster.ClusterRegistry;
+import dev.keyhold.kms.cluster.Hsm;
+import dev.keyhold.kms.cluster.HsmState;
+import dev.keyhold.kms.metadata.JdbcMetadataStore;
+import dev.keyhold.kms.metadata.MetadataStore;
+import dev.keyhold.kms.secret.MasterKey;
+import dev.keyhold.pkcs11.Pin;
+import dev.keyhold.pkcs11.SessionPoolConfig;
+import dev.keyhold.softhsm.ClusterId;
+import dev.keyhold.softhsm.LocalClusterProvisioner;
+import dev.keyhold.softhsm.SoftHsmClusterExtension;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Builds what the key store tests need from real parts: SoftHSM2 clusters provisioned in the test
+ * class's token directory, a clusters registry naming them, an H2 metadata store and a master key in
+ * a data directory, and the facade over them.
+ */
+final class KeyStoreFixture implements AutoCloseable {
+  final SoftHsmClusterExtension softhsm;
+  final Path dataDirectory;
+  private final SecureRandom random = new SecureRandom();
+  private final List<AutoCloseable> opened = new ArrayList<>();
+  ClusterRegistry registry = ClusterRegistry.empty();
+  MetadataStore metadata;
+  KeyStoreConnections connections;
+  CustomKeyStores keyStores;
+
+  KeyStoreFixture(SoftHsmClusterExtension softhsm, Path dataDirectory) {
+    this.softhsm = softhsm;
+    this.dataDirectory = dataDirectory;
+  }
+
+  /** Provisions {@code hsms} fresh tokens, kmsuser PIN = the extension's, as a new cluster with a new CA. */
+  Cluster newCluster(int hsms) {
+    return add(provision(hsms, Optional.empty()));
+  }
+
+  /** A new cluster "restored from a backup" of {@code original}: fresh tokens, the same CA. */
+  Cluster restoredFrom(Cluster original, int hsms) {
+    return add(provision(hsms, Optional.of(ClusterId.of(original.clusterId()))));
+  }
+
+  /** {@code cluster} with its HSMs in {@code states}, replacing it in the registry. */
+  Cluster withStates(Cluster cluster, HsmState... states) {
+    ImmutableList.Builder<Hsm> hsms = ImmutableList.builder();
+    for (int i = 0; i < cluster.hsms().size(); i++) {
+      Hsm hsm = cluster.hsms().get(i);
+      hsms.add(Hsm.of(hsm.hsmId(), hsm.module(), hsm.tokenLabel(), hsm.profile(), states[i]));
+    }
+    return add(Cluster.of(cluster.clusterId(), hsms.build(), cluster.trustAnchor()));
+  }
+
+  /** {@code cluster} with one HSM's library or label replaced, as a broken configuration would be. */
+  Cluster withHsm(Cluster cluster, int index, Hsm replacement) {
+    List<Hsm> hsms = new ArrayList<>(cluster.hsms());
+    hsms.set(index, replacement);
+    return add(Cluster.of(cluster.clusterId(), hsms, cluster.trustAnchor()));
+  }
+
+  Cluster add(Cluster cluster) {
+    registry = registry.with(cluster);
+    return cluster;
+  }
+
+  /** Opens (or reopens, as after a restart) the service's key store layer over the data directory. */
+  CustomKeyStores open() {
+    return open(RotationCheckpoints.NONE);
+  }
+
+  CustomKeyStores open(RotationCheckpoints checkpoints) {
+    if (keyStores != null) {
+      stop();
+    }
+    metadata = JdbcMetadataStore.embedded(dataDirectory);
+    MasterKey masterKey = MasterKey.loadOrCreate(dataDirectory.resolve("master.key"));
+    connections = new KeyStoreConnections(metadata, registry, masterKey,
+        SessionPoolConfig.of(2, Duration.ofSeconds(5)), checkpoints);
+    keyStores = new CustomKeyStores(metadata, registry, masterKey, Clock.systemUTC(), connections);
+    opened.add(metadata);
+    opened.add(keyStores);
+    return keyStores;
+  }
+
+  /** Stops the service's key store layer, as a shutdown would. */
+  void stop() {
+    keyStores.close();
+    metadata.close();
+    opened.clear();
+    keyStores = null;
+  }
+
+  CreateCustomKeyStoreRequest createRequest(String name, Cluster cluster) {
+    return new CreateCustomKeyStoreRequest(name, cluster.clusterId(), cluster.trustAnchor().pem(),
+        softhsm.kmsuserPin(), null);
+  }
+
+  CustomKeyStoresListEntry describe(String id) {
+    return keyStores.describeCustomKeyStores(new DescribeCustomKeyStoresRequest(id, null, null, null))
+        .customKeyStores().get(0);
+  }
+
+  /** Waits until the store leaves CONNECTING. */
+  CustomKeyStoresListEntry awaitSettled(String id) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    CustomKeyStoresListEntry entry = describe(id);
+    while (entry.connectionState() == ConnectionState.CONNECTING && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+      entry = describe(id);
+    }
+    return entry;
+  }
+
+  Pin kmsuserPin() {
+    return softhsm.kmsuserPin();
+  }
+
+  private Cluster provision(int hsms, Optional<ClusterId> fromBackupOf) {
+    return new LocalClusterProvisioner(softhsm.module(), dataDirectory.resolve("clusters.json"))
+        .provision(ClusterId.random(random), hsms, fromBackupOf, softhsm.soPin(), softhsm.kmsuserPin())
+        .cluster();
+  }
+
+  @Override
+  public void close() throws Exception {
+    for (AutoCloseable closeable : opened) {
+      closeable.close();
+    }
+  }
+}

@@ -1,0 +1,41 @@
+package dev.keyhold.kms.keystore;
+
+import com.google.common.collect.ImmutableMap;
+import dev.keyhold.pkcs11.Pkcs11Module;
+import dev.keyhold.pkcs11.Token;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** A connected key store's logins: one {@link Token} per active HSM, logged in as kmsuser. */
+public final class ConnectedStore implements AutoCloseable {
+  private final List<Pkcs11Module> modules = new ArrayList<>();
+  private final Map<String, Token> tokens = new LinkedHashMap<>();
+
+  void add(Pkcs11Module module) {
+    modules.add(module);
+  }
+
+  void add(String hsmId, Token token) {
+    tokens.put(hsmId, token);
+  }
+
+  Token token(String hsmId) {
+    return tokens.get(hsmId);
+  }
+
+  /** The logged-in tokens by HSM id. */
+  public ImmutableMap<String, Token> tokens() {
+    return ImmutableMap.copyOf(tokens);
+  }
+
+  /** Logs out of every HSM: closes the tokens, then releases the libraries. */
+  @Override
+  public void close() {
+    tokens.values().forEach(Token::close);
+    tokens.clear();
+    modules.forEach(Pkcs11Module::close);
+    modules.clear();
+  }
+}

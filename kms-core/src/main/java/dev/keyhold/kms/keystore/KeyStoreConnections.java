@@ -1,0 +1,294 @@
+package dev.keyhold.kms.keystore;
+
+import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
+import dev.keyhold.kms.cluster.Cluster;
+import dev.keyhold.kms.cluster.ClusterRegistry;
+import dev.keyhold.kms.cluster.Hsm;
+import dev.keyhold.kms.metadata.MetadataStore;
+import dev.keyhold.kms.secret.MasterKey;
+import dev.keyhold.pkcs11.BadCredentialsException;
+import dev.keyhold.pkcs11.DeviceLostException;
+import dev.keyhold.pkcs11.Pin;
+import dev.keyhold.pkcs11.PinLockedException;
+import dev.keyhold.pkcs11.Pkcs11Exception;
+import dev.keyhold.pkcs11.Pkcs11Module;
+import dev.keyhold.pkcs11.SessionPoolConfig;
+import dev.keyhold.pkcs11.SessionsExhaustedException;
+import dev.keyhold.pkcs11.Token;
+import dev.keyhold.pkcs11.TokenNotFoundException;
+import java.security.SecureRandom;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HSM side of key stores: connecting (logging in to every active HSM as kmsuser and rotating its
+ * password), staying logged in while connected, and disconnecting.
+ *
+ * <h2>Rotating the kmsuser password without ever locking the service out</h2>
+ *
+ * The store keeps the password it knows (version v) and, while a rotation is under way, the next one
+ * (v+1), both sealed under the master key, plus which version each HSM is known to hold. The steps,
+ * each durable before the next:
+ * <ol>
+ *   <li>{@code pending-written}: the new password, and "every HSM holds v", are committed;
+ *   <li>per HSM, {@code pin-changed <hsm>}: {@code C_SetPIN(v, v+1)} on the HSM, then
+ *       {@code recorded <hsm>}: "this HSM holds v+1" is committed;
+ *   <li>{@code promoted}: v+1 becomes the password; the per-HSM records are dropped.
+ * </ol>
+ * A crash between any two steps leaves each HSM on v or v+1, both known. The next connect logs in with
+ * the version recorded for the HSM, or, where the crash fell between {@code C_SetPIN} and its record,
+ * tries v, then v+1: at most one failed login, never a guess. It then finishes the rotation. Passwords
+ * are rotated only when every HSM of the cluster is active and its profile has {@code C_SetPIN}, so no
+ * HSM is left behind on a password the store forgot.
+ */
+public final class KeyStoreConnections implements AutoCloseable {
+  static final String KMSUSER = "kmsuser";
+  private static final Logger LOG = LoggerFactory.getLogger(KeyStoreConnections.class);
+  private static final int PASSWORD_LENGTH = 32;
+  private static final Set<String> SOMEONE_ELSE_LOGGED_IN =
+      Set.of("CKR_USER_ANOTHER_ALREADY_LOGGED_IN", "CKR_USER_TOO_MANY_TYPES");
+
+  private final MetadataStore metadata;
+  private final ClusterRegistry clusters;
+  private final MasterKey masterKey;
+  private final SessionPoolConfig poolConfig;
+  private final RotationCheckpoints checkpoints;
+  private final SecureRandom random = new SecureRandom();
+  private final ExecutorService connector = Executors.newSingleThreadExecutor(runnable -> {
+    Thread thread = new Thread(runnable, "keyhold-key-store-connector");
+    thread.setDaemon(true);
+    return thread;
+  });
+  private final Map<String, ConnectedStore> connected = new ConcurrentHashMap<>();
+  private final Map<String, Object> locks = new ConcurrentHashMap<>();
+
+  public KeyStoreConnections(MetadataStore metadata, ClusterRegistry clusters, MasterKey masterKey,
+      SessionPoolConfig poolConfig, RotationCheckpoints checkpoints) {
+    this.metadata = metadata;
+    this.clusters = clusters;
+    this.masterKey = masterKey;
+    this.poolConfig = poolConfig;
+    this.checkpoints = checkpoints;
+  }
+
+  /** The logins of a CONNECTED store. */
+  public Optional<ConnectedStore> connected(String keyStoreId) {
+    return Optional.ofNullable(connected.get(keyStoreId));
+  }
+
+  void connectInBackground(String keyStoreId) {
+    connector.execute(() -> connect(keyStoreId));
+  }
+
+  /** Closes the store's logins; waits for a connect of the same store that is under way. */
+  void disconnect(String keyStoreId) {
+    synchronized (lockFor(keyStoreId)) {
+      ConnectedStore store = connected.remove(keyStoreId);
+      if (store != null) {
+        store.close();
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    connector.shutdownNow();
+    try {
+      connector.awaitTermination(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    connected.keySet().forEach(this::disconnect);
+  }
+
+  private void connect(String keyStoreId) {
+    synchronized (lockFor(keyStoreId)) {
+      KeyStoreRecord store = metadata.inTransaction(c -> KeyStoreTable.byId(c, keyStoreId)).orElse(null);
+      if (store == null || store.state != ConnectionState.CONNECTING) {
+        return;
+      }
+      ConnectedStore logins;
+      try {
+        logins = open(store);
+      } catch (ConnectFailure failure) {
+        LOG.warn("connecting key store {} failed: {}", keyStoreId, failure.getMessage());
+        finish(keyStoreId, ConnectionState.FAILED, failure.code, null);
+        return;
+      } catch (RuntimeException e) {
+        LOG.warn("connecting key store {} failed", keyStoreId, e);
+        finish(keyStoreId, ConnectionState.FAILED, ConnectionErrorCode.INTERNAL_ERROR, null);
+        return;
+      }
+      finish(keyStoreId, ConnectionState.CONNECTED, null, logins);
+    }
+  }
+
+  /** Records the outcome, unless the store was disconnected meanwhile; then the logins are closed. */
+  private void finish(String keyStoreId, ConnectionState state, ConnectionErrorCode code, ConnectedStore logins) {
+    boolean kept = metadata.inTransaction(c -> {
+      Optional<KeyStoreRecord> store = KeyStoreTable.byId(c, keyStoreId);
+      if (store.isEmpty() || store.get().state != ConnectionState.CONNECTING) {
+        return false;
+      }
+      KeyStoreTable.update(c, store.get().withState(state, code));
+      return true;
+    });
+    if (logins == null) {
+      return;
+    }
+    if (kept) {
+      connected.put(keyStoreId, logins);
+      LOG.info("key store {} connected to {} HSM(s)", keyStoreId, logins.tokens().size());
+    } else {
+      logins.close();
+    }
+  }
+
+  private ConnectedStore open(KeyStoreRecord store) {
+    Cluster cluster = clusters.find(store.clusterId).orElseThrow(() -> new ConnectFailure(
+        ConnectionErrorCode.CLUSTER_NOT_FOUND, "no cluster " + store.clusterId + " in the clusters file"));
+    List<Hsm> active = cluster.activeHsms();
+    if (active.isEmpty()) {
+      throw new ConnectFailure(ConnectionErrorCode.INSUFFICIENT_CLOUDHSM_HSMS,
+          "cluster " + store.clusterId + " has no active HSM");
+    }
+    Pin current = masterKey.open(store.password, store.id);
+    Pin pending = store.pendingPassword == null ? null : masterKey.open(store.pendingPassword, store.id);
+    ImmutableMap<String, Integer> recorded = metadata.inTransaction(c -> KeyStoreTable.passwordVersionsOnHsms(c, store.id));
+    ConnectedStore logins = new ConnectedStore();
+    try {
+      Map<String, Integer> held = new HashMap<>();
+      for (Hsm hsm : active) {
+        held.put(hsm.hsmId(), logIn(hsm, candidates(store, hsm, current, pending, recorded), logins));
+      }
+      rotate(store, cluster, logins, current, pending, held);
+      return logins;
+    } catch (RuntimeException e) {
+      logins.close();
+      throw e;
+    }
+  }
+
+  /** The passwords an HSM may hold, most likely first, with their versions. */
+  private static ImmutableList<Candidate> candidates(
+      KeyStoreRecord store, Hsm hsm, Pin current, Pin pending, Map<String, Integer> recorded) {
+    Candidate known = new Candidate(current, store.passwordVersion);
+    if (pending == null) {
+      return ImmutableList.of(known);
+    }
+    Candidate next = new Candidate(pending, store.passwordVersion + 1);
+    Integer version = recorded.get(hsm.hsmId());
+    if (version == null) {
+      return ImmutableList.of(known, next); // a crash between C_SetPIN and its record
+    }
+    return ImmutableList.of(version == store.passwordVersion ? known : next);
+  }
+
+  /** Logs in to {@code hsm} with the first candidate it takes; returns that candidate's version. */
+  private int logIn(Hsm hsm, List<Candidate> candidates, ConnectedStore logins) {
+    Pkcs11Module module;
+    try {
+      module = Pkcs11Module.load(hsm.module());
+    } catch (Pkcs11Exception e) {
+      throw new ConnectFailure(ConnectionErrorCode.NETWORK_ERRORS, hsm.hsmId() + ": " + e.getMessage());
+    }
+    logins.add(module);
+    for (Candidate candidate : candidates) {
+      try {
+        Token token = Token.login(module, hsm.tokenLabel(), hsm.profile(),
+            hsm.profile().loginPin(KMSUSER, candidate.password), poolConfig);
+        logins.add(hsm.hsmId(), token);
+        return candidate.version;
+      } catch (BadCredentialsException e) {
+        if (e.returnValue().orElse("").equals("CKR_USER_PIN_NOT_INITIALIZED")) {
+          throw new ConnectFailure(ConnectionErrorCode.USER_NOT_FOUND, hsm.hsmId() + " has no kmsuser");
+        }
+      } catch (PinLockedException e) {
+        throw new ConnectFailure(ConnectionErrorCode.USER_LOCKED_OUT, hsm.hsmId() + ": " + e.getMessage());
+      } catch (TokenNotFoundException | DeviceLostException | SessionsExhaustedException e) {
+        throw new ConnectFailure(ConnectionErrorCode.NETWORK_ERRORS, hsm.hsmId() + ": " + e.getMessage());
+      } catch (Pkcs11Exception e) {
+        if (SOMEONE_ELSE_LOGGED_IN.contains(e.returnValue().orElse(""))) {
+          throw new ConnectFailure(ConnectionErrorCode.USER_LOGGED_IN, hsm.hsmId() + ": " + e.getMessage());
+        }
+        throw e;
+      }
+    }
+    throw new ConnectFailure(ConnectionErrorCode.INVALID_CREDENTIALS,
+        "no password the key store knows logs kmsuser in to " + hsm.hsmId());
+  }
+
+  private void rotate(KeyStoreRecord store, Cluster cluster, ConnectedStore logins, Pin current, Pin pending,
+      Map<String, Integer> held) {
+    boolean everyHsmCanRotate =
+        cluster.hsms().stream().allMatch(hsm -> hsm.isActive() && hsm.profile().canChangePin());
+    if (!everyHsmCanRotate) {
+      LOG.info("kmsuser password of key store {} not rotated: not every HSM of {} is active and rotatable",
+          store.id, cluster.clusterId());
+      return;
+    }
+    int version = store.passwordVersion;
+    Pin next = pending;
+    if (next == null) {
+      Pin fresh = Pin.random(random, PASSWORD_LENGTH);
+      metadata.inTransaction(c -> {
+        KeyStoreRecord latest = KeyStoreTable.byId(c, store.id).orElseThrow();
+        KeyStoreTable.update(c, latest.withPendingPassword(masterKey.seal(fresh, store.id)));
+        for (Hsm hsm : cluster.hsms()) {
+          KeyStoreTable.setPasswordVersionOnHsm(c, store.id, hsm.hsmId(), version);
+        }
+        return null;
+      });
+      checkpoints.reached("pending-written");
+      next = fresh;
+    }
+    for (Hsm hsm : cluster.hsms()) {
+      if (held.get(hsm.hsmId()) == version) {
+        logins.token(hsm.hsmId()).changePin(
+            hsm.profile().loginPin(KMSUSER, current), hsm.profile().loginPin(KMSUSER, next));
+        checkpoints.reached("pin-changed " + hsm.hsmId());
+        metadata.inTransaction(c -> {
+          KeyStoreTable.setPasswordVersionOnHsm(c, store.id, hsm.hsmId(), version + 1);
+          return null;
+        });
+        checkpoints.reached("recorded " + hsm.hsmId());
+      }
+    }
+    metadata.inTransaction(c -> {
+      KeyStoreRecord latest = KeyStoreTable.byId(c, store.id).orElseThrow();
+      KeyStoreTable.update(c, latest.withPendingPromoted());
+      KeyStoreTable.clearPasswordVersionsOnHsms(c, store.id);
+      return null;
+    });
+    checkpoints.reached("promoted");
+    LOG.info("kmsuser password of key store {} rotated on {} HSM(s)", store.id, cluster.hsms().size());
+  }
+
+  private Object lockFor(String keyStoreId) {
+    return locks.computeIfAbsent(keyStoreId, id -> new Object());
+  }
+
+  /** A password the store knows, and its version. */
+  private record Candidate(Pin password, int version) {}
+
+  /** Why a connect ended FAILED. */
+  private static final class ConnectFailure extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    private final transient ConnectionErrorCode code;
+
+    ConnectFailure(ConnectionErrorCode code, String message) {
+      super(message);
+      this.code = code;
+    }
+  }
+}

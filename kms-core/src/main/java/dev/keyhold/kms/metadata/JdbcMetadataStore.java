@@ -1,0 +1,78 @@
+package dev.keyhold.kms.metadata;
+
+import static com.google.common.base.Preconditions.checkNotNull;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import org.flywaydb.core.Flyway;
+
+/**
+ * {@link MetadataStore} over JDBC, with the schema migrated by Flyway at open
+ * ({@code db/migration/V*.sql} in this module).
+ */
+public final class JdbcMetadataStore implements MetadataStore {
+  private final HikariDataSource dataSource;
+
+  private JdbcMetadataStore(HikariDataSource dataSource) {
+    this.dataSource = dataSource;
+  }
+
+  /**
+   * The embedded default: an H2 file database {@code keyhold.mv.db} in {@code dataDirectory}. Commits
+   * reach the file before they return ({@code WRITE_DELAY=0}), so a killed process loses nothing it
+   * committed.
+   */
+  public static JdbcMetadataStore embedded(Path dataDirectory) {
+    Path base = checkNotNull(dataDirectory, "dataDirectory").toAbsolutePath().resolve("keyhold");
+    return open("jdbc:h2:file:" + base + ";WRITE_DELAY=0", "keyhold", "");
+  }
+
+  /** A database server, e.g. {@code jdbc:postgresql://host/keyhold}. */
+  public static JdbcMetadataStore open(String url, String user, String password) {
+    HikariConfig config = new HikariConfig();
+    config.setJdbcUrl(url);
+    config.setUsername(user);
+    config.setPassword(password);
+    config.setAutoCommit(false);
+    config.setTransactionIsolation("TRANSACTION_SERIALIZABLE");
+    config.setMaximumPoolSize(8);
+    config.setPoolName("keyhold-metadata");
+    HikariDataSource dataSource = new HikariDataSource(config);
+    try {
+      Flyway.configure().dataSource(dataSource).load().migrate();
+    } catch (RuntimeException e) {
+      dataSource.close();
+      throw new MetadataException("cannot migrate the metadata schema at " + url, e);
+    }
+    return new JdbcMetadataStore(dataSource);
+  }
+
+  @Override
+  public <T> T inTransaction(Work<T> work) {
+    try (Connection connection = dataSource.getConnection()) {
+      try {
+        T result = work.run(connection);
+        connection.commit();
+        return result;
+      } catch (SQLException | RuntimeException e) {
+        connection.rollback();
+        throw e;
+      }
+    } catch (SQLException e) {
+      throw new MetadataException("metadata transaction failed: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public void close() {
+    dataSource.close();
+  }
+
+  @Override
+  public String toString() {
+    return "JdbcMetadataStore[" + dataSource.getJdbcUrl() + "]";
+  }
+}
