@@ -41,13 +41,14 @@ import org.slf4j.LoggerFactory;
  * each durable before the next:
  * <ol>
  *   <li>{@code pending-written}: the new password, and "every HSM holds v", are committed;
- *   <li>per HSM, {@code pin-changed <hsm>}: {@code C_SetPIN(v, v+1)} on the HSM, then
- *       {@code recorded <hsm>}: "this HSM holds v+1" is committed;
+ *   <li>per HSM, {@code changing <hsm>}: "this HSM may hold either" is committed; {@code pin-changed
+ *       <hsm>}: {@code C_SetPIN(v, v+1)} on the HSM; {@code recorded <hsm>}: "this HSM holds v+1" is
+ *       committed;
  *   <li>{@code promoted}: v+1 becomes the password; the per-HSM records are dropped.
  * </ol>
  * A crash between any two steps leaves each HSM on v or v+1, both known. The next connect logs in with
- * the version recorded for the HSM, or, where the crash fell between {@code C_SetPIN} and its record,
- * tries v, then v+1: at most one failed login, never a guess. It then finishes the rotation. Passwords
+ * the version recorded for the HSM, or, for the one HSM whose {@code C_SetPIN} may or may not have
+ * happened, tries v, then v+1: at most one failed login, never a guess. It then finishes the rotation. Passwords
  * are rotated only when every HSM of the cluster is active and its profile has {@code C_SetPIN}, so no
  * HSM is left behind on a password the store forgot.
  */
@@ -254,6 +255,11 @@ public final class KeyStoreConnections implements AutoCloseable {
     }
     for (Hsm hsm : cluster.hsms()) {
       if (held.get(hsm.hsmId()) == version) {
+        metadata.inTransaction(c -> {
+          KeyStoreTable.forgetPasswordVersionOnHsm(c, store.id, hsm.hsmId());
+          return null;
+        });
+        checkpoints.reached("changing " + hsm.hsmId());
         logins.token(hsm.hsmId()).changePin(
             hsm.profile().loginPin(KMSUSER, current), hsm.profile().loginPin(KMSUSER, next));
         checkpoints.reached("pin-changed " + hsm.hsmId());

@@ -82,18 +82,23 @@ final class KeyStoreTable {
 
   static void setPasswordVersionOnHsm(Connection connection, String id, String hsmId, int version)
       throws SQLException {
-    try (PreparedStatement delete = connection.prepareStatement(
-        "DELETE FROM kmsuser_password_on_hsm WHERE key_store_id = ? AND hsm_id = ?")) {
-      delete.setString(1, id);
-      delete.setString(2, hsmId);
-      delete.executeUpdate();
-    }
+    forgetPasswordVersionOnHsm(connection, id, hsmId);
     try (PreparedStatement insert = connection.prepareStatement(
         "INSERT INTO kmsuser_password_on_hsm (key_store_id, hsm_id, password_version) VALUES (?, ?, ?)")) {
       insert.setString(1, id);
       insert.setString(2, hsmId);
       insert.setInt(3, version);
       insert.executeUpdate();
+    }
+  }
+
+  /** The HSM's password is about to change: until recorded again, it may hold either version. */
+  static void forgetPasswordVersionOnHsm(Connection connection, String id, String hsmId) throws SQLException {
+    try (PreparedStatement delete = connection.prepareStatement(
+        "DELETE FROM kmsuser_password_on_hsm WHERE key_store_id = ? AND hsm_id = ?")) {
+      delete.setString(1, id);
+      delete.setString(2, hsmId);
+      delete.executeUpdate();
     }
   }
 

@@ -1,0 +1,63 @@
+package dev.keyhold.kms.keystore;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.keyhold.kms.cluster.Cluster;
+import dev.keyhold.softhsm.SoftHsmClusterExtension;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The kmsuser password rotation survives a crash between any two of its steps: a real service JVM is
+ * halted at each step in turn (one key store and cluster per step); a restarted service then connects
+ * every store, and every HSM holds the password its store knows.
+ */
+class CrashSafeRotationTest {
+  @RegisterExtension static final SoftHsmClusterExtension softhsm = SoftHsmClusterExtension.withHsms(1);
+
+  @TempDir Path data;
+
+  @Test
+  void aCrashAtAnyStepNeverLocksTheServiceOut() throws Exception {
+    KeyStoreFixture fixture = new KeyStoreFixture(softhsm, data);
+    List<Cluster> clusters = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      clusters.add(fixture.newCluster(2));
+    }
+    CustomKeyStores keyStores = fixture.open();
+    List<String> stores = new ArrayList<>();
+    List<String> steps = new ArrayList<>();
+    for (int i = 0; i < clusters.size(); i++) {
+      stores.add(keyStores.createCustomKeyStore(fixture.createRequest("crash-" + i, clusters.get(i))));
+      String first = clusters.get(i).hsms().get(0).hsmId();
+      String second = clusters.get(i).hsms().get(1).hsmId();
+      steps.add(List.of("pending-written", "changing " + first, "pin-changed " + first, "recorded " + first,
+          "changing " + second, "pin-changed " + second, "recorded " + second, "promoted").get(i));
+    }
+    fixture.stop(); // the service processes below own the data directory
+
+    for (int i = 0; i < steps.size(); i++) {
+      assertThat(runChild("crash", data.toString(), stores.get(i), steps.get(i)))
+          .as("the service died at '%s'", steps.get(i)).isEqualTo(RotationCrashChild.HALTED);
+    }
+    assertThat(runChild("restart", data.toString()))
+        .as("after a restart every store connects and every HSM opens with the known password").isZero();
+  }
+
+  private static int runChild(String... args) throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), RotationCrashChild.class.getName()));
+    command.addAll(List.of(args));
+    Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String output = new String(child.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(child.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    System.out.println(String.join(" ", args) + " ->\n" + output);
+    return child.exitValue();
+  }
+}
