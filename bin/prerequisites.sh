@@ -1,5 +1,6 @@
 # Sourced by the scripts in bin/: installs what Keyhold needs on a Debian machine, once.
-# Packages: a JDK (17 or newer), Maven, SoftHSM2, and p11-kit (HSMs as separate processes).
+# Packages: a JDK (17 or newer), Maven, SoftHSM2, and p11-kit (HSMs as separate processes);
+# gcc and SoftHSM2's PKCS#11 header build the tests' lockout shim (integration-tests/src/test/c).
 
 keyhold_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -8,6 +9,8 @@ keyhold_install_prerequisites() {
   command -v javac >/dev/null || missing+=(default-jdk-headless)
   command -v mvn >/dev/null || missing+=(maven)
   [ -r /usr/lib/softhsm/libsofthsm2.so ] || missing+=(softhsm2)
+  command -v gcc >/dev/null || missing+=(gcc)
+  [ -r /usr/include/softhsm/pkcs11.h ] || missing+=(libsofthsm2-dev)
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "installing ${missing[*]} with apt-get" >&2
   local sudo=
