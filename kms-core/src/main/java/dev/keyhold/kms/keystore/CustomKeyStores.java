@@ -31,6 +31,7 @@ import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
@@ -119,7 +120,8 @@ public final class CustomKeyStores implements AutoCloseable {
       }
       String id = newId();
       KeyStoreTable.insert(connection, new KeyStoreRecord(id, name, clusterId, cluster.trustAnchor().pem(),
-          ConnectionState.DISCONNECTED, null, clock.instant(), 1, masterKey.seal(password, id), null));
+          ConnectionState.DISCONNECTED, null, clock.instant().truncatedTo(ChronoUnit.MILLIS), 1,
+          masterKey.seal(password, id), null));
       return id;
     });
   }
