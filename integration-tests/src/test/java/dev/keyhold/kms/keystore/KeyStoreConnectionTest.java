@@ -118,11 +118,11 @@ class KeyStoreConnectionTest {
     keyStores = fixture.open();
 
     try (SoOnToken so = new SoOnToken(occupied.hsms().get(0).tokenLabel())) {
-      assertThat(connect(keyStores, missingId)).isEqualTo(ConnectionErrorCode.CLUSTER_NOT_FOUND);
-      assertThat(connect(keyStores, inactiveId)).isEqualTo(ConnectionErrorCode.INSUFFICIENT_CLOUDHSM_HSMS);
-      assertThat(connect(keyStores, noUserId)).isEqualTo(ConnectionErrorCode.USER_NOT_FOUND);
-      assertThat(connect(keyStores, unreachableId)).isEqualTo(ConnectionErrorCode.NETWORK_ERRORS);
-      assertThat(connect(keyStores, occupiedId)).isEqualTo(ConnectionErrorCode.USER_LOGGED_IN);
+      assertThat(fixture.connectAndFail(missingId)).isEqualTo(ConnectionErrorCode.CLUSTER_NOT_FOUND);
+      assertThat(fixture.connectAndFail(inactiveId)).isEqualTo(ConnectionErrorCode.INSUFFICIENT_CLOUDHSM_HSMS);
+      assertThat(fixture.connectAndFail(noUserId)).isEqualTo(ConnectionErrorCode.USER_NOT_FOUND);
+      assertThat(fixture.connectAndFail(unreachableId)).isEqualTo(ConnectionErrorCode.NETWORK_ERRORS);
+      assertThat(fixture.connectAndFail(occupiedId)).isEqualTo(ConnectionErrorCode.USER_LOGGED_IN);
     }
     assertThat(fixture.connections.connected(unreachableId)).as("no login is left behind").isEmpty();
   }
@@ -136,14 +136,7 @@ class KeyStoreConnectionTest {
     java.nio.file.Files.delete(data.resolve("master.key"));
     keyStores = fixture.open();
 
-    assertThat(connect(keyStores, id)).isEqualTo(ConnectionErrorCode.INTERNAL_ERROR);
-  }
-
-  private ConnectionErrorCode connect(CustomKeyStores keyStores, String id) throws InterruptedException {
-    keyStores.connectCustomKeyStore(id);
-    CustomKeyStoresListEntry entry = fixture.awaitSettled(id);
-    assertThat(entry.connectionState()).isEqualTo(ConnectionState.FAILED);
-    return entry.connectionErrorCode().orElseThrow();
+    assertThat(fixture.connectAndFail(id)).isEqualTo(ConnectionErrorCode.INTERNAL_ERROR);
   }
 
   private static void login(Hsm hsm, Pin pin) {

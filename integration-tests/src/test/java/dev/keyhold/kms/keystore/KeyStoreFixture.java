@@ -121,6 +121,16 @@ final class KeyStoreFixture implements AutoCloseable {
     return entry;
   }
 
+  /** Connects and waits; the store must end FAILED, and its error code is returned. */
+  ConnectionErrorCode connectAndFail(String id) throws InterruptedException {
+    keyStores.connectCustomKeyStore(id);
+    CustomKeyStoresListEntry entry = awaitSettled(id);
+    if (entry.connectionState() != ConnectionState.FAILED) {
+      throw new AssertionError("expected FAILED, got " + entry.connectionState());
+    }
+    return entry.connectionErrorCode().orElseThrow();
+  }
+
   Pin kmsuserPin() {
     return softhsm.kmsuserPin();
   }

@@ -52,15 +52,15 @@ class UserLockedOutTest {
     // Without a rotation under way the store knows one password, so a connect never guesses: one
     // failed login per attempt, and the 6th attempt meets the lock.
     for (int attempt = 1; attempt <= FAILED_LOGINS_BEFORE_LOCKOUT; attempt++) {
-      assertThat(connect(keyStores, id)).as("connect %d", attempt).isEqualTo(ConnectionErrorCode.INVALID_CREDENTIALS);
+      assertThat(fixture.connectAndFail(id)).as("connect %d", attempt).isEqualTo(ConnectionErrorCode.INVALID_CREDENTIALS);
       keyStores.disconnectCustomKeyStore(id);
     }
-    assertThat(connect(keyStores, id)).isEqualTo(ConnectionErrorCode.USER_LOCKED_OUT);
+    assertThat(fixture.connectAndFail(id)).isEqualTo(ConnectionErrorCode.USER_LOCKED_OUT);
 
     // The operator's update is not enough, as AWS documents: the password must be reset in the cluster.
     keyStores.disconnectCustomKeyStore(id);
     keyStores.updateCustomKeyStore(new UpdateCustomKeyStoreRequest(id, null, fixture.kmsuserPin(), null));
-    assertThat(connect(keyStores, id)).as("the right password while locked")
+    assertThat(fixture.connectAndFail(id)).as("the right password while locked")
         .isEqualTo(ConnectionErrorCode.USER_LOCKED_OUT);
     keyStores.disconnectCustomKeyStore(id);
 
@@ -80,13 +80,6 @@ class UserLockedOutTest {
           Hsm.of(hsm.hsmId(), shim, hsm.tokenLabel(), hsm.profile(), hsm.state()));
     }
     return shimmed;
-  }
-
-  private ConnectionErrorCode connect(CustomKeyStores keyStores, String id) throws InterruptedException {
-    keyStores.connectCustomKeyStore(id);
-    CustomKeyStoresListEntry entry = fixture.awaitSettled(id);
-    assertThat(entry.connectionState()).isEqualTo(ConnectionState.FAILED);
-    return entry.connectionErrorCode().orElseThrow();
   }
 
   /** How many wrong logins {@code hsm} still refuses as wrong before it locks; this locks it. */
