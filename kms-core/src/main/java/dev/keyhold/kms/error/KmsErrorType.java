@@ -16,6 +16,9 @@ public enum KmsErrorType {
   CustomKeyStoreNameInUseException,
   CustomKeyStoreNotFoundException,
   IncorrectTrustAnchorException,
+  // KMS keys.
+  NotFoundException,
+  KMSInvalidStateException,
   // General.
   InvalidMarkerException,
   LimitExceededException,

@@ -5,6 +5,7 @@ import static dev.keyhold.kms.error.KmsErrorType.CloudHsmClusterInvalidConfigura
 import static dev.keyhold.kms.error.KmsErrorType.CloudHsmClusterNotActiveException;
 import static dev.keyhold.kms.error.KmsErrorType.CloudHsmClusterNotFoundException;
 import static dev.keyhold.kms.error.KmsErrorType.CloudHsmClusterNotRelatedException;
+import static dev.keyhold.kms.error.KmsErrorType.CustomKeyStoreHasCMKsException;
 import static dev.keyhold.kms.error.KmsErrorType.CustomKeyStoreInvalidStateException;
 import static dev.keyhold.kms.error.KmsErrorType.CustomKeyStoreNameInUseException;
 import static dev.keyhold.kms.error.KmsErrorType.CustomKeyStoreNotFoundException;
@@ -240,6 +241,11 @@ public final class CustomKeyStores implements AutoCloseable {
       KeyStoreRecord store = KeyStoreTable.byId(connection, id).orElseThrow(() -> notFound(id));
       if (store.state != ConnectionState.DISCONNECTED) {
         throw invalidState(store, "DeleteCustomKeyStore", "DISCONNECTED");
+      }
+      int keys = KeyStoreTable.countKeys(connection, id);
+      if (keys > 0) {
+        throw new KmsException(CustomKeyStoreHasCMKsException, "Custom key store " + id + " still holds " + keys
+            + " KMS key(s); schedule their deletion and wait for it to finish first.");
       }
       KeyStoreTable.delete(connection, id);
       return null;

@@ -65,6 +65,18 @@ final class KeyStoreTable {
     }
   }
 
+  /** KMS keys recorded in the store, in any state (PendingDeletion and Creating too). */
+  static int countKeys(Connection connection, String id) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT COUNT(*) FROM kms_keys WHERE key_store_id = ?")) {
+      statement.setString(1, id);
+      try (ResultSet rows = statement.executeQuery()) {
+        rows.next();
+        return rows.getInt(1);
+      }
+    }
+  }
+
   /** Which password version each HSM is known to hold during a rotation. */
   static ImmutableMap<String, Integer> passwordVersionsOnHsms(Connection connection, String id) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(

@@ -1,0 +1,29 @@
+package dev.keyhold.kms.key;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/** CreateKey's and DescribeKey's KeyMetadata, with the members AWS sets for CloudHSM key store keys. */
+public record KeyMetadata(
+    String awsAccountId,
+    String keyId,
+    String arn,
+    Instant creationDate,
+    boolean enabled,
+    String description,
+    String keyUsage,
+    KeyState keyState,
+    String origin,
+    Optional<String> customKeyStoreId,
+    Optional<String> cloudHsmClusterId,
+    String keyManager,
+    String customerMasterKeySpec,
+    String keySpec,
+    List<String> encryptionAlgorithms,
+    boolean multiRegion) {
+
+  public KeyMetadata {
+    encryptionAlgorithms = List.copyOf(encryptionAlgorithms);
+  }
+}

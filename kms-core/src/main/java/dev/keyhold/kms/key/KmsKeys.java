@@ -1,0 +1,192 @@
+package dev.keyhold.kms.key;
+
+import static dev.keyhold.kms.error.KmsErrorType.CloudHsmClusterInvalidConfigurationException;
+import static dev.keyhold.kms.error.KmsErrorType.CustomKeyStoreInvalidStateException;
+import static dev.keyhold.kms.error.KmsErrorType.InvalidMarkerException;
+import static dev.keyhold.kms.error.KmsErrorType.KMSInternalException;
+import static dev.keyhold.kms.error.KmsErrorType.NotFoundException;
+import static dev.keyhold.kms.error.KmsErrorType.UnsupportedOperationException;
+import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
+import static dev.keyhold.kms.error.Validation.length;
+import static dev.keyhold.kms.error.Validation.range;
+import static dev.keyhold.kms.error.Validation.required;
+
+import dev.keyhold.kms.cluster.Cluster;
+import dev.keyhold.kms.cluster.ClusterRegistry;
+import dev.keyhold.kms.error.KmsException;
+import dev.keyhold.kms.keystore.ConnectedStore;
+import dev.keyhold.kms.keystore.ConnectionState;
+import dev.keyhold.kms.keystore.CustomKeyStores;
+import dev.keyhold.kms.keystore.CustomKeyStoresListEntry;
+import dev.keyhold.kms.keystore.DescribeCustomKeyStoresRequest;
+import dev.keyhold.kms.keystore.KeyStoreConnections;
+import dev.keyhold.kms.metadata.MetadataStore;
+import dev.keyhold.pkcs11.AesKey;
+import dev.keyhold.pkcs11.AesKeyTemplate;
+import dev.keyhold.pkcs11.Pkcs11Exception;
+import dev.keyhold.pkcs11.Token;
+import java.nio.ByteBuffer;
+import java.time.Clock;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.regex.Pattern;
+
+/**
+ * KMS keys in CloudHSM key stores: CreateKey, DescribeKey and ListKeys so far, with AWS's names,
+ * members and exceptions.
+ *
+ * <p>CreateKey records its intent (state {@link KeyState#Creating}) before it generates the key
+ * material, labelled with the key ARN and identified by the key id's 16 bytes, in the store's cluster;
+ * so a crash between the two leaves a visible record, never material that no KMS key owns.
+ */
+public final class KmsKeys {
+  private static final String AWS_CLOUDHSM = "AWS_CLOUDHSM";
+  private static final String SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT";
+  private static final String ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT";
+  private static final Pattern KEY_ID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+  private static final int DEFAULT_LIST_LIMIT = 100;
+
+  private final MetadataStore metadata;
+  private final ClusterRegistry clusters;
+  private final CustomKeyStores keyStores;
+  private final KeyStoreConnections connections;
+  private final Account account;
+  private final Clock clock;
+
+  public KmsKeys(MetadataStore metadata, ClusterRegistry clusters, CustomKeyStores keyStores,
+      KeyStoreConnections connections, Account account, Clock clock) {
+    this.metadata = metadata;
+    this.clusters = clusters;
+    this.keyStores = keyStores;
+    this.connections = connections;
+    this.account = account;
+    this.clock = clock;
+  }
+
+  /** CreateKey: a symmetric KMS key whose AES-256 material is generated in the key store's cluster. */
+  public KeyMetadata createKey(CreateKeyRequest request) {
+    String description = Optional.ofNullable(length(request.description(), "description", 0, 8192)).orElse("");
+    checkSupported(request);
+    String keyStoreId = request.customKeyStoreId();
+    CustomKeyStoresListEntry store = keyStores.describeCustomKeyStores(
+        new DescribeCustomKeyStoresRequest(keyStoreId, null, null, null)).customKeyStores().get(0);
+    if (store.connectionState() != ConnectionState.CONNECTED) {
+      throw new KmsException(CustomKeyStoreInvalidStateException, "Custom key store " + keyStoreId
+          + " is in connection state " + store.connectionState() + "; CreateKey needs CONNECTED.");
+    }
+    Cluster cluster = clusters.find(store.cloudHsmClusterId()).filter(c -> c.activeHsms().size() >= 2)
+        .orElseThrow(() -> new KmsException(CloudHsmClusterInvalidConfigurationException, "Cluster "
+            + store.cloudHsmClusterId() + " needs at least two active HSMs to create keys."));
+    Token token = connections.connected(keyStoreId).map(logins -> firstLoggedIn(logins, cluster))
+        .orElseThrow(() -> new KmsException(CustomKeyStoreInvalidStateException,
+            "Custom key store " + keyStoreId + " is not connected."));
+
+    String keyId = UUID.randomUUID().toString();
+    KeyRecord key = new KeyRecord(keyId, account.keyArn(keyId), keyStoreId, cluster.clusterId(), description,
+        KeyState.Creating, clock.instant().truncatedTo(ChronoUnit.MILLIS), AWS_CLOUDHSM);
+    metadata.inTransaction(c -> {
+      KeyTable.insert(c, key);
+      return null;
+    });
+    try {
+      token.generateAesKey(AesKeyTemplate.builder(AesKey.of(key.arn(), idBytes(keyId))).build());
+    } catch (Pkcs11Exception e) {
+      metadata.inTransaction(c -> {
+        KeyTable.delete(c, keyId);
+        return null;
+      });
+      throw new KmsException(KMSInternalException,
+          "The key material could not be generated in cluster " + cluster.clusterId() + ".", e);
+    }
+    metadata.inTransaction(c -> {
+      KeyTable.updateState(c, keyId, KeyState.Enabled);
+      return null;
+    });
+    return metadataOf(key.withState(KeyState.Enabled), store.connectionState());
+  }
+
+  /** DescribeKey by key id or key ARN. */
+  public KeyMetadata describeKey(String keyId) {
+    KeyRecord key = find(keyId);
+    ConnectionState storeState = keyStores.describeCustomKeyStores(
+        new DescribeCustomKeyStoresRequest(key.keyStoreId(), null, null, null)).customKeyStores().get(0)
+        .connectionState();
+    return metadataOf(key, storeState);
+  }
+
+  /** ListKeys: every key in any state, Limit 1 to 1000 (default 100), Marker from the previous page. */
+  public ListKeysResponse listKeys(Integer limit, String marker) {
+    int pageSize = Optional.ofNullable(range(limit, "limit", 1, 1000)).orElse(DEFAULT_LIST_LIMIT);
+    length(marker, "marker", 1, 1024);
+    List<KeyRecord> all = metadata.inTransaction(KeyTable::all);
+    int start = 0;
+    if (marker != null) {
+      start = -1;
+      for (int i = 0; i < all.size() && start < 0; i++) {
+        start = all.get(i).keyId().equals(marker) ? i : -1;
+      }
+      if (start < 0) {
+        throw new KmsException(InvalidMarkerException, "The marker " + marker + " is not valid.");
+      }
+    }
+    int end = Math.min(all.size(), start + pageSize);
+    List<ListKeysResponse.Entry> page =
+        all.subList(start, end).stream().map(k -> new ListKeysResponse.Entry(k.keyId(), k.arn())).toList();
+    boolean truncated = end < all.size();
+    return new ListKeysResponse(page, truncated ? Optional.of(all.get(end).keyId()) : Optional.empty(), truncated);
+  }
+
+  private KeyRecord find(String keyIdOrArn) {
+    String given = length(required(keyIdOrArn, "keyId"), "keyId", 1, 2048);
+    String keyId = given.startsWith("arn:") ? account.keyIdOf(given) : given;
+    if (keyId == null || !KEY_ID.matcher(keyId).matches()) {
+      throw new KmsException(NotFoundException, "Invalid keyId '" + given + "'");
+    }
+    return metadata.inTransaction(c -> KeyTable.byId(c, keyId))
+        .orElseThrow(() -> new KmsException(NotFoundException, "Key '" + account.keyArn(keyId) + "' does not exist"));
+  }
+
+  private KeyMetadata metadataOf(KeyRecord key, ConnectionState storeState) {
+    KeyState state = key.state();
+    if (storeState != ConnectionState.CONNECTED && (state == KeyState.Enabled || state == KeyState.Disabled)) {
+      state = KeyState.Unavailable; // PendingDeletion wins over Unavailable
+    }
+    return new KeyMetadata(account.accountId(), key.keyId(), key.arn(), key.creationDate(),
+        state == KeyState.Enabled, key.description(), ENCRYPT_DECRYPT, state, key.origin(),
+        Optional.of(key.keyStoreId()), Optional.of(key.clusterId()), "CUSTOMER", SYMMETRIC_DEFAULT,
+        SYMMETRIC_DEFAULT, List.of(SYMMETRIC_DEFAULT), false);
+  }
+
+  private static void checkSupported(CreateKeyRequest request) {
+    if (request.keySpec() != null && !request.keySpec().equals(SYMMETRIC_DEFAULT)) {
+      throw new KmsException(UnsupportedOperationException,
+          "KeySpec " + request.keySpec() + " is not supported for KMS keys in a custom key store.");
+    }
+    if (request.keyUsage() != null && !request.keyUsage().equals(ENCRYPT_DECRYPT)) {
+      throw new KmsException(UnsupportedOperationException,
+          "KeyUsage " + request.keyUsage() + " is not supported for KMS keys in a custom key store.");
+    }
+    if (Boolean.TRUE.equals(request.multiRegion())) {
+      throw new KmsException(UnsupportedOperationException,
+          "Multi-Region keys are not supported in a custom key store.");
+    }
+    if (request.customKeyStoreId() == null || !AWS_CLOUDHSM.equals(request.origin())) {
+      throw new KmsException(ValidationException,
+          "A KMS key in a CloudHSM key store needs Origin AWS_CLOUDHSM and a CustomKeyStoreId.");
+    }
+  }
+
+  private static Token firstLoggedIn(ConnectedStore logins, Cluster cluster) {
+    return cluster.activeHsms().stream().map(hsm -> logins.tokens().get(hsm.hsmId()))
+        .filter(token -> token != null).findFirst().orElse(null);
+  }
+
+  /** CKA_ID: the key id's 16 bytes, so an operator can find the material by id as well as by label. */
+  static byte[] idBytes(String keyId) {
+    UUID uuid = UUID.fromString(keyId);
+    return ByteBuffer.allocate(16).putLong(uuid.getMostSignificantBits()).putLong(uuid.getLeastSignificantBits())
+        .array();
+  }
+}
