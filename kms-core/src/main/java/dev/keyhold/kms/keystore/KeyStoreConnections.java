@@ -134,8 +134,14 @@ public final class KeyStoreConnections implements AutoCloseable {
     }
   }
 
-  /** Records the outcome, unless the store was disconnected meanwhile; then the logins are closed. */
+  /**
+   * Records the outcome, unless the store was disconnected meanwhile; then the logins are closed. The
+   * logins are in place before CONNECTED is visible, so whoever sees CONNECTED finds them.
+   */
   private void finish(String keyStoreId, ConnectionState state, ConnectionErrorCode code, ConnectedStore logins) {
+    if (logins != null) {
+      connected.put(keyStoreId, logins);
+    }
     boolean kept = metadata.inTransaction(c -> {
       Optional<KeyStoreRecord> store = KeyStoreTable.byId(c, keyStoreId);
       if (store.isEmpty() || store.get().state != ConnectionState.CONNECTING) {
@@ -148,9 +154,9 @@ public final class KeyStoreConnections implements AutoCloseable {
       return;
     }
     if (kept) {
-      connected.put(keyStoreId, logins);
       LOG.info("key store {} connected to {} HSM(s)", keyStoreId, logins.tokens().size());
     } else {
+      connected.remove(keyStoreId, logins);
       logins.close();
     }
   }
