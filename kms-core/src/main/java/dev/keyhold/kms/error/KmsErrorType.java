@@ -19,6 +19,10 @@ public enum KmsErrorType {
   // KMS keys.
   NotFoundException,
   KMSInvalidStateException,
+  DisabledException,
+  InvalidCiphertextException,
+  IncorrectKeyException,
+  InvalidKeyUsageException,
   // General.
   InvalidMarkerException,
   LimitExceededException,

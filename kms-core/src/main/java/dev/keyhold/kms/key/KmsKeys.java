@@ -29,6 +29,8 @@ import java.nio.ByteBuffer;
 import java.time.Clock;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.regex.Pattern;
@@ -54,6 +56,8 @@ public final class KmsKeys {
   private final KeyStoreConnections connections;
   private final Account account;
   private final Clock clock;
+  /** Every key this process has read or made; all changes go through here, so it never goes stale. */
+  private final Map<String, KeyRecord> cache = new ConcurrentHashMap<>();
 
   public KmsKeys(MetadataStore metadata, ClusterRegistry clusters, CustomKeyStores keyStores,
       KeyStoreConnections connections, Account account, Clock clock) {
@@ -104,12 +108,14 @@ public final class KmsKeys {
       KeyTable.updateState(c, keyId, KeyState.Enabled);
       return null;
     });
-    return metadataOf(key.withState(KeyState.Enabled), store.connectionState());
+    KeyRecord created = key.withState(KeyState.Enabled);
+    cache.put(keyId, created);
+    return metadataOf(created, store.connectionState());
   }
 
   /** DescribeKey by key id or key ARN. */
   public KeyMetadata describeKey(String keyId) {
-    KeyRecord key = find(keyId);
+    KeyRecord key = resolve(required(keyId, "keyId"));
     ConnectionState storeState = keyStores.describeCustomKeyStores(
         new DescribeCustomKeyStoresRequest(key.keyStoreId(), null, null, null)).customKeyStores().get(0)
         .connectionState();
@@ -138,14 +144,23 @@ public final class KmsKeys {
     return new ListKeysResponse(page, truncated ? Optional.of(all.get(end).keyId()) : Optional.empty(), truncated);
   }
 
-  private KeyRecord find(String keyIdOrArn) {
-    String given = length(required(keyIdOrArn, "keyId"), "keyId", 1, 2048);
+  /**
+   * The key named by a key id or key ARN, from the cache after its first use. A key whose CreateKey
+   * has not finished does not exist yet.
+   */
+  KeyRecord resolve(String keyIdOrArn) {
+    String given = length(keyIdOrArn, "keyId", 1, 2048);
     String keyId = given.startsWith("arn:") ? account.keyIdOf(given) : given;
     if (keyId == null || !KEY_ID.matcher(keyId).matches()) {
       throw new KmsException(NotFoundException, "Invalid keyId '" + given + "'");
     }
-    return metadata.inTransaction(c -> KeyTable.byId(c, keyId))
-        .orElseThrow(() -> new KmsException(NotFoundException, "Key '" + account.keyArn(keyId) + "' does not exist"));
+    KeyRecord key = cache.get(keyId);
+    if (key == null) {
+      key = metadata.inTransaction(c -> KeyTable.byId(c, keyId)).filter(k -> k.state() != KeyState.Creating)
+          .orElseThrow(() -> new KmsException(NotFoundException, "Key '" + account.keyArn(keyId) + "' does not exist"));
+      cache.put(keyId, key);
+    }
+    return key;
   }
 
   private KeyMetadata metadataOf(KeyRecord key, ConnectionState storeState) {

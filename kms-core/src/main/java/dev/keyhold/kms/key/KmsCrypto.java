@@ -1,0 +1,205 @@
+package dev.keyhold.kms.key;
+
+import static dev.keyhold.kms.error.KmsErrorType.DisabledException;
+import static dev.keyhold.kms.error.KmsErrorType.IncorrectKeyException;
+import static dev.keyhold.kms.error.KmsErrorType.InvalidCiphertextException;
+import static dev.keyhold.kms.error.KmsErrorType.InvalidKeyUsageException;
+import static dev.keyhold.kms.error.KmsErrorType.KMSInternalException;
+import static dev.keyhold.kms.error.KmsErrorType.KMSInvalidStateException;
+import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
+import static dev.keyhold.kms.error.Validation.range;
+import static dev.keyhold.kms.error.Validation.required;
+
+import dev.keyhold.kms.error.KmsException;
+import dev.keyhold.kms.keystore.ConnectedStore;
+import dev.keyhold.kms.keystore.KeyStoreConnections;
+import dev.keyhold.pkcs11.Aead;
+import dev.keyhold.pkcs11.AesKey;
+import dev.keyhold.pkcs11.Pkcs11Exception;
+import dev.keyhold.pkcs11.SessionsExhaustedException;
+import dev.keyhold.pkcs11.Token;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Encrypt, Decrypt, GenerateDataKey and GenerateDataKeyWithoutPlaintext with KMS keys of CloudHSM key
+ * stores: AES-256-GCM inside the HSM, the ciphertext header and the encryption context as associated
+ * data ({@link Ciphertext}).
+ *
+ * <p>The hot path reads no database: keys come from {@link KmsKeys}' cache, logins from
+ * {@link KeyStoreConnections}, and each key's {@link Aead} is kept per connection.
+ */
+public final class KmsCrypto {
+  private static final String SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT";
+  private static final int MAX_PLAINTEXT = 4096;
+  private static final int MAX_CIPHERTEXT = 6144;
+
+  private final KmsKeys keys;
+  private final KeyStoreConnections connections;
+  private final Map<String, Bound> aeads = new ConcurrentHashMap<>();
+
+  public KmsCrypto(KmsKeys keys, KeyStoreConnections connections) {
+    this.keys = keys;
+    this.connections = connections;
+  }
+
+  public EncryptResponse encrypt(EncryptRequest request) {
+    byte[] plaintext = request.plaintext();
+    if (plaintext == null) {
+      throw new KmsException(ValidationException, "1 validation error detected: Value null at 'plaintext' failed "
+          + "to satisfy constraint: Member must not be null");
+    }
+    checkPlaintextLength(plaintext.length);
+    checkAlgorithm(request.encryptionAlgorithm());
+    KeyRecord key = keys.resolve(required(request.keyId(), "keyId"));
+    return new EncryptResponse(seal(key, plaintext, request.encryptionContext()), key.arn(), SYMMETRIC_DEFAULT);
+  }
+
+  public DecryptResponse decrypt(DecryptRequest request) {
+    byte[] blob = request.ciphertextBlob();
+    if (blob == null) {
+      throw new KmsException(ValidationException, "1 validation error detected: Value null at 'ciphertextBlob' "
+          + "failed to satisfy constraint: Member must not be null");
+    }
+    if (blob.length == 0 || blob.length > MAX_CIPHERTEXT) {
+      throw new KmsException(ValidationException, "1 validation error detected: Value at 'ciphertextBlob' failed to "
+          + "satisfy constraint: Member must have length " + (blob.length == 0
+              ? "greater than or equal to 1" : "less than or equal to " + MAX_CIPHERTEXT));
+    }
+    checkAlgorithm(request.encryptionAlgorithm());
+    Ciphertext.Parsed parsed = Ciphertext.parse(blob).orElseThrow(KmsCrypto::invalidCiphertext);
+    KeyRecord key = keys.resolve(parsed.keyId());
+    if (request.keyId() != null && !keys.resolve(request.keyId()).keyId().equals(key.keyId())) {
+      throw new KmsException(IncorrectKeyException,
+          "The key ID in the request does not identify a CMK that can perform this operation.");
+    }
+    if (!key.keyStoreId().equals(parsed.keyStoreId())) {
+      throw invalidCiphertext();
+    }
+    byte[] aad = Ciphertext.associatedData(parsed.header(), EncryptionContext.canonical(request.encryptionContext()));
+    try {
+      return new DecryptResponse(key.arn(), aeadFor(key).decrypt(parsed.body(), aad), SYMMETRIC_DEFAULT);
+    } catch (dev.keyhold.pkcs11.InvalidCiphertextException e) {
+      throw invalidCiphertext();
+    } catch (Pkcs11Exception e) {
+      throw clusterFailure(e);
+    }
+  }
+
+  /** GenerateDataKey: a data key from the HSM's generator, in the clear and encrypted under the KMS key. */
+  public GenerateDataKeyResponse generateDataKey(GenerateDataKeyRequest request) {
+    return generate(request, true);
+  }
+
+  public GenerateDataKeyResponse generateDataKeyWithoutPlaintext(GenerateDataKeyRequest request) {
+    return generate(request, false);
+  }
+
+  private GenerateDataKeyResponse generate(GenerateDataKeyRequest request, boolean withPlaintext) {
+    int length = dataKeyLength(request.keySpec(), request.numberOfBytes());
+    KeyRecord key = keys.resolve(required(request.keyId(), "keyId"));
+    byte[] dataKey;
+    try {
+      dataKey = tokenFor(key).generateRandom(length);
+    } catch (Pkcs11Exception e) {
+      throw clusterFailure(e);
+    }
+    byte[] blob = seal(key, dataKey, request.encryptionContext());
+    if (!withPlaintext) {
+      java.util.Arrays.fill(dataKey, (byte) 0);
+    }
+    return new GenerateDataKeyResponse(blob, withPlaintext ? Optional.of(dataKey) : Optional.empty(), key.arn());
+  }
+
+  private byte[] seal(KeyRecord key, byte[] plaintext, Map<String, String> context) {
+    byte[] header = Ciphertext.header(key.keyId(), key.keyStoreId());
+    byte[] aad = Ciphertext.associatedData(header, EncryptionContext.canonical(context));
+    byte[] body;
+    try {
+      body = aeadFor(key).encrypt(plaintext, aad);
+    } catch (Pkcs11Exception e) {
+      throw clusterFailure(e);
+    }
+    byte[] blob = java.util.Arrays.copyOf(header, header.length + body.length);
+    System.arraycopy(body, 0, blob, header.length, body.length);
+    return blob;
+  }
+
+  /** The key's AES-GCM on the store's current logins, checking that the key may be used. */
+  private Aead aeadFor(KeyRecord key) {
+    ConnectedStore logins = usable(key);
+    Bound bound = aeads.get(key.keyId());
+    if (bound == null || bound.logins != logins) {
+      bound = new Bound(logins, firstToken(logins, key).aesGcm(AesKey.of(key.arn(), KmsKeys.idBytes(key.keyId()))));
+      aeads.put(key.keyId(), bound);
+    }
+    return bound.aead;
+  }
+
+  private Token tokenFor(KeyRecord key) {
+    return firstToken(usable(key), key);
+  }
+
+  private ConnectedStore usable(KeyRecord key) {
+    switch (key.state()) {
+      case Disabled -> throw new KmsException(DisabledException, key.arn() + " is disabled.");
+      case PendingDeletion -> throw new KmsException(KMSInvalidStateException, key.arn() + " is pending deletion.");
+      default -> { }
+    }
+    return connections.connected(key.keyStoreId())
+        .orElseThrow(() -> new KmsException(KMSInvalidStateException, key.arn() + " is unavailable."));
+  }
+
+  private static Token firstToken(ConnectedStore logins, KeyRecord key) {
+    return logins.tokens().values().stream().findFirst()
+        .orElseThrow(() -> new KmsException(KMSInvalidStateException, key.arn() + " is unavailable."));
+  }
+
+  private static int dataKeyLength(String keySpec, Integer numberOfBytes) {
+    if ((keySpec == null) == (numberOfBytes == null)) {
+      throw new KmsException(ValidationException, "Please specify either number of bytes or key spec.");
+    }
+    if (numberOfBytes != null) {
+      return range(numberOfBytes, "numberOfBytes", 1, 1024);
+    }
+    return switch (keySpec) {
+      case "AES_256" -> 32;
+      case "AES_128" -> 16;
+      default -> throw new KmsException(ValidationException, "1 validation error detected: Value '" + keySpec
+          + "' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]");
+    };
+  }
+
+  private static void checkPlaintextLength(int length) {
+    if (length < 1 || length > MAX_PLAINTEXT) {
+      throw new KmsException(ValidationException, "1 validation error detected: Value at 'plaintext' failed to "
+          + "satisfy constraint: Member must have length " + (length < 1
+              ? "greater than or equal to 1" : "less than or equal to " + MAX_PLAINTEXT));
+    }
+  }
+
+  private static void checkAlgorithm(String algorithm) {
+    if (algorithm != null && !algorithm.equals(SYMMETRIC_DEFAULT)) {
+      throw new KmsException(InvalidKeyUsageException,
+          "The encryption algorithm " + algorithm + " is not valid for a symmetric KMS key.");
+    }
+  }
+
+  private static KmsException invalidCiphertext() {
+    return new KmsException(InvalidCiphertextException, "");
+  }
+
+  /** A failure of the cluster itself: AWS answers KMSInvalidStateException, or KMSInternalException for sessions. */
+  private static KmsException clusterFailure(Pkcs11Exception e) {
+    if (e instanceof SessionsExhaustedException) {
+      return new KmsException(KMSInternalException,
+          "No PKCS #11 session was free in the AWS CloudHSM cluster; retry the request.", e);
+    }
+    return new KmsException(KMSInvalidStateException, "KMS cannot use your AWS CloudHSM cluster: "
+        + e.returnValue().orElse(e.getClass().getSimpleName()), e);
+  }
+
+  /** An {@link Aead} and the logins it was made on. */
+  private record Bound(ConnectedStore logins, Aead aead) {}
+}
