@@ -14,6 +14,7 @@ public record KeyMetadata(
     String description,
     String keyUsage,
     KeyState keyState,
+    Optional<Instant> deletionDate,
     String origin,
     Optional<String> customKeyStoreId,
     Optional<String> cloudHsmClusterId,

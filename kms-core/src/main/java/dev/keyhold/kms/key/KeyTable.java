@@ -11,13 +11,13 @@ import java.util.Optional;
 /** The SQL of KMS keys (table in {@code V2__kms_keys.sql}); every method runs in the caller's transaction. */
 final class KeyTable {
   private static final String COLUMNS =
-      "key_id, arn, key_store_id, cluster_id, description, key_state, creation_date, origin";
+      "key_id, arn, key_store_id, cluster_id, description, key_state, creation_date, origin, deletion_date";
 
   private KeyTable() {}
 
   static void insert(Connection connection, KeyRecord key) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(
-        "INSERT INTO kms_keys (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
+        "INSERT INTO kms_keys (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
       statement.setString(1, key.keyId());
       statement.setString(2, key.arn());
       statement.setString(3, key.keyStoreId());
@@ -26,16 +26,59 @@ final class KeyTable {
       statement.setString(6, key.state().name());
       statement.setLong(7, key.creationDate().toEpochMilli());
       statement.setString(8, key.origin());
+      setDeletionDate(statement, 9, key);
       statement.executeUpdate();
     }
   }
 
-  static void updateState(Connection connection, String keyId, KeyState state) throws SQLException {
+  /** Writes the key's state, description and deletion date. */
+  static void update(Connection connection, KeyRecord key) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(
-        "UPDATE kms_keys SET key_state = ? WHERE key_id = ?")) {
-      statement.setString(1, state.name());
-      statement.setString(2, keyId);
+        "UPDATE kms_keys SET key_state = ?, description = ?, deletion_date = ? WHERE key_id = ?")) {
+      statement.setString(1, key.state().name());
+      statement.setString(2, key.description());
+      setDeletionDate(statement, 3, key);
+      statement.setString(4, key.keyId());
       statement.executeUpdate();
+    }
+  }
+
+  /** Keys whose waiting period ended at or before {@code now}. */
+  static ImmutableList<KeyRecord> dueForDeletion(Connection connection, Instant now) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement("SELECT " + COLUMNS
+        + " FROM kms_keys WHERE key_state = 'PendingDeletion' AND deletion_date <= ? ORDER BY deletion_date")) {
+      statement.setLong(1, now.toEpochMilli());
+      try (ResultSet rows = statement.executeQuery()) {
+        ImmutableList.Builder<KeyRecord> keys = ImmutableList.builder();
+        while (rows.next()) {
+          keys.add(read(rows));
+        }
+        return keys.build();
+      }
+    }
+  }
+
+  /** Records what became of one HSM's copy of a deleted key's material. */
+  static void recordMaterialDeletion(Connection connection, KeyRecord key, String hsmId, String status,
+      String detail, Instant when) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement("INSERT INTO key_material_deletions "
+        + "(key_id, arn, key_store_id, hsm_id, status, detail, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
+      statement.setString(1, key.keyId());
+      statement.setString(2, key.arn());
+      statement.setString(3, key.keyStoreId());
+      statement.setString(4, hsmId);
+      statement.setString(5, status);
+      statement.setString(6, detail.length() > 512 ? detail.substring(0, 512) : detail);
+      statement.setLong(7, when.toEpochMilli());
+      statement.executeUpdate();
+    }
+  }
+
+  private static void setDeletionDate(PreparedStatement statement, int index, KeyRecord key) throws SQLException {
+    if (key.deletionDate() == null) {
+      statement.setNull(index, java.sql.Types.BIGINT);
+    } else {
+      statement.setLong(index, key.deletionDate().toEpochMilli());
     }
   }
 
@@ -70,7 +113,9 @@ final class KeyTable {
   }
 
   private static KeyRecord read(ResultSet row) throws SQLException {
+    long deletion = row.getLong(9);
     return new KeyRecord(row.getString(1), row.getString(2), row.getString(3), row.getString(4), row.getString(5),
-        KeyState.valueOf(row.getString(6)), Instant.ofEpochMilli(row.getLong(7)), row.getString(8));
+        KeyState.valueOf(row.getString(6)), Instant.ofEpochMilli(row.getLong(7)), row.getString(8),
+        row.wasNull() ? null : Instant.ofEpochMilli(deletion));
   }
 }

@@ -4,6 +4,7 @@ import static dev.keyhold.kms.error.KmsErrorType.CloudHsmClusterInvalidConfigura
 import static dev.keyhold.kms.error.KmsErrorType.CustomKeyStoreInvalidStateException;
 import static dev.keyhold.kms.error.KmsErrorType.InvalidMarkerException;
 import static dev.keyhold.kms.error.KmsErrorType.KMSInternalException;
+import static dev.keyhold.kms.error.KmsErrorType.KMSInvalidStateException;
 import static dev.keyhold.kms.error.KmsErrorType.NotFoundException;
 import static dev.keyhold.kms.error.KmsErrorType.UnsupportedOperationException;
 import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
@@ -13,6 +14,7 @@ import static dev.keyhold.kms.error.Validation.required;
 
 import dev.keyhold.kms.cluster.Cluster;
 import dev.keyhold.kms.cluster.ClusterRegistry;
+import dev.keyhold.kms.cluster.Hsm;
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.keystore.ConnectedStore;
 import dev.keyhold.kms.keystore.ConnectionState;
@@ -23,11 +25,16 @@ import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.AesKeyTemplate;
+import dev.keyhold.pkcs11.ObjectNotFoundException;
 import dev.keyhold.pkcs11.Pkcs11Exception;
 import dev.keyhold.pkcs11.Token;
 import java.nio.ByteBuffer;
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -36,8 +43,9 @@ import java.util.UUID;
 import java.util.regex.Pattern;
 
 /**
- * KMS keys in CloudHSM key stores: CreateKey, DescribeKey and ListKeys so far, with AWS's names,
- * members and exceptions.
+ * KMS keys in CloudHSM key stores and their lifecycle: CreateKey, DescribeKey, ListKeys, EnableKey,
+ * DisableKey, UpdateKeyDescription, ScheduleKeyDeletion, CancelKeyDeletion, with AWS's names, members,
+ * state rules and exceptions. Time comes from the injected clock.
  *
  * <p>CreateKey records its intent (state {@link KeyState#Creating}) before it generates the key
  * material, labelled with the key ARN and identified by the key id's 16 bytes, in the store's cluster;
@@ -89,7 +97,7 @@ public final class KmsKeys {
 
     String keyId = UUID.randomUUID().toString();
     KeyRecord key = new KeyRecord(keyId, account.keyArn(keyId), keyStoreId, cluster.clusterId(), description,
-        KeyState.Creating, clock.instant().truncatedTo(ChronoUnit.MILLIS), AWS_CLOUDHSM);
+        KeyState.Creating, clock.instant().truncatedTo(ChronoUnit.MILLIS), AWS_CLOUDHSM, null);
     metadata.inTransaction(c -> {
       KeyTable.insert(c, key);
       return null;
@@ -104,12 +112,8 @@ public final class KmsKeys {
       throw new KmsException(KMSInternalException,
           "The key material could not be generated in cluster " + cluster.clusterId() + ".", e);
     }
-    metadata.inTransaction(c -> {
-      KeyTable.updateState(c, keyId, KeyState.Enabled);
-      return null;
-    });
     KeyRecord created = key.withState(KeyState.Enabled);
-    cache.put(keyId, created);
+    save(created);
     return metadataOf(created, store.connectionState());
   }
 
@@ -144,6 +148,147 @@ public final class KmsKeys {
     return new ListKeysResponse(page, truncated ? Optional.of(all.get(end).keyId()) : Optional.empty(), truncated);
   }
 
+  /** EnableKey. On a key whose store is disconnected it succeeds and shows once the store is back. */
+  public void enableKey(String keyId) {
+    KeyRecord key = notPendingDeletion(resolve(required(keyId, "keyId")));
+    save(key.withState(KeyState.Enabled));
+  }
+
+  /** DisableKey, deferred like EnableKey while the key is Unavailable. */
+  public void disableKey(String keyId) {
+    KeyRecord key = notPendingDeletion(resolve(required(keyId, "keyId")));
+    save(key.withState(KeyState.Disabled));
+  }
+
+  /** UpdateKeyDescription (0 to 8192 characters). */
+  public void updateKeyDescription(String keyId, String description) {
+    String text = length(required(description, "description"), "description", 0, 8192);
+    KeyRecord key = notPendingDeletion(resolve(required(keyId, "keyId")));
+    save(key.withDescription(text));
+  }
+
+  /**
+   * ScheduleKeyDeletion: the key becomes PendingDeletion for 7 to 30 days (default 30), after which
+   * {@link #deleteDueKeys} deletes it and its material.
+   */
+  public ScheduleKeyDeletionResponse scheduleKeyDeletion(String keyId, Integer pendingWindowInDays) {
+    int days = pendingWindowInDays == null ? 30 : pendingWindowInDays;
+    if (days < 7 || days > 30) {
+      throw new KmsException(ValidationException, "PendingWindowInDays must be between 7 and 30");
+    }
+    KeyRecord key = notPendingDeletion(resolve(required(keyId, "keyId")));
+    KeyRecord pending = key.withDeletionOn(clock.instant().plus(Duration.ofDays(days)).truncatedTo(ChronoUnit.MILLIS));
+    save(pending);
+    return new ScheduleKeyDeletionResponse(key.arn(), pending.deletionDate(), KeyState.PendingDeletion, days);
+  }
+
+  /** CancelKeyDeletion: the key comes back Disabled. */
+  public String cancelKeyDeletion(String keyId) {
+    KeyRecord key = resolve(required(keyId, "keyId"));
+    if (key.state() != KeyState.PendingDeletion) {
+      throw new KmsException(KMSInvalidStateException, key.arn() + " is not pending deletion.");
+    }
+    save(key.withState(KeyState.Disabled));
+    return key.arn();
+  }
+
+  /** Rotation and imported material do not exist for keys in a CloudHSM key store. */
+  public void enableKeyRotation(String keyId) {
+    throw unsupportedFor(resolve(required(keyId, "keyId")), "automatic key rotation");
+  }
+
+  public void disableKeyRotation(String keyId) {
+    throw unsupportedFor(resolve(required(keyId, "keyId")), "automatic key rotation");
+  }
+
+  public boolean getKeyRotationStatus(String keyId) {
+    throw unsupportedFor(resolve(required(keyId, "keyId")), "automatic key rotation");
+  }
+
+  public void getParametersForImport(String keyId) {
+    throw unsupportedFor(resolve(required(keyId, "keyId")), "imported key material");
+  }
+
+  public void importKeyMaterial(String keyId) {
+    throw unsupportedFor(resolve(required(keyId, "keyId")), "imported key material");
+  }
+
+  /**
+   * Deletes every key whose waiting period has ended: its metadata, and (best effort, as AWS) its
+   * material on every HSM of its store that is logged in. What happened on each HSM is recorded in
+   * {@code key_material_deletions}; material on an HSM that could not be reached is left for the key
+   * material report. Returns the ARNs deleted. The service runs this periodically.
+   */
+  public List<String> deleteDueKeys() {
+    Instant now = clock.instant();
+    List<String> deleted = new ArrayList<>();
+    for (KeyRecord key : metadata.inTransaction(c -> KeyTable.dueForDeletion(c, now))) {
+      Map<String, MaterialDeletion> outcomes = destroyMaterial(key);
+      metadata.inTransaction(c -> {
+        for (Map.Entry<String, MaterialDeletion> outcome : outcomes.entrySet()) {
+          KeyTable.recordMaterialDeletion(
+              c, key, outcome.getKey(), outcome.getValue().status(), outcome.getValue().detail(), now);
+        }
+        KeyTable.delete(c, key.keyId());
+        return null;
+      });
+      cache.remove(key.keyId());
+      deleted.add(key.arn());
+    }
+    return deleted;
+  }
+
+  /** What deleting a key did on one HSM: SUCCESS, ABSENT (no material there) or FAILURE, and why. */
+  record MaterialDeletion(String status, String detail) {}
+
+  private Map<String, MaterialDeletion> destroyMaterial(KeyRecord key) {
+    Map<String, MaterialDeletion> outcomes = new LinkedHashMap<>();
+    Optional<ConnectedStore> logins = connections.connected(key.keyStoreId());
+    Cluster cluster = clusters.find(key.clusterId()).orElse(null);
+    if (cluster == null) {
+      outcomes.put("-", new MaterialDeletion("FAILURE", "cluster " + key.clusterId() + " is not in the clusters file"));
+      return outcomes;
+    }
+    AesKey material = AesKey.of(key.arn(), idBytes(key.keyId()));
+    for (Hsm hsm : cluster.hsms()) {
+      Token token = logins.map(l -> l.tokens().get(hsm.hsmId())).orElse(null);
+      if (token == null) {
+        outcomes.put(hsm.hsmId(),
+            new MaterialDeletion("FAILURE", "not logged in (key store disconnected or HSM inactive)"));
+        continue;
+      }
+      try {
+        token.destroyKey(material);
+        outcomes.put(hsm.hsmId(), new MaterialDeletion("SUCCESS", "destroyed"));
+      } catch (ObjectNotFoundException e) {
+        outcomes.put(hsm.hsmId(), new MaterialDeletion("ABSENT", "no material on this HSM"));
+      } catch (Pkcs11Exception e) {
+        outcomes.put(hsm.hsmId(), new MaterialDeletion("FAILURE", e.getMessage()));
+      }
+    }
+    return outcomes;
+  }
+
+  private void save(KeyRecord key) {
+    metadata.inTransaction(c -> {
+      KeyTable.update(c, key);
+      return null;
+    });
+    cache.put(key.keyId(), key);
+  }
+
+  private static KeyRecord notPendingDeletion(KeyRecord key) {
+    if (key.state() == KeyState.PendingDeletion) {
+      throw new KmsException(KMSInvalidStateException, key.arn() + " is pending deletion.");
+    }
+    return key;
+  }
+
+  private static KmsException unsupportedFor(KeyRecord key, String what) {
+    return new KmsException(UnsupportedOperationException,
+        key.arn() + " is in a custom key store, which does not support " + what + ".");
+  }
+
   /**
    * The key named by a key id or key ARN, from the cache after its first use. A key whose CreateKey
    * has not finished does not exist yet.
@@ -169,7 +314,8 @@ public final class KmsKeys {
       state = KeyState.Unavailable; // PendingDeletion wins over Unavailable
     }
     return new KeyMetadata(account.accountId(), key.keyId(), key.arn(), key.creationDate(),
-        state == KeyState.Enabled, key.description(), ENCRYPT_DECRYPT, state, key.origin(),
+        state == KeyState.Enabled, key.description(), ENCRYPT_DECRYPT, state, Optional.ofNullable(key.deletionDate()),
+        key.origin(),
         Optional.of(key.keyStoreId()), Optional.of(key.clusterId()), "CUSTOMER", SYMMETRIC_DEFAULT,
         SYMMETRIC_DEFAULT, List.of(SYMMETRIC_DEFAULT), false);
   }
