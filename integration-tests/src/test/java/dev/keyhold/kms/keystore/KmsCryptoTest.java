@@ -15,6 +15,8 @@ import dev.keyhold.kms.key.GenerateDataKeyResponse;
 import dev.keyhold.kms.key.KeyMetadata;
 import dev.keyhold.kms.key.KmsCrypto;
 import dev.keyhold.kms.key.KmsKeys;
+import dev.keyhold.kms.key.ReEncryptRequest;
+import dev.keyhold.kms.key.ReEncryptResponse;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -164,6 +166,31 @@ class KmsCryptoTest {
     keyStores.connectCustomKeyStore(storeId);
     assertThat(fixture.awaitSettled(storeId).connectionState()).isEqualTo(ConnectionState.CONNECTED);
     assertThat(crypto.decrypt(new DecryptRequest(blob, null, null, null)).plaintext()).isEqualTo(PLAINTEXT);
+  }
+
+  @Test
+  void reEncryptsUnderAnotherKeyAndContext() {
+    byte[] blob = encrypt(key.keyId(), PLAINTEXT, CONTEXT);
+    ReEncryptResponse moved = crypto.reEncrypt(
+        new ReEncryptRequest(blob, CONTEXT, null, otherKey.arn(), Map.of("purpose", "archive")));
+    assertThat(moved.sourceKeyId()).isEqualTo(key.arn());
+    assertThat(moved.keyId()).isEqualTo(otherKey.arn());
+    assertThat(crypto.decrypt(new DecryptRequest(moved.ciphertextBlob(), Map.of("purpose", "archive"), null, null))
+        .plaintext()).isEqualTo(PLAINTEXT);
+    assertInvalid(moved.ciphertextBlob(), CONTEXT);
+    assertError(() -> crypto.reEncrypt(new ReEncryptRequest(blob, null, null, otherKey.arn(), null)),
+        KmsErrorType.InvalidCiphertextException);
+  }
+
+  @Test
+  void generatesRandomBytesInTheStoresHsmsOrHere() throws Exception {
+    assertThat(crypto.generateRandom(32, storeId)).hasSize(32);
+    assertThat(crypto.generateRandom(1024, null)).hasSize(1024);
+    assertThat(error(() -> crypto.generateRandom(null, null))).hasMessage("NumberOfBytes is required.");
+    assertError(() -> crypto.generateRandom(1025, storeId), KmsErrorType.ValidationException);
+    assertError(() -> crypto.generateRandom(8, "cks-00000000000000000"), KmsErrorType.CustomKeyStoreNotFoundException);
+    keyStores.disconnectCustomKeyStore(storeId);
+    assertError(() -> crypto.generateRandom(8, storeId), KmsErrorType.CustomKeyStoreInvalidStateException);
   }
 
   private byte[] encrypt(String keyId, byte[] plaintext, Map<String, String> context) {

@@ -99,11 +99,55 @@ class KmsKeysTest {
     assertError(() -> keys.createKey(new CreateKeyRequest(null, null, null, "AWS_CLOUDHSM", storeId, true)),
         KmsErrorType.UnsupportedOperationException);
     assertError(() -> keys.createKey(new CreateKeyRequest(null, null, null, null, storeId, null)),
-        KmsErrorType.ValidationException);
+        KmsErrorType.UnsupportedOperationException);
+    assertError(() -> keys.createKey(new CreateKeyRequest(null, null, null, null, null, null)),
+        KmsErrorType.UnsupportedOperationException);
     assertError(() -> keys.createKey(CreateKeyRequest.inCustomKeyStore("cks-00000000000000000", null)),
         KmsErrorType.CustomKeyStoreNotFoundException);
     assertError(() -> keys.createKey(CreateKeyRequest.inCustomKeyStore(storeId, "x".repeat(8193))),
         KmsErrorType.ValidationException);
+  }
+
+  @Test
+  void aKeyWithoutAStoreGoesToTheDefaultStoreAndLooksLikeAnAwsKmsKey() {
+    KmsKeys withDefault = new KmsKeys(fixture.metadata, fixture.registry, keyStores, fixture.connections, ACCOUNT,
+        Clock.systemUTC(), java.util.Optional.of(storeId));
+    KeyMetadata key = withDefault.createKey(new CreateKeyRequest("plain", null, null, null, null, null));
+    assertThat(key.origin()).isEqualTo("AWS_KMS");
+    assertThat(key.customKeyStoreId()).isEmpty();
+    assertThat(key.cloudHsmClusterId()).isEmpty();
+    assertThat(key.keyState()).isEqualTo(KeyState.Enabled);
+  }
+
+  @Test
+  void aCreateKeyThatACrashInterruptedIsRolledBackWhenTheStoreConnects() throws Exception {
+    String keyId = java.util.UUID.randomUUID().toString();
+    String arn = "arn:aws:kms:us-east-1:111122223333:key/" + keyId;
+    // The state a crash between generating the material and recording the key leaves behind.
+    fixture.metadata.inTransaction(c -> {
+      try (java.sql.Statement statement = c.createStatement()) {
+        return statement.executeUpdate("INSERT INTO kms_keys (key_id, arn, key_store_id, cluster_id, description, "
+            + "key_state, creation_date, origin) VALUES ('" + keyId + "', '" + arn + "', '" + storeId + "', '"
+            + fixture.describe(storeId).cloudHsmClusterId() + "', '', 'Creating', 0, 'AWS_CLOUDHSM')");
+      }
+    });
+    Token first = fixture.connections.connected(storeId).orElseThrow().tokens().values().iterator().next();
+    java.nio.ByteBuffer id = java.nio.ByteBuffer.allocate(16);
+    java.util.UUID uuid = java.util.UUID.fromString(keyId);
+    id.putLong(uuid.getMostSignificantBits()).putLong(uuid.getLeastSignificantBits());
+    first.generateAesKey(dev.keyhold.pkcs11.AesKeyTemplate.builder(AesKey.of(arn, id.array())).build());
+    assertError(() -> keys.describeKey(keyId), KmsErrorType.NotFoundException);
+
+    keyStores.disconnectCustomKeyStore(storeId);
+    keyStores.connectCustomKeyStore(storeId);
+    assertThat(fixture.awaitSettled(storeId).connectionState()).isEqualTo(ConnectionState.CONNECTED);
+
+    for (Token token : fixture.connections.connected(storeId).orElseThrow().tokens().values()) {
+      assertThat(token.findAesKey(arn)).as("no orphan on %s", token.label()).isEmpty();
+    }
+    assertThat(keys.listKeys(null, null).keys()).noneMatch(entry -> entry.keyId().equals(keyId));
+    keyStores.disconnectCustomKeyStore(storeId);
+    keyStores.deleteCustomKeyStore(storeId);
   }
 
   @Test

@@ -43,6 +43,21 @@ final class KeyTable {
     }
   }
 
+  /** Keys of {@code keyStoreId} whose CreateKey never finished. */
+  static ImmutableList<KeyRecord> creating(Connection connection, String keyStoreId) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement(
+        "SELECT " + COLUMNS + " FROM kms_keys WHERE key_store_id = ? AND key_state = 'Creating'")) {
+      statement.setString(1, keyStoreId);
+      try (ResultSet rows = statement.executeQuery()) {
+        ImmutableList.Builder<KeyRecord> keys = ImmutableList.builder();
+        while (rows.next()) {
+          keys.add(read(rows));
+        }
+        return keys.build();
+      }
+    }
+  }
+
   /** Keys whose waiting period ended at or before {@code now}. */
   static ImmutableList<KeyRecord> dueForDeletion(Connection connection, Instant now) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement("SELECT " + COLUMNS
@@ -99,10 +114,10 @@ final class KeyTable {
     }
   }
 
-  /** Every key, oldest first (ties by id): the order ListKeys pages through. */
+  /** Every key whose CreateKey finished, oldest first (ties by id): the order ListKeys pages through. */
   static ImmutableList<KeyRecord> all(Connection connection) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(
-        "SELECT " + COLUMNS + " FROM kms_keys ORDER BY creation_date, key_id");
+        "SELECT " + COLUMNS + " FROM kms_keys WHERE key_state <> 'Creating' ORDER BY creation_date, key_id");
         ResultSet rows = statement.executeQuery()) {
       ImmutableList.Builder<KeyRecord> keys = ImmutableList.builder();
       while (rows.next()) {

@@ -37,6 +37,7 @@ public final class KmsCrypto {
 
   private final KmsKeys keys;
   private final KeyStoreConnections connections;
+  private static final java.security.SecureRandom RANDOM = drbg();
   private final Map<String, Bound> aeads = new ConcurrentHashMap<>();
 
   public KmsCrypto(KmsKeys keys, KeyStoreConnections connections) {
@@ -82,6 +83,45 @@ public final class KmsCrypto {
       return new DecryptResponse(key.arn(), aeadFor(key).decrypt(parsed.body(), aad), SYMMETRIC_DEFAULT);
     } catch (dev.keyhold.pkcs11.InvalidCiphertextException e) {
       throw invalidCiphertext();
+    } catch (Pkcs11Exception e) {
+      throw clusterFailure(e);
+    }
+  }
+
+  /**
+   * ReEncrypt: decrypts under the source key and encrypts under the destination key, both inside
+   * their HSMs; the plaintext exists in this process only between the two calls.
+   */
+  public ReEncryptResponse reEncrypt(ReEncryptRequest request) {
+    KeyRecord destination = keys.resolve(required(request.destinationKeyId(), "destinationKeyId"));
+    DecryptResponse source = decrypt(new DecryptRequest(
+        request.ciphertextBlob(), request.sourceEncryptionContext(), request.sourceKeyId(), null));
+    byte[] plaintext = source.plaintext();
+    try {
+      byte[] blob = seal(destination, plaintext, request.destinationEncryptionContext());
+      return new ReEncryptResponse(blob, source.keyId(), destination.arn());
+    } finally {
+      java.util.Arrays.fill(plaintext, (byte) 0);
+    }
+  }
+
+  /**
+   * GenerateRandom: 1 to 1024 bytes from the HSMs of {@code customKeyStoreId} when given (the store
+   * must be CONNECTED), else from this process's DRBG.
+   */
+  public byte[] generateRandom(Integer numberOfBytes, String customKeyStoreId) {
+    if (numberOfBytes == null) {
+      throw new KmsException(ValidationException, "NumberOfBytes is required.");
+    }
+    int length = range(numberOfBytes, "numberOfBytes", 1, 1024);
+    if (customKeyStoreId == null) {
+      byte[] random = new byte[length];
+      RANDOM.nextBytes(random);
+      return random;
+    }
+    ConnectedStore logins = keys.connectedStore(customKeyStoreId);
+    try {
+      return logins.tokens().values().iterator().next().generateRandom(length);
     } catch (Pkcs11Exception e) {
       throw clusterFailure(e);
     }
@@ -198,6 +238,14 @@ public final class KmsCrypto {
     }
     return new KmsException(KMSInvalidStateException, "KMS cannot use your AWS CloudHSM cluster: "
         + e.returnValue().orElse(e.getClass().getSimpleName()), e);
+  }
+
+  private static java.security.SecureRandom drbg() {
+    try {
+      return java.security.SecureRandom.getInstance("DRBG");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("this JDK has no DRBG", e);
+    }
   }
 
   /** An {@link Aead} and the logins it was made on. */

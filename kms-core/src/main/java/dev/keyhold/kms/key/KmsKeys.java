@@ -53,6 +53,7 @@ import java.util.regex.Pattern;
  */
 public final class KmsKeys {
   private static final String AWS_CLOUDHSM = "AWS_CLOUDHSM";
+  private static final String AWS_KMS = "AWS_KMS";
   private static final String SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT";
   private static final String ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT";
   private static final Pattern KEY_ID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
@@ -64,24 +65,40 @@ public final class KmsKeys {
   private final KeyStoreConnections connections;
   private final Account account;
   private final Clock clock;
+  private final Optional<String> defaultKeyStoreId;
   /** Every key this process has read or made; all changes go through here, so it never goes stale. */
   private final Map<String, KeyRecord> cache = new ConcurrentHashMap<>();
 
   public KmsKeys(MetadataStore metadata, ClusterRegistry clusters, CustomKeyStores keyStores,
       KeyStoreConnections connections, Account account, Clock clock) {
+    this(metadata, clusters, keyStores, connections, account, clock, Optional.empty());
+  }
+
+  /**
+   * @param defaultKeyStoreId where CreateKey puts keys when the request names no key store; such keys
+   *     report Origin AWS_KMS, so clients that never heard of custom key stores work unchanged
+   */
+  public KmsKeys(MetadataStore metadata, ClusterRegistry clusters, CustomKeyStores keyStores,
+      KeyStoreConnections connections, Account account, Clock clock, Optional<String> defaultKeyStoreId) {
+    this.defaultKeyStoreId = defaultKeyStoreId;
     this.metadata = metadata;
     this.clusters = clusters;
     this.keyStores = keyStores;
     this.connections = connections;
     this.account = account;
     this.clock = clock;
+    connections.whenConnected(this::reconcile);
   }
 
   /** CreateKey: a symmetric KMS key whose AES-256 material is generated in the key store's cluster. */
   public KeyMetadata createKey(CreateKeyRequest request) {
     String description = Optional.ofNullable(length(request.description(), "description", 0, 8192)).orElse("");
     checkSupported(request);
-    String keyStoreId = request.customKeyStoreId();
+    boolean inDefaultStore = request.customKeyStoreId() == null;
+    String keyStoreId = inDefaultStore
+        ? defaultKeyStoreId.orElseThrow(() -> new KmsException(UnsupportedOperationException,
+            "This Keyhold has no default key store; name a CustomKeyStoreId with Origin AWS_CLOUDHSM."))
+        : request.customKeyStoreId();
     CustomKeyStoresListEntry store = keyStores.describeCustomKeyStores(
         new DescribeCustomKeyStoresRequest(keyStoreId, null, null, null)).customKeyStores().get(0);
     if (store.connectionState() != ConnectionState.CONNECTED) {
@@ -97,7 +114,8 @@ public final class KmsKeys {
 
     String keyId = UUID.randomUUID().toString();
     KeyRecord key = new KeyRecord(keyId, account.keyArn(keyId), keyStoreId, cluster.clusterId(), description,
-        KeyState.Creating, clock.instant().truncatedTo(ChronoUnit.MILLIS), AWS_CLOUDHSM, null);
+        KeyState.Creating, clock.instant().truncatedTo(ChronoUnit.MILLIS), inDefaultStore ? AWS_KMS : AWS_CLOUDHSM,
+        null);
     metadata.inTransaction(c -> {
       KeyTable.insert(c, key);
       return null;
@@ -316,8 +334,40 @@ public final class KmsKeys {
     return new KeyMetadata(account.accountId(), key.keyId(), key.arn(), key.creationDate(),
         state == KeyState.Enabled, key.description(), ENCRYPT_DECRYPT, state, Optional.ofNullable(key.deletionDate()),
         key.origin(),
-        Optional.of(key.keyStoreId()), Optional.of(key.clusterId()), "CUSTOMER", SYMMETRIC_DEFAULT,
+        customStore(key).map(KeyRecord::keyStoreId), customStore(key).map(KeyRecord::clusterId), "CUSTOMER",
+        SYMMETRIC_DEFAULT,
         SYMMETRIC_DEFAULT, List.of(SYMMETRIC_DEFAULT), false);
+  }
+
+  /** The logins of {@code customKeyStoreId}, which must exist and be CONNECTED. */
+  ConnectedStore connectedStore(String customKeyStoreId) {
+    CustomKeyStoresListEntry store = keyStores.describeCustomKeyStores(
+        new DescribeCustomKeyStoresRequest(customKeyStoreId, null, null, null)).customKeyStores().get(0);
+    return connections.connected(store.customKeyStoreId()).orElseThrow(() -> new KmsException(
+        CustomKeyStoreInvalidStateException, "Custom key store " + customKeyStoreId + " is in connection state "
+            + store.connectionState() + "; it needs CONNECTED."));
+  }
+
+  private static Optional<KeyRecord> customStore(KeyRecord key) {
+    return key.origin().equals(AWS_CLOUDHSM) ? Optional.of(key) : Optional.empty();
+  }
+
+  /**
+   * Rolls back every CreateKey of {@code keyStoreId} that a crash interrupted: its material, if it was
+   * generated, is destroyed on every HSM and its record removed. The caller never got the key id, so
+   * nothing can depend on it. Runs whenever the store connects.
+   */
+  void reconcile(String keyStoreId) {
+    for (KeyRecord key : metadata.inTransaction(c -> KeyTable.creating(c, keyStoreId))) {
+      Map<String, MaterialDeletion> outcomes = destroyMaterial(key);
+      if (outcomes.values().stream().anyMatch(outcome -> outcome.status().equals("FAILURE"))) {
+        continue; // an HSM could not be checked: try again at the next connect
+      }
+      metadata.inTransaction(c -> {
+        KeyTable.delete(c, key.keyId());
+        return null;
+      });
+    }
   }
 
   private static void checkSupported(CreateKeyRequest request) {
@@ -333,9 +383,11 @@ public final class KmsKeys {
       throw new KmsException(UnsupportedOperationException,
           "Multi-Region keys are not supported in a custom key store.");
     }
-    if (request.customKeyStoreId() == null || !AWS_CLOUDHSM.equals(request.origin())) {
-      throw new KmsException(ValidationException,
-          "A KMS key in a CloudHSM key store needs Origin AWS_CLOUDHSM and a CustomKeyStoreId.");
+    String origin = request.origin() == null ? AWS_KMS : request.origin();
+    boolean named = request.customKeyStoreId() != null;
+    if (named != origin.equals(AWS_CLOUDHSM) || !(origin.equals(AWS_KMS) || origin.equals(AWS_CLOUDHSM))) {
+      throw new KmsException(UnsupportedOperationException, "Origin " + origin + (named ? " with" : " without")
+          + " a CustomKeyStoreId is not supported: use Origin AWS_CLOUDHSM with a CustomKeyStoreId, or neither.");
     }
   }
 

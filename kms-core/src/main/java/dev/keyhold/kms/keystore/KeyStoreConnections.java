@@ -23,7 +23,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Consumer;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -71,6 +73,7 @@ public final class KeyStoreConnections implements AutoCloseable {
     return thread;
   });
   private final Map<String, ConnectedStore> connected = new ConcurrentHashMap<>();
+  private final List<Consumer<String>> connectedListeners = new CopyOnWriteArrayList<>();
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
 
   public KeyStoreConnections(MetadataStore metadata, ClusterRegistry clusters, MasterKey masterKey,
@@ -85,6 +88,14 @@ public final class KeyStoreConnections implements AutoCloseable {
   /** The logins of a CONNECTED store. */
   public Optional<ConnectedStore> connected(String keyStoreId) {
     return Optional.ofNullable(connected.get(keyStoreId));
+  }
+
+  /**
+   * Runs {@code listener} with a store's id each time it connects, on the connecting thread, after the
+   * logins are in place and before CONNECTED is visible: whoever sees CONNECTED sees its work done.
+   */
+  public void whenConnected(Consumer<String> listener) {
+    connectedListeners.add(listener);
   }
 
   void connectInBackground(String keyStoreId) {
@@ -141,6 +152,13 @@ public final class KeyStoreConnections implements AutoCloseable {
   private void finish(String keyStoreId, ConnectionState state, ConnectionErrorCode code, ConnectedStore logins) {
     if (logins != null) {
       connected.put(keyStoreId, logins);
+      for (Consumer<String> listener : connectedListeners) {
+        try {
+          listener.accept(keyStoreId);
+        } catch (RuntimeException e) {
+          LOG.warn("after connecting key store {}: {}", keyStoreId, e.toString());
+        }
+      }
     }
     boolean kept = metadata.inTransaction(c -> {
       Optional<KeyStoreRecord> store = KeyStoreTable.byId(c, keyStoreId);
