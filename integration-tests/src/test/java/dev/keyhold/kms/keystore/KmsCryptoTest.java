@@ -109,6 +109,47 @@ class KmsCryptoTest {
   }
 
   @Test
+  void everyFlippedByteAndEveryTruncationFailsAndNeverYieldsAPlaintext() {
+    byte[] blob = encrypt(key.keyId(), PLAINTEXT, CONTEXT);
+    for (int index = 0; index < blob.length; index++) {
+      for (int bit : new int[] {0x01, 0x80}) {
+        byte[] tampered = blob.clone();
+        tampered[index] ^= bit;
+        assertInvalid(tampered, CONTEXT);
+      }
+    }
+    for (int length = 1; length < blob.length; length++) {
+      assertInvalid(Arrays.copyOf(blob, length), CONTEXT);
+    }
+    byte[] context = blob.clone();
+    assertInvalid(context, Map.of("Purpose", "test", "tenant", "blue"));
+    assertInvalid(context, Map.of("purpose", "test ", "tenant", "blue"));
+  }
+
+  @Test
+  void aBlobFromAnotherKeyStoreIsInvalidCiphertext() throws Exception {
+    Cluster otherCluster = fixture.newCluster(2);
+    keyStores = fixture.open();
+    KmsKeys keys = new KmsKeys(fixture.metadata, fixture.registry, keyStores, fixture.connections,
+        new Account("111122223333", "us-east-1"), Clock.systemUTC());
+    crypto = new KmsCrypto(keys, fixture.connections);
+    String otherStore = keyStores.createCustomKeyStore(fixture.createRequest("other", otherCluster));
+    keyStores.connectCustomKeyStore(otherStore);
+    keyStores.connectCustomKeyStore(storeId);
+    assertThat(fixture.awaitSettled(otherStore).connectionState()).isEqualTo(ConnectionState.CONNECTED);
+    assertThat(fixture.awaitSettled(storeId).connectionState()).isEqualTo(ConnectionState.CONNECTED);
+    KeyMetadata foreign = keys.createKey(CreateKeyRequest.inCustomKeyStore(otherStore, null));
+    byte[] blob = encrypt(foreign.keyId(), PLAINTEXT, null);
+    // The same key id, but claiming this store: the header no longer matches.
+    byte[] header = java.nio.ByteBuffer.allocate(18 + storeId.length()).put((byte) 1).put(blob, 1, 16)
+        .put((byte) storeId.length()).put(storeId.getBytes(StandardCharsets.US_ASCII)).array();
+    byte[] moved = Arrays.copyOf(header, header.length + blob.length - header.length);
+    System.arraycopy(blob, header.length, moved, header.length, blob.length - header.length);
+    assertInvalid(moved, null);
+    assertThat(crypto.decrypt(new DecryptRequest(blob, null, null, null)).plaintext()).isEqualTo(PLAINTEXT);
+  }
+
+  @Test
   void aKeyIdThatIsNotTheBlobsIsIncorrectKey() {
     byte[] blob = encrypt(key.keyId(), PLAINTEXT, null);
     assertThat(error(() -> crypto.decrypt(new DecryptRequest(blob, null, otherKey.keyId(), null))))

@@ -70,7 +70,12 @@ public final class KmsCrypto {
     }
     checkAlgorithm(request.encryptionAlgorithm());
     Ciphertext.Parsed parsed = Ciphertext.parse(blob).orElseThrow(KmsCrypto::invalidCiphertext);
-    KeyRecord key = keys.resolve(parsed.keyId());
+    KeyRecord key;
+    try {
+      key = keys.resolve(parsed.keyId());
+    } catch (KmsException e) {
+      throw invalidCiphertext(); // the blob names no key: it is the blob that is wrong
+    }
     if (request.keyId() != null && !keys.resolve(request.keyId()).keyId().equals(key.keyId())) {
       throw new KmsException(IncorrectKeyException,
           "The key ID in the request does not identify a CMK that can perform this operation.");
