@@ -23,6 +23,8 @@ public enum KmsErrorType {
   InvalidCiphertextException,
   IncorrectKeyException,
   InvalidKeyUsageException,
+  AlreadyExistsException,
+  InvalidAliasNameException,
   // General.
   InvalidMarkerException,
   LimitExceededException,

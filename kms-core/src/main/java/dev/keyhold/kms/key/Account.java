@@ -18,6 +18,16 @@ public record Account(String accountId, String region) {
     return "arn:aws:kms:" + region + ":" + accountId + ":key/" + keyId;
   }
 
+  String aliasArn(String aliasName) {
+    return "arn:aws:kms:" + region + ":" + accountId + ":" + aliasName;
+  }
+
+  /** The alias name in {@code arn} if it is an alias ARN of this account and Region. */
+  String aliasNameOf(String arn) {
+    String prefix = "arn:aws:kms:" + region + ":" + accountId + ":alias/";
+    return arn.startsWith(prefix) ? arn.substring(prefix.length() - "alias/".length()) : null;
+  }
+
   /** The key id in {@code arn} if it is a key ARN of this account and Region. */
   String keyIdOf(String arn) {
     String prefix = "arn:aws:kms:" + region + ":" + accountId + ":key/";

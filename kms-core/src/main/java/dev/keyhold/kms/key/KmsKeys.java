@@ -66,6 +66,7 @@ public final class KmsKeys {
   private final Account account;
   private final Clock clock;
   private final Optional<String> defaultKeyStoreId;
+  private final KeyAliases aliases;
   /** Every key this process has read or made; all changes go through here, so it never goes stale. */
   private final Map<String, KeyRecord> cache = new ConcurrentHashMap<>();
 
@@ -87,7 +88,13 @@ public final class KmsKeys {
     this.connections = connections;
     this.account = account;
     this.clock = clock;
+    this.aliases = new KeyAliases(metadata, this, account, clock);
     connections.whenConnected(this::reconcile);
+  }
+
+  /** The aliases of these keys. */
+  public KeyAliases aliases() {
+    return aliases;
   }
 
   /** CreateKey: a symmetric KMS key whose AES-256 material is generated in the key store's cluster. */
@@ -251,6 +258,7 @@ public final class KmsKeys {
         return null;
       });
       cache.remove(key.keyId());
+      aliases.forgetKey(key.keyId());
       deleted.add(key.arn());
     }
     return deleted;
@@ -308,12 +316,13 @@ public final class KmsKeys {
   }
 
   /**
-   * The key named by a key id or key ARN, from the cache after its first use. A key whose CreateKey
+   * The key named by a key id, key ARN, alias name or alias ARN, from the cache after its first use. A key whose CreateKey
    * has not finished does not exist yet.
    */
   KeyRecord resolve(String keyIdOrArn) {
     String given = length(keyIdOrArn, "keyId", 1, 2048);
-    String keyId = given.startsWith("arn:") ? account.keyIdOf(given) : given;
+    String keyId = given.startsWith("alias/") || given.contains(":alias/") ? aliases.keyIdOf(given)
+        : given.startsWith("arn:") ? account.keyIdOf(given) : given;
     if (keyId == null || !KEY_ID.matcher(keyId).matches()) {
       throw new KmsException(NotFoundException, "Invalid keyId '" + given + "'");
     }

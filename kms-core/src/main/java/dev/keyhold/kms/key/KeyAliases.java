@@ -1,0 +1,225 @@
+package dev.keyhold.kms.key;
+
+import static dev.keyhold.kms.error.KmsErrorType.AlreadyExistsException;
+import static dev.keyhold.kms.error.KmsErrorType.InvalidAliasNameException;
+import static dev.keyhold.kms.error.KmsErrorType.InvalidMarkerException;
+import static dev.keyhold.kms.error.KmsErrorType.KMSInvalidStateException;
+import static dev.keyhold.kms.error.KmsErrorType.LimitExceededException;
+import static dev.keyhold.kms.error.KmsErrorType.NotFoundException;
+import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
+import static dev.keyhold.kms.error.Validation.length;
+import static dev.keyhold.kms.error.Validation.pattern;
+import static dev.keyhold.kms.error.Validation.range;
+import static dev.keyhold.kms.error.Validation.required;
+
+import dev.keyhold.kms.error.KmsException;
+import dev.keyhold.kms.metadata.MetadataStore;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
+
+/**
+ * CreateAlias, UpdateAlias, DeleteAlias and ListAliases, and the alias forms of a KeyId
+ * ({@code alias/name} and the alias ARN). Aliases resolve from memory after their first use.
+ */
+public final class KeyAliases {
+  private static final String PREFIX = "alias/";
+  private static final Pattern ALIAS_PATTERN = Pattern.compile("^[a-zA-Z0-9:/_-]+$");
+  private static final Pattern AFTER_PREFIX = Pattern.compile("[a-zA-Z0-9/_-]+");
+  private static final int MAX_ALIASES_PER_KEY = 50;
+  private static final String COLUMNS = "alias_name, target_key_id, creation_date, last_updated_date";
+
+  private final MetadataStore metadata;
+  private final KmsKeys keys;
+  private final Account account;
+  private final Clock clock;
+  private final Map<String, String> targets = new ConcurrentHashMap<>();
+
+  KeyAliases(MetadataStore metadata, KmsKeys keys, Account account, Clock clock) {
+    this.metadata = metadata;
+    this.keys = keys;
+    this.account = account;
+    this.clock = clock;
+  }
+
+  public void createAlias(String aliasName, String targetKeyId) {
+    String name = checkName(aliasName);
+    KeyRecord target = checkTarget(targetKeyId);
+    Instant now = clock.instant().truncatedTo(ChronoUnit.MILLIS);
+    metadata.inTransaction(c -> {
+      if (targetOf(c, name).isPresent()) {
+        throw new KmsException(AlreadyExistsException, "An alias with the name " + arn(name) + " already exists");
+      }
+      if (count(c, target.keyId()) >= MAX_ALIASES_PER_KEY) {
+        throw new KmsException(LimitExceededException,
+            "A key can have at most " + MAX_ALIASES_PER_KEY + " aliases: " + target.arn());
+      }
+      try (PreparedStatement insert = c.prepareStatement(
+          "INSERT INTO aliases (" + COLUMNS + ") VALUES (?, ?, ?, ?)")) {
+        insert.setString(1, name);
+        insert.setString(2, target.keyId());
+        insert.setLong(3, now.toEpochMilli());
+        insert.setLong(4, now.toEpochMilli());
+        insert.executeUpdate();
+      }
+      return null;
+    });
+    targets.put(name, target.keyId());
+  }
+
+  /** UpdateAlias: points an existing alias at another key; the old target's state does not matter. */
+  public void updateAlias(String aliasName, String targetKeyId) {
+    String name = checkName(aliasName);
+    KeyRecord target = checkTarget(targetKeyId);
+    metadata.inTransaction(c -> {
+      targetOf(c, name).orElseThrow(() -> notFound(name));
+      if (count(c, target.keyId()) >= MAX_ALIASES_PER_KEY) {
+        throw new KmsException(LimitExceededException,
+            "A key can have at most " + MAX_ALIASES_PER_KEY + " aliases: " + target.arn());
+      }
+      try (PreparedStatement update = c.prepareStatement(
+          "UPDATE aliases SET target_key_id = ?, last_updated_date = ? WHERE alias_name = ?")) {
+        update.setString(1, target.keyId());
+        update.setLong(2, clock.instant().toEpochMilli());
+        update.setString(3, name);
+        update.executeUpdate();
+      }
+      return null;
+    });
+    targets.put(name, target.keyId());
+  }
+
+  /** DeleteAlias, in any key state. */
+  public void deleteAlias(String aliasName) {
+    String name = checkName(aliasName);
+    metadata.inTransaction(c -> {
+      targetOf(c, name).orElseThrow(() -> notFound(name));
+      try (PreparedStatement delete = c.prepareStatement("DELETE FROM aliases WHERE alias_name = ?")) {
+        delete.setString(1, name);
+        delete.executeUpdate();
+      }
+      return null;
+    });
+    targets.remove(name);
+  }
+
+  /** ListAliases: all, or those of one key; Limit 1 to 100 (default 50). */
+  public ListAliasesResponse listAliases(String keyId, Integer limit, String marker) {
+    int pageSize = Optional.ofNullable(range(limit, "limit", 1, 100)).orElse(50);
+    length(marker, "marker", 1, 1024);
+    String filter = keyId == null ? null : keys.resolve(keyId).keyId();
+    List<AliasListEntry> all = metadata.inTransaction(c -> {
+      String sql = "SELECT " + COLUMNS + " FROM aliases" + (filter == null ? "" : " WHERE target_key_id = ?")
+          + " ORDER BY alias_name";
+      try (PreparedStatement select = c.prepareStatement(sql)) {
+        if (filter != null) {
+          select.setString(1, filter);
+        }
+        try (ResultSet rows = select.executeQuery()) {
+          List<AliasListEntry> entries = new ArrayList<>();
+          while (rows.next()) {
+            entries.add(new AliasListEntry(rows.getString(1), arn(rows.getString(1)), rows.getString(2),
+                Instant.ofEpochMilli(rows.getLong(3)), Instant.ofEpochMilli(rows.getLong(4))));
+          }
+          return entries;
+        }
+      }
+    });
+    int start = 0;
+    if (marker != null) {
+      start = all.stream().map(AliasListEntry::aliasName).toList().indexOf(marker);
+      if (start < 0) {
+        throw new KmsException(InvalidMarkerException, "The marker " + marker + " is not valid.");
+      }
+    }
+    int end = Math.min(all.size(), start + pageSize);
+    boolean truncated = end < all.size();
+    return new ListAliasesResponse(all.subList(start, end),
+        truncated ? Optional.of(all.get(end).aliasName()) : Optional.empty(), truncated);
+  }
+
+  /** The key id an alias name or alias ARN points to; NotFoundException if none. */
+  String keyIdOf(String aliasNameOrArn) {
+    String name = aliasNameOrArn.startsWith("arn:") ? account.aliasNameOf(aliasNameOrArn) : aliasNameOrArn;
+    if (name == null) {
+      throw new KmsException(NotFoundException, "Invalid keyId '" + aliasNameOrArn + "'");
+    }
+    String cached = targets.get(name);
+    if (cached != null) {
+      return cached;
+    }
+    String keyId = metadata.inTransaction(c -> targetOf(c, name)).orElseThrow(() -> notFound(name));
+    targets.put(name, keyId);
+    return keyId;
+  }
+
+  /** Forgets the aliases of a deleted key (the database drops them with the key). */
+  void forgetKey(String keyId) {
+    targets.values().removeIf(keyId::equals);
+  }
+
+  private KeyRecord checkTarget(String targetKeyId) {
+    String given = required(targetKeyId, "targetKeyId");
+    if (given.startsWith(PREFIX) || given.contains(":alias/")) {
+      throw new KmsException(ValidationException, "TargetKeyId must be a key ID or key ARN, not an alias: " + given);
+    }
+    KeyRecord target = keys.resolve(given);
+    if (target.state() == KeyState.PendingDeletion) {
+      throw new KmsException(KMSInvalidStateException, target.arn() + " is pending deletion.");
+    }
+    return target;
+  }
+
+  private static String checkName(String aliasName) {
+    String name = pattern(length(required(aliasName, "aliasName"), "aliasName", 1, 256), "aliasName", ALIAS_PATTERN);
+    if (!name.startsWith(PREFIX)) {
+      throw new KmsException(ValidationException, "Alias must start with the prefix \"alias/\". Please see "
+          + "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html");
+    }
+    if (!AFTER_PREFIX.matcher(name.substring(PREFIX.length())).matches()) {
+      throw new KmsException(InvalidAliasNameException, name + " contains invalid characters for an alias");
+    }
+    if (name.startsWith("alias/aws/")) {
+      throw new KmsException(InvalidAliasNameException,
+          "Alias names that begin with alias/aws/ are reserved for AWS managed keys.");
+    }
+    return name;
+  }
+
+  private KmsException notFound(String name) {
+    return new KmsException(NotFoundException, "Alias " + arn(name) + " is not found.");
+  }
+
+  private String arn(String aliasName) {
+    return account.aliasArn(aliasName);
+  }
+
+  private static Optional<String> targetOf(Connection c, String name) throws SQLException {
+    try (PreparedStatement select = c.prepareStatement("SELECT target_key_id FROM aliases WHERE alias_name = ?")) {
+      select.setString(1, name);
+      try (ResultSet rows = select.executeQuery()) {
+        return rows.next() ? Optional.of(rows.getString(1)) : Optional.empty();
+      }
+    }
+  }
+
+  private static int count(Connection c, String keyId) throws SQLException {
+    try (PreparedStatement select = c.prepareStatement("SELECT COUNT(*) FROM aliases WHERE target_key_id = ?")) {
+      select.setString(1, keyId);
+      try (ResultSet rows = select.executeQuery()) {
+        rows.next();
+        return rows.getInt(1);
+      }
+    }
+  }
+}
