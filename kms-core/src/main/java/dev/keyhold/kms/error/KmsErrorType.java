@@ -25,6 +25,8 @@ public enum KmsErrorType {
   InvalidKeyUsageException,
   AlreadyExistsException,
   InvalidAliasNameException,
+  TagException,
+  MalformedPolicyDocumentException,
   // General.
   InvalidMarkerException,
   LimitExceededException,

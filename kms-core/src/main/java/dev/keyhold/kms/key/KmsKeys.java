@@ -67,6 +67,8 @@ public final class KmsKeys {
   private final Clock clock;
   private final Optional<String> defaultKeyStoreId;
   private final KeyAliases aliases;
+  private final KeyTags tags;
+  private final KeyPolicies policies;
   /** Every key this process has read or made; all changes go through here, so it never goes stale. */
   private final Map<String, KeyRecord> cache = new ConcurrentHashMap<>();
 
@@ -89,12 +91,24 @@ public final class KmsKeys {
     this.account = account;
     this.clock = clock;
     this.aliases = new KeyAliases(metadata, this, account, clock);
+    this.tags = new KeyTags(metadata, this);
+    this.policies = new KeyPolicies(metadata, this);
     connections.whenConnected(this::reconcile);
   }
 
   /** The aliases of these keys. */
   public KeyAliases aliases() {
     return aliases;
+  }
+
+  /** The tags of these keys. */
+  public KeyTags tags() {
+    return tags;
+  }
+
+  /** The key policies of these keys. */
+  public KeyPolicies policies() {
+    return policies;
   }
 
   /** CreateKey: a symmetric KMS key whose AES-256 material is generated in the key store's cluster. */
@@ -125,6 +139,7 @@ public final class KmsKeys {
         null);
     metadata.inTransaction(c -> {
       KeyTable.insert(c, key);
+      KeyPolicies.insertDefault(c, key, account);
       return null;
     });
     try {
