@@ -4,10 +4,12 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 import static com.google.common.base.Preconditions.checkState;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKA_ID;
+import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKA_LABEL;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKM_AES_KEY_GEN;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKR_USER_ALREADY_LOGGED_IN;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKU_USER;
 
+import com.google.common.collect.ImmutableList;
 import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -106,6 +108,20 @@ public final class Token implements AutoCloseable {
       AesKey key = AesKey.of(label, session.getAttrValues(found[0], CKA_ID).id());
       connection.handles.put(key, found[0]);
       return Optional.of(key);
+    });
+  }
+
+  /** Every AES key on the token that the user can see, by label and id: for reports of the material. */
+  public ImmutableList<AesKey> listAesKeys() {
+    return call("C_FindObjects", false, (session, connection) -> {
+      ImmutableList.Builder<AesKey> keys = ImmutableList.builder();
+      for (long handle : session.findAllObjectsSingle(AttributeVector.newAESSecretKey())) {
+        AttributeVector attributes = session.getAttrValues(handle, CKA_LABEL, CKA_ID);
+        if (attributes.label() != null && attributes.id() != null && attributes.id().length > 0) {
+          keys.add(AesKey.of(attributes.label(), attributes.id()));
+        }
+      }
+      return keys.build();
     });
   }
 

@@ -363,6 +363,34 @@ public final class KmsKeys {
         SYMMETRIC_DEFAULT, List.of(SYMMETRIC_DEFAULT), false);
   }
 
+  /**
+   * The key material report of a CONNECTED store: material missing per HSM for each of its KMS keys,
+   * and material on its HSMs labelled as a key of this account that no KMS key owns.
+   */
+  public KeyMaterialReport keyMaterialReport(String customKeyStoreId) {
+    ConnectedStore logins = connectedStore(customKeyStoreId);
+    List<KeyRecord> owned = metadata.inTransaction(KeyTable::all).stream()
+        .filter(key -> key.keyStoreId().equals(customKeyStoreId)).toList();
+    Map<String, java.util.Set<String>> labelsByHsm = new LinkedHashMap<>();
+    logins.tokens().forEach((hsmId, token) -> labelsByHsm.put(hsmId,
+        token.listAesKeys().stream().map(AesKey::label).collect(java.util.stream.Collectors.toSet())));
+    List<KeyMaterialReport.MissingMaterial> missing = new ArrayList<>();
+    for (KeyRecord key : owned) {
+      List<String> lacking = labelsByHsm.entrySet().stream()
+          .filter(entry -> !entry.getValue().contains(key.arn())).map(Map.Entry::getKey).toList();
+      if (!lacking.isEmpty()) {
+        missing.add(new KeyMaterialReport.MissingMaterial(key.keyId(), key.arn(), lacking));
+      }
+    }
+    java.util.Set<String> ownedArns = owned.stream().map(KeyRecord::arn).collect(java.util.stream.Collectors.toSet());
+    String prefix = account.keyArn("");
+    List<KeyMaterialReport.Orphan> orphans = new ArrayList<>();
+    labelsByHsm.forEach((hsmId, labels) -> labels.stream().sorted()
+        .filter(label -> label.startsWith(prefix) && !ownedArns.contains(label))
+        .forEach(label -> orphans.add(new KeyMaterialReport.Orphan(hsmId, label))));
+    return new KeyMaterialReport(missing, orphans);
+  }
+
   /** The logins of {@code customKeyStoreId}, which must exist and be CONNECTED. */
   ConnectedStore connectedStore(String customKeyStoreId) {
     CustomKeyStoresListEntry store = keyStores.describeCustomKeyStores(

@@ -1,0 +1,98 @@
+package dev.keyhold.kms.keystore;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.keyhold.kms.cluster.Cluster;
+import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.key.CreateKeyRequest;
+import dev.keyhold.kms.key.KeyMaterialReport;
+import dev.keyhold.kms.key.KeyMetadata;
+import dev.keyhold.kms.key.KmsKeys;
+import dev.keyhold.pkcs11.AesKey;
+import dev.keyhold.pkcs11.AesKeyTemplate;
+import dev.keyhold.pkcs11.Token;
+import dev.keyhold.softhsm.SoftHsmClusterExtension;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The key material report: material missing per HSM, and orphans no KMS key owns. */
+class KeyMaterialReportTest {
+  @RegisterExtension static final SoftHsmClusterExtension softhsm = SoftHsmClusterExtension.withHsms(1);
+  private static final Account ACCOUNT = new Account("111122223333", "us-east-1");
+
+  @TempDir Path data;
+  private KeyStoreFixture fixture;
+  private CustomKeyStores keyStores;
+  private Cluster cluster;
+  private String storeId;
+
+  @BeforeEach
+  void connect() throws Exception {
+    fixture = new KeyStoreFixture(softhsm, data);
+    cluster = fixture.newCluster(2);
+    keyStores = fixture.open();
+    storeId = keyStores.createCustomKeyStore(fixture.createRequest("report", cluster));
+    reconnect();
+  }
+
+  @AfterEach
+  void close() throws Exception {
+    fixture.close();
+  }
+
+  @Test
+  void showsWhichHsmsLackAKeysMaterialAndWhatNoKeyOwns() {
+    KmsKeys keys = keys(Clock.systemUTC());
+    KeyMetadata key = keys.createKey(CreateKeyRequest.inCustomKeyStore(storeId, null));
+    String second = cluster.hsms().get(1).hsmId();
+    String strayArn = "arn:aws:kms:us-east-1:111122223333:key/0000aaaa-1111-2222-3333-444455556666";
+    token(second).generateAesKey(AesKeyTemplate.builder(AesKey.of(strayArn, new byte[] {1})).build());
+
+    KeyMaterialReport report = keys.keyMaterialReport(storeId);
+
+    // Until replication lands, a key's material lives on the HSM that generated it.
+    assertThat(report.missing()).singleElement().satisfies(missing -> {
+      assertThat(missing.arn()).isEqualTo(key.arn());
+      assertThat(missing.hsmIds()).containsExactly(second);
+    });
+    assertThat(report.orphans()).containsExactly(new KeyMaterialReport.Orphan(second, strayArn));
+  }
+
+  @Test
+  void aDeletionThatCouldNotReachTheHsmsLeavesAReportedOrphan() throws Exception {
+    KmsKeys keys = keys(Clock.offset(Clock.systemUTC(), Duration.ofDays(31)));
+    KeyMetadata key = keys(Clock.systemUTC()).createKey(CreateKeyRequest.inCustomKeyStore(storeId, null));
+    keys.scheduleKeyDeletion(key.keyId(), 30);
+    keyStores.disconnectCustomKeyStore(storeId);
+
+    assertThat(keys(Clock.offset(Clock.systemUTC(), Duration.ofDays(61))).deleteDueKeys()).containsExactly(key.arn());
+    reconnect();
+
+    KeyMaterialReport report = keys.keyMaterialReport(storeId);
+    assertThat(report.missing()).isEmpty();
+    assertThat(report.orphans()).extracting(KeyMaterialReport.Orphan::label).containsExactly(key.arn());
+    String hsm = report.orphans().get(0).hsmId();
+    token(hsm).destroyKey(token(hsm).findAesKey(key.arn()).orElseThrow());
+    assertThat(keys.keyMaterialReport(storeId).orphans()).as("the operator removed it").isEmpty();
+  }
+
+  private KmsKeys keys(Clock clock) {
+    return new KmsKeys(fixture.metadata, fixture.registry, keyStores, fixture.connections, ACCOUNT, clock);
+  }
+
+  private Token token(String hsmId) {
+    return fixture.connections.connected(storeId).orElseThrow().tokens().get(hsmId);
+  }
+
+  private void reconnect() throws InterruptedException {
+    keyStores.connectCustomKeyStore(storeId);
+    assertThat(fixture.awaitSettled(storeId).connectionState()).isEqualTo(ConnectionState.CONNECTED);
+  }
+
+}
