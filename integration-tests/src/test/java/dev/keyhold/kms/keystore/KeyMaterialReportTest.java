@@ -94,5 +94,4 @@ class KeyMaterialReportTest {
     keyStores.connectCustomKeyStore(storeId);
     assertThat(fixture.awaitSettled(storeId).connectionState()).isEqualTo(ConnectionState.CONNECTED);
   }
-
 }
