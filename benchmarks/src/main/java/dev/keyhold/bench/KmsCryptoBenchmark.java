@@ -15,7 +15,7 @@ import dev.keyhold.kms.keystore.CreateCustomKeyStoreRequest;
 import dev.keyhold.kms.keystore.CustomKeyStores;
 import dev.keyhold.kms.keystore.DescribeCustomKeyStoresRequest;
 import dev.keyhold.kms.keystore.KeyStoreConnections;
-import dev.keyhold.kms.keystore.RotationCheckpoints;
+import dev.keyhold.kms.keystore.Checkpoints;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.Aead;
@@ -87,7 +87,7 @@ public class KmsCryptoBenchmark {
     metadata = JdbcMetadataStore.embedded(data);
     MasterKey masterKey = MasterKey.loadOrCreate(data.resolve("master.key"));
     KeyStoreConnections connections = new KeyStoreConnections(metadata, registry, masterKey,
-        SessionPoolConfig.defaults(), RotationCheckpoints.NONE);
+        SessionPoolConfig.defaults(), Checkpoints.NONE);
     keyStores = new CustomKeyStores(metadata, registry, masterKey, Clock.systemUTC(), connections);
     String store = keyStores.createCustomKeyStore(new CreateCustomKeyStoreRequest(
         "bench", cluster.clusterId(), cluster.trustAnchor().pem(), pin, null));

@@ -75,10 +75,10 @@ final class KeyStoreFixture implements AutoCloseable {
 
   /** Opens (or reopens, as after a restart) the service's key store layer over the data directory. */
   CustomKeyStores open() {
-    return open(RotationCheckpoints.NONE);
+    return open(Checkpoints.NONE);
   }
 
-  CustomKeyStores open(RotationCheckpoints checkpoints) {
+  CustomKeyStores open(Checkpoints checkpoints) {
     if (keyStores != null) {
       stop();
     }

@@ -37,13 +37,13 @@ public final class RotationCrashChild {
     ClusterRegistry clusters = ClusterFile.read(data.resolve("clusters.json"));
     JdbcMetadataStore metadata = JdbcMetadataStore.embedded(data);
     MasterKey masterKey = MasterKey.loadOrCreate(data.resolve("master.key"));
-    RotationCheckpoints checkpoints = args[0].equals("crash")
+    Checkpoints checkpoints = args[0].equals("crash")
         ? step -> {
           if (step.equals(args[3])) {
             Runtime.getRuntime().halt(HALTED);
           }
         }
-        : RotationCheckpoints.NONE;
+        : Checkpoints.NONE;
     KeyStoreConnections connections = new KeyStoreConnections(metadata, clusters, masterKey,
         SessionPoolConfig.of(2, Duration.ofSeconds(5)), checkpoints);
     CustomKeyStores keyStores = new CustomKeyStores(metadata, clusters, masterKey, Clock.systemUTC(), connections);

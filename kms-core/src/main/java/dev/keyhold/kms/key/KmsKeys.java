@@ -16,6 +16,7 @@ import dev.keyhold.kms.cluster.Cluster;
 import dev.keyhold.kms.cluster.ClusterRegistry;
 import dev.keyhold.kms.cluster.Hsm;
 import dev.keyhold.kms.error.KmsException;
+import dev.keyhold.kms.keystore.Checkpoints;
 import dev.keyhold.kms.keystore.ConnectedStore;
 import dev.keyhold.kms.keystore.ConnectionState;
 import dev.keyhold.kms.keystore.CustomKeyStores;
@@ -66,6 +67,7 @@ public final class KmsKeys {
   private final Account account;
   private final Clock clock;
   private final Optional<String> defaultKeyStoreId;
+  private final Checkpoints checkpoints;
   private final KeyAliases aliases;
   private final KeyTags tags;
   private final KeyPolicies policies;
@@ -83,6 +85,14 @@ public final class KmsKeys {
    */
   public KmsKeys(MetadataStore metadata, ClusterRegistry clusters, CustomKeyStores keyStores,
       KeyStoreConnections connections, Account account, Clock clock, Optional<String> defaultKeyStoreId) {
+    this(metadata, clusters, keyStores, connections, account, clock, defaultKeyStoreId, Checkpoints.NONE);
+  }
+
+  /** @param checkpoints told {@code material-generated} between generating a key's material and recording it */
+  public KmsKeys(MetadataStore metadata, ClusterRegistry clusters, CustomKeyStores keyStores,
+      KeyStoreConnections connections, Account account, Clock clock, Optional<String> defaultKeyStoreId,
+      Checkpoints checkpoints) {
+    this.checkpoints = checkpoints;
     this.defaultKeyStoreId = defaultKeyStoreId;
     this.metadata = metadata;
     this.clusters = clusters;
@@ -152,6 +162,7 @@ public final class KmsKeys {
       throw new KmsException(KMSInternalException,
           "The key material could not be generated in cluster " + cluster.clusterId() + ".", e);
     }
+    checkpoints.reached("material-generated");
     KeyRecord created = key.withState(KeyState.Enabled);
     save(created);
     return metadataOf(created, store.connectionState());

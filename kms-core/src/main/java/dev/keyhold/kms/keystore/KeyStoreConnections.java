@@ -65,7 +65,7 @@ public final class KeyStoreConnections implements AutoCloseable {
   private final ClusterRegistry clusters;
   private final MasterKey masterKey;
   private final SessionPoolConfig poolConfig;
-  private final RotationCheckpoints checkpoints;
+  private final Checkpoints checkpoints;
   private final SecureRandom random = new SecureRandom();
   private final ExecutorService connector = Executors.newSingleThreadExecutor(runnable -> {
     Thread thread = new Thread(runnable, "keyhold-key-store-connector");
@@ -77,7 +77,7 @@ public final class KeyStoreConnections implements AutoCloseable {
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
 
   public KeyStoreConnections(MetadataStore metadata, ClusterRegistry clusters, MasterKey masterKey,
-      SessionPoolConfig poolConfig, RotationCheckpoints checkpoints) {
+      SessionPoolConfig poolConfig, Checkpoints checkpoints) {
     this.metadata = metadata;
     this.clusters = clusters;
     this.masterKey = masterKey;

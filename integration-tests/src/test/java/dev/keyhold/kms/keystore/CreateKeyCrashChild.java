@@ -1,0 +1,83 @@
+package dev.keyhold.kms.keystore;
+
+import dev.keyhold.kms.cluster.ClusterFile;
+import dev.keyhold.kms.cluster.ClusterRegistry;
+import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.key.CreateKeyRequest;
+import dev.keyhold.kms.key.KeyMaterialReport;
+import dev.keyhold.kms.key.KmsKeys;
+import dev.keyhold.kms.metadata.JdbcMetadataStore;
+import dev.keyhold.kms.secret.MasterKey;
+import dev.keyhold.pkcs11.SessionPoolConfig;
+import java.nio.file.Path;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * A service process for {@link CreateKeyCrashTest}, over a data directory, always a fresh JVM.
+ *
+ * <ul>
+ *   <li>{@code crash DATA STORE}: connects the store and runs CreateKey, halting the JVM (as
+ *       {@code kill -9} would) right after the material was generated and before the key was recorded;
+ *       exit code {@link #HALTED}.
+ *   <li>{@code restart DATA STORE}: starts as the service does; exit code 0 only if the crash left one
+ *       half-created key and, once the store is connected, none is left, none is listed, and the HSMs
+ *       hold no orphan.
+ * </ul>
+ */
+public final class CreateKeyCrashChild {
+  static final int HALTED = 98;
+
+  private CreateKeyCrashChild() {}
+
+  public static void main(String[] args) throws Exception {
+    Path data = Path.of(args[1]);
+    String storeId = args[2];
+    ClusterRegistry clusters = ClusterFile.read(data.resolve("clusters.json"));
+    JdbcMetadataStore metadata = JdbcMetadataStore.embedded(data);
+    MasterKey masterKey = MasterKey.loadOrCreate(data.resolve("master.key"));
+    KeyStoreConnections connections = new KeyStoreConnections(metadata, clusters, masterKey,
+        SessionPoolConfig.of(2, Duration.ofSeconds(5)), Checkpoints.NONE);
+    CustomKeyStores keyStores = new CustomKeyStores(metadata, clusters, masterKey, Clock.systemUTC(), connections);
+    Checkpoints haltAfterMaterial = step -> {
+      if (args[0].equals("crash") && step.equals("material-generated")) {
+        Runtime.getRuntime().halt(HALTED);
+      }
+    };
+    KmsKeys keys = new KmsKeys(metadata, clusters, keyStores, connections, new Account("111122223333", "us-east-1"),
+        Clock.systemUTC(), Optional.empty(), haltAfterMaterial);
+    int interrupted = args[0].equals("crash") ? 0 : creating(metadata);
+    if (args[0].equals("crash")) {
+      keyStores.connectCustomKeyStore(storeId);
+    } else {
+      keyStores.resume();
+    }
+    for (int i = 0; i < 1500 && keyStores.describeCustomKeyStores(new DescribeCustomKeyStoresRequest(storeId, null,
+        null, null)).customKeyStores().get(0).connectionState() == ConnectionState.CONNECTING; i++) {
+      Thread.sleep(20);
+    }
+    if (args[0].equals("crash")) {
+      keys.createKey(CreateKeyRequest.inCustomKeyStore(storeId, "interrupted"));
+      System.exit(1); // the checkpoint was never reached
+    }
+    int creating = creating(metadata);
+    KeyMaterialReport report = keys.keyMaterialReport(storeId);
+    int listed = keys.listKeys(null, null).keys().size();
+    System.out.println("interrupted before restart=" + interrupted + " creating=" + creating + " listed=" + listed
+        + " orphans=" + report.orphans());
+    System.exit(interrupted == 1 && creating == 0 && listed == 0 && report.orphans().isEmpty() ? 0 : 1);
+  }
+
+  private static int creating(JdbcMetadataStore metadata) {
+    return metadata.inTransaction(c -> {
+      try (Statement statement = c.createStatement();
+          ResultSet rows = statement.executeQuery("SELECT COUNT(*) FROM kms_keys WHERE key_state = 'Creating'")) {
+        rows.next();
+        return rows.getInt(1);
+      }
+    });
+  }
+}
