@@ -110,6 +110,21 @@ class TagsAndPoliciesTest {
   }
 
   @Test
+  void createKeyTakesTagsAndAPolicy() throws Exception {
+    String policy = "{\"Statement\":{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"kms:*\",\"Resource\":\"*\"}}";
+    KeyMetadata tagged = keys.createKey(new CreateKeyRequest(null, null, null, "AWS_CLOUDHSM",
+        key.customKeyStoreId().orElseThrow(), null, policy, List.of(new Tag("team", "red")), false));
+    assertThat(tags.listResourceTags(tagged.keyId(), null, null).tags()).containsExactly(new Tag("team", "red"));
+    assertThat(policies.getKeyPolicy(tagged.keyId(), null).policy()).isEqualTo(policy);
+    assertError(() -> keys.createKey(new CreateKeyRequest(null, null, null, "AWS_CLOUDHSM",
+        key.customKeyStoreId().orElseThrow(), null, "nonsense", null, null)),
+        KmsErrorType.MalformedPolicyDocumentException);
+    assertError(() -> keys.createKey(new CreateKeyRequest(null, null, null, "AWS_CLOUDHSM",
+        key.customKeyStoreId().orElseThrow(), null, null, List.of(new Tag("aws:x", "y")), null)),
+        KmsErrorType.TagException);
+  }
+
+  @Test
   void malformedPoliciesAreRefused() {
     for (String bad : List.of(
         "not json",

@@ -86,13 +86,13 @@ public final class KeyPolicies {
     return List.of(DEFAULT);
   }
 
-  /** Gives a new key the default key policy, in the transaction that records the key. */
-  static void insertDefault(Connection c, KeyRecord key, Account account) throws SQLException {
+  /** Gives a new key its policy, in the transaction that records the key. */
+  static void insert(Connection c, KeyRecord key, String policy) throws SQLException {
     try (PreparedStatement insert =
         c.prepareStatement("INSERT INTO key_policies (key_id, policy_name, policy) VALUES (?, ?, ?)")) {
       insert.setString(1, key.keyId());
       insert.setString(2, DEFAULT);
-      insert.setString(3, defaultPolicy(account));
+      insert.setString(3, policy);
       insert.executeUpdate();
     }
   }

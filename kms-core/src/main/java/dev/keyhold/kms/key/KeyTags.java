@@ -45,14 +45,8 @@ public final class KeyTags {
       }
       for (Tag tag : tags) {
         delete(c, key.keyId(), tag.tagKey());
-        try (PreparedStatement insert =
-            c.prepareStatement("INSERT INTO key_tags (key_id, tag_key, tag_value) VALUES (?, ?, ?)")) {
-          insert.setString(1, key.keyId());
-          insert.setString(2, tag.tagKey());
-          insert.setString(3, tag.tagValue());
-          insert.executeUpdate();
-        }
       }
+      insert(c, key, tags);
       return null;
     });
   }
@@ -118,6 +112,19 @@ public final class KeyTags {
     }
     if (tags.size() > MAX_TAGS) {
       throw new KmsException(TagException, "Too many tags");
+    }
+  }
+
+  /** Adds {@code tags} (checked, none present yet) to {@code key}, in the caller's transaction. */
+  static void insert(Connection c, KeyRecord key, List<Tag> tags) throws SQLException {
+    for (Tag tag : tags) {
+      try (PreparedStatement insert =
+          c.prepareStatement("INSERT INTO key_tags (key_id, tag_key, tag_value) VALUES (?, ?, ?)")) {
+        insert.setString(1, key.keyId());
+        insert.setString(2, tag.tagKey());
+        insert.setString(3, tag.tagValue());
+        insert.executeUpdate();
+      }
     }
   }
 

@@ -125,6 +125,9 @@ public final class KmsKeys {
   public KeyMetadata createKey(CreateKeyRequest request) {
     String description = Optional.ofNullable(length(request.description(), "description", 0, 8192)).orElse("");
     checkSupported(request);
+    String policy = request.policy() == null ? KeyPolicies.defaultPolicy(account) : KeyPolicies.check(request.policy());
+    List<Tag> tags = request.tags() == null ? List.of() : request.tags();
+    KeyTags.checkTags(tags);
     boolean inDefaultStore = request.customKeyStoreId() == null;
     String keyStoreId = inDefaultStore
         ? defaultKeyStoreId.orElseThrow(() -> new KmsException(UnsupportedOperationException,
@@ -149,7 +152,8 @@ public final class KmsKeys {
         null);
     metadata.inTransaction(c -> {
       KeyTable.insert(c, key);
-      KeyPolicies.insertDefault(c, key, account);
+      KeyPolicies.insert(c, key, policy);
+      KeyTags.insert(c, key, tags);
       return null;
     });
     try {
