@@ -3,6 +3,8 @@ package dev.keyhold.kms.keystore;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keyhold.kms.cluster.Cluster;
+import dev.keyhold.kms.cluster.Hsm;
+import dev.keyhold.kms.cluster.HsmState;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.CreateKeyRequest;
 import dev.keyhold.kms.key.KeyMaterialReport;
@@ -14,7 +16,12 @@ import dev.keyhold.pkcs11.Token;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.sql.ResultSet;
+import java.sql.Statement;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -80,6 +87,48 @@ class KeyMaterialReportTest {
     String hsm = report.orphans().get(0).hsmId();
     token(hsm).destroyKey(token(hsm).findAesKey(key.arn()).orElseThrow());
     assertThat(keys.keyMaterialReport(storeId).orphans()).as("the operator removed it").isEmpty();
+  }
+
+  @Test
+  void withTheHsmHoldingTheMaterialUnreachableDeletionRecordsItsFailureAndTheReportItsOrphan() throws Exception {
+    KeyMetadata key = keys(Clock.systemUTC()).createKey(CreateKeyRequest.inCustomKeyStore(storeId, null));
+    List<String> lacking = keys(Clock.systemUTC()).keyMaterialReport(storeId).missing().get(0).hsmIds();
+    String holder = cluster.hsms().stream().map(Hsm::hsmId).filter(id -> !lacking.contains(id)).findFirst()
+        .orElseThrow();
+    keys(Clock.systemUTC()).scheduleKeyDeletion(key.keyId(), 7);
+
+    // The HSM that holds the material goes away; the store reconnects to the other one.
+    HsmState[] states = cluster.hsms().stream()
+        .map(hsm -> hsm.hsmId().equals(holder) ? HsmState.DEGRADED : HsmState.ACTIVE).toArray(HsmState[]::new);
+    fixture.withStates(cluster, states);
+    keyStores = fixture.open();
+    keyStores.resume();
+    keyStores.disconnectCustomKeyStore(storeId);
+    reconnect();
+    assertThat(fixture.connections.connected(storeId).orElseThrow().tokens()).doesNotContainKey(holder);
+
+    assertThat(keys(Clock.offset(Clock.systemUTC(), Duration.ofDays(8))).deleteDueKeys()).containsExactly(key.arn());
+    assertThat(deletionStatuses()).containsEntry(holder, "FAILURE").containsValue("ABSENT");
+
+    fixture.add(cluster); // the HSM is back
+    keyStores = fixture.open();
+    keyStores.resume();
+    fixture.awaitSettled(storeId);
+    assertThat(keys(Clock.systemUTC()).keyMaterialReport(storeId).orphans())
+        .containsExactly(new KeyMaterialReport.Orphan(holder, key.arn()));
+  }
+
+  private Map<String, String> deletionStatuses() {
+    return fixture.metadata.inTransaction(c -> {
+      Map<String, String> statuses = new HashMap<>();
+      try (Statement statement = c.createStatement();
+          ResultSet rows = statement.executeQuery("SELECT hsm_id, status FROM key_material_deletions")) {
+        while (rows.next()) {
+          statuses.put(rows.getString(1), rows.getString(2));
+        }
+      }
+      return statuses;
+    });
   }
 
   private KmsKeys keys(Clock clock) {

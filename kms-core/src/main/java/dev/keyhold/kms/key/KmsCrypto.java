@@ -18,6 +18,9 @@ import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.Pkcs11Exception;
 import dev.keyhold.pkcs11.SessionsExhaustedException;
 import dev.keyhold.pkcs11.Token;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -37,7 +40,7 @@ public final class KmsCrypto {
 
   private final KmsKeys keys;
   private final KeyStoreConnections connections;
-  private static final java.security.SecureRandom RANDOM = drbg();
+  private static final SecureRandom RANDOM = drbg();
   private final Map<String, Bound> aeads = new ConcurrentHashMap<>();
 
   public KmsCrypto(KmsKeys keys, KeyStoreConnections connections) {
@@ -86,7 +89,7 @@ public final class KmsCrypto {
     byte[] aad = Ciphertext.associatedData(parsed.header(), EncryptionContext.canonical(request.encryptionContext()));
     try {
       return new DecryptResponse(key.arn(), aeadFor(key).decrypt(parsed.body(), aad), SYMMETRIC_DEFAULT);
-    } catch (dev.keyhold.pkcs11.InvalidCiphertextException e) {
+    } catch (dev.keyhold.pkcs11.InvalidCiphertextException e) { // the HSM's verdict on the tag
       throw invalidCiphertext();
     } catch (Pkcs11Exception e) {
       throw clusterFailure(e);
@@ -106,7 +109,7 @@ public final class KmsCrypto {
       byte[] blob = seal(destination, plaintext, request.destinationEncryptionContext());
       return new ReEncryptResponse(blob, source.keyId(), destination.arn());
     } finally {
-      java.util.Arrays.fill(plaintext, (byte) 0);
+      Arrays.fill(plaintext, (byte) 0);
     }
   }
 
@@ -152,7 +155,7 @@ public final class KmsCrypto {
     }
     byte[] blob = seal(key, dataKey, request.encryptionContext());
     if (!withPlaintext) {
-      java.util.Arrays.fill(dataKey, (byte) 0);
+      Arrays.fill(dataKey, (byte) 0);
     }
     return new GenerateDataKeyResponse(blob, withPlaintext ? Optional.of(dataKey) : Optional.empty(), key.arn());
   }
@@ -166,7 +169,7 @@ public final class KmsCrypto {
     } catch (Pkcs11Exception e) {
       throw clusterFailure(e);
     }
-    byte[] blob = java.util.Arrays.copyOf(header, header.length + body.length);
+    byte[] blob = Arrays.copyOf(header, header.length + body.length);
     System.arraycopy(body, 0, blob, header.length, body.length);
     return blob;
   }
@@ -245,10 +248,10 @@ public final class KmsCrypto {
         + e.returnValue().orElse(e.getClass().getSimpleName()), e);
   }
 
-  private static java.security.SecureRandom drbg() {
+  private static SecureRandom drbg() {
     try {
-      return java.security.SecureRandom.getInstance("DRBG");
-    } catch (java.security.NoSuchAlgorithmException e) {
+      return SecureRandom.getInstance("DRBG");
+    } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("this JDK has no DRBG", e);
     }
   }

@@ -40,8 +40,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
 /**
  * KMS keys in CloudHSM key stores and their lifecycle: CreateKey, DescribeKey, ListKeys, EnableKey,
@@ -386,9 +388,9 @@ public final class KmsKeys {
     ConnectedStore logins = connectedStore(customKeyStoreId);
     List<KeyRecord> owned = metadata.inTransaction(KeyTable::all).stream()
         .filter(key -> key.keyStoreId().equals(customKeyStoreId)).toList();
-    Map<String, java.util.Set<String>> labelsByHsm = new LinkedHashMap<>();
+    Map<String, Set<String>> labelsByHsm = new LinkedHashMap<>();
     logins.tokens().forEach((hsmId, token) -> labelsByHsm.put(hsmId,
-        token.listAesKeys().stream().map(AesKey::label).collect(java.util.stream.Collectors.toSet())));
+        token.listAesKeys().stream().map(AesKey::label).collect(Collectors.toSet())));
     List<KeyMaterialReport.MissingMaterial> missing = new ArrayList<>();
     for (KeyRecord key : owned) {
       List<String> lacking = labelsByHsm.entrySet().stream()
@@ -397,7 +399,7 @@ public final class KmsKeys {
         missing.add(new KeyMaterialReport.MissingMaterial(key.keyId(), key.arn(), lacking));
       }
     }
-    java.util.Set<String> ownedArns = owned.stream().map(KeyRecord::arn).collect(java.util.stream.Collectors.toSet());
+    Set<String> ownedArns = owned.stream().map(KeyRecord::arn).collect(Collectors.toSet());
     String prefix = account.keyArn("");
     List<KeyMaterialReport.Orphan> orphans = new ArrayList<>();
     labelsByHsm.forEach((hsmId, labels) -> labels.stream().sorted()
