@@ -44,14 +44,11 @@ class AliasesTest {
   void createKeys() throws Exception {
     fixture = new KeyStoreFixture(softhsm, data);
     Cluster cluster = fixture.newCluster(2);
-    CustomKeyStores keyStores = fixture.open();
-    keys = new KmsKeys(fixture.metadata, fixture.registry, keyStores, fixture.connections,
-        new Account("111122223333", "us-east-1"), Clock.systemUTC());
+    fixture.open();
+    keys = fixture.kmsKeys(Clock.systemUTC());
     aliases = keys.aliases();
     crypto = new KmsCrypto(keys, fixture.connections);
-    String store = keyStores.createCustomKeyStore(fixture.createRequest("aliases", cluster));
-    keyStores.connectCustomKeyStore(store);
-    assertThat(fixture.awaitSettled(store).connectionState()).isEqualTo(ConnectionState.CONNECTED);
+    String store = fixture.connectedStore("aliases", cluster);
     key = keys.createKey(CreateKeyRequest.inCustomKeyStore(store, "one"));
     other = keys.createKey(CreateKeyRequest.inCustomKeyStore(store, "two"));
   }

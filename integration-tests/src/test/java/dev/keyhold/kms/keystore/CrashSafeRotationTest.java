@@ -4,11 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keyhold.kms.cluster.Cluster;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,21 +41,12 @@ class CrashSafeRotationTest {
     fixture.stop(); // the service processes below own the data directory
 
     for (int i = 0; i < steps.size(); i++) {
-      assertThat(runChild("crash", data.toString(), stores.get(i), steps.get(i)))
+      assertThat(KeyStoreFixture.runInFreshJvm(
+          RotationCrashChild.class, "crash", data.toString(), stores.get(i), steps.get(i)))
           .as("the service died at '%s'", steps.get(i)).isEqualTo(RotationCrashChild.HALTED);
     }
-    assertThat(runChild("restart", data.toString()))
+    assertThat(KeyStoreFixture.runInFreshJvm(RotationCrashChild.class, "restart", data.toString()))
         .as("after a restart every store connects and every HSM opens with the known password").isZero();
   }
 
-  private static int runChild(String... args) throws IOException, InterruptedException {
-    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), RotationCrashChild.class.getName()));
-    command.addAll(List.of(args));
-    Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String output = new String(child.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-    assertThat(child.waitFor(120, TimeUnit.SECONDS)).isTrue();
-    System.out.println(String.join(" ", args) + " ->\n" + output);
-    return child.exitValue();
-  }
 }

@@ -4,11 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keyhold.kms.cluster.Cluster;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,18 +26,10 @@ class CreateKeyCrashTest {
     String store = fixture.open().createCustomKeyStore(fixture.createRequest("crashing", cluster));
     fixture.stop();
 
-    assertThat(run("crash", data.toString(), store)).isEqualTo(CreateKeyCrashChild.HALTED);
-    assertThat(run("restart", data.toString(), store)).as("no half-created key, no orphan").isZero();
+    assertThat(KeyStoreFixture.runInFreshJvm(CreateKeyCrashChild.class, "crash", data.toString(), store))
+        .isEqualTo(CreateKeyCrashChild.HALTED);
+    assertThat(KeyStoreFixture.runInFreshJvm(CreateKeyCrashChild.class, "restart", data.toString(), store))
+        .as("no half-created key, no orphan").isZero();
   }
 
-  private static int run(String... args) throws Exception {
-    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), CreateKeyCrashChild.class.getName()));
-    command.addAll(List.of(args));
-    Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String output = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(child.waitFor(120, TimeUnit.SECONDS)).isTrue();
-    System.out.println(String.join(" ", args) + " ->\n" + output);
-    return child.exitValue();
-  }
 }

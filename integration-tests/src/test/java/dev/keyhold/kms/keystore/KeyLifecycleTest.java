@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keyhold.kms.cluster.Cluster;
 import dev.keyhold.kms.error.KmsErrorType;
-import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.CreateKeyRequest;
 import dev.keyhold.kms.key.EncryptRequest;
 import dev.keyhold.kms.key.KeyMetadata;
@@ -50,11 +49,9 @@ class KeyLifecycleTest {
     fixture = new KeyStoreFixture(softhsm, data);
     Cluster cluster = fixture.newCluster(2);
     keyStores = fixture.open();
-    keys = new KmsKeys(fixture.metadata, fixture.registry, keyStores, fixture.connections,
-        new Account("111122223333", "us-east-1"), clock);
+    keys = fixture.kmsKeys(clock);
     crypto = new KmsCrypto(keys, fixture.connections);
-    storeId = keyStores.createCustomKeyStore(fixture.createRequest("lifecycle", cluster));
-    connect();
+    storeId = fixture.connectedStore("lifecycle", cluster);
     key = keys.createKey(CreateKeyRequest.inCustomKeyStore(storeId, "before"));
   }
 

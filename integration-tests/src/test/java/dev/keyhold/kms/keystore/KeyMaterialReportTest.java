@@ -132,7 +132,7 @@ class KeyMaterialReportTest {
   }
 
   private KmsKeys keys(Clock clock) {
-    return new KmsKeys(fixture.metadata, fixture.registry, keyStores, fixture.connections, ACCOUNT, clock);
+    return fixture.kmsKeys(clock);
   }
 
   private Token token(String hsmId) {

@@ -13,6 +13,10 @@ import dev.keyhold.pkcs11.SessionPoolConfig;
 import dev.keyhold.softhsm.ClusterId;
 import dev.keyhold.softhsm.LocalClusterProvisioner;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
+import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.key.KmsKeys;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
@@ -20,6 +24,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Builds what the key store tests need from real parts: SoftHSM2 clusters provisioned in the test
@@ -27,6 +32,8 @@ import java.util.Optional;
  * a data directory, and the facade over them.
  */
 final class KeyStoreFixture implements AutoCloseable {
+  static final Account ACCOUNT = new Account("111122223333", "us-east-1");
+
   final SoftHsmClusterExtension softhsm;
   final Path dataDirectory;
   private final SecureRandom random = new SecureRandom();
@@ -119,6 +126,36 @@ final class KeyStoreFixture implements AutoCloseable {
       entry = describe(id);
     }
     return entry;
+  }
+
+  /** Creates a key store named {@code name} for {@code cluster} and connects it. */
+  String connectedStore(String name, Cluster cluster) throws InterruptedException {
+    String id = keyStores.createCustomKeyStore(createRequest(name, cluster));
+    keyStores.connectCustomKeyStore(id);
+    if (awaitSettled(id).connectionState() != ConnectionState.CONNECTED) {
+      throw new AssertionError("key store " + name + " did not connect");
+    }
+    return id;
+  }
+
+  /** The KMS key operations over this fixture's stores, with {@code clock}. */
+  KmsKeys kmsKeys(Clock clock) {
+    return new KmsKeys(metadata, registry, keyStores, connections, ACCOUNT, clock);
+  }
+
+  /** Runs {@code main} in a fresh JVM, as a restarted service would be; returns its exit code. */
+  static int runInFreshJvm(Class<?> main, String... args) throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), main.getName()));
+    command.addAll(List.of(args));
+    Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String output = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (!child.waitFor(120, TimeUnit.SECONDS)) {
+      child.destroyForcibly();
+      throw new AssertionError(main.getSimpleName() + " did not finish: " + output);
+    }
+    System.out.println(main.getSimpleName() + " " + String.join(" ", args) + " ->\n" + output);
+    return child.exitValue();
   }
 
   /** Connects and waits; the store must end FAILED, and its error code is returned. */

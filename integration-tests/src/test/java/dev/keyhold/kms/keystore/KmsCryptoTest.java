@@ -51,12 +51,9 @@ class KmsCryptoTest {
     fixture = new KeyStoreFixture(softhsm, data);
     Cluster cluster = fixture.newCluster(2);
     keyStores = fixture.open();
-    KmsKeys keys = new KmsKeys(fixture.metadata, fixture.registry, keyStores, fixture.connections,
-        new Account("111122223333", "us-east-1"), Clock.systemUTC());
+    KmsKeys keys = fixture.kmsKeys(Clock.systemUTC());
     crypto = new KmsCrypto(keys, fixture.connections);
-    storeId = keyStores.createCustomKeyStore(fixture.createRequest("crypto", cluster));
-    keyStores.connectCustomKeyStore(storeId);
-    assertThat(fixture.awaitSettled(storeId).connectionState()).isEqualTo(ConnectionState.CONNECTED);
+    storeId = fixture.connectedStore("crypto", cluster);
     key = keys.createKey(CreateKeyRequest.inCustomKeyStore(storeId, "one"));
     otherKey = keys.createKey(CreateKeyRequest.inCustomKeyStore(storeId, "two"));
   }

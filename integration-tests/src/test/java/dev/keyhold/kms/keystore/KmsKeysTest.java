@@ -41,10 +41,8 @@ class KmsKeysTest {
     fixture = new KeyStoreFixture(softhsm, data);
     Cluster cluster = fixture.newCluster(2);
     keyStores = fixture.open();
-    keys = new KmsKeys(fixture.metadata, fixture.registry, keyStores, fixture.connections, ACCOUNT, Clock.systemUTC());
-    storeId = keyStores.createCustomKeyStore(fixture.createRequest("keys", cluster));
-    keyStores.connectCustomKeyStore(storeId);
-    assertThat(fixture.awaitSettled(storeId).connectionState()).isEqualTo(ConnectionState.CONNECTED);
+    keys = fixture.kmsKeys(Clock.systemUTC());
+    storeId = fixture.connectedStore("keys", cluster);
   }
 
   @AfterEach

@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keyhold.kms.cluster.Cluster;
 import dev.keyhold.kms.error.KmsErrorType;
-import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.CreateKeyRequest;
 import dev.keyhold.kms.key.KeyMetadata;
 import dev.keyhold.kms.key.KeyPolicies;
@@ -40,14 +39,11 @@ class TagsAndPoliciesTest {
   void createKey() throws Exception {
     fixture = new KeyStoreFixture(softhsm, data);
     Cluster cluster = fixture.newCluster(2);
-    CustomKeyStores keyStores = fixture.open();
-    keys = new KmsKeys(fixture.metadata, fixture.registry, keyStores, fixture.connections,
-        new Account("111122223333", "us-east-1"), Clock.systemUTC());
+    fixture.open();
+    keys = fixture.kmsKeys(Clock.systemUTC());
     tags = keys.tags();
     policies = keys.policies();
-    String store = keyStores.createCustomKeyStore(fixture.createRequest("tags", cluster));
-    keyStores.connectCustomKeyStore(store);
-    assertThat(fixture.awaitSettled(store).connectionState()).isEqualTo(ConnectionState.CONNECTED);
+    String store = fixture.connectedStore("tags", cluster);
     key = keys.createKey(CreateKeyRequest.inCustomKeyStore(store, null));
   }
 
