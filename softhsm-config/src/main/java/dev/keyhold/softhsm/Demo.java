@@ -1,72 +1,119 @@
 package dev.keyhold.softhsm;
 
-import dev.keyhold.pkcs11.Aead;
-import dev.keyhold.pkcs11.AesKey;
-import dev.keyhold.pkcs11.AesKeyTemplate;
-import dev.keyhold.pkcs11.InvalidCiphertextException;
+import dev.keyhold.kms.cluster.Cluster;
+import dev.keyhold.kms.cluster.ClusterRegistry;
+import dev.keyhold.kms.error.KmsException;
+import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.key.CreateKeyRequest;
+import dev.keyhold.kms.key.DecryptRequest;
+import dev.keyhold.kms.key.EncryptRequest;
+import dev.keyhold.kms.key.GenerateDataKeyRequest;
+import dev.keyhold.kms.key.KeyMetadata;
+import dev.keyhold.kms.key.KmsCrypto;
+import dev.keyhold.kms.key.KmsKeys;
+import dev.keyhold.kms.keystore.Checkpoints;
+import dev.keyhold.kms.keystore.ConnectionState;
+import dev.keyhold.kms.keystore.CreateCustomKeyStoreRequest;
+import dev.keyhold.kms.keystore.CustomKeyStores;
+import dev.keyhold.kms.keystore.CustomKeyStoresListEntry;
+import dev.keyhold.kms.keystore.DescribeCustomKeyStoresRequest;
+import dev.keyhold.kms.keystore.KeyStoreConnections;
+import dev.keyhold.kms.metadata.JdbcMetadataStore;
+import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.Pkcs11Module;
 import dev.keyhold.pkcs11.SessionPoolConfig;
-import dev.keyhold.pkcs11.Token;
-import dev.keyhold.pkcs11.TokenProfile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.SecureRandom;
-import java.util.Arrays;
-import java.util.Base64;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code bin/keyhold}: until the HTTP service lands, shows the path a KMS Encrypt will take. It
- * provisions a local 2-HSM cluster in a throwaway directory, generates a non-extractable AES-256 key
- * in each HSM, and runs an AES-GCM round trip inside the tokens.
+ * {@code bin/keyhold}: until the HTTP service lands, runs the KMS layer end to end on this machine: a
+ * throwaway local 2-HSM SoftHSM2 cluster, a custom key store (H2 metadata and a master key in the same
+ * throwaway directory) connected with its kmsuser password rotated, a KMS key generated in the HSM, and
+ * Encrypt, Decrypt and GenerateDataKey inside it.
  */
 @Command(name = "keyhold", mixinStandardHelpOptions = true,
-    description = "Provisions a throwaway 2-HSM SoftHSM2 cluster and encrypts inside its tokens.")
+    description = "Runs Keyhold's KMS layer against a throwaway local SoftHSM2 cluster.")
 public final class Demo implements Callable<Integer> {
-  @Option(names = "--dir", required = true, paramLabel = "DIR", description = "Throwaway SoftHSM2 directory.")
+  @Option(names = "--dir", required = true, paramLabel = "DIR", description = "Throwaway working directory.")
   Path dir;
 
   @Option(names = "--module", defaultValue = "/usr/lib/softhsm/libsofthsm2.so", paramLabel = "PATH")
   Path modulePath;
 
   @Override
-  public Integer call() {
+  public Integer call() throws InterruptedException {
     SecureRandom random = new SecureRandom();
     SoftHsmDirectory directory = SoftHsmDirectory.at(dir);
     directory.create();
     directory.checkActiveInThisProcess();
-    ClusterId cluster = ClusterId.random(random);
-    Pin soPin = Pin.random(random, 16);
-    Pin kmsuserPin = Pin.random(random, 16);
-    byte[] plaintext = "Hello from inside the HSM".getBytes(StandardCharsets.UTF_8);
-    byte[] context = "purpose=demo".getBytes(StandardCharsets.UTF_8);
-    try (Pkcs11Module module = Pkcs11Module.load(modulePath)) {
-      System.out.println("module   " + module.describe());
-      new ClusterProvisioner(module).provision(cluster, 2, soPin, kmsuserPin);
-      for (String label : cluster.tokenLabels(2)) {
-        try (Token token = Token.login(module, label, TokenProfile.SOFTHSM2, kmsuserPin, SessionPoolConfig.defaults())) {
-          AesKey key = token.generateAesKey(AesKeyTemplate.builder(AesKey.of("demo-key", new byte[] {1})).build());
-          Aead aead = token.aesGcm(key);
-          byte[] ciphertext = aead.encrypt(plaintext, context);
-          byte[] decrypted = aead.decrypt(ciphertext, context);
-          System.out.println("token    " + label + ": key " + key.label() + " generated inside the token");
-          System.out.println("  encrypt " + plaintext.length + " B -> " + ciphertext.length + " B (IV || ciphertext || tag) "
-              + Base64.getEncoder().encodeToString(ciphertext));
-          System.out.println("  decrypt -> \"" + new String(decrypted, StandardCharsets.UTF_8) + "\" "
-              + (Arrays.equals(plaintext, decrypted) ? "(round trip OK)" : "(MISMATCH)"));
-          try {
-            aead.decrypt(ciphertext, "purpose=other".getBytes(StandardCharsets.UTF_8));
-          } catch (InvalidCiphertextException expected) {
-            System.out.println("  decrypt with another context -> InvalidCiphertextException (as it must)");
-          }
+    Pin kmsuserPassword = Pin.random(random, 16);
+    try (Pkcs11Module module = Pkcs11Module.load(modulePath);
+        JdbcMetadataStore metadata = JdbcMetadataStore.embedded(dir.resolve("data"))) {
+      System.out.println("module      " + module.describe());
+      Cluster cluster = new LocalClusterProvisioner(module, dir.resolve("clusters.json"))
+          .provision(ClusterId.random(random), 2, Optional.empty(), Pin.random(random, 16), kmsuserPassword)
+          .cluster();
+      System.out.println("cluster     " + cluster.clusterId() + ", HSMs " + cluster.hsms().size()
+          + ", trust anchor " + cluster.trustAnchor().certificate().getSubjectX500Principal());
+      ClusterRegistry clusters = ClusterRegistry.of(List.of(cluster));
+      MasterKey masterKey = MasterKey.loadOrCreate(dir.resolve("data/master.key"));
+      KeyStoreConnections connections = new KeyStoreConnections(
+          metadata, clusters, masterKey, SessionPoolConfig.defaults(), Checkpoints.NONE);
+      try (CustomKeyStores keyStores = new CustomKeyStores(metadata, clusters, masterKey, Clock.systemUTC(),
+          connections)) {
+        String storeId = keyStores.createCustomKeyStore(new CreateCustomKeyStoreRequest(
+            "demo", cluster.clusterId(), cluster.trustAnchor().pem(), kmsuserPassword, null));
+        keyStores.connectCustomKeyStore(storeId);
+        CustomKeyStoresListEntry store = awaitSettled(keyStores, storeId);
+        System.out.println("key store   " + storeId + " " + store.connectionState()
+            + " (kmsuser logged in to every HSM; its password rotated to one only the store knows)");
+
+        KmsKeys keys = new KmsKeys(metadata, clusters, keyStores, connections,
+            new Account("111122223333", "us-east-1"), Clock.systemUTC());
+        KmsCrypto crypto = new KmsCrypto(keys, connections);
+        KeyMetadata key = keys.createKey(CreateKeyRequest.inCustomKeyStore(storeId, "demo key"));
+        System.out.println("KMS key     " + key.arn() + " " + key.keyState() + ", Origin " + key.origin());
+
+        byte[] plaintext = "Hello from inside the HSM".getBytes(StandardCharsets.UTF_8);
+        Map<String, String> context = Map.of("purpose", "demo");
+        byte[] blob = crypto.encrypt(new EncryptRequest(key.keyId(), plaintext, context, null)).ciphertextBlob();
+        System.out.println("Encrypt     " + plaintext.length + " B -> CiphertextBlob of " + blob.length + " B");
+        byte[] back = crypto.decrypt(new DecryptRequest(blob, context, null, null)).plaintext();
+        System.out.println("Decrypt     \"" + new String(back, StandardCharsets.UTF_8) + "\"");
+        try {
+          crypto.decrypt(new DecryptRequest(blob, Map.of("purpose", "other"), null, null));
+        } catch (KmsException expected) {
+          System.out.println("Decrypt     with another encryption context -> " + expected.type());
         }
+        int dataKeyBytes = crypto.generateDataKey(new GenerateDataKeyRequest(key.keyId(), context, "AES_256", null))
+            .plaintext().orElseThrow().length;
+        System.out.println("GenerateDataKey -> a " + dataKeyBytes + "-byte data key, and its CiphertextBlob");
+        keyStores.disconnectCustomKeyStore(storeId);
       }
     }
     return 0;
+  }
+
+  private static CustomKeyStoresListEntry awaitSettled(CustomKeyStores keyStores, String id)
+      throws InterruptedException {
+    while (true) {
+      CustomKeyStoresListEntry entry = keyStores.describeCustomKeyStores(
+          new DescribeCustomKeyStoresRequest(id, null, null, null)).customKeyStores().get(0);
+      if (entry.connectionState() != ConnectionState.CONNECTING) {
+        return entry;
+      }
+      Thread.sleep(20);
+    }
   }
 
   public static void main(String[] args) {
