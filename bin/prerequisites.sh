@@ -27,7 +27,7 @@ keyhold_build() {
     return 0
   fi
   echo "building Keyhold (mvn package, tests skipped)" >&2
-  mvn -B -q -f "$keyhold_root/pom.xml" -pl softhsm-config -am -DskipTests package
+  mvn -B -q -Dstyle.color=never -f "$keyhold_root/pom.xml" -pl softhsm-config -am -DskipTests package
   touch "$stamp"
 }
 
