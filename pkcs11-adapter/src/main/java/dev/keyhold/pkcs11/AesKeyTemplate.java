@@ -14,8 +14,10 @@ import org.xipki.pkcs11.wrapper.AttributeVector;
  *   <tr><td>{@code CKA_TOKEN}</td><td>true: persistent, survives a restart</td></tr>
  *   <tr><td>{@code CKA_PRIVATE}</td><td>true: only the logged-in user sees it</td></tr>
  *   <tr><td>{@code CKA_SENSITIVE}</td><td>true: {@code CKA_VALUE} can never be read</td></tr>
- *   <tr><td>{@code CKA_EXTRACTABLE}</td><td>false unless {@link Builder#extractable()}: no
+ *   <tr><td>{@code CKA_EXTRACTABLE}</td><td>false unless {@link Builder#replicable()}: no
  *       {@code C_WrapKey} at all</td></tr>
+ *   <tr><td>{@code CKA_WRAP_WITH_TRUSTED}</td><td>true when replicable: only a key the SO marked
+ *       {@code CKA_TRUSTED} may wrap it, so the user cannot wrap it under a key of their own</td></tr>
  *   <tr><td>{@code CKA_ENCRYPT} / {@code CKA_DECRYPT}</td><td>true</td></tr>
  *   <tr><td>{@code CKA_WRAP} / {@code CKA_UNWRAP} / {@code CKA_SIGN} / {@code CKA_VERIFY} /
  *       {@code CKA_DERIVE}</td><td>false: the key does one job</td></tr>
@@ -24,11 +26,11 @@ import org.xipki.pkcs11.wrapper.AttributeVector;
  */
 public final class AesKeyTemplate {
   private final AesKey key;
-  private final boolean extractable;
+  private final boolean replicable;
 
-  private AesKeyTemplate(AesKey key, boolean extractable) {
+  private AesKeyTemplate(AesKey key, boolean replicable) {
     this.key = key;
-    this.extractable = extractable;
+    this.replicable = replicable;
   }
 
   public static Builder builder(AesKey key) {
@@ -39,17 +41,22 @@ public final class AesKeyTemplate {
     return key;
   }
 
-  public boolean isExtractable() {
-    return extractable;
+  public boolean isReplicable() {
+    return replicable;
   }
 
   AttributeVector toAttributes() {
+    return toUnwrapAttributes().valueLen(32);
+  }
+
+  /** The same, less {@code CKA_VALUE_LEN}: an unwrapped key's length comes with it. */
+  AttributeVector toUnwrapAttributes() {
     return AttributeVector.newAESSecretKey()
-        .valueLen(32)
         .token(true)
         .private_(true)
         .sensitive(true)
-        .extractable(extractable)
+        .extractable(replicable)
+        .wrapWithTrusted(replicable)
         .encrypt(true)
         .decrypt(true)
         .wrap(false)
@@ -63,26 +70,29 @@ public final class AesKeyTemplate {
 
   @Override
   public String toString() {
-    return "AesKeyTemplate[" + key + ", extractable=" + extractable + "]";
+    return "AesKeyTemplate[" + key + ", replicable=" + replicable + "]";
   }
 
   /** Builds a template; every attribute not named here is fixed (see the class comment). */
   public static final class Builder {
     private final AesKey key;
-    private boolean extractable;
+    private boolean replicable;
 
     private Builder(AesKey key) {
       this.key = checkNotNull(key, "key");
     }
 
-    /** Allows wrapping the key under another key (never in clear): only for replication designs. */
-    public Builder extractable() {
-      this.extractable = true;
+    /**
+     * Lets the key be copied to another HSM, wrapped (never in clear) under a wrapping key the SO
+     * marked trusted: {@code CKA_EXTRACTABLE} and {@code CKA_WRAP_WITH_TRUSTED} true.
+     */
+    public Builder replicable() {
+      this.replicable = true;
       return this;
     }
 
     public AesKeyTemplate build() {
-      return new AesKeyTemplate(key, extractable);
+      return new AesKeyTemplate(key, replicable);
     }
   }
 }

@@ -6,6 +6,7 @@ import static com.google.common.base.Preconditions.checkState;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKA_ID;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKA_LABEL;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKM_AES_KEY_GEN;
+import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKM_AES_KEY_WRAP_PAD;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKR_USER_ALREADY_LOGGED_IN;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKU_USER;
 
@@ -122,6 +123,28 @@ public final class Token implements AutoCloseable {
         }
       }
       return keys.build();
+    });
+  }
+
+  /**
+   * {@code key} wrapped under {@code wrappingKey} ({@code CKM_AES_KEY_WRAP_PAD}, RFC 5649), to carry it
+   * to another HSM without it ever being in clear. The token decides who may: a replicable key only
+   * under a trusted wrapping key, a non-extractable one never.
+   */
+  public byte[] wrapKey(AesKey wrappingKey, AesKey key) {
+    checkNotNull(wrappingKey, "wrappingKey");
+    checkNotNull(key, "key");
+    return call("C_WrapKey", false, (session, connection) -> session.wrapKey(new Mechanism(CKM_AES_KEY_WRAP_PAD),
+        connection.handleOf(wrappingKey, session), connection.handleOf(key, session)));
+  }
+
+  /** Unwraps what {@link #wrapKey} made into a persistent key with {@code template}'s attributes. */
+  public AesKey unwrapAesKey(AesKey unwrappingKey, byte[] wrapped, AesKeyTemplate template) {
+    checkNotNull(wrapped, "wrapped");
+    checkNotNull(template, "template");
+    return withKey(unwrappingKey, "C_UnwrapKey", false, (session, handle) -> {
+      session.unwrapKey(new Mechanism(CKM_AES_KEY_WRAP_PAD), handle, wrapped, template.toUnwrapAttributes());
+      return template.key();
     });
   }
 
