@@ -2,7 +2,6 @@ package dev.keyhold.kms.key;
 
 import static dev.keyhold.kms.error.KmsErrorType.AlreadyExistsException;
 import static dev.keyhold.kms.error.KmsErrorType.InvalidAliasNameException;
-import static dev.keyhold.kms.error.KmsErrorType.InvalidMarkerException;
 import static dev.keyhold.kms.error.KmsErrorType.KMSInvalidStateException;
 import static dev.keyhold.kms.error.KmsErrorType.LimitExceededException;
 import static dev.keyhold.kms.error.KmsErrorType.NotFoundException;
@@ -13,6 +12,7 @@ import static dev.keyhold.kms.error.Validation.range;
 import static dev.keyhold.kms.error.Validation.required;
 
 import dev.keyhold.kms.error.KmsException;
+import dev.keyhold.kms.error.Page;
 import dev.keyhold.kms.metadata.MetadataStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -135,17 +135,8 @@ public final class KeyAliases {
         }
       }
     });
-    int start = 0;
-    if (marker != null) {
-      start = all.stream().map(AliasListEntry::aliasName).toList().indexOf(marker);
-      if (start < 0) {
-        throw new KmsException(InvalidMarkerException, "The marker " + marker + " is not valid.");
-      }
-    }
-    int end = Math.min(all.size(), start + pageSize);
-    boolean truncated = end < all.size();
-    return new ListAliasesResponse(all.subList(start, end),
-        truncated ? Optional.of(all.get(end).aliasName()) : Optional.empty(), truncated);
+    Page<AliasListEntry> page = Page.of(all, AliasListEntry::aliasName, pageSize, marker);
+    return new ListAliasesResponse(page.items(), page.nextMarker(), page.truncated());
   }
 
   /** The key id an alias name or alias ARN points to; NotFoundException if none. */

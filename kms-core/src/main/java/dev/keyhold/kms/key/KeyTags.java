@@ -1,6 +1,5 @@
 package dev.keyhold.kms.key;
 
-import static dev.keyhold.kms.error.KmsErrorType.InvalidMarkerException;
 import static dev.keyhold.kms.error.KmsErrorType.KMSInvalidStateException;
 import static dev.keyhold.kms.error.KmsErrorType.TagException;
 import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
@@ -8,6 +7,7 @@ import static dev.keyhold.kms.error.Validation.range;
 import static dev.keyhold.kms.error.Validation.required;
 
 import dev.keyhold.kms.error.KmsException;
+import dev.keyhold.kms.error.Page;
 import dev.keyhold.kms.metadata.MetadataStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -71,17 +71,8 @@ public final class KeyTags {
     int pageSize = Optional.ofNullable(range(limit, "limit", 1, 50)).orElse(MAX_TAGS);
     KeyRecord key = keys.resolve(required(keyId, "keyId"));
     List<Tag> all = metadata.inTransaction(c -> tags(c, key.keyId()));
-    int start = 0;
-    if (marker != null) {
-      start = all.stream().map(Tag::tagKey).toList().indexOf(marker);
-      if (start < 0) {
-        throw new KmsException(InvalidMarkerException, "The marker " + marker + " is not valid.");
-      }
-    }
-    int end = Math.min(all.size(), start + pageSize);
-    boolean truncated = end < all.size();
-    return new ListResourceTagsResponse(all.subList(start, end),
-        truncated ? Optional.of(all.get(end).tagKey()) : Optional.empty(), truncated);
+    Page<Tag> page = Page.of(all, Tag::tagKey, pageSize, marker);
+    return new ListResourceTagsResponse(page.items(), page.nextMarker(), page.truncated());
   }
 
   /** The checks of a Tags member (TagResource's, and CreateKey's). */

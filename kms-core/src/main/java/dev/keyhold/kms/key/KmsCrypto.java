@@ -129,7 +129,8 @@ public final class KmsCrypto {
     }
     ConnectedStore logins = keys.connectedStore(customKeyStoreId);
     try {
-      return logins.tokens().values().iterator().next().generateRandom(length);
+      return logins.primaryToken().orElseThrow(() -> new KmsException(KMSInvalidStateException,
+          "Custom key store " + customKeyStoreId + " has no HSM logged in.")).generateRandom(length);
     } catch (Pkcs11Exception e) {
       throw clusterFailure(e);
     }
@@ -200,7 +201,7 @@ public final class KmsCrypto {
   }
 
   private static Token firstToken(ConnectedStore logins, KeyRecord key) {
-    return logins.tokens().values().stream().findFirst()
+    return logins.primaryToken()
         .orElseThrow(() -> new KmsException(KMSInvalidStateException, key.arn() + " is unavailable."));
   }
 

@@ -2,7 +2,6 @@ package dev.keyhold.kms.key;
 
 import static dev.keyhold.kms.error.KmsErrorType.CloudHsmClusterInvalidConfigurationException;
 import static dev.keyhold.kms.error.KmsErrorType.CustomKeyStoreInvalidStateException;
-import static dev.keyhold.kms.error.KmsErrorType.InvalidMarkerException;
 import static dev.keyhold.kms.error.KmsErrorType.KMSInternalException;
 import static dev.keyhold.kms.error.KmsErrorType.KMSInvalidStateException;
 import static dev.keyhold.kms.error.KmsErrorType.NotFoundException;
@@ -16,6 +15,7 @@ import dev.keyhold.kms.cluster.Cluster;
 import dev.keyhold.kms.cluster.ClusterRegistry;
 import dev.keyhold.kms.cluster.Hsm;
 import dev.keyhold.kms.error.KmsException;
+import dev.keyhold.kms.error.Page;
 import dev.keyhold.kms.keystore.Checkpoints;
 import dev.keyhold.kms.keystore.ConnectedStore;
 import dev.keyhold.kms.keystore.ConnectionState;
@@ -144,7 +144,7 @@ public final class KmsKeys {
     Cluster cluster = clusters.find(store.cloudHsmClusterId()).filter(c -> c.activeHsms().size() >= 2)
         .orElseThrow(() -> new KmsException(CloudHsmClusterInvalidConfigurationException, "Cluster "
             + store.cloudHsmClusterId() + " needs at least two active HSMs to create keys."));
-    Token token = connections.connected(keyStoreId).map(logins -> firstLoggedIn(logins, cluster))
+    Token token = connections.connected(keyStoreId).flatMap(ConnectedStore::primaryToken)
         .orElseThrow(() -> new KmsException(CustomKeyStoreInvalidStateException,
             "Custom key store " + keyStoreId + " is not connected."));
 
@@ -187,22 +187,9 @@ public final class KmsKeys {
   public ListKeysResponse listKeys(Integer limit, String marker) {
     int pageSize = Optional.ofNullable(range(limit, "limit", 1, 1000)).orElse(DEFAULT_LIST_LIMIT);
     length(marker, "marker", 1, 1024);
-    List<KeyRecord> all = metadata.inTransaction(KeyTable::all);
-    int start = 0;
-    if (marker != null) {
-      start = -1;
-      for (int i = 0; i < all.size() && start < 0; i++) {
-        start = all.get(i).keyId().equals(marker) ? i : -1;
-      }
-      if (start < 0) {
-        throw new KmsException(InvalidMarkerException, "The marker " + marker + " is not valid.");
-      }
-    }
-    int end = Math.min(all.size(), start + pageSize);
-    List<ListKeysResponse.Entry> page =
-        all.subList(start, end).stream().map(k -> new ListKeysResponse.Entry(k.keyId(), k.arn())).toList();
-    boolean truncated = end < all.size();
-    return new ListKeysResponse(page, truncated ? Optional.of(all.get(end).keyId()) : Optional.empty(), truncated);
+    Page<KeyRecord> page = Page.of(metadata.inTransaction(KeyTable::all), KeyRecord::keyId, pageSize, marker);
+    return new ListKeysResponse(page.items().stream().map(k -> new ListKeysResponse.Entry(k.keyId(), k.arn())).toList(),
+        page.nextMarker(), page.truncated());
   }
 
   /** EnableKey. On a key whose store is disconnected it succeeds and shows once the store is back. */
@@ -460,10 +447,6 @@ public final class KmsKeys {
     }
   }
 
-  private static Token firstLoggedIn(ConnectedStore logins, Cluster cluster) {
-    return cluster.activeHsms().stream().map(hsm -> logins.tokens().get(hsm.hsmId()))
-        .filter(token -> token != null).findFirst().orElse(null);
-  }
 
   /** CKA_ID: the key id's 16 bytes, so an operator can find the material by id as well as by label. */
   static byte[] idBytes(String keyId) {

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /** A connected key store's logins: one {@link Token} per active HSM, logged in as kmsuser. */
 public final class ConnectedStore implements AutoCloseable {
@@ -23,6 +24,14 @@ public final class ConnectedStore implements AutoCloseable {
 
   Token token(String hsmId) {
     return tokens.get(hsmId);
+  }
+
+  /**
+   * The token that holds and serves the store's keys: the first active HSM logged in. Until keys are
+   * replicated, it is where CreateKey generates material and where crypto runs.
+   */
+  public Optional<Token> primaryToken() {
+    return tokens.values().stream().findFirst();
   }
 
   /** The logged-in tokens by HSM id. */

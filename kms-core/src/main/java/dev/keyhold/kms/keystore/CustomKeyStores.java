@@ -10,7 +10,6 @@ import static dev.keyhold.kms.error.KmsErrorType.CustomKeyStoreInvalidStateExcep
 import static dev.keyhold.kms.error.KmsErrorType.CustomKeyStoreNameInUseException;
 import static dev.keyhold.kms.error.KmsErrorType.CustomKeyStoreNotFoundException;
 import static dev.keyhold.kms.error.KmsErrorType.IncorrectTrustAnchorException;
-import static dev.keyhold.kms.error.KmsErrorType.InvalidMarkerException;
 import static dev.keyhold.kms.error.KmsErrorType.LimitExceededException;
 import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
 import static dev.keyhold.kms.error.Validation.length;
@@ -18,19 +17,17 @@ import static dev.keyhold.kms.error.Validation.pattern;
 import static dev.keyhold.kms.error.Validation.range;
 import static dev.keyhold.kms.error.Validation.required;
 
-import com.google.common.collect.ImmutableList;
 import com.google.common.io.BaseEncoding;
 import dev.keyhold.kms.cluster.Cluster;
 import dev.keyhold.kms.cluster.ClusterRegistry;
 import dev.keyhold.kms.cluster.TrustAnchor;
 import dev.keyhold.kms.error.KmsErrorType;
 import dev.keyhold.kms.error.KmsException;
+import dev.keyhold.kms.error.Page;
 import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.Pin;
 import java.security.SecureRandom;
-import java.sql.Connection;
-import java.sql.SQLException;
 import java.time.Clock;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
@@ -143,17 +140,9 @@ public final class CustomKeyStores implements AutoCloseable {
             .orElseThrow(() -> notFound(id != null ? id : name));
         return new DescribeCustomKeyStoresResponse(List.of(CustomKeyStoresListEntry.of(store)), Optional.empty(), false);
       }
-      ImmutableList<KeyStoreRecord> all = KeyStoreTable.all(connection);
-      int start = 0;
-      if (marker != null) {
-        start = indexOf(all, marker);
-      }
-      int end = Math.min(all.size(), start + limit);
-      List<CustomKeyStoresListEntry> page =
-          all.subList(start, end).stream().map(CustomKeyStoresListEntry::of).toList();
-      boolean truncated = end < all.size();
+      Page<KeyStoreRecord> page = Page.of(KeyStoreTable.all(connection), store -> store.id, limit, marker);
       return new DescribeCustomKeyStoresResponse(
-          page, truncated ? Optional.of(all.get(end).id) : Optional.empty(), truncated);
+          page.items().stream().map(CustomKeyStoresListEntry::of).toList(), page.nextMarker(), page.truncated());
     });
   }
 
@@ -259,17 +248,12 @@ public final class CustomKeyStores implements AutoCloseable {
 
   private void setState(String id, ConnectionState state, ConnectionErrorCode errorCode) {
     metadata.inTransaction(connection -> {
-      KeyStoreTable.byId(connection, id).ifPresent(store -> update(connection, store.withState(state, errorCode)));
+      Optional<KeyStoreRecord> store = KeyStoreTable.byId(connection, id);
+      if (store.isPresent()) {
+        KeyStoreTable.update(connection, store.get().withState(state, errorCode));
+      }
       return null;
     });
-  }
-
-  private static void update(Connection connection, KeyStoreRecord store) {
-    try {
-      KeyStoreTable.update(connection, store);
-    } catch (SQLException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   private Cluster usableCluster(String clusterId) {
@@ -335,14 +319,6 @@ public final class CustomKeyStores implements AutoCloseable {
     return password;
   }
 
-  private static int indexOf(List<KeyStoreRecord> stores, String marker) {
-    for (int i = 0; i < stores.size(); i++) {
-      if (stores.get(i).id.equals(marker)) {
-        return i;
-      }
-    }
-    throw new KmsException(InvalidMarkerException, "The marker " + marker + " is not valid.");
-  }
 
   private static KmsException notFound(String idOrName) {
     return new KmsException(CustomKeyStoreNotFoundException,
