@@ -44,16 +44,7 @@ class GeneratedKeyTest {
   void itsValueCannotBeRead() {
     try (Token token = cluster.login(1)) {
       AesKey key = token.generateAesKey(AesKeyTemplate.builder(AesKey.of("unreadable", new byte[] {2})).build());
-      assertThatThrownBy(() -> token.withKey(key, "C_GetAttributeValue", false, (session, handle) -> {
-        CK_ATTRIBUTE[] template = {new CK_ATTRIBUTE()};
-        template[0].type = CKA_VALUE;
-        try {
-          session.getModule().getPKCS11Module().C_GetAttributeValue(session.getSessionHandle(), handle, template, true);
-        } catch (iaik.pkcs.pkcs11.wrapper.PKCS11Exception e) {
-          throw session.getModule().convertException(e);
-        }
-        return template[0].pValue;
-      }))
+      assertThatThrownBy(() -> RawValue.read(token, key))
           .isInstanceOf(TokenFailureException.class)
           .hasMessageContaining("CKR_ATTRIBUTE_SENSITIVE");
     }

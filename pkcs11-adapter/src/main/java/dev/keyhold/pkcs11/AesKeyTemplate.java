@@ -51,6 +51,18 @@ public final class AesKeyTemplate {
 
   /** The same, less {@code CKA_VALUE_LEN}: an unwrapped key's length comes with it. */
   AttributeVector toUnwrapAttributes() {
+    return attributes(replicable).label(key.label()).id(key.idUnsafe());
+  }
+
+  /**
+   * What every replica must be, whoever unwraps it: the unwrap template of a trusted wrapping key
+   * ({@link SecurityOfficer}), which the token enforces against the unwrapping caller's template.
+   */
+  static AttributeVector replicaAttributes() {
+    return attributes(true);
+  }
+
+  private static AttributeVector attributes(boolean replicable) {
     return AttributeVector.newAESSecretKey()
         .token(true)
         .private_(true)
@@ -63,9 +75,7 @@ public final class AesKeyTemplate {
         .unwrap(false)
         .sign(false)
         .verify(false)
-        .derive(false)
-        .label(key.label())
-        .id(key.idUnsafe());
+        .derive(false);
   }
 
   @Override

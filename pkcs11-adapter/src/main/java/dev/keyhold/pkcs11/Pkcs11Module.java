@@ -187,12 +187,37 @@ public final class Pkcs11Module implements AutoCloseable {
    */
   Optional<Slot> findSlot(String label) {
     for (Slot slot : slotsWithTokens()) {
-      TokenInfo info = tokenInfo(slot);
-      if (info.isTokenInitialized() && info.getLabel().trim().equals(label)) {
+      Optional<TokenInfo> info = readableTokenInfo(slot);
+      if (info.isPresent() && info.get().isTokenInitialized() && info.get().getLabel().trim().equals(label)) {
         return Optional.of(slot);
       }
     }
     return Optional.empty();
+  }
+
+  /**
+   * Whether the library answers for at least one of its tokens. When it does, a token it cannot
+   * reach is lost on its own (one HSM of several), and re-initialising would only cut the others off.
+   */
+  boolean anyTokenAnswers() {
+    callLock().lock();
+    try {
+      return slotsWithTokens().stream().anyMatch(slot -> readableTokenInfo(slot).isPresent());
+    } catch (DeviceLostException e) {
+      return false;
+    } finally {
+      callLock().unlock();
+    }
+  }
+
+  /** The slot's token info; empty when its token does not answer (one lost device must not hide the rest). */
+  private Optional<TokenInfo> readableTokenInfo(Slot slot) {
+    try {
+      return Optional.of(slot.getToken().getTokenInfo());
+    } catch (PKCS11Exception e) {
+      LOG.debug("slot {} does not answer C_GetTokenInfo: {}", slot.getSlotID(), Pkcs11Errors.nameOf(e.getErrorCode()));
+      return Optional.empty();
+    }
   }
 
   private ImmutableList<Slot> slotsWithTokens() {

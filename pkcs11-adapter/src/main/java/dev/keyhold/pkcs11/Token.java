@@ -5,6 +5,7 @@ import static com.google.common.base.Preconditions.checkNotNull;
 import static com.google.common.base.Preconditions.checkState;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKA_ID;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKA_LABEL;
+import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKM_AES_ECB;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKM_AES_KEY_GEN;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKM_AES_KEY_WRAP_PAD;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKR_USER_ALREADY_LOGGED_IN;
@@ -157,6 +158,25 @@ public final class Token implements AutoCloseable {
   public byte[] generateRandom(int length) {
     checkArgument(length > 0, "length must be positive: %s", length);
     return call("C_GenerateRandom", false, (session, connection) -> session.generateRandom(length));
+  }
+
+  /**
+   * Proves the token computes: generates a session AES key, encrypts a block with it, destroys it.
+   * For health checks, which must not trust a token that only answers {@code C_GetTokenInfo}.
+   *
+   * @throws Pkcs11Exception as any call would, e.g. {@link DeviceLostException} for a lost token
+   */
+  public void probe() {
+    call("C_GenerateKey", false, (session, connection) -> {
+      long probeKey = session.generateKey(new Mechanism(CKM_AES_KEY_GEN),
+          AttributeVector.newAESSecretKey().token(false).sensitive(true).encrypt(true).valueLen(32));
+      try {
+        session.encryptSingle(new Mechanism(CKM_AES_ECB), probeKey, new byte[16]);
+      } finally {
+        session.destroyObject(probeKey);
+      }
+      return null;
+    });
   }
 
   /** Destroys {@code key} on this token. */
@@ -325,6 +345,9 @@ public final class Token implements AutoCloseable {
       try {
         opened = open();
       } catch (DeviceLostException | TokenNotFoundException e) {
+        if (module.anyTokenAnswers()) {
+          throw e; // only this token is gone: re-initialising would cut every other token's sessions
+        }
         module.recover(seen);
         try {
           opened = open();

@@ -12,14 +12,16 @@ package dev.keyhold.pkcs11;
  *       ({@code CKM_CLOUDHSM_AES_GCM})</td></tr>
  *   <tr><td>failed GCM tag</td><td>{@code CKR_GENERAL_ERROR} (2.6.1)</td>
  *       <td>{@code CKR_ENCRYPTED_DATA_INVALID}</td></tr>
+ *   <tr><td>token keys on the other HSMs</td><td>none: each token stands alone</td>
+ *       <td>copied by the cluster itself</td></tr>
  * </table>
  *
  * <p>Both are driven with read-write sessions only (CloudHSM SDK 5 refuses read-only ones) and the
  * adapter never calls {@code C_SetAttributeValue}, which CloudHSM lacks.
  */
 public enum TokenProfile {
-  SOFTHSM2(PinFormat.PASSWORD, true, IvSource.ADAPTER, true),
-  AWS_CLOUDHSM(PinFormat.USER_COLON_PASSWORD, false, IvSource.TOKEN_PREFIXED, false);
+  SOFTHSM2(PinFormat.PASSWORD, true, IvSource.ADAPTER, true, false),
+  AWS_CLOUDHSM(PinFormat.USER_COLON_PASSWORD, false, IvSource.TOKEN_PREFIXED, false, true);
 
   /** How the login PIN is formed from a user name and a password. */
   enum PinFormat {
@@ -39,12 +41,23 @@ public enum TokenProfile {
   private final boolean canChangePin;
   private final IvSource ivSource;
   private final boolean reportsBadTagAsGeneralError;
+  private final boolean clusterSyncsKeys;
 
-  TokenProfile(PinFormat pinFormat, boolean canChangePin, IvSource ivSource, boolean reportsBadTagAsGeneralError) {
+  TokenProfile(PinFormat pinFormat, boolean canChangePin, IvSource ivSource, boolean reportsBadTagAsGeneralError,
+      boolean clusterSyncsKeys) {
     this.pinFormat = pinFormat;
     this.canChangePin = canChangePin;
     this.ivSource = ivSource;
     this.reportsBadTagAsGeneralError = reportsBadTagAsGeneralError;
+    this.clusterSyncsKeys = clusterSyncsKeys;
+  }
+
+  /**
+   * Whether a token key made on one HSM reaches the cluster's other HSMs without the caller's help.
+   * Where it does not, keys that must survive an HSM's loss are made replicable and copied.
+   */
+  public boolean clusterSyncsKeys() {
+    return clusterSyncsKeys;
   }
 
   /** The PIN to pass to {@code C_Login} for {@code userName} with {@code password}. */

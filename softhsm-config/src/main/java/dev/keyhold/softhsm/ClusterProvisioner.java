@@ -12,8 +12,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Initialises the SoftHSM2 tokens that stand in for the HSMs of a cluster: one token per HSM, with
- * the SO PIN and the {@code kmsuser} PIN. Running it again never wipes a token: tokens whose label
- * exists are left as they are, so a re-run only adds missing HSMs.
+ * the SO PIN and the {@code kmsuser} PIN, then runs the cluster's trust ceremony
+ * ({@link TrustCeremony}) so that every token holds the same trusted wrapping key. Running it again
+ * never wipes a token: tokens whose label exists are left as they are, so a re-run only adds missing
+ * HSMs, and the ceremony joins them to the cluster.
  */
 public final class ClusterProvisioner {
   private static final Logger LOG = LoggerFactory.getLogger(ClusterProvisioner.class);
@@ -45,6 +47,7 @@ public final class ClusterProvisioner {
       LOG.info("token '{}' initialised with its SO PIN and kmsuser PIN", label);
       created.add(label);
     }
+    TrustCeremony.run(module, cluster.tokenLabels(hsms), soPin);
     return created.build();
   }
 }
