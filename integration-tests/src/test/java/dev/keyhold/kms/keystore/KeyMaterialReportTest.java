@@ -9,6 +9,7 @@ import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.CreateKeyRequest;
 import dev.keyhold.kms.key.KeyMaterialReport;
 import dev.keyhold.kms.key.KeyMetadata;
+import dev.keyhold.kms.key.KeyReplication;
 import dev.keyhold.kms.key.KmsKeys;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.AesKeyTemplate;
@@ -28,7 +29,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The key material report: material missing per HSM, and orphans no KMS key owns. */
+/**
+ * The key material report (material missing per HSM, and orphans no KMS key owns), and the
+ * reconciler's progress on it: it copies missing material in and finishes deletions.
+ */
 class KeyMaterialReportTest {
   @RegisterExtension static final SoftHsmClusterExtension softhsm = SoftHsmClusterExtension.withHsms(1);
   private static final Account ACCOUNT = new Account("111122223333", "us-east-1");
@@ -54,68 +58,80 @@ class KeyMaterialReportTest {
   }
 
   @Test
-  void showsWhichHsmsLackAKeysMaterialAndWhatNoKeyOwns() {
+  void showsWhichHsmsLackAKeysMaterialAndWhatNoKeyOwnsAndTheReconcilerFillsTheGap() {
     KmsKeys keys = keys(Clock.systemUTC());
     KeyMetadata key = keys.createKey(CreateKeyRequest.inCustomKeyStore(storeId, null));
     String second = cluster.hsms().get(1).hsmId();
+    token(second).destroyKey(token(second).findAesKey(key.arn()).orElseThrow()); // as if down at CreateKey
     String strayArn = "arn:aws:kms:us-east-1:111122223333:key/0000aaaa-1111-2222-3333-444455556666";
     token(second).generateAesKey(AesKeyTemplate.builder(AesKey.of(strayArn, new byte[] {1})).build());
 
     KeyMaterialReport report = keys.keyMaterialReport(storeId);
 
-    // Until replication lands, a key's material lives on the HSM that generated it.
     assertThat(report.missing()).singleElement().satisfies(missing -> {
       assertThat(missing.arn()).isEqualTo(key.arn());
       assertThat(missing.hsmIds()).containsExactly(second);
     });
     assertThat(report.orphans()).containsExactly(new KeyMaterialReport.Orphan(second, strayArn));
+
+    new KeyReplication(keys, fixture.connections, fixture.metadata, Clock.systemUTC()).runOnce();
+    assertThat(keys.keyMaterialReport(storeId).missing()).as("copied in by the reconciler").isEmpty();
+    assertThat(keys.keyMaterialReport(storeId).orphans()).as("material no key ever owned is the operator's call")
+        .containsExactly(new KeyMaterialReport.Orphan(second, strayArn));
   }
 
   @Test
-  void aDeletionThatCouldNotReachTheHsmsLeavesAReportedOrphan() throws Exception {
+  void aDeletionThatCouldNotReachTheHsmsIsFinishedByTheReconciler() throws Exception {
     KmsKeys keys = keys(Clock.offset(Clock.systemUTC(), Duration.ofDays(31)));
     KeyMetadata key = keys(Clock.systemUTC()).createKey(CreateKeyRequest.inCustomKeyStore(storeId, null));
     keys.scheduleKeyDeletion(key.keyId(), 30);
     keyStores.disconnectCustomKeyStore(storeId);
 
     assertThat(keys(Clock.offset(Clock.systemUTC(), Duration.ofDays(61))).deleteDueKeys()).containsExactly(key.arn());
+    assertThat(deletionStatuses()).containsOnlyKeys(hsmIds()).doesNotContainValue("SUCCESS");
     reconnect();
 
     KeyMaterialReport report = keys.keyMaterialReport(storeId);
     assertThat(report.missing()).isEmpty();
-    assertThat(report.orphans()).extracting(KeyMaterialReport.Orphan::label).containsExactly(key.arn());
-    String hsm = report.orphans().get(0).hsmId();
-    token(hsm).destroyKey(token(hsm).findAesKey(key.arn()).orElseThrow());
-    assertThat(keys.keyMaterialReport(storeId).orphans()).as("the operator removed it").isEmpty();
+    assertThat(report.orphans()).extracting(KeyMaterialReport.Orphan::label).containsExactly(key.arn(), key.arn());
+
+    new KeyReplication(keys, fixture.connections, fixture.metadata, Clock.systemUTC()).runOnce();
+    assertThat(keys.keyMaterialReport(storeId).orphans()).as("destroyed on every HSM, never copied back").isEmpty();
+    assertThat(deletionStatuses()).containsOnlyKeys(hsmIds()).containsValues("SUCCESS").doesNotContainValue("FAILURE");
   }
 
   @Test
-  void withTheHsmHoldingTheMaterialUnreachableDeletionRecordsItsFailureAndTheReportItsOrphan() throws Exception {
+  void withAnHsmUnreachableDeletionRecordsItsFailureAndTheReconcilerFinishesItWhenItIsBack() throws Exception {
     KeyMetadata key = keys(Clock.systemUTC()).createKey(CreateKeyRequest.inCustomKeyStore(storeId, null));
-    List<String> lacking = keys(Clock.systemUTC()).keyMaterialReport(storeId).missing().get(0).hsmIds();
-    String holder = cluster.hsms().stream().map(Hsm::hsmId).filter(id -> !lacking.contains(id)).findFirst()
-        .orElseThrow();
+    String away = cluster.hsms().get(0).hsmId();
     keys(Clock.systemUTC()).scheduleKeyDeletion(key.keyId(), 7);
 
-    // The HSM that holds the material goes away; the store reconnects to the other one.
+    // One HSM goes away; the store reconnects to the other one.
     HsmState[] states = cluster.hsms().stream()
-        .map(hsm -> hsm.hsmId().equals(holder) ? HsmState.DEGRADED : HsmState.ACTIVE).toArray(HsmState[]::new);
+        .map(hsm -> hsm.hsmId().equals(away) ? HsmState.DEGRADED : HsmState.ACTIVE).toArray(HsmState[]::new);
     fixture.withStates(cluster, states);
     keyStores = fixture.open();
     keyStores.resume();
     keyStores.disconnectCustomKeyStore(storeId);
     reconnect();
-    assertThat(fixture.connections.connected(storeId).orElseThrow().tokens()).doesNotContainKey(holder);
+    assertThat(fixture.connections.connected(storeId).orElseThrow().tokens()).doesNotContainKey(away);
 
     assertThat(keys(Clock.offset(Clock.systemUTC(), Duration.ofDays(8))).deleteDueKeys()).containsExactly(key.arn());
-    assertThat(deletionStatuses()).containsEntry(holder, "FAILURE").containsValue("ABSENT");
+    assertThat(deletionStatuses()).containsEntry(away, "FAILURE").containsValue("SUCCESS");
 
     fixture.add(cluster); // the HSM is back
     keyStores = fixture.open();
     keyStores.resume();
     fixture.awaitSettled(storeId);
-    assertThat(keys(Clock.systemUTC()).keyMaterialReport(storeId).orphans())
-        .containsExactly(new KeyMaterialReport.Orphan(holder, key.arn()));
+    KmsKeys keys = keys(Clock.systemUTC());
+    assertThat(keys.keyMaterialReport(storeId).orphans()).containsExactly(new KeyMaterialReport.Orphan(away, key.arn()));
+    new KeyReplication(keys, fixture.connections, fixture.metadata, Clock.systemUTC()).runOnce();
+    assertThat(keys.keyMaterialReport(storeId).orphans()).isEmpty();
+    assertThat(deletionStatuses()).containsEntry(away, "SUCCESS");
+  }
+
+  private List<String> hsmIds() {
+    return cluster.hsms().stream().map(Hsm::hsmId).toList();
   }
 
   private Map<String, String> deletionStatuses() {

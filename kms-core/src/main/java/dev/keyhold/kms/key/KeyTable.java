@@ -89,6 +89,38 @@ final class KeyTable {
     }
   }
 
+  /** A deleted key's material that could not be destroyed on one HSM, for the reconciler to finish. */
+  record UnfinishedDeletion(String keyId, String arn, String hsmId) {}
+
+  static ImmutableList<UnfinishedDeletion> unfinishedDeletions(Connection connection, String keyStoreId)
+      throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement("SELECT key_id, arn, hsm_id FROM "
+        + "key_material_deletions WHERE key_store_id = ? AND status = 'FAILURE' ORDER BY deleted_at, key_id")) {
+      statement.setString(1, keyStoreId);
+      try (ResultSet rows = statement.executeQuery()) {
+        ImmutableList.Builder<UnfinishedDeletion> unfinished = ImmutableList.builder();
+        while (rows.next()) {
+          unfinished.add(new UnfinishedDeletion(rows.getString(1), rows.getString(2), rows.getString(3)));
+        }
+        return unfinished.build();
+      }
+    }
+  }
+
+  /** Records that a deletion left unfinished on one HSM is now done there. */
+  static void finishDeletion(Connection connection, UnfinishedDeletion deletion, String status, String detail,
+      Instant when) throws SQLException {
+    try (PreparedStatement statement = connection.prepareStatement("UPDATE key_material_deletions "
+        + "SET status = ?, detail = ?, deleted_at = ? WHERE key_id = ? AND hsm_id = ?")) {
+      statement.setString(1, status);
+      statement.setString(2, detail);
+      statement.setLong(3, when.toEpochMilli());
+      statement.setString(4, deletion.keyId());
+      statement.setString(5, deletion.hsmId());
+      statement.executeUpdate();
+    }
+  }
+
   private static void setDeletionDate(PreparedStatement statement, int index, KeyRecord key) throws SQLException {
     if (key.deletionDate() == null) {
       statement.setNull(index, java.sql.Types.BIGINT);

@@ -17,7 +17,6 @@ import dev.keyhold.pkcs11.Aead;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.Pkcs11Exception;
 import dev.keyhold.pkcs11.SessionsExhaustedException;
-import dev.keyhold.pkcs11.Token;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.Arrays;
@@ -31,7 +30,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * data ({@link Ciphertext}).
  *
  * <p>The hot path reads no database: keys come from {@link KmsKeys}' cache, logins from
- * {@link KeyStoreConnections}, and each key's {@link Aead} is kept per connection.
+ * {@link KeyStoreConnections}, and each key's {@link Aead} per HSM is kept per connection. Every
+ * operation runs on any HSM of the store that holds the key, spread over them and failing over
+ * when one stops answering ({@link Failover}).
  */
 public final class KmsCrypto {
   private static final String SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT";
@@ -87,8 +88,11 @@ public final class KmsCrypto {
       throw invalidCiphertext();
     }
     byte[] aad = Ciphertext.associatedData(parsed.header(), EncryptionContext.canonical(request.encryptionContext()));
+    byte[] body = parsed.body();
     try {
-      return new DecryptResponse(key.arn(), aeadFor(key).decrypt(parsed.body(), aad), SYMMETRIC_DEFAULT);
+      Bound bound = bound(key);
+      byte[] plaintext = onAnyHsm(key, bound.logins, (index, hsm) -> bound.aeads[index].decrypt(body, aad));
+      return new DecryptResponse(key.arn(), plaintext, SYMMETRIC_DEFAULT);
     } catch (dev.keyhold.pkcs11.InvalidCiphertextException e) { // the HSM's verdict on the tag
       throw invalidCiphertext();
     } catch (Pkcs11Exception e) {
@@ -129,8 +133,9 @@ public final class KmsCrypto {
     }
     ConnectedStore logins = keys.connectedStore(customKeyStoreId);
     try {
-      return logins.primaryToken().orElseThrow(() -> new KmsException(KMSInvalidStateException,
-          "Custom key store " + customKeyStoreId + " has no HSM logged in.")).generateRandom(length);
+      return Failover.run(logins, (index, hsm) -> hsm.token().generateRandom(length))
+          .orElseThrow(() -> new KmsException(KMSInvalidStateException,
+              "Custom key store " + customKeyStoreId + " has no HSM logged in."));
     } catch (Pkcs11Exception e) {
       throw clusterFailure(e);
     }
@@ -150,7 +155,7 @@ public final class KmsCrypto {
     KeyRecord key = keys.resolve(required(request.keyId(), "keyId"));
     byte[] dataKey;
     try {
-      dataKey = tokenFor(key).generateRandom(length);
+      dataKey = onAnyHsm(key, usable(key), (index, hsm) -> hsm.token().generateRandom(length));
     } catch (Pkcs11Exception e) {
       throw clusterFailure(e);
     }
@@ -166,7 +171,8 @@ public final class KmsCrypto {
     byte[] aad = Ciphertext.associatedData(header, EncryptionContext.canonical(context));
     byte[] body;
     try {
-      body = aeadFor(key).encrypt(plaintext, aad);
+      Bound bound = bound(key);
+      body = onAnyHsm(key, bound.logins, (index, hsm) -> bound.aeads[index].encrypt(plaintext, aad));
     } catch (Pkcs11Exception e) {
       throw clusterFailure(e);
     }
@@ -175,19 +181,22 @@ public final class KmsCrypto {
     return blob;
   }
 
-  /** The key's AES-GCM on the store's current logins, checking that the key may be used. */
-  private Aead aeadFor(KeyRecord key) {
+  /** The key's AES-GCM on each HSM of the store's current logins, checking that the key may be used. */
+  private Bound bound(KeyRecord key) {
     ConnectedStore logins = usable(key);
     Bound bound = aeads.get(key.keyId());
     if (bound == null || bound.logins != logins) {
-      bound = new Bound(logins, firstToken(logins, key).aesGcm(AesKey.of(key.arn(), KmsKeys.idBytes(key.keyId()))));
+      AesKey material = AesKey.of(key.arn(), KmsKeys.idBytes(key.keyId()));
+      bound = new Bound(logins, logins.hsms().stream().map(hsm -> hsm.token().aesGcm(material)).toArray(Aead[]::new));
       aeads.put(key.keyId(), bound);
     }
-    return bound.aead;
+    return bound;
   }
 
-  private Token tokenFor(KeyRecord key) {
-    return firstToken(usable(key), key);
+  /** {@code call} on whichever HSM of the store answers first ({@link Failover}). */
+  private static <T> T onAnyHsm(KeyRecord key, ConnectedStore logins, Failover.HsmCall<T> call) {
+    return Failover.run(logins, call)
+        .orElseThrow(() -> new KmsException(KMSInvalidStateException, key.arn() + " is unavailable."));
   }
 
   private ConnectedStore usable(KeyRecord key) {
@@ -197,11 +206,6 @@ public final class KmsCrypto {
       default -> { }
     }
     return connections.connected(key.keyStoreId())
-        .orElseThrow(() -> new KmsException(KMSInvalidStateException, key.arn() + " is unavailable."));
-  }
-
-  private static Token firstToken(ConnectedStore logins, KeyRecord key) {
-    return logins.primaryToken()
         .orElseThrow(() -> new KmsException(KMSInvalidStateException, key.arn() + " is unavailable."));
   }
 
@@ -257,6 +261,6 @@ public final class KmsCrypto {
     }
   }
 
-  /** An {@link Aead} and the logins it was made on. */
-  private record Bound(ConnectedStore logins, Aead aead) {}
+  /** The key's {@link Aead} on each HSM, in the order of {@link ConnectedStore#hsms()}, and those logins. */
+  private record Bound(ConnectedStore logins, Aead[] aeads) {}
 }

@@ -23,9 +23,11 @@ import dev.keyhold.kms.keystore.CustomKeyStores;
 import dev.keyhold.kms.keystore.CustomKeyStoresListEntry;
 import dev.keyhold.kms.keystore.DescribeCustomKeyStoresRequest;
 import dev.keyhold.kms.keystore.KeyStoreConnections;
+import dev.keyhold.kms.keystore.ServingHsm;
 import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.AesKeyTemplate;
+import dev.keyhold.pkcs11.DeviceLostException;
 import dev.keyhold.pkcs11.ObjectNotFoundException;
 import dev.keyhold.pkcs11.Pkcs11Exception;
 import dev.keyhold.pkcs11.Token;
@@ -73,6 +75,10 @@ public final class KmsKeys {
   private final KeyAliases aliases;
   private final KeyTags tags;
   private final KeyPolicies policies;
+  /** Keys whose CreateKey runs in this process now: their Creating records are not a crash's leftovers. */
+  private final Set<String> creating = ConcurrentHashMap.newKeySet();
+  /** Held while key material is destroyed or copied, so a copy never brings back a deleted key. */
+  private final Object materialLock = new Object();
   /** Every key this process has read or made; all changes go through here, so it never goes stale. */
   private final Map<String, KeyRecord> cache = new ConcurrentHashMap<>();
 
@@ -144,34 +150,93 @@ public final class KmsKeys {
     Cluster cluster = clusters.find(store.cloudHsmClusterId()).filter(c -> c.activeHsms().size() >= 2)
         .orElseThrow(() -> new KmsException(CloudHsmClusterInvalidConfigurationException, "Cluster "
             + store.cloudHsmClusterId() + " needs at least two active HSMs to create keys."));
-    Token token = connections.connected(keyStoreId).flatMap(ConnectedStore::primaryToken)
-        .orElseThrow(() -> new KmsException(CustomKeyStoreInvalidStateException,
-            "Custom key store " + keyStoreId + " is not connected."));
+    ConnectedStore logins = connections.connected(keyStoreId).orElseThrow(() -> new KmsException(
+        CustomKeyStoreInvalidStateException, "Custom key store " + keyStoreId + " is not connected."));
+    boolean replicated = logins.replicatesKeys();
+    List<ServingHsm> answering = logins.hsms().stream().filter(hsm -> !hsm.isLost()).toList();
+    if (replicated && answering.size() < 2) {
+      throw tooFewHsms(cluster.clusterId());
+    }
 
     String keyId = UUID.randomUUID().toString();
     KeyRecord key = new KeyRecord(keyId, account.keyArn(keyId), keyStoreId, cluster.clusterId(), description,
         KeyState.Creating, clock.instant().truncatedTo(ChronoUnit.MILLIS), inDefaultStore ? AWS_KMS : AWS_CLOUDHSM,
         null);
-    metadata.inTransaction(c -> {
-      KeyTable.insert(c, key);
-      KeyPolicies.insert(c, key, policy);
-      KeyTags.insert(c, key, tags);
-      return null;
-    });
+    creating.add(keyId); // before the record exists, so the reconciler never takes it for a crash's
     try {
-      token.generateAesKey(AesKeyTemplate.builder(AesKey.of(key.arn(), idBytes(keyId))).build());
-    } catch (Pkcs11Exception e) {
       metadata.inTransaction(c -> {
-        KeyTable.delete(c, keyId);
+        KeyTable.insert(c, key);
+        KeyPolicies.insert(c, key, policy);
+        KeyTags.insert(c, key, tags);
         return null;
       });
-      throw new KmsException(KMSInternalException,
-          "The key material could not be generated in cluster " + cluster.clusterId() + ".", e);
+      AesKeyTemplate.Builder template = AesKeyTemplate.builder(AesKey.of(key.arn(), idBytes(keyId)));
+      makeMaterial(key, (replicated ? template.replicable() : template).build(), answering, replicated);
+    } finally {
+      creating.remove(keyId);
     }
-    checkpoints.reached("material-generated");
     KeyRecord created = key.withState(KeyState.Enabled);
     save(created);
     return metadataOf(created, store.connectionState());
+  }
+
+  /**
+   * Generates the key's material on one answering HSM and, where the cluster does not sync keys
+   * itself, copies it to every other answering HSM; an HSM lost on the way is left to the
+   * reconciler. Fewer than two copies is not enough (a key must survive the loss of an HSM, and
+   * CloudHSM's key availability quorum asks as much): the material is destroyed and the record
+   * removed, and CreateKey fails as it would with too few HSMs.
+   */
+  private void makeMaterial(KeyRecord key, AesKeyTemplate template, List<ServingHsm> answering, boolean replicated) {
+    List<ServingHsm> holders = new ArrayList<>();
+    Pkcs11Exception failure = null;
+    for (ServingHsm hsm : answering) {
+      try {
+        if (holders.isEmpty()) {
+          hsm.token().generateAesKey(template);
+          holders.add(hsm);
+          checkpoints.reached("material-generated");
+          if (!replicated) {
+            return;
+          }
+        } else {
+          KeyReplication.copy(template, holders.get(0).token(), hsm.token());
+          holders.add(hsm);
+          checkpoints.reached("replicated-to " + hsm.hsmId());
+        }
+      } catch (Pkcs11Exception e) {
+        if (e instanceof DeviceLostException) {
+          hsm.markLost();
+        }
+        failure = e;
+      }
+    }
+    if (holders.size() >= (replicated ? 2 : 1)) {
+      return;
+    }
+    holders.forEach(hsm -> destroyQuietly(hsm, template.key()));
+    metadata.inTransaction(c -> {
+      KeyTable.delete(c, key.keyId());
+      return null;
+    });
+    if (replicated && !holders.isEmpty()) {
+      throw tooFewHsms(key.clusterId());
+    }
+    throw new KmsException(KMSInternalException,
+        "The key material could not be generated in cluster " + key.clusterId() + ".", failure);
+  }
+
+  private static void destroyQuietly(ServingHsm hsm, AesKey material) {
+    try {
+      hsm.token().destroyKey(material);
+    } catch (Pkcs11Exception e) {
+      // left as an orphan for the key material report; its record goes, so nothing will use it
+    }
+  }
+
+  private static KmsException tooFewHsms(String clusterId) {
+    return new KmsException(CloudHsmClusterInvalidConfigurationException, "Cluster " + clusterId
+        + " needs at least two active HSMs to create keys.");
   }
 
   /** DescribeKey by key id or key ARN. */
@@ -267,20 +332,26 @@ public final class KmsKeys {
     Instant now = clock.instant();
     List<String> deleted = new ArrayList<>();
     for (KeyRecord key : metadata.inTransaction(c -> KeyTable.dueForDeletion(c, now))) {
-      Map<String, MaterialDeletion> outcomes = destroyMaterial(key);
-      metadata.inTransaction(c -> {
-        for (Map.Entry<String, MaterialDeletion> outcome : outcomes.entrySet()) {
-          KeyTable.recordMaterialDeletion(
-              c, key, outcome.getKey(), outcome.getValue().status(), outcome.getValue().detail(), now);
-        }
-        KeyTable.delete(c, key.keyId());
-        return null;
-      });
-      cache.remove(key.keyId());
-      aliases.forgetKey(key.keyId());
+      synchronized (materialLock) {
+        deleteNow(key, now);
+      }
       deleted.add(key.arn());
     }
     return deleted;
+  }
+
+  private void deleteNow(KeyRecord key, Instant now) {
+    Map<String, MaterialDeletion> outcomes = destroyMaterial(key);
+    metadata.inTransaction(c -> {
+      for (Map.Entry<String, MaterialDeletion> outcome : outcomes.entrySet()) {
+        KeyTable.recordMaterialDeletion(
+            c, key, outcome.getKey(), outcome.getValue().status(), outcome.getValue().detail(), now);
+      }
+      KeyTable.delete(c, key.keyId());
+      return null;
+    });
+    cache.remove(key.keyId());
+    aliases.forgetKey(key.keyId());
   }
 
   /** What deleting a key did on one HSM: SUCCESS, ABSENT (no material there) or FAILURE, and why. */
@@ -411,13 +482,16 @@ public final class KmsKeys {
   /**
    * Rolls back every CreateKey of {@code keyStoreId} that a crash interrupted: its material, if it was
    * generated, is destroyed on every HSM and its record removed. The caller never got the key id, so
-   * nothing can depend on it. Runs whenever the store connects.
+   * nothing can depend on it. Runs whenever the store connects, and in every reconciler pass.
    */
   void reconcile(String keyStoreId) {
     for (KeyRecord key : metadata.inTransaction(c -> KeyTable.creating(c, keyStoreId))) {
+      if (creating.contains(key.keyId())) {
+        continue; // not interrupted: running now
+      }
       Map<String, MaterialDeletion> outcomes = destroyMaterial(key);
       if (outcomes.values().stream().anyMatch(outcome -> outcome.status().equals("FAILURE"))) {
-        continue; // an HSM could not be checked: try again at the next connect
+        continue; // an HSM could not be checked: the next connect or reconciler pass tries again
       }
       metadata.inTransaction(c -> {
         KeyTable.delete(c, key.keyId());
@@ -447,6 +521,17 @@ public final class KmsKeys {
     }
   }
 
+
+  /** The cluster of the key store {@code customKeyStoreId}. */
+  String clusterIdOf(String customKeyStoreId) {
+    return keyStores.describeCustomKeyStores(new DescribeCustomKeyStoresRequest(customKeyStoreId, null, null, null))
+        .customKeyStores().get(0).cloudHsmClusterId();
+  }
+
+  /** The lock under which key material is destroyed or copied. */
+  Object materialLock() {
+    return materialLock;
+  }
 
   /** CKA_ID: the key id's 16 bytes, so an operator can find the material by id as well as by label. */
   static byte[] idBytes(String keyId) {

@@ -1,49 +1,68 @@
 package dev.keyhold.kms.keystore;
 
+import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
 import dev.keyhold.pkcs11.Pkcs11Module;
 import dev.keyhold.pkcs11.Token;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
 
-/** A connected key store's logins: one {@link Token} per active HSM, logged in as kmsuser. */
+/**
+ * A connected key store's logins: one {@link Token} per active HSM, logged in as kmsuser, and which
+ * of them answer. Built by the connecting thread before the store is visible; read-only after.
+ */
 public final class ConnectedStore implements AutoCloseable {
   private final List<Pkcs11Module> modules = new ArrayList<>();
-  private final Map<String, Token> tokens = new LinkedHashMap<>();
+  private final List<ServingHsm> building = new ArrayList<>();
+  private ImmutableList<ServingHsm> hsms = ImmutableList.of();
+  /** Where the next operation starts, so that work spreads over the HSMs. */
+  private final AtomicInteger next = new AtomicInteger();
 
   void add(Pkcs11Module module) {
     modules.add(module);
   }
 
   void add(String hsmId, Token token) {
-    tokens.put(hsmId, token);
+    building.add(new ServingHsm(hsmId, token));
+    hsms = ImmutableList.copyOf(building);
   }
 
   Token token(String hsmId) {
-    return tokens.get(hsmId);
+    return tokens().get(hsmId);
   }
 
-  /**
-   * The token that holds and serves the store's keys: the first active HSM logged in. Until keys are
-   * replicated, it is where CreateKey generates material and where crypto runs.
-   */
-  public Optional<Token> primaryToken() {
-    return tokens.values().stream().findFirst();
+  /** The HSMs logged in, in the cluster's order. */
+  public ImmutableList<ServingHsm> hsms() {
+    return hsms;
   }
 
   /** The logged-in tokens by HSM id. */
   public ImmutableMap<String, Token> tokens() {
-    return ImmutableMap.copyOf(tokens);
+    ImmutableMap.Builder<String, Token> tokens = ImmutableMap.builder();
+    hsms.forEach(hsm -> tokens.put(hsm.hsmId(), hsm.token()));
+    return tokens.build();
+  }
+
+  /**
+   * Whether each HSM stands alone, so that Keyhold must copy every key to every HSM itself (SoftHSM2
+   * tokens), rather than the cluster syncing keys (AWS CloudHSM).
+   */
+  public boolean replicatesKeys() {
+    return !hsms.isEmpty() && !hsms.get(0).token().profile().clusterSyncsKeys();
+  }
+
+  /** The index of the HSM where the next operation should start: round robin over {@link #hsms()}. */
+  public int nextStart() {
+    return Math.floorMod(next.getAndIncrement(), hsms.size());
   }
 
   /** Logs out of every HSM: closes the tokens, then releases the libraries. */
   @Override
   public void close() {
-    tokens.values().forEach(Token::close);
-    tokens.clear();
+    hsms.forEach(hsm -> hsm.token().close());
+    building.clear();
+    hsms = ImmutableList.of();
     modules.forEach(Pkcs11Module::close);
     modules.clear();
   }

@@ -2,6 +2,7 @@ package dev.keyhold.kms.keystore;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
+import com.google.common.collect.ImmutableSet;
 import dev.keyhold.kms.cluster.Cluster;
 import dev.keyhold.kms.cluster.ClusterRegistry;
 import dev.keyhold.kms.cluster.Hsm;
@@ -88,6 +89,11 @@ public final class KeyStoreConnections implements AutoCloseable {
   /** The logins of a CONNECTED store. */
   public Optional<ConnectedStore> connected(String keyStoreId) {
     return Optional.ofNullable(connected.get(keyStoreId));
+  }
+
+  /** The ids of the stores connected now. */
+  public ImmutableSet<String> connectedStoreIds() {
+    return ImmutableSet.copyOf(connected.keySet());
   }
 
   /**

@@ -1,0 +1,27 @@
+package dev.keyhold.kms.key;
+
+import java.util.List;
+
+/**
+ * The health of a connected key store's cluster, from the reconciler's last pass: each HSM is ACTIVE
+ * when it just computed a probe and DEGRADED when it did not; the cluster is ACTIVE when every HSM is
+ * ACTIVE and holds every key, UNAVAILABLE when no HSM answers, and DEGRADED in between.
+ */
+public record ClusterHealth(String customKeyStoreId, String clusterId, State state, List<Hsm> hsms) {
+  public ClusterHealth {
+    hsms = List.copyOf(hsms);
+  }
+
+  /** Health states, as the AWS KMS external key store proxy API names them. */
+  public enum State {
+    ACTIVE,
+    DEGRADED,
+    UNAVAILABLE
+  }
+
+  /**
+   * One HSM: its state and how many of the store's KMS keys it lacks (as of the last time it could be
+   * listed; all of them if it never could).
+   */
+  public record Hsm(String hsmId, State state, int keysMissing) {}
+}

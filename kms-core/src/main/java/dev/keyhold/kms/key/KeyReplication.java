@@ -1,0 +1,247 @@
+package dev.keyhold.kms.key;
+
+import com.google.common.collect.ImmutableList;
+import com.google.common.util.concurrent.ThreadFactoryBuilder;
+import dev.keyhold.kms.cluster.TrustedWrappingKey;
+import dev.keyhold.kms.keystore.ConnectedStore;
+import dev.keyhold.kms.keystore.KeyStoreConnections;
+import dev.keyhold.kms.keystore.ServingHsm;
+import dev.keyhold.kms.metadata.MetadataStore;
+import dev.keyhold.pkcs11.AesKey;
+import dev.keyhold.pkcs11.AesKeyTemplate;
+import dev.keyhold.pkcs11.DeviceLostException;
+import dev.keyhold.pkcs11.ObjectNotFoundException;
+import dev.keyhold.pkcs11.Pkcs11Exception;
+import dev.keyhold.pkcs11.Token;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps every HSM of each connected key store serving and complete, in the background: each pass
+ * probes every HSM with real crypto (a lost HSM that answers again is used again, without a restart),
+ * and where the cluster does not sync keys itself, copies keys an HSM lacks from an HSM that has them
+ * (an HSM down at CreateKey, a new HSM joined to the cluster), finishes deletions that could not reach
+ * an HSM, and rolls back CreateKeys that a crash interrupted. Its findings are the stores'
+ * {@link ClusterHealth}.
+ *
+ * <p>It never brings back a deleted key: it copies only keys whose record exists, holding the lock
+ * under which deletion destroys material and removes the record.
+ */
+public final class KeyReplication implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(KeyReplication.class);
+
+  private final KmsKeys keys;
+  private final KeyStoreConnections connections;
+  private final MetadataStore metadata;
+  private final Clock clock;
+  private final Map<String, ClusterHealth> health = new ConcurrentHashMap<>();
+  /** Per store and HSM, the labels it held when last listed, for the health of an HSM that is lost. */
+  private final Map<String, Map<String, Set<String>>> lastListed = new ConcurrentHashMap<>();
+  private ScheduledExecutorService scheduler; // guarded by this
+
+  public KeyReplication(KmsKeys keys, KeyStoreConnections connections, MetadataStore metadata, Clock clock) {
+    this.keys = keys;
+    this.connections = connections;
+    this.metadata = metadata;
+    this.clock = clock;
+  }
+
+  /** Runs a pass every {@code interval} on a thread of its own, until {@link #close()}. */
+  public synchronized void start(Duration interval) {
+    if (scheduler != null) {
+      return;
+    }
+    scheduler = Executors.newSingleThreadScheduledExecutor(
+        new ThreadFactoryBuilder().setNameFormat("keyhold-replication").setDaemon(true).build());
+    scheduler.scheduleWithFixedDelay(this::runOnceQuietly, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** One pass over every connected store. */
+  public synchronized void runOnce() {
+    for (String storeId : connections.connectedStoreIds()) {
+      connections.connected(storeId).ifPresent(logins -> pass(storeId, logins));
+    }
+    health.keySet().retainAll(connections.connectedStoreIds());
+  }
+
+  /** The health of every connected store's cluster, as of the last pass. */
+  public ImmutableList<ClusterHealth> health() {
+    return ImmutableList.copyOf(health.values());
+  }
+
+  public Optional<ClusterHealth> health(String customKeyStoreId) {
+    return Optional.ofNullable(health.get(customKeyStoreId));
+  }
+
+  @Override
+  public synchronized void close() {
+    if (scheduler != null) {
+      scheduler.shutdownNow();
+      scheduler = null;
+    }
+  }
+
+  /**
+   * Copies {@code template}'s key from {@code from} into {@code to}, wrapped under the cluster's
+   * trusted key: it is never in clear, and {@code to} unwraps it with the same label, id and
+   * attributes. A copy already there is kept (a crash may have come after the unwrap).
+   */
+  static void copy(AesKeyTemplate template, Token from, Token to) {
+    AesKey key = template.key();
+    if (to.findAesKey(key.label()).isPresent()) {
+      return;
+    }
+    byte[] wrapped;
+    try {
+      wrapped = from.wrapKey(TrustedWrappingKey.NAME, key);
+    } catch (ObjectNotFoundException e) {
+      if (from.findAesKey(TrustedWrappingKey.NAME.label()).isEmpty()) {
+        throw new IllegalStateException("token '" + from.label() + "' holds no trusted wrapping key: run the"
+            + " cluster's trust ceremony (bin/provision-cluster) before creating keys", e);
+      }
+      throw e;
+    }
+    to.unwrapAesKey(TrustedWrappingKey.NAME, wrapped, template);
+  }
+
+  private void runOnceQuietly() {
+    try {
+      runOnce();
+    } catch (RuntimeException e) {
+      LOG.warn("replication pass failed; the next pass tries again", e);
+    }
+  }
+
+  private void pass(String storeId, ConnectedStore logins) {
+    for (ServingHsm hsm : logins.hsms()) {
+      try {
+        hsm.token().probe();
+        if (hsm.isLost()) {
+          LOG.info("HSM {} of key store {} answers again", hsm.hsmId(), storeId);
+        }
+        hsm.markAnswering();
+      } catch (Pkcs11Exception e) {
+        if (!hsm.isLost()) {
+          LOG.warn("HSM {} of key store {} is lost: {}", hsm.hsmId(), storeId, e.getMessage());
+        }
+        hsm.markLost();
+      }
+    }
+    Map<String, Set<String>> listed = lastListed.computeIfAbsent(storeId, id -> new ConcurrentHashMap<>());
+    List<KeyRecord> owned;
+    synchronized (keys.materialLock()) {
+      // Labels before records: CreateKey writes its record before the material, so no label seen here
+      // can belong to a key whose record the read below misses.
+      for (ServingHsm hsm : logins.hsms()) {
+        if (!hsm.isLost()) {
+          list(hsm).ifPresent(labels -> listed.put(hsm.hsmId(), labels));
+        }
+      }
+      keys.reconcile(storeId);
+      owned = metadata.inTransaction(KeyTable::all).stream().filter(key -> key.keyStoreId().equals(storeId)).toList();
+      if (logins.replicatesKeys()) {
+        copyMissing(storeId, logins, owned, listed);
+        finishDeletions(storeId, logins);
+      }
+    }
+    health.put(storeId, healthOf(storeId, keys.clusterIdOf(storeId), logins, owned, listed));
+  }
+
+  private static Optional<Set<String>> list(ServingHsm hsm) {
+    try {
+      Set<String> labels = new HashSet<>();
+      hsm.token().listAesKeys().forEach(key -> labels.add(key.label()));
+      return Optional.of(labels);
+    } catch (Pkcs11Exception e) {
+      if (e instanceof DeviceLostException) {
+        hsm.markLost();
+      }
+      return Optional.empty();
+    }
+  }
+
+  private void copyMissing(String storeId, ConnectedStore logins, List<KeyRecord> owned,
+      Map<String, Set<String>> listed) {
+    for (KeyRecord key : owned) {
+      List<ServingHsm> holders = new ArrayList<>();
+      List<ServingHsm> lacking = new ArrayList<>();
+      for (ServingHsm hsm : logins.hsms()) {
+        Set<String> labels = listed.get(hsm.hsmId());
+        if (hsm.isLost() || labels == null) {
+          continue;
+        }
+        (labels.contains(key.arn()) ? holders : lacking).add(hsm);
+      }
+      if (holders.isEmpty() || lacking.isEmpty()) {
+        continue;
+      }
+      AesKeyTemplate template = AesKeyTemplate.builder(AesKey.of(key.arn(), KmsKeys.idBytes(key.keyId())))
+          .replicable().build();
+      for (ServingHsm target : lacking) {
+        try {
+          copy(template, holders.get(0).token(), target.token());
+          listed.get(target.hsmId()).add(key.arn());
+          LOG.info("copied {} of key store {} to HSM {}", key.arn(), storeId, target.hsmId());
+        } catch (Pkcs11Exception | IllegalStateException e) {
+          LOG.warn("copying {} to HSM {} failed; the next pass tries again: {}", key.arn(), target.hsmId(),
+              e.getMessage());
+        }
+      }
+    }
+  }
+
+  /** Destroys the material of deleted keys on HSMs that were unreachable when the key was deleted. */
+  private void finishDeletions(String storeId, ConnectedStore logins) {
+    for (KeyTable.UnfinishedDeletion deletion : metadata.inTransaction(c -> KeyTable.unfinishedDeletions(c, storeId))) {
+      ServingHsm hsm = logins.hsms().stream().filter(h -> h.hsmId().equals(deletion.hsmId()) && !h.isLost())
+          .findFirst().orElse(null);
+      if (hsm == null) {
+        continue;
+      }
+      String status;
+      try {
+        hsm.token().destroyKey(AesKey.of(deletion.arn(), KmsKeys.idBytes(deletion.keyId())));
+        status = "SUCCESS";
+      } catch (ObjectNotFoundException e) {
+        status = "ABSENT";
+      } catch (Pkcs11Exception e) {
+        continue;
+      }
+      String finished = status;
+      metadata.inTransaction(c -> {
+        KeyTable.finishDeletion(c, deletion, finished, "destroyed by the reconciler", clock.instant());
+        return null;
+      });
+    }
+  }
+
+  private static ClusterHealth healthOf(String storeId, String clusterId, ConnectedStore logins,
+      List<KeyRecord> owned, Map<String, Set<String>> listed) {
+    List<ClusterHealth.Hsm> hsms = new ArrayList<>();
+    boolean complete = true;
+    int answering = 0;
+    for (ServingHsm hsm : logins.hsms()) {
+      Set<String> labels = listed.getOrDefault(hsm.hsmId(), Set.of());
+      int missing = (int) owned.stream().filter(key -> !labels.contains(key.arn())).count();
+      ClusterHealth.State state = hsm.isLost() ? ClusterHealth.State.DEGRADED : ClusterHealth.State.ACTIVE;
+      answering += hsm.isLost() ? 0 : 1;
+      complete &= !hsm.isLost() && missing == 0;
+      hsms.add(new ClusterHealth.Hsm(hsm.hsmId(), state, missing));
+    }
+    ClusterHealth.State state = answering == 0 ? ClusterHealth.State.UNAVAILABLE
+        : complete ? ClusterHealth.State.ACTIVE : ClusterHealth.State.DEGRADED;
+    return new ClusterHealth(storeId, clusterId, state, hsms);
+  }
+}
