@@ -1,5 +1,13 @@
 package dev.keyhold.kms.keystore;
 
+import dev.keyhold.kms.key.DecryptRequest;
+import dev.keyhold.kms.key.EncryptRequest;
+import dev.keyhold.kms.key.KmsCrypto;
+import dev.keyhold.kms.key.ListKeysResponse;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
 import dev.keyhold.kms.cluster.ClusterFile;
 import dev.keyhold.kms.cluster.ClusterRegistry;
 import dev.keyhold.kms.key.Account;
@@ -20,16 +28,17 @@ import java.util.Optional;
  * A service process for {@link CreateKeyCrashTest}, over a data directory, always a fresh JVM.
  *
  * <ul>
- *   <li>{@code crash DATA STORE}: connects the store and runs CreateKey, halting the JVM (as
- *       {@code kill -9} would) right after the material was generated and before the key was recorded;
- *       exit code {@link #HALTED}.
+ *   <li>{@code crash DATA STORE STEP}: connects the store, creates {@link #KEPT} keys, then runs one
+ *       more CreateKey and halts the JVM (as {@code kill -9} would) at the first checkpoint whose name
+ *       starts with STEP ({@code material-generated}, {@code replicated-to}); exit code {@link #HALTED}.
  *   <li>{@code restart DATA STORE}: starts as the service does; exit code 0 only if the crash left one
- *       half-created key and, once the store is connected, none is left, none is listed, and the HSMs
- *       hold no orphan.
+ *       half-created key and, once the store is connected, none is left, the {@link #KEPT} keys are
+ *       listed, every HSM holds their material and no orphan, and they encrypt and decrypt.
  * </ul>
  */
 public final class CreateKeyCrashChild {
   static final int HALTED = 98;
+  static final int KEPT = 2;
 
   private CreateKeyCrashChild() {}
 
@@ -42,8 +51,9 @@ public final class CreateKeyCrashChild {
     KeyStoreConnections connections = new KeyStoreConnections(metadata, clusters, masterKey,
         SessionPoolConfig.of(2, Duration.ofSeconds(5)), Checkpoints.NONE);
     CustomKeyStores keyStores = new CustomKeyStores(metadata, clusters, masterKey, Clock.systemUTC(), connections);
+    AtomicBoolean armed = new AtomicBoolean();
     Checkpoints haltAfterMaterial = step -> {
-      if (args[0].equals("crash") && step.equals("material-generated")) {
+      if (armed.get() && step.startsWith(args[3])) {
         Runtime.getRuntime().halt(HALTED);
       }
     };
@@ -60,15 +70,24 @@ public final class CreateKeyCrashChild {
       Thread.sleep(20);
     }
     if (args[0].equals("crash")) {
+      for (int i = 0; i < KEPT; i++) {
+        keys.createKey(CreateKeyRequest.inCustomKeyStore(storeId, "kept"));
+      }
+      armed.set(true);
       keys.createKey(CreateKeyRequest.inCustomKeyStore(storeId, "interrupted"));
       System.exit(1); // the checkpoint was never reached
     }
     int creating = creating(metadata);
     KeyMaterialReport report = keys.keyMaterialReport(storeId);
-    int listed = keys.listKeys(null, null).keys().size();
-    System.out.println("interrupted before restart=" + interrupted + " creating=" + creating + " listed=" + listed
-        + " orphans=" + report.orphans());
-    System.exit(interrupted == 1 && creating == 0 && listed == 0 && report.orphans().isEmpty() ? 0 : 1);
+    List<ListKeysResponse.Entry> listed = keys.listKeys(null, null).keys();
+    KmsCrypto crypto = new KmsCrypto(keys, connections);
+    boolean usable = listed.stream().allMatch(key -> Arrays.equals(new byte[] {7}, crypto.decrypt(new DecryptRequest(
+        crypto.encrypt(new EncryptRequest(key.keyId(), new byte[] {7}, null, null)).ciphertextBlob(), null, null,
+        null)).plaintext()));
+    System.out.println("interrupted before restart=" + interrupted + " creating=" + creating + " listed="
+        + listed.size() + " missing=" + report.missing() + " orphans=" + report.orphans() + " usable=" + usable);
+    System.exit(interrupted == 1 && creating == 0 && listed.size() == KEPT && report.missing().isEmpty()
+        && report.orphans().isEmpty() && usable ? 0 : 1);
   }
 
   private static int creating(JdbcMetadataStore metadata) {
