@@ -1,6 +1,6 @@
 # Sourced by the scripts in bin/: installs what Keyhold needs on a Debian machine, once.
 # Packages: a JDK (17 or newer), Maven, SoftHSM2, and p11-kit (HSMs as separate processes);
-# gcc and SoftHSM2's PKCS#11 header build the tests' lockout shim (integration-tests/src/test/c).
+# gcc and SoftHSM2's PKCS#11 header build the PKCS#11 shims (lockout, outage) of softhsm-config's ShimCompiler.
 
 keyhold_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 

@@ -32,6 +32,8 @@ import org.xipki.pkcs11.wrapper.params.ECDH1_DERIVE_PARAMS;
  * key; each ephemeral pair and the transport key are session objects that die with the SO session).
  * Only public points cross this process.
  *
+ * <p>It also resets the user's PIN, the other SO duty an HSM operator needs.
+ *
  * <p>Not for a service: it needs the SO PIN, which an operator gives for a ceremony and takes away.
  * One session, not thread-safe. Closing logs out.
  */
@@ -135,6 +137,23 @@ public final class SecurityOfficer implements AutoCloseable {
     target.run("C_CopyObject", () -> {
       target.session.copyObject(received, new AttributeVector().token(true).modifiable(false));
       target.session.destroyObject(received);
+      return null;
+    });
+  }
+
+  /**
+   * Sets the user's PIN ({@code C_InitPIN}), as an HSM operator resets a crypto user's password; the
+   * user's keys stay.
+   */
+  public void initUserPin(Pin userPin) {
+    checkNotNull(userPin, "userPin");
+    run("C_InitPIN", () -> {
+      char[] pin = userPin.copyChars();
+      try {
+        session.initPIN(pin);
+      } finally {
+        Arrays.fill(pin, '\0');
+      }
       return null;
     });
   }

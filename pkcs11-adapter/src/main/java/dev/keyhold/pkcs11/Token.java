@@ -346,7 +346,9 @@ public final class Token implements AutoCloseable {
         opened = open();
       } catch (DeviceLostException | TokenNotFoundException e) {
         if (module.anyTokenAnswers()) {
-          throw e; // only this token is gone: re-initialising would cut every other token's sessions
+          // Only this token is gone: re-initialising would cut every other token's sessions.
+          throw e instanceof DeviceLostException ? e
+              : new DeviceLostException("token '" + label + "' is unreachable", null, e);
         }
         module.recover(seen);
         try {

@@ -6,6 +6,7 @@ import static com.google.common.base.Preconditions.checkNotNull;
 import com.google.common.collect.ImmutableList;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.Pkcs11Module;
+import dev.keyhold.pkcs11.SecurityOfficer;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,5 +50,22 @@ public final class ClusterProvisioner {
     }
     TrustCeremony.run(module, cluster.tokenLabels(hsms), soPin);
     return created.build();
+  }
+
+  /**
+   * Sets the kmsuser PIN of HSMs 1 to {@code hsms} to {@code kmsuserPin} with the SO PIN, keeping their
+   * keys: what an operator does before UpdateCustomKeyStore with a new KeyStorePassword, e.g. after an
+   * HSM joined with a password the key store never rotated.
+   */
+  public void resetKmsuserPin(ClusterId cluster, int hsms, Pin soPin, Pin kmsuserPin) {
+    checkNotNull(cluster, "cluster");
+    checkNotNull(soPin, "soPin");
+    checkNotNull(kmsuserPin, "kmsuserPin");
+    for (String label : cluster.tokenLabels(hsms)) {
+      try (SecurityOfficer officer = SecurityOfficer.login(module, label, soPin)) {
+        officer.initUserPin(kmsuserPin);
+      }
+      LOG.info("kmsuser PIN of token '{}' reset", label);
+    }
   }
 }

@@ -3,6 +3,7 @@ package dev.keyhold.softhsm;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.keyhold.kms.cluster.TrustedWrappingKey;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.AesKeyTemplate;
 import dev.keyhold.pkcs11.BadCredentialsException;
@@ -43,19 +44,21 @@ class ClusterProvisionerTest {
     }
     Pin otherPin = Pin.random(new SecureRandom(), 12);
 
-    var created = new ClusterProvisioner(cluster.module()).provision(cluster.clusterId(), 3, otherPin, otherPin);
+    var created = new ClusterProvisioner(cluster.module()).provision(cluster.clusterId(), 3, cluster.soPin(), otherPin);
 
     assertThat(created).containsExactly(cluster.clusterId() + "/hsm3");
     try (Token token = cluster.login(1)) {
       assertThat(token.findAesKey("survives-reprovisioning")).contains(key);
     }
-    assertThat(new ClusterProvisioner(cluster.module()).provision(cluster.clusterId(), 3, otherPin, otherPin))
+    assertThat(new ClusterProvisioner(cluster.module()).provision(cluster.clusterId(), 3, cluster.soPin(), otherPin))
         .isEmpty();
     assertThatThrownBy(() -> cluster.login(3))
         .as("HSM 3 was initialised with the other PIN")
         .isInstanceOf(BadCredentialsException.class);
     Token third = Token.login(cluster.module(), cluster.clusterId().tokenLabel(3), TokenProfile.SOFTHSM2, otherPin,
         SessionPoolConfig.defaults());
+    assertThat(third.findAesKey(TrustedWrappingKey.NAME.label())).as("joined by the trust ceremony")
+        .contains(TrustedWrappingKey.NAME);
     third.close();
   }
 
