@@ -13,9 +13,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code bin/provision-cluster}: sets up the SoftHSM2 tokens of one local cluster in a directory and
- * records the cluster, with its HSMs and trust anchor, in {@code <dir>/clusters.json}. Idempotent: a
- * second run with the same arguments changes nothing.
+ * {@code bin/provision-cluster}: sets up the SoftHSM2 tokens of one local cluster in a directory, runs
+ * the cluster's trust ceremony, and records the cluster, with its HSMs and trust anchor, in
+ * {@code <dir>/clusters.json}. Idempotent: a second run with the same arguments changes nothing; a run
+ * with more HSMs joins the new ones.
  */
 @Command(name = "provision-cluster", mixinStandardHelpOptions = true,
     description = "Initialises one SoftHSM2 token per HSM of a local cluster, labelled <cluster-id>/hsm<n>, "
@@ -41,6 +42,12 @@ public final class ProvisionCluster implements Callable<Integer> {
           + "it shares that cluster's trust anchor certificate (its backup history).")
   String fromBackupOf;
 
+  @Option(names = "--reset-kmsuser-pin",
+      description = "Also set kmsuser's PIN on every HSM of the cluster to the kmsuser PIN given, keeping "
+          + "their keys; then give the same password to UpdateCustomKeyStore (needed after an HSM joined a "
+          + "cluster whose key store rotated the password).")
+  boolean resetKmsuserPin;
+
   @Mixin PinOptions pins;
 
   @Override
@@ -60,6 +67,11 @@ public final class ProvisionCluster implements Callable<Integer> {
           new LocalClusterProvisioner(module, clustersFile).provision(cluster, hsms, source, soPin, kmsuserPin);
       for (String label : cluster.tokenLabels(hsms)) {
         System.out.println((outcome.initialisedTokens().contains(label) ? "initialised " : "exists      ") + label);
+      }
+      System.out.println("trust ceremony: every HSM holds the cluster's trusted wrapping key");
+      if (resetKmsuserPin) {
+        new ClusterProvisioner(module).resetKmsuserPin(cluster, hsms, soPin, kmsuserPin);
+        System.out.println("kmsuser PIN reset on " + hsms + " HSM(s)");
       }
       String trustAnchor =
           outcome.trustAnchorIssued() ? "issued" : source.map(id -> "shared with " + id).orElse("kept");

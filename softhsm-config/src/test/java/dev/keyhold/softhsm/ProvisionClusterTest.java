@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.keyhold.kms.cluster.Cluster;
 import dev.keyhold.kms.cluster.ClusterFile;
 import dev.keyhold.kms.cluster.Hsm;
+import dev.keyhold.kms.cluster.TrustedWrappingKey;
 import dev.keyhold.kms.cluster.HsmState;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.SessionPoolConfig;
@@ -106,6 +107,24 @@ class ProvisionClusterTest {
 
     assertThat(recorded(id)).isEqualTo(first);
     assertThat(Files.readString(dir.resolve(id + ClusterFile.CERTIFICATE_SUFFIX))).isEqualTo(pem);
+  }
+
+  @Test
+  void aRunWithMoreHsmsJoinsThemAndCanResetKmsusersPinEverywhere() throws Exception {
+    ClusterId id = ClusterId.random(random);
+    assertThat(run("--cluster-id", id.toString(), "--hsms", "2")).as(err.toString()).isZero();
+    Files.writeString(kmsuserPinFile, "ku-new-" + random.nextLong() + "\n");
+
+    assertThat(run("--cluster-id", id.toString(), "--hsms", "3", "--reset-kmsuser-pin")).as(err.toString()).isZero();
+
+    assertThat(recorded(id).hsms()).hasSize(3);
+    for (int hsm = 1; hsm <= 3; hsm++) {
+      try (Token token = Token.login(cluster.module(), id.tokenLabel(hsm), TokenProfile.SOFTHSM2,
+          Pin.fromFile(kmsuserPinFile), SessionPoolConfig.defaults())) {
+        assertThat(token.findAesKey(TrustedWrappingKey.NAME.label())).as("HSM %s joined the ceremony", hsm)
+            .contains(TrustedWrappingKey.NAME);
+      }
+    }
   }
 
   @Test

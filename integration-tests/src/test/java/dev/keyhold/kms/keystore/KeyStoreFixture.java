@@ -50,12 +50,12 @@ final class KeyStoreFixture implements AutoCloseable {
 
   /** Provisions {@code hsms} fresh tokens, kmsuser PIN = the extension's, as a new cluster with a new CA. */
   Cluster newCluster(int hsms) {
-    return add(provision(hsms, Optional.empty()));
+    return add(provision(ClusterId.random(random), hsms, Optional.empty()));
   }
 
   /** A new cluster "restored from a backup" of {@code original}: fresh tokens, the same CA. */
   Cluster restoredFrom(Cluster original, int hsms) {
-    return add(provision(hsms, Optional.of(ClusterId.of(original.clusterId()))));
+    return add(provision(ClusterId.random(random), hsms, Optional.of(ClusterId.of(original.clusterId()))));
   }
 
   /** {@code cluster} with its HSMs in {@code states}, replacing it in the registry. */
@@ -73,6 +73,18 @@ final class KeyStoreFixture implements AutoCloseable {
     List<Hsm> hsms = new ArrayList<>(cluster.hsms());
     hsms.set(index, replacement);
     return add(Cluster.of(cluster.clusterId(), hsms, cluster.trustAnchor()));
+  }
+
+  /** {@code cluster} with every HSM reached through {@code module}, e.g. a fault-injecting shim. */
+  Cluster through(Cluster cluster, Path module) {
+    return add(Cluster.of(cluster.clusterId(), cluster.hsms().stream()
+        .map(hsm -> Hsm.of(hsm.hsmId(), module, hsm.tokenLabel(), hsm.profile(), hsm.state())).toList(),
+        cluster.trustAnchor()));
+  }
+
+  /** Provisions HSMs up to {@code hsms} in {@code cluster} (the trust ceremony joins the new ones). */
+  Cluster grow(Cluster cluster, int hsms) {
+    return add(provision(ClusterId.of(cluster.clusterId()), hsms, Optional.empty()));
   }
 
   Cluster add(Cluster cluster) {
@@ -172,9 +184,9 @@ final class KeyStoreFixture implements AutoCloseable {
     return softhsm.kmsuserPin();
   }
 
-  private Cluster provision(int hsms, Optional<ClusterId> fromBackupOf) {
+  private Cluster provision(ClusterId id, int hsms, Optional<ClusterId> fromBackupOf) {
     return new LocalClusterProvisioner(softhsm.module(), dataDirectory.resolve("clusters.json"))
-        .provision(ClusterId.random(random), hsms, fromBackupOf, softhsm.soPin(), softhsm.kmsuserPin())
+        .provision(id, hsms, fromBackupOf, softhsm.soPin(), softhsm.kmsuserPin())
         .cluster();
   }
 

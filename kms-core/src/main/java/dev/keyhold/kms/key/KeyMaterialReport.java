@@ -4,13 +4,15 @@ import java.util.List;
 
 /**
  * Where a key store's material stands, like CloudHSM's find-key-material procedure: KMS keys whose
- * material is missing on some HSM, and material on an HSM that no KMS key owns (an orphan, e.g. left
- * by a deletion while the HSM was unreachable), which the operator may remove.
+ * material is missing on some HSM (the reconciler copies it in), material on an HSM that no KMS key
+ * owns (an orphan: the reconciler removes what a deletion left on an unreachable HSM; the rest is the
+ * operator's call), and the HSMs that could not be listed at all.
  */
-public record KeyMaterialReport(List<MissingMaterial> missing, List<Orphan> orphans) {
+public record KeyMaterialReport(List<MissingMaterial> missing, List<Orphan> orphans, List<String> unreachableHsmIds) {
   public KeyMaterialReport {
     missing = List.copyOf(missing);
     orphans = List.copyOf(orphans);
+    unreachableHsmIds = List.copyOf(unreachableHsmIds);
   }
 
   /** A KMS key and the HSMs that lack its material. */

@@ -447,8 +447,14 @@ public final class KmsKeys {
     List<KeyRecord> owned = metadata.inTransaction(KeyTable::all).stream()
         .filter(key -> key.keyStoreId().equals(customKeyStoreId)).toList();
     Map<String, Set<String>> labelsByHsm = new LinkedHashMap<>();
-    logins.tokens().forEach((hsmId, token) -> labelsByHsm.put(hsmId,
-        token.listAesKeys().stream().map(AesKey::label).collect(Collectors.toSet())));
+    List<String> unreachable = new ArrayList<>();
+    logins.tokens().forEach((hsmId, token) -> {
+      try {
+        labelsByHsm.put(hsmId, token.listAesKeys().stream().map(AesKey::label).collect(Collectors.toSet()));
+      } catch (Pkcs11Exception e) {
+        unreachable.add(hsmId);
+      }
+    });
     List<KeyMaterialReport.MissingMaterial> missing = new ArrayList<>();
     for (KeyRecord key : owned) {
       List<String> lacking = labelsByHsm.entrySet().stream()
@@ -463,7 +469,7 @@ public final class KmsKeys {
     labelsByHsm.forEach((hsmId, labels) -> labels.stream().sorted()
         .filter(label -> label.startsWith(prefix) && !ownedArns.contains(label))
         .forEach(label -> orphans.add(new KeyMaterialReport.Orphan(hsmId, label))));
-    return new KeyMaterialReport(missing, orphans);
+    return new KeyMaterialReport(missing, orphans, unreachable);
   }
 
   /** The logins of {@code customKeyStoreId}, which must exist and be CONNECTED. */
