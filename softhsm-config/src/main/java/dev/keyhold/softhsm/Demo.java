@@ -9,6 +9,8 @@ import dev.keyhold.kms.key.DecryptRequest;
 import dev.keyhold.kms.key.EncryptRequest;
 import dev.keyhold.kms.key.GenerateDataKeyRequest;
 import dev.keyhold.kms.key.KeyMetadata;
+import dev.keyhold.kms.key.ClusterHealth;
+import dev.keyhold.kms.key.KeyReplication;
 import dev.keyhold.kms.key.KmsCrypto;
 import dev.keyhold.kms.key.KmsKeys;
 import dev.keyhold.kms.keystore.Checkpoints;
@@ -30,6 +32,7 @@ import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.stream.Collectors;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -83,6 +86,14 @@ public final class Demo implements Callable<Integer> {
         KmsCrypto crypto = new KmsCrypto(keys, connections);
         KeyMetadata key = keys.createKey(CreateKeyRequest.inCustomKeyStore(storeId, "demo key"));
         System.out.println("KMS key     " + key.arn() + " " + key.keyState() + ", Origin " + key.origin());
+        try (KeyReplication replication = new KeyReplication(keys, connections, metadata, Clock.systemUTC())) {
+          replication.runOnce();
+          ClusterHealth health = replication.health(storeId).orElseThrow();
+          System.out.println("health      cluster " + health.state() + "; " + health.hsms().stream()
+              .map(hsm -> hsm.hsmId() + " " + hsm.state() + ", " + hsm.keysMissing() + " key(s) missing")
+              .collect(Collectors.joining("; ")) + " (the key was copied to every HSM, wrapped under the"
+              + " cluster's trusted key)");
+        }
 
         byte[] plaintext = "Hello from inside the HSM".getBytes(StandardCharsets.UTF_8);
         Map<String, String> context = Map.of("purpose", "demo");
