@@ -99,10 +99,17 @@ public final class KeyReplication implements AutoCloseable {
    * attributes. A copy already there is kept (a crash may have come after the unwrap).
    */
   static void copy(AesKeyTemplate template, Token from, Token to) {
-    AesKey key = template.key();
-    if (to.findAesKey(key.label()).isPresent()) {
-      return;
+    if (to.findAesKey(template.key().label()).isEmpty()) {
+      copyNew(template, from, to);
     }
+  }
+
+  /**
+   * {@link #copy} without looking for a copy already there: for a key just drawn, which cannot be on
+   * {@code to} yet. The look-up costs more as a token fills (SoftHSM2 checks every object).
+   */
+  static void copyNew(AesKeyTemplate template, Token from, Token to) {
+    AesKey key = template.key();
     byte[] wrapped;
     try {
       wrapped = from.wrapKey(TrustedWrappingKey.NAME, key);

@@ -200,7 +200,7 @@ public final class KmsKeys {
             return;
           }
         } else {
-          KeyReplication.copy(template, holders.get(0).token(), hsm.token());
+          KeyReplication.copyNew(template, holders.get(0).token(), hsm.token());
           holders.add(hsm);
           checkpoints.reached("replicated-to " + hsm.hsmId());
         }

@@ -1,0 +1,135 @@
+package dev.keyhold.bench;
+
+import dev.keyhold.kms.cluster.Cluster;
+import dev.keyhold.kms.cluster.ClusterRegistry;
+import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.key.KmsCrypto;
+import dev.keyhold.kms.key.KmsKeys;
+import dev.keyhold.kms.keystore.Checkpoints;
+import dev.keyhold.kms.keystore.ConnectedStore;
+import dev.keyhold.kms.keystore.ConnectionState;
+import dev.keyhold.kms.keystore.CreateCustomKeyStoreRequest;
+import dev.keyhold.kms.keystore.CustomKeyStores;
+import dev.keyhold.kms.keystore.DescribeCustomKeyStoresRequest;
+import dev.keyhold.kms.keystore.KeyStoreConnections;
+import dev.keyhold.kms.metadata.JdbcMetadataStore;
+import dev.keyhold.kms.secret.MasterKey;
+import dev.keyhold.pkcs11.Pin;
+import dev.keyhold.pkcs11.Pkcs11Module;
+import dev.keyhold.pkcs11.SessionPoolConfig;
+import dev.keyhold.softhsm.ClusterId;
+import dev.keyhold.softhsm.LocalClusterProvisioner;
+import dev.keyhold.softhsm.SoftHsmDirectory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A connected custom key store over a local SoftHSM2 cluster provisioned for one benchmark trial
+ * (tokens, trust anchor and trust ceremony, H2 metadata and master key in a fresh directory beside
+ * {@code SOFTHSM2_CONF}), with the KMS key and crypto operations over it: the setup of
+ * {@link KmsCryptoBenchmark}, shared by the replication benchmarks.
+ *
+ * <p>Every PKCS#11 call of the trial goes through the one library given to {@link #open}: the
+ * provisioner records its path as each HSM's module, so the key store's connection loads the same
+ * {@link Pkcs11Module} (shared and counted per path) rather than a second library in the process.
+ */
+final class BenchKeyStore implements AutoCloseable {
+  /** The real SoftHSM2 library, or {@code -Dkeyhold.bench.module} ({@code MODULE} in {@code run-jmh}). */
+  static final Path REAL_LIBRARY =
+      Path.of(System.getProperty("keyhold.bench.module", "/usr/lib/softhsm/libsofthsm2.so"));
+
+  private static final Duration CONNECT_TIMEOUT = Duration.ofMinutes(1);
+
+  final Path dataDirectory;
+  final Pkcs11Module module;
+  final Cluster cluster;
+  final JdbcMetadataStore metadata;
+  final KeyStoreConnections connections;
+  final CustomKeyStores keyStores;
+  final KmsKeys keys;
+  final KmsCrypto crypto;
+  final String storeId;
+
+  private BenchKeyStore(Path dataDirectory, Pkcs11Module module, Cluster cluster, JdbcMetadataStore metadata,
+      KeyStoreConnections connections, CustomKeyStores keyStores, KmsKeys keys, String storeId) {
+    this.dataDirectory = dataDirectory;
+    this.module = module;
+    this.cluster = cluster;
+    this.metadata = metadata;
+    this.connections = connections;
+    this.keyStores = keyStores;
+    this.keys = keys;
+    this.crypto = new KmsCrypto(keys, connections);
+    this.storeId = storeId;
+  }
+
+  /** A fresh data directory under the SoftHSM2 directory named by {@code SOFTHSM2_CONF}. */
+  static Path newDataDirectory() throws IOException {
+    String config = System.getenv(SoftHsmDirectory.CONFIG_VARIABLE);
+    if (config == null) {
+      throw new IllegalStateException(SoftHsmDirectory.CONFIG_VARIABLE
+          + " is unset: run through benchmarks/run-jmh, or export it naming a throwaway directory's softhsm2.conf");
+    }
+    Path softhsm = Path.of(config).toAbsolutePath().getParent();
+    SoftHsmDirectory.at(softhsm).create();
+    return Files.createTempDirectory(softhsm, "data-");
+  }
+
+  /**
+   * Provisions a cluster of {@code hsms} tokens through {@code library}, creates a key store over it
+   * and connects it.
+   */
+  static BenchKeyStore open(Path dataDirectory, Path library, int hsms) throws InterruptedException {
+    SecureRandom random = new SecureRandom();
+    Pin kmsuserPin = Pin.random(random, 16);
+    Pkcs11Module module = Pkcs11Module.load(library);
+    Cluster cluster = new LocalClusterProvisioner(module, dataDirectory.resolve(LocalClusterProvisioner.CLUSTERS_FILE))
+        .provision(ClusterId.random(random), hsms, Optional.empty(), Pin.random(random, 16), kmsuserPin).cluster();
+    ClusterRegistry registry = ClusterRegistry.of(List.of(cluster));
+    JdbcMetadataStore metadata = JdbcMetadataStore.embedded(dataDirectory);
+    MasterKey masterKey = MasterKey.loadOrCreate(dataDirectory.resolve("master.key"));
+    KeyStoreConnections connections = new KeyStoreConnections(metadata, registry, masterKey,
+        SessionPoolConfig.defaults(), Checkpoints.NONE);
+    CustomKeyStores keyStores = new CustomKeyStores(metadata, registry, masterKey, Clock.systemUTC(), connections);
+    String store = keyStores.createCustomKeyStore(new CreateCustomKeyStoreRequest(
+        "bench", cluster.clusterId(), cluster.trustAnchor().pem(), kmsuserPin, null));
+    keyStores.connectCustomKeyStore(store);
+    long deadline = System.nanoTime() + CONNECT_TIMEOUT.toNanos();
+    ConnectionState state;
+    while ((state = keyStores.describeCustomKeyStores(new DescribeCustomKeyStoresRequest(store, null, null, null))
+        .customKeyStores().get(0).connectionState()) == ConnectionState.CONNECTING && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    if (state != ConnectionState.CONNECTED) {
+      throw new IllegalStateException("key store " + store + " is " + state + ", not CONNECTED");
+    }
+    KmsKeys keys = new KmsKeys(metadata, registry, keyStores, connections, new Account("111122223333", "us-east-1"),
+        Clock.systemUTC());
+    BenchKeyStore opened = new BenchKeyStore(dataDirectory, module, cluster, metadata, connections, keyStores, keys,
+        store);
+    int serving = opened.logins().hsms().size();
+    if (serving != hsms || !opened.logins().replicatesKeys()) {
+      throw new IllegalStateException("key store " + store + " serves " + serving + " HSMs (replicating: "
+          + opened.logins().replicatesKeys() + "); expected " + hsms + " replicating HSMs");
+    }
+    return opened;
+  }
+
+  /** The store's logins: one per HSM, in the cluster's order, with whether the KMS layer finds it lost. */
+  ConnectedStore logins() {
+    return connections.connected(storeId).orElseThrow(() -> new IllegalStateException(storeId + " is not connected"));
+  }
+
+  @Override
+  public void close() {
+    keyStores.close();
+    metadata.close();
+    module.close();
+  }
+}
