@@ -27,6 +27,8 @@ public final class ShimCompiler {
   static final Path HEADER = Path.of("/usr/include/softhsm/pkcs11.h");
   private static final String INSTALL =
       "run 'apt-get install gcc libsofthsm2-dev' (bin/prerequisites.sh installs them)";
+  /** Included by every shim: the forwarding function list they share. */
+  private static final String SHARED_HEADER = "forwarding.h";
   private static final Pattern MACRO = Pattern.compile("[A-Z_][A-Z0-9_]*");
 
   private ShimCompiler() {}
@@ -54,6 +56,7 @@ public final class ShimCompiler {
     Path library = dir.resolve(source.substring(0, source.length() - 2) + ".so");
     try {
       Files.createDirectories(dir);
+      extract(SHARED_HEADER, dir);
       Path sourceFile = extract(source, dir);
       // Compiled beside the target, then moved over it: never a half-written library at that path.
       Path temporary = Files.createTempFile(dir, library.getFileName().toString(), ".tmp");

@@ -8,52 +8,19 @@
  *        -Wl,-z,nodelete -o lockout-shim.so lockout-shim.c
  * (-z nodelete: the counts must outlive a dlclose by the application, as a lock outlives a client.)
  */
-#include <dlfcn.h>
-#include <pthread.h>
-#include <stdio.h>
-
-/* SoftHSM2's header (p11-kit's) defines the platform macros itself and has the standard names. */
-#include <pkcs11.h>
-
-#ifndef REAL_MODULE
-#error "define REAL_MODULE as the quoted path of the PKCS#11 library to forward to"
-#endif
+#include "forwarding.h"
 
 /* AWS CloudHSM locks a crypto user after 5 failed logins. */
 #define MAX_FAILED_LOGINS 5
 /* Slots whose logins are counted; a test process sees a handful of tokens. */
 #define MAX_SLOTS 64
 
-static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
-static CK_FUNCTION_LIST_PTR real;  /* set once, under mutex, by C_GetFunctionList */
-static CK_FUNCTION_LIST shim;      /* real's list with three entries replaced */
-/* Whether our C_Initialize initialised real (an application never runs it and C_Finalize at once). */
-static CK_BBOOL owns_real;
 /* Per slot, the consecutive CKR_PIN_INCORRECT of user logins; guarded by mutex. */
 static struct {
   CK_SLOT_ID slot;
   unsigned failures;
 } counts[MAX_SLOTS];
 static size_t slots_counted;
-
-static CK_RV shim_initialize(CK_VOID_PTR init_args) {
-  CK_RV rv = real->C_Initialize(init_args);
-  if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-    /* The application also loads the real library directly; its C_Finalize is not ours to make. */
-    owns_real = CK_FALSE;
-    return CKR_OK;
-  }
-  owns_real = rv == CKR_OK;
-  return rv;
-}
-
-static CK_RV shim_finalize(CK_VOID_PTR reserved) {
-  if (!owns_real) {
-    return CKR_OK;
-  }
-  owns_real = CK_FALSE;
-  return real->C_Finalize(reserved);
-}
 
 /* The failure count of slot, added at zero if new; NULL if the table is full. Call under mutex. */
 static unsigned *failures_of(CK_SLOT_ID slot) {
@@ -99,32 +66,10 @@ static CK_RV shim_login(CK_SESSION_HANDLE session, CK_USER_TYPE user_type, CK_UT
   return rv;
 }
 
+static void replace_entries(void) {
+  shim.C_Login = shim_login;
+}
+
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
-  if (list == NULL) {
-    return CKR_ARGUMENTS_BAD;
-  }
-  CK_RV rv = CKR_OK;
-  pthread_mutex_lock(&mutex);
-  if (real == NULL) {
-    /* Never closed: the copied entries point into it for as long as this module lives. */
-    void *library = dlopen(REAL_MODULE, RTLD_NOW | RTLD_LOCAL);
-    CK_C_GetFunctionList get_real =
-        library == NULL ? NULL : (CK_C_GetFunctionList) dlsym(library, "C_GetFunctionList");
-    if (get_real == NULL) {
-      fprintf(stderr, "lockout-shim: cannot load %s: %s\n", REAL_MODULE, dlerror());
-      rv = CKR_GENERAL_ERROR;
-    } else if ((rv = get_real(&real)) == CKR_OK) {
-      shim = *real;
-      shim.C_Initialize = shim_initialize;
-      shim.C_Finalize = shim_finalize;
-      shim.C_Login = shim_login;
-    } else {
-      real = NULL;
-    }
-  }
-  pthread_mutex_unlock(&mutex);
-  if (rv == CKR_OK) {
-    *list = &shim;
-  }
-  return rv;
+  return forward(list, "lockout-shim");
 }

@@ -19,18 +19,11 @@
  * Build: gcc -shared -fPIC -O2 -I/usr/include/softhsm -DREAL_MODULE=\"/usr/lib/softhsm/libsofthsm2.so\"
  *        -DOUTAGE_DIR=\"/abs/dir\" -Wl,-z,nodelete -o outage-shim.so outage-shim.c
  */
-#include <dlfcn.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-/* SoftHSM2's header (p11-kit's) defines the platform macros itself and has the standard names. */
-#include <pkcs11.h>
+#include "forwarding.h"
 
-#ifndef REAL_MODULE
-#error "define REAL_MODULE as the quoted path of the PKCS#11 library to forward to"
-#endif
 #ifndef OUTAGE_DIR
 #error "define OUTAGE_DIR as the quoted absolute path of the directory of outage files"
 #endif
@@ -40,11 +33,6 @@
 /* CK_TOKEN_INFO's label: blank-padded, not NUL-terminated. */
 #define LABEL_LEN sizeof(((CK_TOKEN_INFO *) 0)->label)
 
-static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
-static CK_FUNCTION_LIST_PTR real;  /* set once, under mutex, by C_GetFunctionList */
-static CK_FUNCTION_LIST shim;      /* real's list with the guarded entries replaced */
-/* Whether our C_Initialize initialised real (an application never runs it and C_Finalize at once). */
-static CK_BBOOL owns_real;
 /* Per slot, the outage file name of its initialised token; guarded by mutex. A label only changes
  * through C_InitToken, which drops the entry. */
 static struct {
@@ -52,25 +40,6 @@ static struct {
   char file[LABEL_LEN + 1];
 } files[MAX_SLOTS];
 static size_t slots_cached;
-
-static CK_RV shim_initialize(CK_VOID_PTR init_args) {
-  CK_RV rv = real->C_Initialize(init_args);
-  if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-    /* The application also loads the real library directly; its C_Finalize is not ours to make. */
-    owns_real = CK_FALSE;
-    return CKR_OK;
-  }
-  owns_real = rv == CKR_OK;
-  return rv;
-}
-
-static CK_RV shim_finalize(CK_VOID_PTR reserved) {
-  if (!owns_real) {
-    return CKR_OK;
-  }
-  owns_real = CK_FALSE;
-  return real->C_Finalize(reserved);
-}
 
 /* Writes the outage file name of slot's token to file; false if it has none (not initialised). */
 static CK_BBOOL file_of(CK_SLOT_ID slot, char file[LABEL_LEN + 1]) {
@@ -275,35 +244,13 @@ static CK_RV guarded_C_InitToken(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG 
 
 #define INSTALL(name, params, args) shim.name = guarded_##name;
 
+/* C_CloseSession, C_CloseAllSessions and the slot list stay real's, as said above. */
+static void replace_entries(void) {
+  shim.C_InitToken = guarded_C_InitToken;
+  SLOT_FUNCTIONS(INSTALL)
+  SESSION_FUNCTIONS(INSTALL)
+}
+
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
-  if (list == NULL) {
-    return CKR_ARGUMENTS_BAD;
-  }
-  CK_RV rv = CKR_OK;
-  pthread_mutex_lock(&mutex);
-  if (real == NULL) {
-    /* Never closed: the copied entries point into it for as long as this module lives. */
-    void *library = dlopen(REAL_MODULE, RTLD_NOW | RTLD_LOCAL);
-    CK_C_GetFunctionList get_real =
-        library == NULL ? NULL : (CK_C_GetFunctionList) dlsym(library, "C_GetFunctionList");
-    if (get_real == NULL) {
-      fprintf(stderr, "outage-shim: cannot load %s: %s\n", REAL_MODULE, dlerror());
-      rv = CKR_GENERAL_ERROR;
-    } else if ((rv = get_real(&real)) == CKR_OK) {
-      /* C_CloseSession, C_CloseAllSessions and the slot list stay real's, as said above. */
-      shim = *real;
-      shim.C_Initialize = shim_initialize;
-      shim.C_Finalize = shim_finalize;
-      shim.C_InitToken = guarded_C_InitToken;
-      SLOT_FUNCTIONS(INSTALL)
-      SESSION_FUNCTIONS(INSTALL)
-    } else {
-      real = NULL;
-    }
-  }
-  pthread_mutex_unlock(&mutex);
-  if (rv == CKR_OK) {
-    *list = &shim;
-  }
-  return rv;
+  return forward(list, "outage-shim");
 }
