@@ -77,8 +77,7 @@ class HsmLossTest {
 
   @Test
   void losingOneOfTwoHsmsUnderLoadFailsNoCryptoAndBlocksCreateKeyUntilItReturns() throws Exception {
-    Cluster cluster = fixture.through(fixture.newCluster(2), outages.module());
-    fixture.open();
+    Cluster cluster = connectThroughOutages(2);
     String store = fixture.connectedStore("two-hsms", cluster);
     KmsKeys keys = startReplication();
     KmsCrypto crypto = new KmsCrypto(keys, fixture.connections);
@@ -124,8 +123,7 @@ class HsmLossTest {
 
   @Test
   void withOneOfThreeHsmsLostCreateKeyWorksAndItsKeysReachTheHsmWhenItReturns() throws Exception {
-    Cluster cluster = fixture.through(fixture.newCluster(3), outages.module());
-    fixture.open();
+    Cluster cluster = connectThroughOutages(3);
     String store = fixture.connectedStore("three-hsms", cluster);
     KmsKeys keys = startReplication();
     KmsCrypto crypto = new KmsCrypto(keys, fixture.connections);
@@ -157,8 +155,8 @@ class HsmLossTest {
 
   @Test
   void encryptOnOneHsmDecryptsOnAnotherForKeysMadeBeforeAndAfterItJoined() throws Exception {
-    Cluster cluster = fixture.through(fixture.newCluster(2), outages.module());
-    CustomKeyStores keyStores = fixture.open();
+    Cluster cluster = connectThroughOutages(2);
+    CustomKeyStores keyStores = fixture.keyStores;
     String store = fixture.connectedStore("joining", cluster);
     String before = fixture.kmsKeys(Clock.systemUTC()).createKey(CreateKeyRequest.inCustomKeyStore(store, "before"))
         .keyId();
@@ -189,6 +187,13 @@ class HsmLossTest {
       assertThat(crypto.decrypt(new DecryptRequest(ciphertext, CONTEXT, null, null)).plaintext())
           .as("encrypted on %s, decrypted on the joined %s", first.hsmId(), joined.hsmId()).containsExactly(4, 2);
     }
+  }
+
+  /** A new cluster of {@code hsms} reached through the outage shim, and the service opened over it. */
+  private Cluster connectThroughOutages(int hsms) {
+    Cluster cluster = fixture.through(fixture.newCluster(hsms), outages.module());
+    fixture.open();
+    return cluster;
   }
 
   private KmsKeys startReplication() {
