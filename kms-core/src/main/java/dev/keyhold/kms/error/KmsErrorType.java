@@ -27,6 +27,15 @@ public enum KmsErrorType {
   InvalidAliasNameException,
   TagException,
   MalformedPolicyDocumentException,
+  // The request itself: its signature, its caller's rights, its form.
+  AccessDeniedException,
+  IncompleteSignatureException,
+  InvalidSignatureException,
+  MissingAuthenticationTokenException,
+  UnrecognizedClientException,
+  SerializationException,
+  UnknownOperationException,
+  InvalidArnException,
   // General.
   InvalidMarkerException,
   LimitExceededException,

@@ -1,0 +1,19 @@
+package dev.keyhold.server.auth;
+
+import static com.google.common.base.Preconditions.checkNotNull;
+
+/**
+ * Who sent a request, as its SigV4 signature proved: the access key id it signed with and the
+ * principal the operator configured for that key.
+ *
+ * @param principalArn e.g. {@code arn:aws:iam::111122223333:user/alice} or the account root
+ *     {@code arn:aws:iam::111122223333:root}
+ * @param administrator whether the operator allowed this caller the custom key store operations
+ */
+public record Caller(String accessKeyId, String principalArn, String accountId, boolean administrator) {
+  public Caller {
+    checkNotNull(accessKeyId, "accessKeyId");
+    checkNotNull(principalArn, "principalArn");
+    checkNotNull(accountId, "accountId");
+  }
+}

@@ -1,0 +1,30 @@
+package dev.keyhold.server.ops;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One finished request, for the audit log and the metrics. Never holds plaintext, ciphertext,
+ * passwords or data keys: only names.
+ *
+ * @param principalArn empty when authentication failed
+ * @param operation e.g. {@code Encrypt}; {@code unknown} when the target named none
+ * @param keyArn the KMS key the request resolved to, if any
+ * @param encryptionContextKeys the keys of the encryption context, never its values
+ * @param errorType empty on success, else the {@code __type} sent
+ */
+public record RequestOutcome(
+    Instant time,
+    String requestId,
+    Optional<String> principalArn,
+    String operation,
+    Optional<String> keyArn,
+    List<String> encryptionContextKeys,
+    int httpStatus,
+    Optional<String> errorType,
+    long durationNanos) {
+  public RequestOutcome {
+    encryptionContextKeys = List.copyOf(encryptionContextKeys);
+  }
+}
