@@ -1,6 +1,7 @@
 # Sourced by the scripts in bin/: installs what Keyhold needs on a Debian machine, once.
 # Packages: a JDK (17 or newer), Maven, SoftHSM2, and p11-kit (HSMs as separate processes);
-# gcc and SoftHSM2's PKCS#11 header build the PKCS#11 shims (lockout, outage) of softhsm-config's ShimCompiler.
+# gcc and SoftHSM2's PKCS#11 header build the PKCS#11 shims (lockout, outage) of softhsm-config's ShimCompiler;
+# the AWS CLI (and its Python) drives the service in a test, as a user would.
 
 keyhold_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -11,6 +12,8 @@ keyhold_install_prerequisites() {
   [ -r /usr/lib/softhsm/libsofthsm2.so ] || missing+=(softhsm2)
   command -v gcc >/dev/null || missing+=(gcc)
   [ -r /usr/include/softhsm/pkcs11.h ] || missing+=(libsofthsm2-dev)
+  command -v aws >/dev/null || missing+=(awscli)
+  command -v python3 >/dev/null || missing+=(python3)
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "installing ${missing[*]} with apt-get" >&2
   local sudo=
@@ -21,16 +24,16 @@ keyhold_install_prerequisites() {
 
 # Builds the runnable modules (no tests) unless their jars are newer than every source file.
 keyhold_build() {
-  local stamp="$keyhold_root/softhsm-config/target/lib"
+  local stamp="$keyhold_root/server/target/lib"
   if [ -d "$stamp" ] && [ -z "$(find "$keyhold_root" -path '*/src/main/*' -newer "$stamp" -print -quit)" ] \
       && [ -z "$(find "$keyhold_root" -name pom.xml -newer "$stamp" -print -quit)" ]; then
     return 0
   fi
   echo "building Keyhold (mvn package, tests skipped)" >&2
-  mvn -B -q -Dstyle.color=never -f "$keyhold_root/pom.xml" -pl softhsm-config -am -DskipTests package
+  mvn -B -q -Dstyle.color=never -f "$keyhold_root/pom.xml" -pl server -am -DskipTests package
   touch "$stamp"
 }
 
 keyhold_classpath() {
-  echo "$keyhold_root/softhsm-config/target/classes:$keyhold_root/softhsm-config/target/lib/*"
+  echo "$keyhold_root/server/target/classes:$keyhold_root/server/target/lib/*"
 }

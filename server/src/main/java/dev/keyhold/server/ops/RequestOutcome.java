@@ -9,7 +9,8 @@ import java.util.Optional;
  * passwords or data keys: only names.
  *
  * @param principalArn empty when authentication failed
- * @param operation e.g. {@code Encrypt}; {@code unknown} when the target named none
+ * @param operation e.g. {@code Encrypt}; {@code unknown} when the target named none or an operation
+ *     not served: it labels metrics, so it must come from a fixed set, never from a caller's text
  * @param keyArn the KMS key the request resolved to, if any
  * @param encryptionContextKeys the keys of the encryption context, never its values
  * @param errorType empty on success, else the {@code __type} sent
@@ -26,5 +27,10 @@ public record RequestOutcome(
     long durationNanos) {
   public RequestOutcome {
     encryptionContextKeys = List.copyOf(encryptionContextKeys);
+  }
+
+  /** {@code success}, or the error type: how the audit log and the metrics name the outcome. */
+  public String outcomeName() {
+    return errorType.orElse("success");
   }
 }

@@ -1,0 +1,100 @@
+package dev.keyhold.server.ops;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.keyhold.kms.cluster.Cluster;
+import dev.keyhold.kms.cluster.ClusterRegistry;
+import dev.keyhold.kms.cluster.Hsm;
+import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.key.ClusterHealth;
+import dev.keyhold.kms.key.KeyReplication;
+import dev.keyhold.kms.key.KmsKeys;
+import dev.keyhold.kms.keystore.Checkpoints;
+import dev.keyhold.kms.keystore.CreateCustomKeyStoreRequest;
+import dev.keyhold.kms.keystore.CustomKeyStores;
+import dev.keyhold.kms.keystore.KeyStoreConnections;
+import dev.keyhold.kms.metadata.JdbcMetadataStore;
+import dev.keyhold.kms.secret.MasterKey;
+import dev.keyhold.pkcs11.SessionPoolConfig;
+import dev.keyhold.softhsm.ClusterId;
+import dev.keyhold.softhsm.LocalClusterProvisioner;
+import dev.keyhold.softhsm.SoftHsmClusterExtension;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The metrics and the health report over a real key store connected to two SoftHSM2 HSMs. */
+class OpsOverSoftHsmTest {
+  @RegisterExtension static final SoftHsmClusterExtension softhsm = SoftHsmClusterExtension.withHsms(2);
+
+  @TempDir Path data;
+
+  @Test
+  void readTheConnectionsAndTheReconcilersFindings() throws Exception {
+    Cluster cluster = new LocalClusterProvisioner(softhsm.module(), data.resolve("clusters.json"))
+        .provision(ClusterId.random(new SecureRandom()), 2, Optional.empty(), softhsm.soPin(), softhsm.kmsuserPin())
+        .cluster();
+    ClusterRegistry registry = ClusterRegistry.empty().with(cluster);
+    MasterKey masterKey = MasterKey.loadOrCreate(data.resolve("master.key"));
+    try (JdbcMetadataStore metadata = JdbcMetadataStore.embedded(data)) {
+      KeyStoreConnections connections = new KeyStoreConnections(metadata, registry, masterKey,
+          SessionPoolConfig.of(2, Duration.ofSeconds(5)), Checkpoints.NONE);
+      // Closing the key stores closes their connections.
+      try (CustomKeyStores keyStores = new CustomKeyStores(metadata, registry, masterKey, Clock.systemUTC(), connections);
+          KeyReplication replication = new KeyReplication(
+              new KmsKeys(metadata, registry, keyStores, connections, new Account("111122223333", "us-east-1"),
+                  Clock.systemUTC()),
+              connections, metadata, Clock.systemUTC())) {
+        connectAndScrape(cluster, connections, keyStores, replication);
+      }
+    }
+  }
+
+  private static void connectAndScrape(Cluster cluster, KeyStoreConnections connections, CustomKeyStores keyStores,
+      KeyReplication replication) throws Exception {
+    String storeId = keyStores.createCustomKeyStore(new CreateCustomKeyStoreRequest(
+        "ops", cluster.clusterId(), cluster.trustAnchor().pem(), softhsm.kmsuserPin(), null));
+    keyStores.connectCustomKeyStore(storeId);
+    awaitConnected(connections, storeId);
+    ServiceMetrics metrics = ServiceMetrics.create(replication, connections);
+
+    Exposition connected = Exposition.scrape(metrics);
+
+    // Connected, but not yet checked by the reconciler: sessions show, health does not yet.
+    for (Hsm hsm : cluster.hsms()) {
+      assertThat(connected.value("keyhold_hsm_sessions_in_use", Map.of("key_store", storeId, "hsm", hsm.hsmId())))
+          .hasValue(0);
+    }
+    assertThat(connected.named("keyhold_cluster_health")).isEmpty();
+    assertThat(HealthReport.of(replication.health()).toJson()).contains("\"keyStoresChecked\":0");
+
+    replication.runOnce();
+    Exposition checked = Exposition.scrape(metrics);
+
+    assertThat(checked.value("keyhold_cluster_health", Map.of("key_store", storeId, "cluster", cluster.clusterId())))
+        .hasValue(1);
+    for (Hsm hsm : cluster.hsms()) {
+      Map<String, String> labels = Map.of("key_store", storeId, "hsm", hsm.hsmId());
+      assertThat(checked.value("keyhold_hsm_health", labels)).hasValue(1);
+      assertThat(checked.value("keyhold_hsm_keys_missing", labels)).hasValue(0);
+    }
+    HealthReport report = HealthReport.of(replication.health());
+    assertThat(report.status()).isEqualTo(ClusterHealth.State.ACTIVE);
+    assertThat(report.httpStatus()).isEqualTo(200);
+    assertThat(report.toJson()).contains("\"id\":\"" + storeId + "\",\"cluster\":\"" + cluster.clusterId() + "\"");
+  }
+
+  private static void awaitConnected(KeyStoreConnections connections, String storeId) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (connections.connected(storeId).isEmpty()) {
+      assertThat(System.nanoTime()).as("key store %s connected in time", storeId).isLessThan(deadline);
+      Thread.sleep(20);
+    }
+  }
+}
