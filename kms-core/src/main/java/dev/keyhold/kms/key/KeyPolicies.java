@@ -97,7 +97,7 @@ public final class KeyPolicies {
     }
   }
 
-  static String defaultPolicy(Account account) {
+  public static String defaultPolicy(Account account) {
     return "{\n  \"Version\" : \"2012-10-17\",\n  \"Id\" : \"key-default-1\",\n  \"Statement\" : [ {\n"
         + "    \"Sid\" : \"Enable IAM User Permissions\",\n    \"Effect\" : \"Allow\",\n"
         + "    \"Principal\" : {\n      \"AWS\" : \"arn:aws:iam::" + account.accountId() + ":root\"\n    },\n"
@@ -112,7 +112,7 @@ public final class KeyPolicies {
   }
 
   /** The document, if it is a policy AWS would take. */
-  static String check(String policy) {
+  public static String check(String policy) {
     String document = pattern(required(policy, "policy"), "policy", POLICY_CHARACTERS);
     if (document.getBytes(StandardCharsets.UTF_8).length > MAX_POLICY_BYTES) {
       throw new KmsException(LimitExceededException,

@@ -1,0 +1,119 @@
+package dev.keyhold.server.authz;
+
+import static com.google.common.base.Preconditions.checkState;
+
+import com.google.common.base.Enums;
+import java.util.Optional;
+
+/**
+ * Every KMS operation Keyhold serves, named exactly as in {@code X-Amz-Target: TrentService.<name>},
+ * with how it is authorized and, for an operation on a key, the IAM action the key's policy must allow.
+ *
+ * <p>AWS authorizes the operations that name no key (CreateKey, ListKeys, ListAliases, GenerateRandom
+ * and the custom key store operations) by IAM policies alone. Keyhold has no IAM: the custom key store
+ * operations are for the callers the operator made administrators, the others for every caller.
+ */
+public enum KmsOperation {
+  CreateCustomKeyStore(Authorization.ADMINISTRATORS),
+  DescribeCustomKeyStores(Authorization.ADMINISTRATORS),
+  UpdateCustomKeyStore(Authorization.ADMINISTRATORS),
+  ConnectCustomKeyStore(Authorization.ADMINISTRATORS),
+  DisconnectCustomKeyStore(Authorization.ADMINISTRATORS),
+  DeleteCustomKeyStore(Authorization.ADMINISTRATORS),
+
+  CreateKey(Authorization.ANY_CALLER),
+  ListKeys(Authorization.ANY_CALLER),
+  ListAliases(Authorization.ANY_CALLER),
+  GenerateRandom(Authorization.ANY_CALLER),
+
+  DescribeKey("kms:DescribeKey"),
+  EnableKey("kms:EnableKey"),
+  DisableKey("kms:DisableKey"),
+  UpdateKeyDescription("kms:UpdateKeyDescription"),
+  ScheduleKeyDeletion("kms:ScheduleKeyDeletion"),
+  CancelKeyDeletion("kms:CancelKeyDeletion"),
+  EnableKeyRotation("kms:EnableKeyRotation"),
+  DisableKeyRotation("kms:DisableKeyRotation"),
+  GetKeyRotationStatus("kms:GetKeyRotationStatus"),
+  GetParametersForImport("kms:GetParametersForImport"),
+  ImportKeyMaterial("kms:ImportKeyMaterial"),
+  // The alias itself is authorized by IAM policies in AWS; here only the key's policy speaks.
+  CreateAlias("kms:CreateAlias"),
+  /** On the key the alias points to now, and on the key it is to point to. */
+  UpdateAlias("kms:UpdateAlias", "kms:UpdateAlias"),
+  DeleteAlias("kms:DeleteAlias"),
+  TagResource("kms:TagResource"),
+  UntagResource("kms:UntagResource"),
+  ListResourceTags("kms:ListResourceTags"),
+  PutKeyPolicy("kms:PutKeyPolicy"),
+  GetKeyPolicy("kms:GetKeyPolicy"),
+  ListKeyPolicies("kms:ListKeyPolicies"),
+  Encrypt("kms:Encrypt"),
+  Decrypt("kms:Decrypt"),
+  /** On the key that encrypted the ciphertext, and on the destination key. */
+  ReEncrypt("kms:ReEncryptFrom", "kms:ReEncryptTo"),
+  GenerateDataKey("kms:GenerateDataKey"),
+  GenerateDataKeyWithoutPlaintext("kms:GenerateDataKeyWithoutPlaintext");
+
+  /** Who may run an operation. */
+  public enum Authorization {
+    /** Only a caller the operator made an administrator ({@code Caller.administrator()}). */
+    ADMINISTRATORS,
+    /** Any authenticated caller. */
+    ANY_CALLER,
+    /** A caller the policy of each key the operation uses allows its action. */
+    KEY_POLICY
+  }
+
+  private final Authorization authorization;
+  private final String keyAction;
+  private final String destinationKeyAction;
+
+  KmsOperation(Authorization authorization) {
+    this(authorization, null, null);
+  }
+
+  KmsOperation(String keyAction) {
+    this(Authorization.KEY_POLICY, keyAction, null);
+  }
+
+  KmsOperation(String keyAction, String destinationKeyAction) {
+    this(Authorization.KEY_POLICY, keyAction, destinationKeyAction);
+  }
+
+  KmsOperation(Authorization authorization, String keyAction, String destinationKeyAction) {
+    this.authorization = authorization;
+    this.keyAction = keyAction;
+    this.destinationKeyAction = destinationKeyAction;
+  }
+
+  /** The operation of an {@code X-Amz-Target} name, e.g. {@code Encrypt}; empty for one Keyhold does not serve. */
+  public static Optional<KmsOperation> named(String operation) {
+    return Enums.getIfPresent(KmsOperation.class, operation).toJavaUtil();
+  }
+
+  public Authorization authorization() {
+    return authorization;
+  }
+
+  /**
+   * The action the policy of the operation's key must allow. That key is KeyId's; for Decrypt and
+   * ReEncrypt, the one that encrypted the ciphertext; for CreateAlias, TargetKeyId's; for UpdateAlias
+   * and DeleteAlias, the one the alias points to before the request.
+   *
+   * @throws IllegalStateException unless {@link #authorization()} is {@link Authorization#KEY_POLICY}
+   */
+  public String keyAction() {
+    checkState(authorization == Authorization.KEY_POLICY, "%s uses no key", this);
+    return keyAction;
+  }
+
+  /**
+   * The action the policy of the operation's second key must allow: ReEncrypt's DestinationKeyId
+   * ({@code kms:ReEncryptTo}) and UpdateAlias's new TargetKeyId ({@code kms:UpdateAlias}); empty for
+   * every other operation.
+   */
+  public Optional<String> destinationKeyAction() {
+    return Optional.ofNullable(destinationKeyAction);
+  }
+}

@@ -1,0 +1,93 @@
+package dev.keyhold.server.authz;
+
+import static com.google.common.base.Preconditions.checkNotNull;
+import static com.google.common.collect.ImmutableList.toImmutableList;
+
+import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableSet;
+import dev.keyhold.server.auth.Caller;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A request as a key policy sees it: the principals the caller counts as, the action, the key and the
+ * values of the condition keys.
+ */
+final class Request {
+  private static final Pattern ACCOUNT_ROOT = Pattern.compile("arn:[^:]+:iam::([0-9]{12}):root");
+  private static final Pattern ASSUMED_ROLE =
+      Pattern.compile("arn:([^:]+):sts::([0-9]{12}):assumed-role/([^/]+)/[^/]+");
+  private static final String ENCRYPTION_CONTEXT_KEY = "kms:encryptioncontext:";
+
+  private final Caller caller;
+  private final String action;
+  private final String resource;
+  private final Map<String, String> encryptionContext;
+  private final String principalArn;
+  private final ImmutableSet<String> principals;
+
+  Request(Caller caller, String action, String resource, Map<String, String> encryptionContext) {
+    this.caller = checkNotNull(caller, "caller");
+    this.action = checkNotNull(action, "action").toLowerCase(Locale.ROOT);
+    this.resource = checkNotNull(resource, "resource");
+    this.encryptionContext = checkNotNull(encryptionContext, "encryptionContext");
+    Matcher session = ASSUMED_ROLE.matcher(caller.principalArn());
+    // A role session acts as its role: aws:PrincipalArn is the role's ARN, and a policy may name
+    // either the role or the one session.
+    this.principalArn = session.matches()
+        ? "arn:" + session.group(1) + ":iam::" + session.group(2) + ":role/" + session.group(3)
+        : caller.principalArn();
+    this.principals =
+        ImmutableSet.of(caller.accountId(), principalName(caller.principalArn()), principalName(principalArn));
+  }
+
+  /**
+   * How a principal is compared: an account, given by its id or its root ARN, as its id; anyone else
+   * by ARN. A key policy that names an account trusts every principal of it: in AWS the account then
+   * delegates to its IAM policies, and Keyhold, which has none, lets every caller of the account in.
+   */
+  static String principalName(String principal) {
+    Matcher root = ACCOUNT_ROOT.matcher(principal);
+    return root.matches() ? root.group(1) : principal;
+  }
+
+  /** Every principal the caller counts as: its account, itself and, for a role session, its role. */
+  ImmutableSet<String> principals() {
+    return principals;
+  }
+
+  /** The action, lower-cased as IAM compares action names without case. */
+  String action() {
+    return action;
+  }
+
+  String resource() {
+    return resource;
+  }
+
+  /**
+   * The values of a condition key, named in lower case (IAM ignores the case of condition keys, the
+   * encryption context key in {@code kms:EncryptionContext:<key>} included); empty when the request
+   * has none.
+   */
+  List<String> values(String conditionKey) {
+    return switch (conditionKey) {
+      case "kms:calleraccount", "aws:principalaccount" -> List.of(caller.accountId());
+      case "aws:principalarn" -> List.of(principalArn);
+      case "kms:encryptioncontextkeys" -> ImmutableList.copyOf(encryptionContext.keySet());
+      default -> {
+        if (!conditionKey.startsWith(ENCRYPTION_CONTEXT_KEY)) {
+          yield List.of();
+        }
+        String contextKey = conditionKey.substring(ENCRYPTION_CONTEXT_KEY.length());
+        yield encryptionContext.entrySet().stream()
+            .filter(pair -> pair.getKey().equalsIgnoreCase(contextKey))
+            .map(Map.Entry::getValue)
+            .collect(toImmutableList());
+      }
+    };
+  }
+}

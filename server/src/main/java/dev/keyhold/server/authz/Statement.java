@@ -1,0 +1,152 @@
+package dev.keyhold.server.authz;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.collect.ImmutableList.toImmutableList;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
+import java.util.function.Predicate;
+
+/** One statement of a key policy. */
+final class Statement {
+  private static final String ANY = "*";
+
+  private final boolean deny;
+  private final Element principals;
+  private final Element actions;
+  private final Element resources;
+  private final ImmutableList<Condition> conditions;
+  private final boolean unreadableCondition;
+
+  private Statement(
+      boolean deny,
+      Element principals,
+      Element actions,
+      Element resources,
+      ImmutableList<Condition> conditions,
+      boolean unreadableCondition) {
+    this.deny = deny;
+    this.principals = principals;
+    this.actions = actions;
+    this.resources = resources;
+    this.conditions = conditions;
+    this.unreadableCondition = unreadableCondition;
+  }
+
+  /** Reads a statement of the shape kms-core's policy check lets through. */
+  static Statement parse(JsonNode statement) {
+    checkArgument(statement.isObject(), "Each Statement must be a JSON object.");
+    String effect = statement.path("Effect").asText();
+    checkArgument(effect.equals("Allow") || effect.equals("Deny"), "Effect must be Allow or Deny.");
+    ImmutableList.Builder<Condition> conditions = ImmutableList.builder();
+    boolean unreadable = false;
+    for (Map.Entry<String, JsonNode> operator : statement.path("Condition").properties()) {
+      for (Map.Entry<String, JsonNode> key : operator.getValue().properties()) {
+        Optional<Condition> read = conditionValues(key.getValue())
+            .flatMap(values -> Condition.of(operator.getKey(), key.getKey(), values));
+        read.ifPresent(conditions::add);
+        unreadable |= read.isEmpty();
+      }
+    }
+    return new Statement(
+        effect.equals("Deny"),
+        Element.parse(statement, "Principal", Statement::principalNames),
+        Element.parse(statement, "Action", node -> strings(node, "Action").stream()
+            .map(action -> action.toLowerCase(Locale.ROOT))
+            .collect(toImmutableList())),
+        Element.parse(statement, "Resource", node -> strings(node, "Resource")),
+        conditions.build(),
+        unreadable);
+  }
+
+  boolean isDeny() {
+    return deny;
+  }
+
+  boolean appliesTo(Request request) {
+    return principalsCover(request.principals())
+        && actions.covers(action -> Wildcards.matches(action, request.action()))
+        && resources.covers(resource -> Wildcards.arnMatches(resource, request.resource()))
+        && conditionsHold(request);
+  }
+
+  /**
+   * Principal reaches a caller that counts as any principal it names; NotPrincipal spares only a
+   * caller all of whose principals it names, which is why IAM tells authors to list the account beside
+   * the user.
+   */
+  private boolean principalsCover(ImmutableSet<String> callerPrincipals) {
+    if (principals.values().contains(ANY)) {
+      return !principals.negated();
+    }
+    return principals.negated()
+        ? !principals.values().containsAll(callerPrincipals)
+        : principals.values().stream().anyMatch(callerPrincipals::contains);
+  }
+
+  private boolean conditionsHold(Request request) {
+    // A condition Keyhold cannot read (an operator it does not know, a value that is no string,
+    // number or boolean) holds in a Deny and fails in an Allow: either way the caller gets no more
+    // than the policy could have meant.
+    if (unreadableCondition) {
+      return deny;
+    }
+    return conditions.stream().allMatch(condition -> condition.holds(request));
+  }
+
+  /** A condition key's values: a string, number or boolean, or a list of them. */
+  private static Optional<List<String>> conditionValues(JsonNode node) {
+    List<JsonNode> values = oneOrMany(node);
+    boolean scalars = values.stream().allMatch(value -> value.isTextual() || value.isNumber() || value.isBoolean());
+    return scalars ? Optional.of(values.stream().map(JsonNode::asText).collect(toImmutableList())) : Optional.empty();
+  }
+
+  /**
+   * The names {@link Request#principalName} compares: {@code "*"}, or the AWS principals of an object.
+   * Only AWS principals can name a Keyhold caller; Service, Federated and CanonicalUser ones never do.
+   */
+  private static ImmutableList<String> principalNames(JsonNode principal) {
+    if (principal.isTextual()) {
+      checkArgument(principal.textValue().equals(ANY), "Principal must be \"*\" or an object.");
+      return ImmutableList.of(ANY);
+    }
+    JsonNode aws = principal.path("AWS");
+    return aws.isMissingNode()
+        ? ImmutableList.of()
+        : strings(aws, "Principal AWS").stream().map(Request::principalName).collect(toImmutableList());
+  }
+
+  /** A string or a list of strings, as kms-core requires for Principal, Action and Resource. */
+  private static ImmutableList<String> strings(JsonNode node, String element) {
+    List<JsonNode> values = oneOrMany(node);
+    checkArgument(values.stream().allMatch(JsonNode::isTextual), "%s must be a string or a list of strings.", element);
+    return values.stream().map(JsonNode::textValue).collect(toImmutableList());
+  }
+
+  /** A policy's way to give one value or several: the value itself or a list of them. */
+  static List<JsonNode> oneOrMany(JsonNode node) {
+    return node.isArray() ? ImmutableList.copyOf(node) : List.of(node);
+  }
+
+  /** Principal, Action or Resource, or its Not- form: the values it lists and whether it excepts them. */
+  private record Element(ImmutableList<String> values, boolean negated) {
+    static Element parse(JsonNode statement, String name, Function<JsonNode, ImmutableList<String>> read) {
+      JsonNode listed = statement.get(name);
+      JsonNode excepted = statement.get("Not" + name);
+      checkArgument(
+          (listed == null) != (excepted == null), "Each Statement needs exactly one of %s and Not%s.", name, name);
+      return new Element(read.apply(listed != null ? listed : excepted), excepted != null);
+    }
+
+    /** Whether the statement reaches a request whose action or resource the predicate matches. */
+    boolean covers(Predicate<String> matches) {
+      return negated != values.stream().anyMatch(matches);
+    }
+  }
+}
