@@ -9,7 +9,6 @@ import dev.keyhold.server.auth.CredentialStore;
 import dev.keyhold.server.auth.SigV4Authenticator;
 import dev.keyhold.server.authz.KeyPolicyAuthorizer;
 import dev.keyhold.server.ops.AuditLog;
-import dev.keyhold.server.ops.ServiceMetrics;
 import java.io.IOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
@@ -71,8 +70,7 @@ public final class KeyholdCommand implements Callable<Integer> {
               new SigV4Authenticator(credentials, region, Clock.systemUTC()), new KeyPolicyAuthorizer())
           .host(host)
           .port(port)
-          .observer(audit)
-          .observer(ServiceMetrics.create(local.backend().replication(), local.backend().connections()));
+          .observer(audit);
       if (tls) {
         ServerTls selfSigned = ServerTls.selfSigned(List.of("localhost", host));
         Files.writeString(home.resolve("tls-certificate.pem"), selfSigned.certificatePem());
