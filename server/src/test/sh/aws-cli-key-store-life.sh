@@ -5,7 +5,10 @@
 # scheduled, and the store that still holds the key refused deletion.
 #
 # Environment: KEYHOLD_ENDPOINT (http://127.0.0.1:PORT), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-# AWS_DEFAULT_REGION, CLUSTER_ID, TRUST_ANCHOR_FILE (PEM), KMSUSER_PASSWORD_FILE (the password, one line).
+# AWS_DEFAULT_REGION, CLUSTER_ID and SECOND_CLUSTER_ID (two clusters no key store uses), TRUST_ANCHOR_FILE and
+# SECOND_TRUST_ANCHOR_FILE (their PEMs), KMSUSER_PASSWORD_FILE (kmsuser's password on both, one line). The
+# second cluster serves the second store: connecting the first rotated kmsuser's password on its cluster,
+# as KMS does.
 # The password reaches the CLI in a --cli-input-json file, never in the process arguments.
 set -euo pipefail
 
@@ -15,12 +18,12 @@ kms() { aws kms --endpoint-url "$KEYHOLD_ENDPOINT" --output json "$@"; }
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 step() { echo "== $*"; }
 
-# CreateCustomKeyStore named $1; prints the new store's id.
+# CreateCustomKeyStore named $1 on cluster $2 with trust anchor file $3; prints the new store's id.
 create_store() {
-  python3 - "$work/create.json" "$1" <<PY
+  python3 - "$work/create.json" "$1" "$2" "$3" <<PY
 import json, os, sys
-json.dump({"CustomKeyStoreName": sys.argv[2], "CloudHsmClusterId": os.environ["CLUSTER_ID"],
-           "TrustAnchorCertificate": open(os.environ["TRUST_ANCHOR_FILE"]).read(),
+json.dump({"CustomKeyStoreName": sys.argv[2], "CloudHsmClusterId": sys.argv[3],
+           "TrustAnchorCertificate": open(sys.argv[4]).read(),
            "KeyStorePassword": open(os.environ["KMSUSER_PASSWORD_FILE"]).read().strip()},
           os.fdopen(os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w"))
 PY
@@ -40,7 +43,7 @@ connect_store() {
 }
 
 step CreateCustomKeyStore
-store=$(create_store cli-store)
+store=$(create_store cli-store "$CLUSTER_ID" "$TRUST_ANCHOR_FILE")
 echo "store $store"
 
 step DescribeCustomKeyStores
@@ -61,8 +64,8 @@ if kms describe-custom-key-stores --custom-key-store-id "$store" > "$work/out" 2
 fi
 grep -q CustomKeyStoreNotFoundException "$work/err" || { cat "$work/err"; exit 1; }
 
-step A new store on the freed cluster, connected
-store=$(create_store cli-store-with-keys)
+step A store on the second cluster, connected
+store=$(create_store cli-store-with-keys "$SECOND_CLUSTER_ID" "$SECOND_TRUST_ANCHOR_FILE")
 connect_store "$store"
 
 step CreateKey

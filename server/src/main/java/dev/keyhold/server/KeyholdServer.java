@@ -1,0 +1,222 @@
+package dev.keyhold.server;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
+
+import com.google.common.collect.ImmutableList;
+import dev.keyhold.server.auth.RequestAuthenticator;
+import dev.keyhold.server.authz.KeyPolicyAuthorizer;
+import dev.keyhold.server.ops.HealthReport;
+import dev.keyhold.server.ops.RequestObserver;
+import dev.keyhold.server.ops.ServiceMetrics;
+import dev.keyhold.server.wire.KmsWireHandler;
+import dev.keyhold.server.wire.RequestIds;
+import io.undertow.Handlers;
+import io.undertow.Undertow;
+import io.undertow.UndertowOptions;
+import io.undertow.server.HttpServerExchange;
+import io.undertow.server.handlers.BlockingHandler;
+import io.undertow.server.handlers.GracefulShutdownHandler;
+import io.undertow.server.handlers.HttpContinueReadHandler;
+import io.undertow.server.handlers.ResponseCodeHandler;
+import io.undertow.util.Headers;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keyhold's HTTP service: the AWS KMS API on {@code POST /} ({@link KmsWireHandler}), the cluster
+ * health on {@code GET /health} ({@link HealthReport}) and Prometheus metrics on {@code GET /metrics}
+ * ({@link ServiceMetrics}), over HTTP or TLS. Every response carries an {@code x-amzn-RequestId}.
+ *
+ * <pre>{@code
+ * KeyholdServer server = KeyholdServer.builder(backend, new SigV4Authenticator(...), new KeyPolicyAuthorizer())
+ *     .host("127.0.0.1").port(8443)
+ *     .tls(ServerTls.selfSigned(List.of("localhost", "127.0.0.1")))
+ *     .observer(auditLog)
+ *     .start();
+ * ...
+ * server.close(); // answers new requests 503, lets those under way finish, then stops
+ * }</pre>
+ *
+ * <p>{@code /health} and {@code /metrics} need no signature (monitors do not sign), and say only
+ * which key stores, clusters and HSMs are up and how busy the service is: bind to an address only
+ * trusted callers reach, as the default {@code 127.0.0.1} is.
+ *
+ * <p>One server per backend: it keeps the keys' policies and aliases it has resolved in memory, and
+ * learns of changes to them only through its own requests (as kms-core, which owns its metadata
+ * store, does).
+ *
+ * <p>The server closes neither the backend nor the observers: whoever built them does, after
+ * {@link #close()}.
+ */
+public final class KeyholdServer implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(KeyholdServer.class);
+  /**
+   * Undertow reads and discards a body over the limit up to this many times the limit, so that the
+   * connection stays usable for the next request; a longer one closes the connection.
+   */
+  private static final int DRAIN_FACTOR = 16;
+
+  private final Undertow undertow;
+  private final GracefulShutdownHandler requests;
+  private final Duration shutdownTimeout;
+  private final URI uri;
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  private KeyholdServer(Builder builder) {
+    ServiceMetrics metrics = ServiceMetrics.create(builder.backend.replication(), builder.backend.connections());
+    KmsWireHandler kms = new KmsWireHandler(builder.backend, builder.authenticator, builder.authorizer,
+        ImmutableList.<RequestObserver>builder().add(metrics).addAll(builder.observers).build(),
+        builder.maxRequestBytes);
+    requests = new GracefulShutdownHandler(Handlers.routing()
+        .post("/", new HttpContinueReadHandler(new BlockingHandler(kms)))
+        .get("/health", new BlockingHandler(exchange -> health(exchange, builder.backend)))
+        .get("/metrics", new BlockingHandler(exchange -> metrics(exchange, metrics)))
+        .setFallbackHandler(ResponseCodeHandler.HANDLE_404));
+    Undertow.Builder server = Undertow.builder()
+        .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, (long) builder.maxRequestBytes * DRAIN_FACTOR)
+        .setHandler(new RequestIds(requests));
+    if (builder.tls.isPresent()) {
+      server.addHttpsListener(builder.port, builder.host, builder.tls.get().sslContext());
+    } else {
+      server.addHttpListener(builder.port, builder.host);
+    }
+    undertow = server.build();
+    shutdownTimeout = builder.shutdownTimeout;
+    undertow.start();
+    InetSocketAddress bound = (InetSocketAddress) undertow.getListenerInfo().get(0).getAddress();
+    try {
+      uri = new URI(builder.tls.isPresent() ? "https" : "http", null, builder.host, bound.getPort(), "/", null, null);
+    } catch (URISyntaxException e) {
+      undertow.stop();
+      throw new IllegalArgumentException("not a host name or address: " + builder.host, e);
+    }
+    LOG.info("serving the AWS KMS API on {}", uri);
+  }
+
+  /**
+   * A server for {@code backend}, whose callers {@code authenticator} identifies and whose key
+   * policies {@code authorizer} enforces.
+   */
+  public static Builder builder(Backend backend, RequestAuthenticator authenticator, KeyPolicyAuthorizer authorizer) {
+    return new Builder(backend, authenticator, authorizer);
+  }
+
+  /** Where the server listens, e.g. {@code http://127.0.0.1:41234/}: the endpoint for AWS clients. */
+  public URI uri() {
+    return uri;
+  }
+
+  /**
+   * Answers new requests 503 (clients retry elsewhere), waits up to the shutdown timeout for the
+   * requests under way to finish, their observers included, then closes every connection and stops.
+   * Closing a closed server does nothing.
+   */
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    // Not ListenerInfo.suspend(): it closes every connection, those of requests under way too.
+    requests.shutdown();
+    try {
+      if (!requests.awaitShutdown(shutdownTimeout.toMillis())) {
+        LOG.warn("requests still running after {}: stopping anyway", shutdownTimeout);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      undertow.stop();
+    }
+    LOG.info("stopped serving on {}", uri);
+  }
+
+  private static void health(HttpServerExchange exchange, Backend backend) {
+    HealthReport report = HealthReport.of(backend.replication().health());
+    exchange.setStatusCode(report.httpStatus());
+    exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, "application/json");
+    exchange.getResponseSender().send(report.toJson());
+  }
+
+  private static void metrics(HttpServerExchange exchange, ServiceMetrics metrics) throws IOException {
+    exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, ServiceMetrics.CONTENT_TYPE);
+    metrics.writeTo(exchange.getOutputStream());
+  }
+
+  /** How to serve; {@link #start()} serves. */
+  public static final class Builder {
+    private final Backend backend;
+    private final RequestAuthenticator authenticator;
+    private final KeyPolicyAuthorizer authorizer;
+    private final List<RequestObserver> observers = new ArrayList<>();
+    private String host = "127.0.0.1";
+    private int port = 0;
+    private Optional<ServerTls> tls = Optional.empty();
+    private int maxRequestBytes = 1 << 20;
+    private Duration shutdownTimeout = Duration.ofSeconds(30);
+
+    private Builder(Backend backend, RequestAuthenticator authenticator, KeyPolicyAuthorizer authorizer) {
+      this.backend = checkNotNull(backend, "backend");
+      this.authenticator = checkNotNull(authenticator, "authenticator");
+      this.authorizer = checkNotNull(authorizer, "authorizer");
+    }
+
+    /** The address to listen on: a host name or IP address; {@code 127.0.0.1} unless set. */
+    public Builder host(String host) {
+      checkArgument(!host.isEmpty(), "no host to listen on");
+      this.host = host;
+      return this;
+    }
+
+    /** The port; 0 (the default) takes any free one, which {@link KeyholdServer#uri()} then tells. */
+    public Builder port(int port) {
+      checkArgument(port >= 0 && port <= 65535, "not a port: %s", port);
+      this.port = port;
+      return this;
+    }
+
+    /** Serves HTTPS with {@code tls}; without it, plain HTTP. */
+    public Builder tls(ServerTls tls) {
+      this.tls = Optional.of(tls);
+      return this;
+    }
+
+    /** The largest request body served (default 1 MiB); a larger one is answered 413 ValidationException. */
+    public Builder maxRequestBytes(int maxRequestBytes) {
+      checkArgument(maxRequestBytes > 0 && maxRequestBytes <= Integer.MAX_VALUE / DRAIN_FACTOR,
+          "maxRequestBytes out of range: %s", maxRequestBytes);
+      this.maxRequestBytes = maxRequestBytes;
+      return this;
+    }
+
+    /** How long {@link KeyholdServer#close()} waits for requests under way (default 30 s). */
+    public Builder shutdownTimeout(Duration shutdownTimeout) {
+      checkArgument(!shutdownTimeout.isNegative(), "a negative timeout: %s", shutdownTimeout);
+      this.shutdownTimeout = shutdownTimeout;
+      return this;
+    }
+
+    /**
+     * Tells {@code observer} of every answered KMS request, e.g. the audit log; the server's own
+     * metrics are told without being added.
+     */
+    public Builder observer(RequestObserver observer) {
+      observers.add(checkNotNull(observer, "observer"));
+      return this;
+    }
+
+    /** Starts serving. */
+    public KeyholdServer start() {
+      return new KeyholdServer(this);
+    }
+  }
+}

@@ -1,0 +1,226 @@
+package dev.keyhold.server.wire;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
+import static dev.keyhold.kms.error.KmsErrorType.KMSInternalException;
+import static dev.keyhold.kms.error.KmsErrorType.UnknownOperationException;
+import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableListMultimap;
+import com.google.common.collect.ImmutableMap;
+import com.google.common.io.ByteStreams;
+import dev.keyhold.kms.error.KmsErrorType;
+import dev.keyhold.kms.error.KmsException;
+import dev.keyhold.server.Backend;
+import dev.keyhold.server.auth.Caller;
+import dev.keyhold.server.auth.HttpRequestView;
+import dev.keyhold.server.auth.RequestAuthenticator;
+import dev.keyhold.server.authz.KeyPolicyAuthorizer;
+import dev.keyhold.server.authz.KmsOperation;
+import dev.keyhold.server.ops.RequestObserver;
+import dev.keyhold.server.ops.RequestOutcome;
+import io.undertow.server.HttpHandler;
+import io.undertow.server.HttpServerExchange;
+import io.undertow.server.RequestTooBigException;
+import io.undertow.util.HeaderValues;
+import io.undertow.util.Headers;
+import io.undertow.util.HttpString;
+import io.undertow.util.StatusCodes;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.time.Instant;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The AWS KMS JSON protocol (awsJson1_1) on {@code POST /}: {@code X-Amz-Target:
+ * TrentService.<Operation>}, a JSON body of Content-Type {@code application/x-amz-json-1.1}, and the
+ * answer in the same type, or an error {@code {"__type": "...", "message": "..."}} with the error type's
+ * HTTP status.
+ *
+ * <p>Each request is read (at most {@code maxRequestBytes}), authenticated, authorized (custom key store
+ * operations for administrators, key operations by each key's policy), run against kms-core, told to
+ * every {@link RequestObserver}, and answered. An exception that is not a {@link KmsException} is a
+ * fault of the service: it is logged with its request id, and the caller gets a KMSInternalException
+ * that says nothing more.
+ *
+ * <p>It blocks (the HSM calls do): run it on a worker thread, as Undertow's {@code BlockingHandler} does.
+ */
+public final class KmsWireHandler implements HttpHandler {
+  private static final Logger LOG = LoggerFactory.getLogger(KmsWireHandler.class);
+  static final String CONTENT_TYPE = "application/x-amz-json-1.1";
+  private static final HttpString TARGET = new HttpString("X-Amz-Target");
+  private static final String TARGET_PREFIX = "TrentService.";
+  /** The operation the audit log and the metrics name when the target names none served. */
+  private static final String UNKNOWN = "unknown";
+
+  private final Backend backend;
+  private final RequestAuthenticator authenticator;
+  private final KeyPolicyAuthorizer authorizer;
+  private final ImmutableList<RequestObserver> observers;
+  private final int maxRequestBytes;
+  private final WireJson json = new WireJson();
+  private final ImmutableMap<KmsOperation, WireOperation<?>> operations = Operations.all();
+  private final KeyDirectory directory;
+
+  /**
+   * @param maxRequestBytes the largest body served; a larger one is answered 413, after being read
+   *     (and discarded) so that the connection stays usable
+   */
+  public KmsWireHandler(Backend backend, RequestAuthenticator authenticator, KeyPolicyAuthorizer authorizer,
+      List<RequestObserver> observers, int maxRequestBytes) {
+    checkArgument(maxRequestBytes > 0, "maxRequestBytes must be positive: %s", maxRequestBytes);
+    this.backend = checkNotNull(backend, "backend");
+    this.authenticator = checkNotNull(authenticator, "authenticator");
+    this.authorizer = checkNotNull(authorizer, "authorizer");
+    this.observers = ImmutableList.copyOf(observers);
+    this.maxRequestBytes = maxRequestBytes;
+    this.directory = new KeyDirectory(backend.keys());
+  }
+
+  @Override
+  public void handleRequest(HttpServerExchange exchange) {
+    Instant received = Instant.now();
+    long start = System.nanoTime();
+    Trace trace = new Trace();
+    Reply reply;
+    try {
+      reply = new Reply(StatusCodes.OK, serve(exchange, trace), Optional.empty());
+    } catch (KmsException e) {
+      reply = error(e.type().httpStatus(), e.type(), e.getMessage());
+    } catch (BodyTooLargeException e) {
+      reply = error(StatusCodes.REQUEST_ENTITY_TOO_LARGE, ValidationException,
+          "The request body is larger than " + maxRequestBytes + " bytes.");
+    } catch (IOException e) {
+      LOG.debug("request {}: the client went away while sending", RequestIds.of(exchange), e);
+      exchange.setPersistent(false);
+      return;
+    } catch (RuntimeException e) {
+      LOG.error("request {} ({}) failed", RequestIds.of(exchange), trace.operation, e);
+      reply = error(KMSInternalException.httpStatus(), KMSInternalException,
+          "An internal error occurred. Retry the request.");
+    }
+    // Observers first: no request is answered unaudited, and a graceful shutdown, which waits for
+    // answers, waits for the audit too.
+    RequestOutcome outcome = new RequestOutcome(received, RequestIds.of(exchange), trace.principalArn,
+        trace.operation, trace.keys.flatMap(KeyAccess::keyArn),
+        trace.keys.map(keys -> List.copyOf(keys.encryptionContextKeys())).orElse(List.of()), reply.status,
+        reply.errorType, System.nanoTime() - start);
+    try {
+      observers.forEach(observer -> observer.completed(outcome));
+    } finally {
+      send(exchange, reply);
+    }
+  }
+
+  /** What the request asked for and who asked, as far as it got; for the audit log. */
+  private static final class Trace {
+    String operation = UNKNOWN;
+    Optional<String> principalArn = Optional.empty();
+    Optional<KeyAccess> keys = Optional.empty();
+  }
+
+  /** The answer's body, from reading the request to running it. */
+  private byte[] serve(HttpServerExchange exchange, Trace trace) throws IOException {
+    KmsOperation operation = operation(exchange);
+    trace.operation = operation.name();
+    checkContentType(exchange);
+    byte[] body = readBody(exchange);
+    Caller caller = authenticator.authenticate(view(exchange, body));
+    trace.principalArn = Optional.of(caller.principalArn());
+    KeyAccess keys = new KeyAccess(operation, caller, backend.account(), directory, authorizer);
+    trace.keys = Optional.of(keys);
+    if (operation.authorization() == KmsOperation.Authorization.ADMINISTRATORS) {
+      keys.checkAdministrator();
+    }
+    return json.write(run(operations.get(operation), body, keys));
+  }
+
+  private <R> Object run(WireOperation<R> operation, byte[] body, KeyAccess keys) {
+    R request = json.read(body, operation.requestType());
+    try {
+      Object response = operation.call().run(backend, keys, request);
+      keys.checkAuthorized();
+      return response;
+    } finally {
+      if (KeyDirectory.CHANGES_ACCESS.contains(operation.operation())) {
+        directory.forgetAll();
+      }
+    }
+  }
+
+  /**
+   * The body, at most {@code maxRequestBytes}. Closing the stream reads what is left of a larger one,
+   * so that the connection can carry the next request, up to Undertow's own limit (KeyholdServer sets
+   * it well above ours); beyond that the connection closes after the answer.
+   */
+  private byte[] readBody(HttpServerExchange exchange) throws IOException {
+    byte[] body;
+    try (InputStream in = exchange.getInputStream()) {
+      body = ByteStreams.limit(in, maxRequestBytes + 1L).readAllBytes();
+    } catch (RequestTooBigException e) {
+      exchange.setPersistent(false);
+      throw new BodyTooLargeException();
+    }
+    if (body.length > maxRequestBytes) {
+      throw new BodyTooLargeException();
+    }
+    return body;
+  }
+
+  /** A body over the limit, answered 413 ValidationException. */
+  private static final class BodyTooLargeException extends RuntimeException {}
+
+  private static KmsOperation operation(HttpServerExchange exchange) {
+    String target = exchange.getRequestHeaders().getFirst(TARGET);
+    if (target == null) {
+      throw new KmsException(UnknownOperationException, "The request has no X-Amz-Target header.");
+    }
+    return Optional.of(target).filter(t -> t.startsWith(TARGET_PREFIX))
+        .flatMap(t -> KmsOperation.named(t.substring(TARGET_PREFIX.length())))
+        .orElseThrow(() -> new KmsException(UnknownOperationException, "Unknown operation " + target + "."));
+  }
+
+  /**
+   * Only the JSON protocol's own type: AWS's front end picks the protocol, and so finds the operation,
+   * by it; in any other type it finds none.
+   */
+  private static void checkContentType(HttpServerExchange exchange) {
+    String type = exchange.getRequestHeaders().getFirst(Headers.CONTENT_TYPE);
+    if (type == null || !type.split(";", 2)[0].trim().equalsIgnoreCase(CONTENT_TYPE)) {
+      throw new KmsException(UnknownOperationException,
+          "Keyhold serves the AWS JSON 1.1 protocol: the Content-Type must be " + CONTENT_TYPE + ".");
+    }
+  }
+
+  private static HttpRequestView view(HttpServerExchange exchange, byte[] body) {
+    ImmutableListMultimap.Builder<String, String> headers = ImmutableListMultimap.builder();
+    for (HeaderValues values : exchange.getRequestHeaders()) {
+      headers.putAll(values.getHeaderName().toString().toLowerCase(Locale.ROOT), values);
+    }
+    return new HttpRequestView(exchange.getRequestMethod().toString(), exchange.getRequestURI(),
+        exchange.getQueryString(), headers.build(), body);
+  }
+
+  private Reply error(int status, KmsErrorType type, String message) {
+    return new Reply(status, json.write(new ErrorBody(type.name(), message)), Optional.of(type.name()));
+  }
+
+  /** An error as AWS's JSON protocols write it; {@code message} in lower case, as KMS's. */
+  private record ErrorBody(@JsonProperty("__type") String type, @JsonProperty("message") String message) {}
+
+  /** The answer: its status, its JSON body, and the error type if it is an error. */
+  private record Reply(int status, byte[] body, Optional<String> errorType) {}
+
+  private static void send(HttpServerExchange exchange, Reply reply) {
+    exchange.setStatusCode(reply.status);
+    exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, CONTENT_TYPE);
+    exchange.getResponseSender().send(ByteBuffer.wrap(reply.body));
+  }
+}

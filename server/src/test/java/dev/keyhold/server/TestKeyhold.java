@@ -1,0 +1,173 @@
+package dev.keyhold.server;
+
+import static com.google.common.base.Preconditions.checkState;
+
+import com.google.common.collect.ImmutableList;
+import dev.keyhold.kms.cluster.Cluster;
+import dev.keyhold.kms.cluster.ClusterRegistry;
+import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.key.KeyReplication;
+import dev.keyhold.kms.key.KmsCrypto;
+import dev.keyhold.kms.key.KmsKeys;
+import dev.keyhold.kms.keystore.Checkpoints;
+import dev.keyhold.kms.keystore.CreateCustomKeyStoreRequest;
+import dev.keyhold.kms.keystore.CustomKeyStores;
+import dev.keyhold.kms.keystore.KeyStoreConnections;
+import dev.keyhold.kms.metadata.JdbcMetadataStore;
+import dev.keyhold.kms.secret.MasterKey;
+import dev.keyhold.pkcs11.SessionPoolConfig;
+import dev.keyhold.server.auth.Credential;
+import dev.keyhold.server.auth.CredentialStore;
+import dev.keyhold.server.auth.SigV4Authenticator;
+import dev.keyhold.server.authz.KeyPolicyAuthorizer;
+import dev.keyhold.server.ops.RequestObserver;
+import dev.keyhold.server.ops.RequestOutcome;
+import dev.keyhold.softhsm.ClusterId;
+import dev.keyhold.softhsm.LocalClusterProvisioner;
+import dev.keyhold.softhsm.SoftHsmClusterExtension;
+import java.net.URI;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.UnaryOperator;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
+import software.amazon.awssdk.http.SdkHttpClient;
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.kms.KmsClient;
+
+/**
+ * A whole Keyhold from real parts, as the tests of the HTTP layer drive it: SoftHSM2 clusters
+ * provisioned in the test class's token directory, an H2 metadata store and a master key in a data
+ * directory, a key store connected and made the default one, credentials sealed in a credentials
+ * file, SigV4 and key policies enforced, and the server on a free port of 127.0.0.1. Clients are the
+ * AWS SDK's own {@link KmsClient}.
+ *
+ * <p>Its callers: {@link #admin} (the account root, an administrator), {@link #alice} (a user of the
+ * account) and {@link #mallory} (a user of another account, whom no default key policy trusts).
+ */
+final class TestKeyhold implements AutoCloseable {
+  static final Account ACCOUNT = new Account("111122223333", "us-east-1");
+
+  final Credential admin;
+  final Credential alice;
+  final Credential mallory;
+  final String storeId;
+  /** Clusters provisioned for the test, each with two HSMs, that no key store uses yet. */
+  final ImmutableList<Cluster> spareClusters;
+  final KeyholdServer server;
+  /** Every request the server answered, in order. */
+  final List<RequestOutcome> outcomes = new CopyOnWriteArrayList<>();
+  private final SoftHsmClusterExtension softhsm;
+  private final JdbcMetadataStore metadata;
+  private final CustomKeyStores keyStores;
+  private final KeyReplication replication;
+
+  private TestKeyhold(SoftHsmClusterExtension softhsm, Path data, int spareClusters,
+      UnaryOperator<KeyholdServer.Builder> configuration) throws InterruptedException {
+    this.softhsm = softhsm;
+    SecureRandom random = new SecureRandom();
+    LocalClusterProvisioner provisioner =
+        new LocalClusterProvisioner(softhsm.module(), data.resolve(LocalClusterProvisioner.CLUSTERS_FILE));
+    ImmutableList.Builder<Cluster> clusters = ImmutableList.builder();
+    for (int i = 0; i <= spareClusters; i++) {
+      clusters.add(provisioner.provision(ClusterId.random(random), 2, Optional.empty(), softhsm.soPin(),
+          softhsm.kmsuserPin()).cluster());
+    }
+    ImmutableList<Cluster> all = clusters.build();
+    this.spareClusters = all.subList(1, all.size());
+    ClusterRegistry registry = ClusterRegistry.of(all);
+
+    metadata = JdbcMetadataStore.embedded(data);
+    MasterKey masterKey = MasterKey.loadOrCreate(data.resolve("master.key"));
+    KeyStoreConnections connections = new KeyStoreConnections(
+        metadata, registry, masterKey, SessionPoolConfig.of(8, Duration.ofSeconds(5)), Checkpoints.NONE);
+    keyStores = new CustomKeyStores(metadata, registry, masterKey, Clock.systemUTC(), connections);
+    storeId = keyStores.createCustomKeyStore(new CreateCustomKeyStoreRequest(
+        "default", all.get(0).clusterId(), all.get(0).trustAnchor().pem(), softhsm.kmsuserPin(), null));
+    keyStores.connectCustomKeyStore(storeId);
+    awaitConnected(connections, storeId);
+    KmsKeys keys = new KmsKeys(metadata, registry, keyStores, connections, ACCOUNT, Clock.systemUTC(),
+        Optional.of(storeId));
+    replication = new KeyReplication(keys, connections, metadata, Clock.systemUTC());
+    Backend backend = new Backend(ACCOUNT, keyStores, connections, keys, new KmsCrypto(keys, connections), replication);
+
+    CredentialStore credentials = CredentialStore.load(data.resolve("credentials.json"), masterKey);
+    admin = add(credentials, Credential.generate("arn:aws:iam::111122223333:root", true, random));
+    alice = add(credentials, Credential.generate("arn:aws:iam::111122223333:user/alice", false, random));
+    mallory = add(credentials, Credential.generate("arn:aws:iam::444455556666:user/mallory", false, random));
+    RequestObserver recorder = outcomes::add;
+    server = configuration.apply(KeyholdServer.builder(backend,
+            new SigV4Authenticator(credentials, ACCOUNT.region(), Clock.systemUTC()), new KeyPolicyAuthorizer())
+        .observer(recorder))
+        .start();
+  }
+
+  /** Two-HSM clusters: one behind the default key store, and {@code spareClusters} more. */
+  static TestKeyhold start(SoftHsmClusterExtension softhsm, Path data, int spareClusters) throws InterruptedException {
+    return new TestKeyhold(softhsm, data, spareClusters, UnaryOperator.identity());
+  }
+
+  /** As {@link #start}, with the server configured further. */
+  static TestKeyhold start(SoftHsmClusterExtension softhsm, Path data,
+      UnaryOperator<KeyholdServer.Builder> configuration) throws InterruptedException {
+    return new TestKeyhold(softhsm, data, 0, configuration);
+  }
+
+  URI endpoint() {
+    return server.uri();
+  }
+
+  /** A KmsClient that signs as {@code caller}, without retries (a test wants the first answer). */
+  KmsClient client(Credential caller) {
+    return client(caller, UrlConnectionHttpClient.builder().build());
+  }
+
+  KmsClient client(Credential caller, SdkHttpClient http) {
+    return KmsClient.builder()
+        .endpointOverride(server.uri())
+        .region(Region.of(ACCOUNT.region()))
+        .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
+            caller.accessKeyId(), caller.secretAccessKey().withChars(String::new))))
+        .httpClient(http)
+        .overrideConfiguration(override -> override.retryStrategy(AwsRetryStrategy.doNotRetry()))
+        .build();
+  }
+
+  /** The kmsuser password of every provisioned HSM. */
+  String kmsuserPassword() {
+    return softhsm.kmsuserPin().withChars(String::new);
+  }
+
+  /** Runs one pass of the reconciler, for the cluster health {@code /health} reports. */
+  void checkClusterHealth() {
+    replication.runOnce();
+  }
+
+  @Override
+  public void close() {
+    server.close();
+    replication.close();
+    keyStores.close();
+    metadata.close();
+  }
+
+  private static Credential add(CredentialStore credentials, Credential credential) {
+    credentials.add(credential);
+    return credential;
+  }
+
+  private static void awaitConnected(KeyStoreConnections connections, String storeId) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (connections.connected(storeId).isEmpty()) {
+      checkState(System.nanoTime() < deadline, "key store %s did not connect", storeId);
+      Thread.sleep(20);
+    }
+  }
+}
