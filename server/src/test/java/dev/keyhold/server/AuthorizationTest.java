@@ -63,6 +63,12 @@ class AuthorizationTest {
         .isEqualTo("AccessDeniedException: User: arn:aws:iam::444455556666:user/mallory is not authorized to perform: "
             + "kms:Encrypt on resource: " + arn(keyId) + " because no resource-based policy allows the kms:Encrypt "
             + "action");
+    SdkBytes blob = alice.encrypt(r -> r.keyId(keyId).plaintext(PLAINTEXT)).ciphertextBlob();
+    assertThat(error(() -> keyhold.client(keyhold.mallory).decrypt(r -> r.ciphertextBlob(blob)
+        .encryptionContext(Map.of("guess", "wrong")))))
+        .as("decided from the ciphertext's header, before the HSM could say anything about the blob")
+        .startsWith("AccessDeniedException: User: arn:aws:iam::444455556666:user/mallory is not authorized to "
+            + "perform: kms:Decrypt");
   }
 
   @Test

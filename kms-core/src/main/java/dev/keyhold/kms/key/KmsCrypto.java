@@ -101,6 +101,14 @@ public final class KmsCrypto {
   }
 
   /**
+   * The key id a ciphertext blob names in its header, read without decrypting, so that a caller's
+   * right to the key can be checked before the HSM sees the blob; empty if it is no Keyhold ciphertext.
+   */
+  public Optional<String> keyIdOf(byte[] ciphertextBlob) {
+    return ciphertextBlob == null ? Optional.empty() : Ciphertext.parse(ciphertextBlob).map(Ciphertext.Parsed::keyId);
+  }
+
+  /**
    * ReEncrypt: decrypts under the source key and encrypts under the destination key, both inside
    * their HSMs; the plaintext exists in this process only between the two calls.
    */

@@ -2,6 +2,7 @@ package dev.keyhold.server.wire;
 
 import static com.google.common.base.Preconditions.checkState;
 import static dev.keyhold.kms.error.KmsErrorType.AccessDeniedException;
+import static dev.keyhold.kms.error.KmsErrorType.NotFoundException;
 
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.error.Validation;
@@ -14,9 +15,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
-import java.util.function.Consumer;
-import java.util.function.Function;
-import java.util.function.Supplier;
 
 /**
  * The authorization of one request, and what the audit log learns from it: each key the operation
@@ -76,22 +74,22 @@ final class KeyAccess {
   }
 
   /**
-   * Runs {@code call}, which finds its key itself (Decrypt reads it from the ciphertext), and lets its
-   * result out only if the key {@code keyOf} names in it allows the operation's action; else
-   * {@code discard} clears the result (a plaintext) before AccessDeniedException. The HSM work is done
-   * either way: kms-core tells a ciphertext's key only by decrypting it.
+   * For Decrypt and ReEncrypt: the key a ciphertext names in its header ({@code keyId}) must allow the
+   * operation's action, decided before the HSM sees the ciphertext. A blob that names no key of this
+   * service is left to kms-core, which refuses it as InvalidCiphertextException, as AWS does.
    */
-  <T> T allowKeyOfResult(Map<String, String> encryptionContext, Supplier<T> call, Function<T, String> keyOf,
-      Consumer<T> discard) {
+  void allowKeyOfCiphertext(Optional<String> keyId, Map<String, String> encryptionContext) {
     noteContext(encryptionContext);
-    T result = call.get();
-    try {
-      allowKey("keyId", keyOf.apply(result), encryptionContext);
-    } catch (KmsException e) {
-      discard.accept(result);
-      throw e;
+    if (keyId.isEmpty()) {
+      return;
     }
-    return result;
+    try {
+      allowKey("keyId", keyId.get(), encryptionContext);
+    } catch (KmsException e) {
+      if (e.type() != NotFoundException) {
+        throw e;
+      }
+    }
   }
 
   /**

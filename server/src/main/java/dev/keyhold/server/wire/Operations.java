@@ -40,11 +40,9 @@ import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.Maps;
 import dev.keyhold.kms.key.CreateKeyRequest;
 import dev.keyhold.kms.key.DecryptRequest;
-import dev.keyhold.kms.key.DecryptResponse;
 import dev.keyhold.kms.key.EncryptRequest;
 import dev.keyhold.kms.key.GenerateDataKeyRequest;
 import dev.keyhold.kms.key.ReEncryptRequest;
-import dev.keyhold.kms.key.ReEncryptResponse;
 import dev.keyhold.kms.keystore.CreateCustomKeyStoreRequest;
 import dev.keyhold.kms.keystore.DescribeCustomKeyStoresRequest;
 import dev.keyhold.kms.keystore.UpdateCustomKeyStoreRequest;
@@ -63,7 +61,6 @@ import dev.keyhold.server.wire.Requests.ScheduleKeyDeletionRequest;
 import dev.keyhold.server.wire.Requests.TagResourceRequest;
 import dev.keyhold.server.wire.Requests.UntagResourceRequest;
 import dev.keyhold.server.wire.Requests.UpdateKeyDescriptionRequest;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -163,13 +160,14 @@ final class Operations {
         // Cryptographic operations.
         onKey(Encrypt, EncryptRequest.class, EncryptRequest::keyId, EncryptRequest::encryptionContext,
             (backend, r) -> backend.crypto().encrypt(r)),
-        custom(Decrypt, DecryptRequest.class, (backend, keys, r) -> keys.allowKeyOfResult(
-            r.encryptionContext(), () -> backend.crypto().decrypt(r), DecryptResponse::keyId,
-            response -> Arrays.fill(response.plaintext(), (byte) 0))),
+        custom(Decrypt, DecryptRequest.class, (backend, keys, r) -> {
+          keys.allowKeyOfCiphertext(backend.crypto().keyIdOf(r.ciphertextBlob()), r.encryptionContext());
+          return backend.crypto().decrypt(r);
+        }),
         custom(ReEncrypt, ReEncryptRequest.class, (backend, keys, r) -> {
           keys.allowDestinationKey("destinationKeyId", r.destinationKeyId(), r.destinationEncryptionContext());
-          return keys.allowKeyOfResult(r.sourceEncryptionContext(), () -> backend.crypto().reEncrypt(r),
-              ReEncryptResponse::sourceKeyId, response -> { });
+          keys.allowKeyOfCiphertext(backend.crypto().keyIdOf(r.ciphertextBlob()), r.sourceEncryptionContext());
+          return backend.crypto().reEncrypt(r);
         }),
         onKey(GenerateDataKey, GenerateDataKeyRequest.class, GenerateDataKeyRequest::keyId,
             GenerateDataKeyRequest::encryptionContext, (backend, r) -> backend.crypto().generateDataKey(r)),
