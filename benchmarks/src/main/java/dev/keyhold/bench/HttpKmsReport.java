@@ -1,0 +1,143 @@
+package dev.keyhold.bench;
+
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * What {@link HttpKmsBenchmark} found: a table on the console, and the same figures as
+ * {@code PREFIX.csv} (one row per point) and {@code PREFIX.json} (with the machine and settings).
+ *
+ * @param closedLoop per operation and thread count, HTTP beside in process, in the order run
+ * @param openLoop per operation, at half the peak HTTP rate of {@code closedLoop}
+ */
+record HttpKmsReport(Machine machine, Settings settings, List<ClosedLoopPoint> closedLoop,
+    List<OpenLoopPoint> openLoop) {
+  private static final JsonMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
+  /** The CSV columns of one {@link Figures}, prefixed {@code http_} or {@code in_process_}. */
+  private static final List<String> CSV_FIGURES = List.of("calls", "per_s", "p50_ms", "p99_ms", "p999_ms", "max_ms",
+      "cpu_us_per_call", "caller_cpu_us_per_call", "others_cpu_share", "jit_ms");
+
+  /**
+   * The machine, as it was before the run: the load average says how busy other work kept it.
+   *
+   * @param loadAverage the one-minute load average
+   */
+  record Machine(String time, int processors, double loadAverage, String java, String os) {
+    static Machine now() {
+      return new Machine(Instant.now().toString(), Runtime.getRuntime().availableProcessors(),
+          ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage(),
+          System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version"),
+          System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"));
+    }
+  }
+
+  /** How the run was made. */
+  record Settings(double dryPassSeconds, double warmUpSeconds, double durationSeconds, List<Integer> threads,
+      String client) {}
+
+  /**
+   * A run's figures; latencies in milliseconds.
+   *
+   * @param cpuMicrosPerCall the process's CPU time per call: callers, server, background work, GC, JIT
+   * @param callerCpuMicrosPerCall the calling threads' part of it: over HTTP, the SDK client's work
+   * @param othersCpuShare the share of the machine's CPU that other processes took during the run
+   * @param jitMillis the JIT compilers' time during the run
+   */
+  record Figures(long calls, double perSecond, double p50Millis, double p99Millis, double p999Millis,
+      double maxMillis, double cpuMicrosPerCall, double callerCpuMicrosPerCall, double othersCpuShare,
+      long jitMillis) {
+    static Figures of(LoadGenerator.Result result) {
+      return new Figures(result.calls(), result.perSecond(), result.millisAt(50), result.millisAt(99),
+          result.millisAt(99.9), result.maxMillis(), result.cpuMicrosPerCall(), result.callerCpuMicrosPerCall(),
+          result.othersCpuShare(), result.jitMillis());
+    }
+  }
+
+  /** One closed-loop point: {@code threads} callers over HTTP, then as many in process. */
+  record ClosedLoopPoint(String operation, int threads, Figures http, Figures inProcess, double httpOverInProcess) {
+    static ClosedLoopPoint of(KmsOperation operation, int threads, LoadGenerator.Result http,
+        LoadGenerator.Result inProcess) {
+      return new ClosedLoopPoint(operation.label(), threads, Figures.of(http), Figures.of(inProcess),
+          http.perSecond() / inProcess.perSecond());
+    }
+  }
+
+  /** The open-loop run of one operation over HTTP at {@code targetPerSecond}, from {@code threads} callers. */
+  record OpenLoopPoint(String operation, int threads, double targetPerSecond, Figures http) {}
+
+  void print(PrintStream out) {
+    out.printf(Locale.ROOT, "%nKeyhold's KMS API over HTTP (%s) against KmsCrypto in process%n", settings.client());
+    out.printf(Locale.ROOT, "%d processors, load average %.2f before the run. Dry pass: %.1f s per run;"
+            + " each measured run: warm-up %.1f s, then %.1f s.%nCPU us: the process's CPU time per call"
+            + " (the client's part); JIT: compilation time in the run; others: the machine's CPU that other"
+            + " processes took%n",
+        machine.processors(), machine.loadAverage(), settings.dryPassSeconds(), settings.warmUpSeconds(),
+        settings.durationSeconds());
+    String operation = null;
+    for (ClosedLoopPoint point : closedLoop) {
+      if (!point.operation().equals(operation)) {
+        operation = point.operation();
+        out.printf(Locale.ROOT, "%n%s, closed loop%n%7s  %10s %7s %7s %8s %15s %6s %6s  %16s %7s %6s %6s %6s  %s%n",
+            operation, "threads", "HTTP req/s", "p50 ms", "p99 ms", "p99.9 ms", "CPU us (client)", "JIT ms", "others",
+            "in-process ops/s", "p50 ms", "CPU us", "JIT ms", "others", "HTTP / in process");
+      }
+      Figures http = point.http();
+      Figures inProcess = point.inProcess();
+      out.printf(Locale.ROOT,
+          "%7d  %,10.0f %7.2f %7.2f %8.2f %7.0f (%5.0f) %6d %5.0f%%  %,16.0f %7.3f %6.0f %6d %5.0f%%  %16.1f%%%n",
+          point.threads(), http.perSecond(), http.p50Millis(), http.p99Millis(), http.p999Millis(),
+          http.cpuMicrosPerCall(), http.callerCpuMicrosPerCall(), http.jitMillis(), 100 * http.othersCpuShare(),
+          inProcess.perSecond(), inProcess.p50Millis(), inProcess.cpuMicrosPerCall(), inProcess.jitMillis(),
+          100 * inProcess.othersCpuShare(), 100 * point.httpOverInProcess());
+    }
+    out.println();
+    for (OpenLoopPoint point : openLoop) {
+      Figures http = point.http();
+      out.printf(Locale.ROOT, "%s, open loop at half the peak HTTP rate (%d threads): %,.0f req/s asked, %,.0f served;"
+              + " p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms; JIT %d ms, others took %.0f%% of the CPU%n",
+          point.operation(), point.threads(), point.targetPerSecond(), http.perSecond(), http.p50Millis(),
+          http.p99Millis(), http.p999Millis(), http.maxMillis(), http.jitMillis(), 100 * http.othersCpuShare());
+    }
+  }
+
+  /** Writes {@code prefix.csv} and {@code prefix.json}, creating the directory if need be. */
+  void write(Path prefix) throws IOException {
+    Path csv = prefix.resolveSibling(prefix.getFileName() + ".csv");
+    Path json = prefix.resolveSibling(prefix.getFileName() + ".json");
+    Files.createDirectories(csv.toAbsolutePath().getParent());
+    try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(csv, StandardCharsets.UTF_8))) {
+      out.println("operation,schedule,threads,target_per_s,http_over_in_process," + csvHeader("http") + ","
+          + csvHeader("in_process"));
+      for (ClosedLoopPoint point : closedLoop) {
+        out.printf(Locale.ROOT, "%s,closed,%d,,%.4f,%s,%s%n", point.operation(), point.threads(),
+            point.httpOverInProcess(), csvCells(point.http()), csvCells(point.inProcess()));
+      }
+      for (OpenLoopPoint point : openLoop) {
+        out.printf(Locale.ROOT, "%s,open,%d,%.1f,,%s,%s%n", point.operation(), point.threads(),
+            point.targetPerSecond(), csvCells(point.http()), ",".repeat(CSV_FIGURES.size() - 1));
+      }
+    }
+    JSON.writeValue(json.toFile(), this);
+    System.err.println("results in " + csv + " and " + json);
+  }
+
+  private static String csvHeader(String prefix) {
+    return String.join(",", CSV_FIGURES.stream().map(column -> prefix + "_" + column).toList());
+  }
+
+  private static String csvCells(Figures figures) {
+    return String.format(Locale.ROOT, "%d,%.1f,%.4f,%.4f,%.4f,%.4f,%.1f,%.1f,%.3f,%d", figures.calls(),
+        figures.perSecond(), figures.p50Millis(), figures.p99Millis(), figures.p999Millis(), figures.maxMillis(),
+        figures.cpuMicrosPerCall(), figures.callerCpuMicrosPerCall(), figures.othersCpuShare(), figures.jitMillis());
+  }
+}
