@@ -29,7 +29,7 @@ public final class ConnectedStore implements AutoCloseable {
   }
 
   Token token(String hsmId) {
-    return tokens().get(hsmId);
+    return hsms.stream().filter(hsm -> hsm.hsmId().equals(hsmId)).findFirst().map(ServingHsm::token).orElse(null);
   }
 
   /** The HSMs logged in, in the cluster's order. */
