@@ -78,7 +78,7 @@ public final class KeyholdServer implements AutoCloseable {
         ImmutableList.<RequestObserver>builder().add(metrics).addAll(builder.observers).build(),
         builder.maxRequestBytes);
     requests = new GracefulShutdownHandler(Handlers.routing()
-        .post("/", new HttpContinueReadHandler(new BlockingHandler(kms)))
+        .post("/", new HttpContinueReadHandler(kms))
         .get("/health", new BlockingHandler(exchange -> health(exchange, builder.backend)))
         .get("/metrics", new BlockingHandler(exchange -> metrics(exchange, metrics)))
         .setFallbackHandler(ResponseCodeHandler.HANDLE_404));

@@ -41,6 +41,8 @@ public final class SigV4Authenticator implements RequestAuthenticator {
   private final String region;
   private final Clock clock;
   private final SdkRequestSigner signer;
+  // Requests signed in the same second carry the same date; parsing one costs microseconds.
+  private volatile ParsedDate lastDate = new ParsedDate("", Instant.EPOCH);
 
   /**
    * @param region the region clients sign for, e.g. {@code us-east-1}
@@ -101,14 +103,22 @@ public final class SigV4Authenticator implements RequestAuthenticator {
     return request.headers().get(name).stream().findFirst();
   }
 
-  private static Instant parseDate(String date) {
+  private Instant parseDate(String date) {
+    ParsedDate last = lastDate;
+    if (last.text().equals(date)) {
+      return last.instant();
+    }
     try {
-      return LocalDateTime.parse(date, BASIC_FORMAT).toInstant(ZoneOffset.UTC);
+      Instant parsed = LocalDateTime.parse(date, BASIC_FORMAT).toInstant(ZoneOffset.UTC);
+      lastDate = new ParsedDate(date, parsed);
+      return parsed;
     } catch (DateTimeParseException e) {
       throw AuthErrors.incompleteSignature("Date must be in ISO-8601 'basic format'. Got '" + date
           + "'. See http://en.wikipedia.org/wiki/ISO_8601");
     }
   }
+
+  private record ParsedDate(String text, Instant instant) {}
 
   private void checkCurrent(Instant signedAt) {
     Instant now = clock.instant().truncatedTo(ChronoUnit.SECONDS);

@@ -5,6 +5,8 @@ import static dev.keyhold.kms.error.KmsErrorType.MalformedPolicyDocumentExceptio
 
 import com.google.common.cache.Cache;
 import com.google.common.cache.CacheBuilder;
+import com.google.common.cache.CacheLoader;
+import com.google.common.cache.LoadingCache;
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.server.auth.Caller;
 import java.util.Map;
@@ -41,10 +43,14 @@ public final class KeyPolicyAuthorizer implements KeyAuthorizer {
       "The new key policy will not allow you to update the key policy in the future.";
   // A policy is at most 32 KiB, so the cache stays within tens of MiB; most keys share a few policies.
   private static final int MAX_CACHED_POLICIES = 1024;
+  private static final int MAX_CACHED_CALLERS = 1024;
 
   // Every request on a key is authorized, and reading its policy costs several times what deciding
   // on it does (some 7 µs against under 1 µs); policies seldom change.
   private final Cache<String, Policy> policies = CacheBuilder.newBuilder().maximumSize(MAX_CACHED_POLICIES).build();
+  // Callers are the configured credentials: few.
+  private final LoadingCache<Caller, Request.Identity> identities =
+      CacheBuilder.newBuilder().maximumSize(MAX_CACHED_CALLERS).build(CacheLoader.from(Request.Identity::of));
 
   /**
    * {@inheritDoc}
@@ -55,7 +61,7 @@ public final class KeyPolicyAuthorizer implements KeyAuthorizer {
   @Override
   public void authorize(
       Caller caller, String action, String keyArn, String policy, Map<String, String> encryptionContext) {
-    switch (parsed(policy).decide(new Request(caller, action, keyArn, encryptionContext))) {
+    switch (parsed(policy).decide(new Request(identities.getUnchecked(caller), action, keyArn, encryptionContext))) {
       case ALLOW -> { }
       case EXPLICIT_DENY ->
           throw accessDenied(caller, action, keyArn, "with an explicit deny in a resource-based policy");
@@ -79,7 +85,7 @@ public final class KeyPolicyAuthorizer implements KeyAuthorizer {
     } catch (IllegalArgumentException e) {
       throw new KmsException(MalformedPolicyDocumentException, e.getMessage(), e);
     }
-    Request putKeyPolicy = new Request(caller, KmsOperation.PutKeyPolicy.keyAction(), keyArn, Map.of());
+    Request putKeyPolicy = new Request(identities.getUnchecked(caller), KmsOperation.PutKeyPolicy.keyAction(), keyArn, Map.of());
     if (policy.decide(putKeyPolicy) != Policy.Decision.ALLOW) {
       throw new KmsException(MalformedPolicyDocumentException, LOCKED_OUT);
     }

@@ -22,26 +22,37 @@ final class Request {
       Pattern.compile("arn:([^:]+):sts::([0-9]{12}):assumed-role/([^/]+)/[^/]+");
   private static final String ENCRYPTION_CONTEXT_KEY = "kms:encryptioncontext:";
 
-  private final Caller caller;
+  private final Identity identity;
   private final String action;
   private final String resource;
   private final Map<String, String> encryptionContext;
-  private final String principalArn;
-  private final ImmutableSet<String> principals;
 
-  Request(Caller caller, String action, String resource, Map<String, String> encryptionContext) {
-    this.caller = checkNotNull(caller, "caller");
+  Request(Identity identity, String action, String resource, Map<String, String> encryptionContext) {
+    this.identity = checkNotNull(identity, "identity");
     this.action = checkNotNull(action, "action").toLowerCase(Locale.ROOT);
     this.resource = checkNotNull(resource, "resource");
     this.encryptionContext = checkNotNull(encryptionContext, "encryptionContext");
-    Matcher session = ASSUMED_ROLE.matcher(caller.principalArn());
-    // A role session acts as its role: aws:PrincipalArn is the role's ARN, and a policy may name
-    // either the role or the one session.
-    this.principalArn = session.matches()
-        ? "arn:" + session.group(1) + ":iam::" + session.group(2) + ":role/" + session.group(3)
-        : caller.principalArn();
-    this.principals =
-        ImmutableSet.of(caller.accountId(), principalName(caller.principalArn()), principalName(principalArn));
+  }
+
+  /**
+   * Who a caller is to a key policy. It depends on the caller alone, and costs two regular
+   * expressions: {@link KeyPolicyAuthorizer} works it out once per caller, not once per request.
+   *
+   * @param principalArn the ARN aws:PrincipalArn holds
+   * @param principals every principal the caller counts as: its account, itself and, for a role
+   *     session, its role
+   */
+  record Identity(String accountId, String principalArn, ImmutableSet<String> principals) {
+    static Identity of(Caller caller) {
+      Matcher session = ASSUMED_ROLE.matcher(caller.principalArn());
+      // A role session acts as its role: aws:PrincipalArn is the role's ARN, and a policy may name
+      // either the role or the one session.
+      String principalArn = session.matches()
+          ? "arn:" + session.group(1) + ":iam::" + session.group(2) + ":role/" + session.group(3)
+          : caller.principalArn();
+      return new Identity(caller.accountId(), principalArn,
+          ImmutableSet.of(caller.accountId(), principalName(caller.principalArn()), principalName(principalArn)));
+    }
   }
 
   /**
@@ -56,7 +67,7 @@ final class Request {
 
   /** Every principal the caller counts as: its account, itself and, for a role session, its role. */
   ImmutableSet<String> principals() {
-    return principals;
+    return identity.principals();
   }
 
   /** The action, lower-cased as IAM compares action names without case. */
@@ -75,8 +86,8 @@ final class Request {
    */
   List<String> values(String conditionKey) {
     return switch (conditionKey) {
-      case "kms:calleraccount", "aws:principalaccount" -> List.of(caller.accountId());
-      case "aws:principalarn" -> List.of(principalArn);
+      case "kms:calleraccount", "aws:principalaccount" -> List.of(identity.accountId());
+      case "aws:principalarn" -> List.of(identity.principalArn());
       case "kms:encryptioncontextkeys" -> ImmutableList.copyOf(encryptionContext.keySet());
       default -> {
         if (!conditionKey.startsWith(ENCRYPTION_CONTEXT_KEY)) {

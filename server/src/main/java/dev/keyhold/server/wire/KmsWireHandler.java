@@ -10,7 +10,6 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableListMultimap;
 import com.google.common.collect.ImmutableMap;
-import com.google.common.io.ByteStreams;
 import dev.keyhold.kms.error.KmsErrorType;
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.server.Backend;
@@ -28,8 +27,7 @@ import io.undertow.util.HeaderValues;
 import io.undertow.util.Headers;
 import io.undertow.util.HttpString;
 import io.undertow.util.StatusCodes;
-import java.io.IOException;
-import java.io.InputStream;
+import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.List;
@@ -50,7 +48,7 @@ import org.slf4j.LoggerFactory;
  * fault of the service: it is logged with its request id, and the caller gets a KMSInternalException
  * that says nothing more.
  *
- * <p>It blocks (the HSM calls do): run it on a worker thread, as Undertow's {@code BlockingHandler} does.
+ * <p>Run it on an I/O thread: it reads the body there and answers on a worker thread.
  */
 public final class KmsWireHandler implements HttpHandler {
   private static final Logger LOG = LoggerFactory.getLogger(KmsWireHandler.class);
@@ -84,23 +82,47 @@ public final class KmsWireHandler implements HttpHandler {
     this.directory = new KeyDirectory(backend.keys());
   }
 
+  /**
+   * Reads the body on the I/O thread as it arrives, without blocking, then answers on a worker thread
+   * (the HSM call blocks). A worker that read the body itself, through Undertow's blocking stream, cost
+   * the I/O thread a busy loop of read events for as long as the request ran.
+   */
   @Override
   public void handleRequest(HttpServerExchange exchange) {
+    Body body = new Body(maxRequestBytes);
+    exchange.getRequestReceiver().receivePartialBytes(
+        (ex, chunk, last) -> {
+          body.append(chunk);
+          if (last) {
+            ex.dispatch(() -> answer(ex, body));
+          }
+        },
+        (ex, e) -> {
+          if (e instanceof RequestTooBigException) {
+            // Longer than Undertow drains: answered, then the connection closes.
+            ex.setPersistent(false);
+            body.refuse();
+            ex.dispatch(() -> answer(ex, body));
+          } else {
+            LOG.debug("request {}: the client went away while sending", RequestIds.of(ex), e);
+            ex.setPersistent(false);
+            ex.endExchange();
+          }
+        });
+  }
+
+  private void answer(HttpServerExchange exchange, Body body) {
     Instant received = Instant.now();
     long start = System.nanoTime();
     Trace trace = new Trace();
     Reply reply;
     try {
-      reply = new Reply(StatusCodes.OK, serve(exchange, trace), Optional.empty());
+      reply = new Reply(StatusCodes.OK, serve(exchange, body, trace), Optional.empty());
     } catch (KmsException e) {
       reply = error(e.type().httpStatus(), e.type(), e.getMessage());
     } catch (BodyTooLargeException e) {
       reply = error(StatusCodes.REQUEST_ENTITY_TOO_LARGE, ValidationException,
           "The request body is larger than " + maxRequestBytes + " bytes.");
-    } catch (IOException e) {
-      LOG.debug("request {}: the client went away while sending", RequestIds.of(exchange), e);
-      exchange.setPersistent(false);
-      return;
     } catch (RuntimeException e) {
       LOG.error("request {} ({}) failed", RequestIds.of(exchange), trace.operation, e);
       reply = error(KMSInternalException.httpStatus(), KMSInternalException,
@@ -115,7 +137,12 @@ public final class KmsWireHandler implements HttpHandler {
     try {
       observers.forEach(observer -> observer.completed(outcome));
     } finally {
-      send(exchange, reply);
+      // Answered from the connection's I/O thread, so that Undertow ends the exchange there. Ended
+      // from a worker, it hands the connection back to the I/O thread through a state that the I/O
+      // thread spins on when the client's next request arrives meanwhile, which on few cores costs
+      // whole scheduler slices.
+      Reply answer = reply;
+      exchange.getIoThread().execute(() -> send(exchange, answer));
     }
   }
 
@@ -127,11 +154,11 @@ public final class KmsWireHandler implements HttpHandler {
   }
 
   /** The answer's body, from reading the request to running it. */
-  private byte[] serve(HttpServerExchange exchange, Trace trace) throws IOException {
+  private byte[] serve(HttpServerExchange exchange, Body requestBody, Trace trace) {
     KmsOperation operation = operation(exchange);
     trace.operation = operation.name();
     checkContentType(exchange);
-    byte[] body = readBody(exchange);
+    byte[] body = requestBody.bytes();
     Caller caller = authenticator.authenticate(view(exchange, body));
     trace.principalArn = Optional.of(caller.principalArn());
     KeyAccess keys = new KeyAccess(operation, caller, backend.account(), directory, authorizer);
@@ -156,22 +183,39 @@ public final class KmsWireHandler implements HttpHandler {
   }
 
   /**
-   * The body, at most {@code maxRequestBytes}. Closing the stream reads what is left of a larger one,
-   * so that the connection can carry the next request, up to Undertow's own limit (KeyholdServer sets
-   * it well above ours); beyond that the connection closes after the answer.
+   * A request's body as it arrives, kept up to the limit. A longer one is read to its end and dropped,
+   * so that the connection can carry the next request (up to Undertow's own limit, which KeyholdServer
+   * sets well above ours; beyond that the connection closes after the answer).
    */
-  private byte[] readBody(HttpServerExchange exchange) throws IOException {
-    byte[] body;
-    try (InputStream in = exchange.getInputStream()) {
-      body = ByteStreams.limit(in, maxRequestBytes + 1L).readAllBytes();
-    } catch (RequestTooBigException e) {
-      exchange.setPersistent(false);
-      throw new BodyTooLargeException();
+  private static final class Body {
+    private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    private final int limit;
+    private boolean tooLarge;
+
+    Body(int limit) {
+      this.limit = limit;
     }
-    if (body.length > maxRequestBytes) {
-      throw new BodyTooLargeException();
+
+    void append(byte[] chunk) {
+      if (tooLarge || bytes.size() + chunk.length > limit) {
+        refuse();
+      } else {
+        bytes.write(chunk, 0, chunk.length);
+      }
     }
-    return body;
+
+    void refuse() {
+      tooLarge = true;
+      bytes.reset();
+    }
+
+    /** The whole body; a BodyTooLargeException if it was longer than the limit. */
+    byte[] bytes() {
+      if (tooLarge) {
+        throw new BodyTooLargeException();
+      }
+      return bytes.toByteArray();
+    }
   }
 
   /** A body over the limit, answered 413 ValidationException. */
