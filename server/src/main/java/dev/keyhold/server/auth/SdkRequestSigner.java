@@ -2,6 +2,9 @@ package dev.keyhold.server.auth;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import com.google.common.cache.CacheBuilder;
+import com.google.common.cache.CacheLoader;
+import com.google.common.cache.LoadingCache;
 import com.google.common.hash.Hashing;
 import java.net.URI;
 import java.time.Clock;
@@ -35,6 +38,14 @@ final class SdkRequestSigner {
 
   private final String region;
   private final String service;
+  /**
+   * The SDK takes the secret as a String (and keys its signing-key cache with it): one per credential,
+   * kept while the credential is, rather than a fresh copy of the secret in every request's garbage.
+   */
+  private final LoadingCache<Credential, AwsCredentialsIdentity> identities = CacheBuilder.newBuilder()
+      .weakKeys()
+      .build(CacheLoader.from(credential -> AwsCredentialsIdentity.create(
+          credential.accessKeyId(), credential.secretAccessKey().withChars(String::new))));
 
   SdkRequestSigner(String region, String service) {
     this.region = region;
@@ -60,12 +71,8 @@ final class SdkRequestSigner {
         http.putHeader(name, values);
       }
     }
-    // The SDK takes the secret as a String (and keys its signing-key cache with it); the char[] it
-    // copies is kept for the life of the process anyway.
-    AwsCredentialsIdentity identity = AwsCredentialsIdentity.create(
-        credential.accessKeyId(), credential.secretAccessKey().withChars(String::new));
     V4Properties properties = V4Properties.builder()
-        .credentials(identity)
+        .credentials(identities.getUnchecked(credential))
         .credentialScope(
             new software.amazon.awssdk.http.auth.aws.internal.signer.CredentialScope(region, service, signedAt))
         .signingClock(Clock.fixed(signedAt, ZoneOffset.UTC))
