@@ -1,18 +1,7 @@
 package dev.keyhold.bench;
 
-import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.KmsCrypto;
-import dev.keyhold.kms.secret.MasterKey;
-import dev.keyhold.server.KeyholdServer;
-import dev.keyhold.server.auth.Credential;
-import dev.keyhold.server.auth.CredentialStore;
-import dev.keyhold.server.auth.SigV4Authenticator;
-import dev.keyhold.server.authz.KeyPolicyAuthorizer;
-import dev.keyhold.server.local.LocalBackend;
-import dev.keyhold.server.ops.AuditLog;
 import java.nio.file.Path;
-import java.security.SecureRandom;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -24,21 +13,13 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.http.SdkHttpClient;
-import software.amazon.awssdk.http.apache5.Apache5HttpClient;
-import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.kms.KmsClient;
-import software.amazon.awssdk.services.kms.model.CreateKeyRequest;
 
 /**
  * Keyhold's KMS API under load over HTTP, beside the same operations in process, in one JVM: the
- * embedded default service ({@link LocalBackend}: a 2-HSM SoftHSM2 cluster, its key store connected and
- * made the default, replication running) behind {@link KeyholdServer} on a free port of 127.0.0.1,
- * with SigV4, the default key policy and the audit log as {@code bin/keyhold} serves them, called by
- * the AWS SDK for Java v2's {@link KmsClient} signing as the account root.
+ * {@link EmbeddedKeyhold} (the service as {@code bin/keyhold} serves it, on a free port of 127.0.0.1),
+ * called by the AWS SDK for Java v2's {@link KmsClient} signing as the account root.
  *
  * <p>For each {@link KmsOperation} and each thread count: a closed loop over HTTP, then one in
  * process on {@link KmsCrypto} with as many threads (so the two figures of a row come from the same
@@ -58,8 +39,9 @@ import software.amazon.awssdk.services.kms.model.CreateKeyRequest;
 @Command(name = "run-http", mixinStandardHelpOptions = true,
     description = "Measures Keyhold's KMS API over HTTP with the AWS SDK against the same operations in process.")
 public final class HttpKmsBenchmark implements Callable<Integer> {
-  private static final Account ACCOUNT = new Account("111122223333", "us-east-1");
-
+  /** The targets are set at 32 B: a data key's size, and a small secret's. */
+  private static final byte[] PAYLOAD = new byte[32];
+  private static final List<KmsOperation> OPERATIONS = List.of(KmsOperation.ENCRYPT, KmsOperation.GENERATE_DATA_KEY);
   @Spec
   CommandSpec spec;
 
@@ -101,42 +83,29 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
     }
     HttpKmsReport.Machine machine = HttpKmsReport.Machine.now();
     int maxThreads = Collections.max(threadCounts);
-    try (LocalBackend local = LocalBackend.open(home, softHsmLibrary, ACCOUNT, System.err);
-        AuditLog audit = AuditLog.toFile(home.resolve("audit.log"))) {
-      CredentialStore credentials = CredentialStore.load(home.resolve("credentials.json"),
-          MasterKey.loadOrCreate(home.resolve("data/master.key")));
-      Credential root = Credential.generate("arn:aws:iam::" + ACCOUNT.accountId() + ":root", true, new SecureRandom());
-      credentials.add(root);
-      try (KeyholdServer server = KeyholdServer.builder(local.backend(),
-              new SigV4Authenticator(credentials, ACCOUNT.region(), Clock.systemUTC()), new KeyPolicyAuthorizer())
-              .host("127.0.0.1")
-              .port(0)
-              .observer(audit)
-              .start();
-          SdkHttpClient http = Apache5HttpClient.builder().maxConnections(maxThreads).build();
-          KmsClient client = client(server, root, http)) {
-        String keyId = client.createKey(CreateKeyRequest.builder().description("HttpKmsBenchmark").build())
-            .keyMetadata().keyId();
-        System.err.println("serving on " + server.uri() + "; key " + keyId + " in the local key store");
-        KmsCrypto crypto = local.backend().crypto();
-        HttpKmsReport.Settings settings = new HttpKmsReport.Settings(dryPassSeconds, warmUpSeconds, durationSeconds,
-            threadCounts, "one shared KmsClient, Apache HttpClient 5 pool of " + maxThreads + " connections");
-        // Without it the first measured runs carry seconds of compilation of the SDK's, Apache's, Jackson's
-        // and Undertow's code (the report's JIT column): with every core busy the compiler falls behind,
-        // and each new operation, side or thread count brings deoptimizations and recompiles. A first
-        // pass over the same schedule compiles all of it with the profiles of all of them.
-        if (dryPassSeconds > 0) {
-          try (LoadGenerator dry = new LoadGenerator(maxThreads, Duration.ZERO, seconds(dryPassSeconds))) {
-            measure("dry pass", dry, maxThreads, client, crypto, keyId, machine, settings);
-          }
-          System.err.println("the JIT went idle " + LoadGenerator.awaitCompilerIdle(Duration.ofSeconds(30)).toSeconds()
-              + " s after the dry pass");
+    try (EmbeddedKeyhold keyhold = EmbeddedKeyhold.start(home, softHsmLibrary, System.err);
+        SdkHttpClient http = EmbeddedKeyhold.httpClient(maxThreads);
+        KmsClient client = keyhold.client(http)) {
+      String keyId = EmbeddedKeyhold.createKey(client, "HttpKmsBenchmark");
+      System.err.println("serving on " + keyhold.uri() + "; key " + keyId + " in the local key store");
+      KmsCrypto crypto = keyhold.crypto();
+      HttpKmsReport.Settings settings = new HttpKmsReport.Settings(dryPassSeconds, warmUpSeconds, durationSeconds,
+          threadCounts, "one shared KmsClient, Apache HttpClient 5 pool of " + maxThreads + " connections");
+      // Without it the first measured runs carry seconds of compilation of the SDK's, Apache's, Jackson's
+      // and Undertow's code (the report's JIT column): with every core busy the compiler falls behind,
+      // and each new operation, side or thread count brings deoptimizations and recompiles. A first
+      // pass over the same schedule compiles all of it with the profiles of all of them.
+      if (dryPassSeconds > 0) {
+        try (LoadGenerator dry = new LoadGenerator(maxThreads, Duration.ZERO, seconds(dryPassSeconds))) {
+          measure("dry pass", dry, maxThreads, client, crypto, keyId, machine, settings);
         }
-        try (LoadGenerator load = new LoadGenerator(maxThreads, seconds(warmUpSeconds), seconds(durationSeconds))) {
-          HttpKmsReport report = measure("measured", load, maxThreads, client, crypto, keyId, machine, settings);
-          report.print(System.out);
-          report.write(results);
-        }
+        System.err.println("the JIT went idle " + LoadGenerator.awaitCompilerIdle(Duration.ofSeconds(30)).toSeconds()
+            + " s after the dry pass");
+      }
+      try (LoadGenerator load = new LoadGenerator(maxThreads, seconds(warmUpSeconds), seconds(durationSeconds))) {
+        HttpKmsReport report = measure("measured", load, maxThreads, client, crypto, keyId, machine, settings);
+        report.print(System.out);
+        report.write(results);
       }
     }
     return 0;
@@ -147,38 +116,27 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
       String keyId, HttpKmsReport.Machine machine, HttpKmsReport.Settings settings) throws Exception {
     List<HttpKmsReport.ClosedLoopPoint> closedLoop = new ArrayList<>();
     List<HttpKmsReport.OpenLoopPoint> openLoop = new ArrayList<>();
-    for (KmsOperation operation : KmsOperation.values()) {
-      Runnable overHttp = operation.overHttp(client, keyId);
-      Runnable inProcess = operation.inProcess(crypto, keyId);
+    for (KmsOperation operation : OPERATIONS) {
+      String label = operation.label(PAYLOAD.length);
+      Runnable overHttp = operation.overHttp(client, keyId, PAYLOAD);
+      Runnable inProcess = operation.inProcess(crypto, keyId, PAYLOAD);
       double peakPerSecond = 0;
       for (int threads : threadCounts) {
         LoadGenerator.Result http = load.closedLoop(threads, overHttp);
         LoadGenerator.Result direct = load.closedLoop(threads, inProcess);
-        HttpKmsReport.ClosedLoopPoint point = HttpKmsReport.ClosedLoopPoint.of(operation, threads, http, direct);
+        HttpKmsReport.ClosedLoopPoint point = HttpKmsReport.ClosedLoopPoint.of(label, threads, http, direct);
         closedLoop.add(point);
         peakPerSecond = Math.max(peakPerSecond, http.perSecond());
         System.err.printf("%s: %s, %d threads: %.0f req/s over HTTP, %.0f ops/s in process%n", pass,
-            operation.label(), threads, point.http().perSecond(), point.inProcess().perSecond());
+            label, threads, point.http().perSecond(), point.inProcess().perSecond());
       }
       double target = peakPerSecond / 2;
       HttpKmsReport.Figures atHalfPeak = HttpKmsReport.Figures.of(load.openLoop(maxThreads, target, overHttp));
-      openLoop.add(new HttpKmsReport.OpenLoopPoint(operation.label(), maxThreads, target, atHalfPeak));
-      System.err.printf("%s: %s, open loop at %.0f req/s: p99 %.2f ms%n", pass, operation.label(), target,
+      openLoop.add(new HttpKmsReport.OpenLoopPoint(label, maxThreads, target, atHalfPeak));
+      System.err.printf("%s: %s, open loop at %.0f req/s: p99 %.2f ms%n", pass, label, target,
           atHalfPeak.p99Millis());
     }
     return new HttpKmsReport(machine, settings, closedLoop, openLoop);
-  }
-
-  /** Signs as {@code caller}; never retries, so that a failed call ends the run instead of hiding in a figure. */
-  private static KmsClient client(KeyholdServer server, Credential caller, SdkHttpClient http) {
-    return KmsClient.builder()
-        .endpointOverride(server.uri())
-        .region(Region.of(ACCOUNT.region()))
-        .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
-            caller.accessKeyId(), caller.secretAccessKey().withChars(String::new))))
-        .httpClient(http)
-        .overrideConfiguration(override -> override.retryStrategy(AwsRetryStrategy.doNotRetry()))
-        .build();
   }
 
   private static Duration seconds(double seconds) {

@@ -65,9 +65,9 @@ record HttpKmsReport(Machine machine, Settings settings, List<ClosedLoopPoint> c
 
   /** One closed-loop point: {@code threads} callers over HTTP, then as many in process. */
   record ClosedLoopPoint(String operation, int threads, Figures http, Figures inProcess, double httpOverInProcess) {
-    static ClosedLoopPoint of(KmsOperation operation, int threads, LoadGenerator.Result http,
+    static ClosedLoopPoint of(String operation, int threads, LoadGenerator.Result http,
         LoadGenerator.Result inProcess) {
-      return new ClosedLoopPoint(operation.label(), threads, Figures.of(http), Figures.of(inProcess),
+      return new ClosedLoopPoint(operation, threads, Figures.of(http), Figures.of(inProcess),
           http.perSecond() / inProcess.perSecond());
     }
   }

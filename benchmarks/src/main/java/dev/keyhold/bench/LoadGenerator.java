@@ -38,7 +38,7 @@ import org.HdrHistogram.Histogram;
  * machine (Linux's {@code /proc/stat}), and the JIT's compilation time: on a shared 2-core VM, what
  * other processes and the compiler took during a run says how far to trust its figures.
  */
-final class LoadGenerator implements AutoCloseable {
+public final class LoadGenerator implements AutoCloseable {
   /** Lets every thread reach the start line before the clock starts. */
   private static final long START_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
   /** 0.1% resolution: finer than this VM's run-to-run noise by far. */
@@ -59,7 +59,7 @@ final class LoadGenerator implements AutoCloseable {
    * Runs up to {@code maxThreads} callers; each measured run warms up for {@code warmUp}, then measures
    * for {@code duration}.
    */
-  LoadGenerator(int maxThreads, Duration warmUp, Duration duration) {
+  public LoadGenerator(int maxThreads, Duration warmUp, Duration duration) {
     this.warmUp = warmUp;
     this.duration = duration;
     AtomicInteger created = new AtomicInteger();
@@ -75,7 +75,7 @@ final class LoadGenerator implements AutoCloseable {
    * passed; returns how long it waited. Under load the compiler threads share the cores with every
    * caller and fall behind: its queue is drained faster, and out of the figures, here.
    */
-  static Duration awaitCompilerIdle(Duration timeout) throws InterruptedException {
+  public static Duration awaitCompilerIdle(Duration timeout) throws InterruptedException {
     long start = System.nanoTime();
     long deadline = start + timeout.toNanos();
     long compiledBefore;
@@ -87,7 +87,7 @@ final class LoadGenerator implements AutoCloseable {
   }
 
   /** {@code threads} threads, each calling {@code call} again as soon as the last call returns. */
-  Result closedLoop(int threads, Runnable call) throws InterruptedException, ExecutionException {
+  public Result closedLoop(int threads, Runnable call) throws InterruptedException, ExecutionException {
     run(threads, call, Schedule.AS_SOON_AS_FREE, warmUp);
     return run(threads, call, Schedule.AS_SOON_AS_FREE, duration);
   }
@@ -201,31 +201,31 @@ final class LoadGenerator implements AutoCloseable {
    *     of the hypervisor) took over the run
    * @param jitMillis the JIT compilers' time over the run: far above zero, the code was not yet warm
    */
-  record Result(Histogram latencies, long elapsedNanos, long callerCpuNanos, long processCpuNanos,
+  public record Result(Histogram latencies, long elapsedNanos, long callerCpuNanos, long processCpuNanos,
       double othersCpuShare, long jitMillis) {
-    long calls() {
+    public long calls() {
       return latencies.getTotalCount();
     }
 
-    double perSecond() {
+    public double perSecond() {
       return calls() * (double) TimeUnit.SECONDS.toNanos(1) / elapsedNanos;
     }
 
-    double millisAt(double percentile) {
+    public double millisAt(double percentile) {
       return latencies.getValueAtPercentile(percentile) / (double) TimeUnit.MILLISECONDS.toNanos(1);
     }
 
-    double maxMillis() {
+    public double maxMillis() {
       return latencies.getMaxValue() / (double) TimeUnit.MILLISECONDS.toNanos(1);
     }
 
     /** CPU time of the whole process per call, in microseconds. */
-    double cpuMicrosPerCall() {
+    public double cpuMicrosPerCall() {
       return processCpuNanos / (double) TimeUnit.MICROSECONDS.toNanos(1) / calls();
     }
 
     /** CPU time of the calling threads per call, in microseconds. */
-    double callerCpuMicrosPerCall() {
+    public double callerCpuMicrosPerCall() {
       return callerCpuNanos / (double) TimeUnit.MICROSECONDS.toNanos(1) / calls();
     }
   }

@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Lock;
+import java.util.function.Function;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -130,6 +131,36 @@ public final class Pkcs11Module implements AutoCloseable {
       callLock().unlock();
     }
     return labels.build();
+  }
+
+  /**
+   * The id of the slot that holds the token labelled {@code label} now, for tools configured by slot
+   * (the JDK's SunPKCS11 provider); slot ids are not stable, so ask again after any token change.
+   *
+   * @throws TokenNotFoundException if no token carries {@code label}
+   */
+  public long slotId(String label) {
+    return onToken(label, Slot::getSlotID);
+  }
+
+  /** Manufacturer, model, serial number and firmware of the token labelled {@code label}, for reports. */
+  public String describeToken(String label) {
+    return onToken(label, slot -> {
+      TokenInfo info = tokenInfo(slot);
+      return info.getManufacturerID().trim() + " " + info.getModel().trim() + " serial "
+          + info.getSerialNumber().trim() + " firmware " + info.getFirmwareVersion();
+    });
+  }
+
+  private <T> T onToken(String label, Function<Slot, T> read) {
+    checkNotNull(label, "label");
+    callLock().lock();
+    try {
+      return read.apply(findSlot(label).orElseThrow(() -> new TokenNotFoundException(
+          "no token labelled '" + label + "' in " + library, null, null)));
+    } finally {
+      callLock().unlock();
+    }
   }
 
   /**

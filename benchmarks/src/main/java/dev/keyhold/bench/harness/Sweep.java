@@ -1,0 +1,122 @@
+package dev.keyhold.bench.harness;
+
+import com.google.common.collect.ImmutableList;
+import com.google.common.math.Quantiles;
+import dev.keyhold.bench.LoadGenerator;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutionException;
+import me.tongfei.progressbar.ProgressBar;
+
+/**
+ * Runs workloads over payload sizes and thread counts on one {@link LoadGenerator}, a progress bar
+ * stepping once per measured run. Payloads are drawn from a generator seeded with the run's seed, so
+ * two runs with one seed send the same bytes.
+ *
+ * <p>A workload that fails (a route the token refuses, say SunPKCS11's GCM on CloudHSM, which wants
+ * its own IVs) is recorded as failed, with its reason, for its remaining points, and the sweep goes on.
+ */
+final class Sweep {
+  private final Routes routes;
+  private final LoadGenerator load;
+  private final long seed;
+  private final ProgressBar progress;
+
+  Sweep(Routes routes, LoadGenerator load, long seed, ProgressBar progress) {
+    this.routes = routes;
+    this.load = load;
+    this.seed = seed;
+    this.progress = progress;
+  }
+
+  /** How many measured runs {@link #run} makes. */
+  static int runs(List<Workload> workloads, List<Integer> payloads, List<Integer> threads) {
+    return workloads.stream().mapToInt(workload -> workload.payloads(payloads).size() * threads.size()).sum();
+  }
+
+  /** How many measured runs {@link #compare} makes. */
+  static int comparisonRuns(Workload a, Workload b, List<Integer> payloads, List<Integer> threads, int rounds) {
+    return 2 * rounds * commonPayloads(a, b, payloads).size() * threads.size();
+  }
+
+  List<Results.Point> run(List<Workload> workloads, List<Integer> payloads, List<Integer> threadCounts)
+      throws InterruptedException {
+    List<Results.Point> points = new ArrayList<>();
+    for (Workload workload : workloads) {
+      String failure = null;
+      for (int payloadBytes : workload.payloads(payloads)) {
+        Runnable call = null;
+        if (failure == null) {
+          try {
+            call = workload.prepare(routes, payload(payloadBytes));
+          } catch (RuntimeException e) {
+            failure = describe(e);
+          }
+        }
+        for (int threads : threadCounts) {
+          progress.setExtraMessage(workload.id() + " " + payloadBytes + " B x " + threads);
+          if (failure == null) {
+            try {
+              points.add(Results.Point.measured(workload, payloadBytes, threads, load.closedLoop(threads, call)));
+            } catch (ExecutionException e) {
+              failure = describe(e.getCause());
+            }
+          }
+          if (failure != null) {
+            points.add(Results.Point.failed(workload, payloadBytes, threads, failure));
+          }
+          progress.step();
+        }
+      }
+    }
+    return points;
+  }
+
+  /**
+   * Runs {@code a} and {@code b} in alternation at each payload and thread count, {@code rounds}
+   * times; a failure ends the comparison, since a ratio with one side missing means nothing.
+   */
+  List<Results.Comparison> compare(Workload a, Workload b, List<Integer> payloads, List<Integer> threadCounts,
+      int rounds) throws InterruptedException, ExecutionException {
+    List<Results.Comparison> comparisons = new ArrayList<>();
+    for (int payloadBytes : commonPayloads(a, b, payloads)) {
+      byte[] payload = payload(payloadBytes);
+      Runnable callA = a.prepare(routes, payload);
+      Runnable callB = b.prepare(routes, payload);
+      for (int threads : threadCounts) {
+        List<Double> aRates = new ArrayList<>();
+        List<Double> bRates = new ArrayList<>();
+        List<Double> ratios = new ArrayList<>();
+        for (int round = 1; round <= rounds; round++) {
+          progress.setExtraMessage(a.id() + " / " + b.id() + " " + payloadBytes + " B x " + threads
+              + ", round " + round);
+          aRates.add(load.closedLoop(threads, callA).perSecond());
+          progress.step();
+          bRates.add(load.closedLoop(threads, callB).perSecond());
+          progress.step();
+          ratios.add(bRates.get(bRates.size() - 1) / aRates.get(aRates.size() - 1));
+        }
+        comparisons.add(new Results.Comparison(a.id(), b.id(), payloadBytes, threads, aRates, bRates,
+            Quantiles.median().compute(ratios), ratios.stream().mapToDouble(r -> r).min().orElseThrow(),
+            ratios.stream().mapToDouble(r -> r).max().orElseThrow()));
+      }
+    }
+    return comparisons;
+  }
+
+  private static ImmutableList<Integer> commonPayloads(Workload a, Workload b, List<Integer> payloads) {
+    return a.payloads(payloads).stream().filter(b.payloads(payloads)::contains)
+        .collect(ImmutableList.toImmutableList());
+  }
+
+  private byte[] payload(int length) {
+    byte[] bytes = new byte[length];
+    new SplittableRandom(seed + length).nextBytes(bytes);
+    return bytes;
+  }
+
+  private static String describe(Throwable failure) {
+    return failure.getClass().getSimpleName() + ": " + failure.getMessage();
+  }
+}
