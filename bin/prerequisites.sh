@@ -2,6 +2,7 @@
 # Packages: a JDK (17 or newer), Maven, SoftHSM2, and p11-kit (HSMs as separate processes);
 # gcc and SoftHSM2's PKCS#11 header build the PKCS#11 shims (lockout, outage) of softhsm-config's ShimCompiler;
 # the AWS CLI (and its Python) drives the service in a test, as a user would.
+# With --for-tests, also Chromium: a test opens keyhold-bench's HTML report in it, as a reader would.
 
 keyhold_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -14,6 +15,9 @@ keyhold_install_prerequisites() {
   [ -r /usr/include/softhsm/pkcs11.h ] || missing+=(libsofthsm2-dev)
   command -v aws >/dev/null || missing+=(awscli)
   command -v python3 >/dev/null || missing+=(python3)
+  if [ "${1:-}" = --for-tests ]; then
+    command -v chromium >/dev/null || missing+=(chromium)
+  fi
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "installing ${missing[*]} with apt-get" >&2
   local sudo=

@@ -1,0 +1,258 @@
+package dev.keyhold.bench.harness;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.MappingIterator;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.dataformat.csv.CsvMapper;
+import com.fasterxml.jackson.dataformat.csv.CsvSchema;
+import dev.keyhold.pkcs11.AesKey;
+import dev.keyhold.pkcs11.Token;
+import dev.keyhold.softhsm.SoftHsmClusterExtension;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * Runs {@code keyhold-bench} as an operator would, in a JVM of its own against real SoftHSM2 tokens,
+ * for a fraction of a second per point: every workload on a throwaway token and the embedded Keyhold,
+ * then a token of the operator's with the PIN in a file and in a variable, then {@code --compare}.
+ * Checks what it writes (CSV, JSON, the HTML report drawn in headless Chromium) and that the PIN shows
+ * nowhere: not in the output, the results, or the process's arguments.
+ */
+class KeyholdBenchTest {
+  @RegisterExtension
+  static final SoftHsmClusterExtension cluster = SoftHsmClusterExtension.withHsms(1);
+
+  private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+  private static final List<String> SHORT_RUN = List.of("--payloads", "32,1024", "--threads", "1,2",
+      "--warmup", "0.1", "--duration", "0.2");
+  private static final List<String> CSV_COLUMNS = List.of("workload", "route", "payloadBytes", "threads",
+      "operations", "seconds", "opsPerSecond", "mbPerSecond", "p50Micros", "p99Micros", "p999Micros", "maxMicros",
+      "cpuMicrosPerOp", "othersCpuShare", "error");
+
+  @TempDir
+  Path work;
+
+  @Test
+  void everyWorkloadRunsOnAThrowawayTokenAndTheEmbeddedKeyhold() throws Exception {
+    Path home = work.resolve("home");
+    Path out = work.resolve("out");
+    List<String> args = new ArrayList<>(List.of("--home", home.toString(), "--out", out.toString()));
+    args.addAll(SHORT_RUN);
+
+    Run run = bench(Map.of("SOFTHSM2_CONF", home.resolve("softhsm/softhsm2.conf").toString()), args);
+
+    assertThat(run.exitCode()).as(run.output()).isZero();
+    List<Map<String, String>> rows = csv(out);
+    Set<String> expected = new HashSet<>();
+    for (Workload workload : Workload.values()) {
+      for (int payload : workload.payloads(List.of(32, 1024))) {
+        expected.add(workload.id() + " " + payload + " 1");
+        expected.add(workload.id() + " " + payload + " 2");
+      }
+    }
+    assertThat(rows).extracting(row -> row.get("workload") + " " + row.get("payloadBytes") + " " + row.get("threads"))
+        .containsExactlyInAnyOrderElementsOf(expected);
+    for (Map<String, String> row : rows) {
+      assertThat(row.keySet()).containsExactlyElementsOf(CSV_COLUMNS);
+      assertThat(row.get("error")).as(row.toString()).isEmpty();
+      assertThat(Long.parseLong(row.get("operations"))).as(row.toString()).isPositive();
+      assertThat(Double.parseDouble(row.get("opsPerSecond"))).as(row.toString()).isPositive();
+      assertThat(Double.parseDouble(row.get("p99Micros")))
+          .as(row.toString()).isGreaterThanOrEqualTo(Double.parseDouble(row.get("p50Micros"))).isPositive();
+      assertThat(Double.parseDouble(row.get("cpuMicrosPerOp"))).as(row.toString()).isPositive();
+    }
+
+    JsonNode results = JsonMapper.builder().build().readTree(out.resolve(ResultFiles.JSON).toFile());
+    JsonNode info = results.get("run");
+    for (String field : List.of("started", "finished", "jdk", "module", "token")) {
+      assertThat(info.get(field).asText()).as(field).isNotBlank();
+    }
+    assertThat(info.get("module").asText()).contains("SoftHSM");
+    assertThat(info.get("token").asText()).contains("keyhold-bench");
+    for (String field : List.of("host", "os", "cpu", "processors", "memoryBytes", "loadAverage")) {
+      assertThat(info.get("machine").has(field)).as(field).isTrue();
+    }
+    assertThat(info.get("settings").get("seed").asLong()).isEqualTo(1);
+    assertThat(results.get("points")).hasSize(rows.size());
+    results.get("points").forEach(point -> assertThat(fieldNames(point)).containsExactlyElementsOf(CSV_COLUMNS));
+
+    // One throughput chart per workload, a latency chart per workload with more than one payload, and
+    // the routes' encrypt chart.
+    long latencyCharts = Arrays.stream(Workload.values()).filter(w -> w.payloads(List.of(32, 1024)).size() > 1).count();
+    assertThat(chartsDrawn(out.resolve(ResultFiles.HTML))).isEqualTo(Workload.values().length + latencyCharts + 1);
+  }
+
+  @Test
+  void anOperatorsTokenWithThePinInAFileOrVariableNeverShowsIt() throws Exception {
+    String label = cluster.clusterId().tokenLabel(1);
+    String pin = cluster.kmsuserPin().withChars(String::new);
+    Path pinFile = work.resolve("pin");
+    Files.writeString(pinFile, pin + "\n");
+    String module = SoftHsmClusterExtension.modulePath().toString();
+
+    Path fromFile = work.resolve("from-file");
+    List<String> args = new ArrayList<>(List.of("--module", module, "--token", label, "--pin-file", pinFile.toString(),
+        "--out", fromFile.toString()));
+    args.addAll(SHORT_RUN);
+    Run withFile = bench(Map.of(), args);
+
+    Path fromVariable = work.resolve("from-variable");
+    Run withVariable = bench(Map.of("BENCH_PIN", pin), List.of("--module", module, "--token", label,
+        "--pin-env", "BENCH_PIN", "--workloads", "token-encrypt", "--payloads", "32", "--threads", "1",
+        "--warmup", "0", "--duration", "0.2", "--out", fromVariable.toString()));
+
+    for (Run run : List.of(withFile, withVariable)) {
+      assertThat(run.exitCode()).as(run.output()).isZero();
+      assertThat(run.output()).doesNotContain(pin);
+      assertThat(run.commandLines()).isNotEmpty().allSatisfy(line -> assertThat(line).doesNotContain(pin));
+    }
+    for (Path out : List.of(fromFile, fromVariable)) {
+      for (String file : List.of(ResultFiles.CSV, ResultFiles.JSON, ResultFiles.HTML)) {
+        assertThat(Files.readString(out.resolve(file))).as(file).doesNotContain(pin);
+      }
+    }
+    // An operator's token runs the token and SunPKCS11 workloads; the KMS ones need the embedded Keyhold.
+    assertThat(csv(fromFile)).allSatisfy(row -> assertThat(row.get("error")).isEmpty())
+        .extracting(row -> row.get("route")).containsOnly("adapter", "sunpkcs11");
+    // Nothing stays behind on the operator's token.
+    try (Token token = cluster.login(1)) {
+      assertThat(token.listAesKeys()).extracting(AesKey::label)
+          .noneMatch(name -> name.startsWith(AdapterRoute.KEY_LABEL_PREFIX));
+    }
+  }
+
+  @Test
+  void compareRunsTwoWorkloadsInAlternationAndGivesTheirRatio() throws Exception {
+    Path out = work.resolve("compare");
+    Path pinFile = work.resolve("pin");
+    cluster.kmsuserPin().withChars(chars -> {
+      try {
+        return Files.writeString(pinFile, new String(chars));
+      } catch (IOException e) {
+        throw new AssertionError(e);
+      }
+    });
+    Run run = bench(Map.of(), List.of("--module", SoftHsmClusterExtension.modulePath().toString(),
+        "--token", cluster.clusterId().tokenLabel(1), "--pin-file", pinFile.toString(),
+        "--compare", "sunpkcs11-encrypt,token-encrypt", "--rounds", "2", "--payloads", "32,1024", "--threads", "1",
+        "--warmup", "0.1", "--duration", "0.2", "--out", out.toString()));
+
+    assertThat(run.exitCode()).as(run.output()).isZero();
+    JsonNode comparisons = JsonMapper.builder().build().readTree(out.resolve(ResultFiles.JSON).toFile())
+        .get("comparisons");
+    assertThat(comparisons).hasSize(2);
+    for (JsonNode comparison : comparisons) {
+      assertThat(comparison.get("a").asText()).isEqualTo("sunpkcs11-encrypt");
+      assertThat(comparison.get("b").asText()).isEqualTo("token-encrypt");
+      assertThat(comparison.get("aOpsPerSecond")).hasSize(2);
+      assertThat(comparison.get("bOpsPerSecond")).hasSize(2);
+      double ratio = comparison.get("ratio").asDouble();
+      assertThat(ratio).isPositive().isBetween(comparison.get("ratioMin").asDouble(),
+          comparison.get("ratioMax").asDouble());
+    }
+    assertThat(run.output()).contains("token-encrypt / sunpkcs11-encrypt, 32 B x 1:");
+  }
+
+  @Test
+  void refusesAPinOnTheCommandLineAndIncompleteTokenOptions() {
+    assertThat(execute("--module", "/usr/lib/softhsm/libsofthsm2.so", "--token", "t", "--pin", "1234"))
+        .isEqualTo(CommandLine.ExitCode.USAGE);
+    assertThat(execute("--module", "/usr/lib/softhsm/libsofthsm2.so", "--token", "t"))
+        .isEqualTo(CommandLine.ExitCode.USAGE);
+    assertThat(execute("--home", work.toString(), "--workloads", "token-sign")).isEqualTo(CommandLine.ExitCode.USAGE);
+    assertThat(execute("--home", work.toString(), "--compare", "token-encrypt")).isEqualTo(CommandLine.ExitCode.USAGE);
+    assertThat(execute("--home", work.toString(), "--endpoint", "http://127.0.0.1:1/"))
+        .isEqualTo(CommandLine.ExitCode.USAGE);
+  }
+
+  private static int execute(String... args) {
+    return new CommandLine(new KeyholdBench()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
+  }
+
+  /** What a run of the bench in its own JVM printed, how it ended, and every command line it showed. */
+  private record Run(int exitCode, String output, List<String> commandLines) {}
+
+  private static Run bench(Map<String, String> environment, List<String> args) throws Exception {
+    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), KeyholdBench.class.getName()));
+    command.addAll(args);
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    builder.environment().putAll(environment);
+    Process child = builder.start();
+    CompletableFuture<String> output = CompletableFuture.supplyAsync(() -> {
+      try {
+        return new String(child.getInputStream().readAllBytes(), UTF_8);
+      } catch (IOException e) {
+        throw new AssertionError(e);
+      }
+    });
+    // What `ps` would show of it, read while it runs.
+    List<String> commandLines = new ArrayList<>();
+    Path cmdline = Path.of("/proc", Long.toString(child.pid()), "cmdline");
+    while (!child.waitFor(100, TimeUnit.MILLISECONDS)) {
+      try {
+        commandLines.add(Files.readString(cmdline).replace('\0', ' '));
+      } catch (IOException exited) {
+        // it ended between the check and the read
+      }
+    }
+    String printed = output.get(10, TimeUnit.SECONDS);
+    System.out.println("keyhold-bench " + String.join(" ", args) + " ->\n" + printed);
+    return new Run(child.exitValue(), printed, commandLines);
+  }
+
+  private static List<Map<String, String>> csv(Path out) throws IOException {
+    CsvMapper mapper = new CsvMapper();
+    try (MappingIterator<Map<String, String>> rows = mapper.readerFor(Map.class)
+        .with(CsvSchema.emptySchema().withHeader()).readValues(out.resolve(ResultFiles.CSV).toFile())) {
+      return rows.readAll();
+    }
+  }
+
+  private static List<String> fieldNames(JsonNode node) {
+    List<String> names = new ArrayList<>();
+    node.fieldNames().forEachRemaining(names::add);
+    return names;
+  }
+
+  /** Opens the report in headless Chromium and reads how many charts its script drew. */
+  private long chartsDrawn(Path report) throws Exception {
+    if (!Files.isExecutable(CHROMIUM)) {
+      throw new IllegalStateException("Chromium is not installed at " + CHROMIUM
+          + ": run 'apt-get install chromium' (bin/test does it)");
+    }
+    Process chromium = new ProcessBuilder(CHROMIUM.toString(), "--headless", "--no-sandbox", "--disable-gpu",
+        "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--user-data-dir=" + Files.createTempDirectory(work, "chromium"), "--dump-dom",
+        report.toUri().toString())
+        .redirectError(ProcessBuilder.Redirect.DISCARD)
+        .start();
+    String dom = new String(chromium.getInputStream().readAllBytes(), UTF_8);
+    assertThat(chromium.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    Matcher drawn = Pattern.compile("data-charts-drawn=\"(\\d+)\"").matcher(dom);
+    assertThat(drawn.find()).as("the report's script ran to its end").isTrue();
+    long canvases = Pattern.compile("<canvas").matcher(dom).results().count();
+    long charts = Long.parseLong(drawn.group(1));
+    assertThat(canvases).as("a canvas per chart").isEqualTo(charts);
+    return charts;
+  }
+}
