@@ -93,6 +93,14 @@ public final class LoadGenerator implements AutoCloseable {
   }
 
   /**
+   * {@code threads} threads calling {@code call} for {@code length}, as {@link #closedLoop} does, with
+   * nothing recorded: a first pass that lets the JIT compile a path before any of its figures count.
+   */
+  public void unrecorded(int threads, Runnable call, Duration length) throws InterruptedException, ExecutionException {
+    run(threads, call, Schedule.AS_SOON_AS_FREE, length);
+  }
+
+  /**
    * {@code callsPerSecond} calls, evenly spaced, sent by whichever of {@code threads} threads is free;
    * enough threads let the schedule be kept while a few calls are slow, and when none is free the
    * calls that fall due wait, their wait counted in their latency.

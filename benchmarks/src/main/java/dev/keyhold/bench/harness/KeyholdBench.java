@@ -105,6 +105,11 @@ public final class KeyholdBench implements Callable<Integer> {
       description = "Measured time of every point (default ${DEFAULT-VALUE}).")
   double durationSeconds;
 
+  @Option(names = "--dry-pass", defaultValue = "3", paramLabel = "SECONDS",
+      description = "Unrecorded run of each workload, with the most threads, before its first point, then a wait for"
+          + " the JIT to go idle (default ${DEFAULT-VALUE}; 0: none).")
+  double dryPassSeconds;
+
   @Option(names = "--seed", defaultValue = "1", paramLabel = "N",
       description = "Seed of the payloads' bytes (default ${DEFAULT-VALUE}).")
   long seed;
@@ -173,7 +178,7 @@ public final class KeyholdBench implements Callable<Integer> {
           ? Sweep.runs(workloads, payloads, threads)
           : Sweep.comparisonRuns(workloads.get(0), workloads.get(1), payloads, threads, rounds);
       try (ProgressBar progress = progressBar(runs)) {
-        Sweep sweep = new Sweep(routes, load, seed, progress);
+        Sweep sweep = new Sweep(routes, load, seconds(dryPassSeconds), seed, progress);
         if (compare == null) {
           points = sweep.run(workloads, payloads, threads);
         } else {
@@ -181,7 +186,7 @@ public final class KeyholdBench implements Callable<Integer> {
         }
       }
       RunInfo.Settings settings = new RunInfo.Settings(workloads.stream().map(Workload::id).toList(), payloads,
-          threads, warmupSeconds, durationSeconds, seed, compare == null ? List.of() : compare, rounds,
+          threads, dryPassSeconds, warmupSeconds, durationSeconds, seed, compare == null ? List.of() : compare, rounds,
           routes.httpTarget());
       Results results = new Results(new RunInfo(started, Instant.now().toString(), machine, RunInfo.currentJdk(),
           moduleDescription, tokenDescription, settings), points, comparisons);
@@ -232,9 +237,9 @@ public final class KeyholdBench implements Callable<Integer> {
       throw new ParameterException(line, "--compare takes two different workloads, A,B");
     }
     if (threads.stream().anyMatch(n -> n < 1) || payloads.stream().anyMatch(n -> n < 1) || durationSeconds <= 0
-        || warmupSeconds < 0 || rounds < 1) {
+        || warmupSeconds < 0 || dryPassSeconds < 0 || rounds < 1) {
       throw new ParameterException(line,
-          "threads, payloads, --duration and --rounds must be positive, --warmup not negative");
+          "threads, payloads, --duration and --rounds must be positive, --warmup and --dry-pass not negative");
     }
   }
 
@@ -279,14 +284,14 @@ public final class KeyholdBench implements Callable<Integer> {
 
   private static void print(Results results, PrintStream out) {
     if (!results.points().isEmpty()) {
-      out.printf("%-24s %9s %7s %12s %9s %9s %9s %9s %10s %7s%n", "workload", "payload B", "threads", "ops/s",
-          "MB/s", "p50 us", "p99 us", "p99.9 us", "CPU us/op", "others");
+      out.printf("%-24s %9s %7s %12s %9s %9s %9s %9s %10s %7s %7s%n", "workload", "payload B", "threads", "ops/s",
+          "MB/s", "p50 us", "p99 us", "p99.9 us", "CPU us/op", "others", "JIT ms");
     }
     for (Results.Point p : results.points()) {
       if (p.error().isEmpty()) {
-        out.printf(Locale.ROOT, "%-24s %9d %7d %,12.0f %9.2f %9.1f %9.1f %9.1f %10.1f %6.0f%%%n", p.workload(),
+        out.printf(Locale.ROOT, "%-24s %9d %7d %,12.0f %9.2f %9.1f %9.1f %9.1f %10.1f %6.0f%% %7d%n", p.workload(),
             p.payloadBytes(), p.threads(), p.opsPerSecond(), p.mbPerSecond(), p.p50Micros(), p.p99Micros(),
-            p.p999Micros(), p.cpuMicrosPerOp(), p.othersCpuShare() * 100);
+            p.p999Micros(), p.cpuMicrosPerOp(), p.othersCpuShare() * 100, p.jitMillis());
       } else {
         out.printf("%-24s %9d %7d failed: %s%n", p.workload(), p.payloadBytes(), p.threads(), p.error());
       }

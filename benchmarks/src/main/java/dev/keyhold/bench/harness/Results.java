@@ -26,24 +26,26 @@ record Results(RunInfo run, List<Point> points, List<Comparison> comparisons) {
    *     over HTTP to the embedded Keyhold, the server's part too
    * @param othersCpuShare the share of the machine's CPU that other processes took meanwhile: far
    *     above zero, the point was measured on a busy machine
+   * @param jitMillis the JIT compilers' time during the point: far above zero, the code was not yet warm
    * @param error why the point could not be measured; empty when it was
    */
   @JsonPropertyOrder({"workload", "route", "payloadBytes", "threads", "operations", "seconds", "opsPerSecond",
       "mbPerSecond", "p50Micros", "p99Micros", "p999Micros", "maxMicros", "cpuMicrosPerOp", "othersCpuShare",
-      "error"})
+      "jitMillis", "error"})
   record Point(String workload, String route, int payloadBytes, int threads, long operations, double seconds,
       double opsPerSecond, double mbPerSecond, double p50Micros, double p99Micros, double p999Micros,
-      double maxMicros, double cpuMicrosPerOp, double othersCpuShare, String error) {
+      double maxMicros, double cpuMicrosPerOp, double othersCpuShare, long jitMillis, String error) {
     static Point measured(Workload workload, int payloadBytes, int threads, LoadGenerator.Result result) {
       double opsPerSecond = result.perSecond();
       return new Point(workload.id(), workload.route().id(), payloadBytes, threads, result.calls(),
           result.elapsedNanos() / (double) TimeUnit.SECONDS.toNanos(1), opsPerSecond,
           opsPerSecond * payloadBytes / 1e6, micros(result, 50), micros(result, 99), micros(result, 99.9),
-          result.latencies().getMaxValue() / 1e3, result.cpuMicrosPerCall(), result.othersCpuShare(), "");
+          result.latencies().getMaxValue() / 1e3, result.cpuMicrosPerCall(), result.othersCpuShare(),
+          result.jitMillis(), "");
     }
 
     static Point failed(Workload workload, int payloadBytes, int threads, String error) {
-      return new Point(workload.id(), workload.route().id(), payloadBytes, threads, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+      return new Point(workload.id(), workload.route().id(), payloadBytes, threads, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
           error);
     }
 

@@ -51,8 +51,8 @@ record RunInfo(String started, String finished, Machine machine, String jdk, Str
   }
 
   /** The run's options, as given or defaulted; never the PIN. */
-  record Settings(List<String> workloads, List<Integer> payloads, List<Integer> threads, double warmupSeconds,
-      double durationSeconds, long seed, List<String> compare, int rounds, String httpTarget) {
+  record Settings(List<String> workloads, List<Integer> payloads, List<Integer> threads, double dryPassSeconds,
+      double warmupSeconds, double durationSeconds, long seed, List<String> compare, int rounds, String httpTarget) {
     Settings {
       workloads = ImmutableList.copyOf(workloads);
       payloads = ImmutableList.copyOf(payloads);

@@ -3,7 +3,9 @@ package dev.keyhold.bench.harness;
 import com.google.common.collect.ImmutableList;
 import com.google.common.math.Quantiles;
 import dev.keyhold.bench.LoadGenerator;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutionException;
@@ -14,18 +16,26 @@ import me.tongfei.progressbar.ProgressBar;
  * stepping once per measured run. Payloads are drawn from a generator seeded with the run's seed, so
  * two runs with one seed send the same bytes.
  *
+ * <p>Each workload first runs unrecorded for the dry pass, with the most threads, and the sweep waits
+ * for the JIT to go idle: without it the first points of a route (the SDK's, Apache's and Undertow's
+ * code for http) carried seconds of compilation, a quarter of their real rate.
+ *
  * <p>A workload that fails (a route the token refuses, say SunPKCS11's GCM on CloudHSM, which wants
  * its own IVs) is recorded as failed, with its reason, for its remaining points, and the sweep goes on.
  */
 final class Sweep {
+  private static final Duration JIT_IDLE_TIMEOUT = Duration.ofSeconds(10);
+
   private final Routes routes;
   private final LoadGenerator load;
+  private final Duration dryPass;
   private final long seed;
   private final ProgressBar progress;
 
-  Sweep(Routes routes, LoadGenerator load, long seed, ProgressBar progress) {
+  Sweep(Routes routes, LoadGenerator load, Duration dryPass, long seed, ProgressBar progress) {
     this.routes = routes;
     this.load = load;
+    this.dryPass = dryPass;
     this.seed = seed;
     this.progress = progress;
   }
@@ -45,13 +55,20 @@ final class Sweep {
     List<Results.Point> points = new ArrayList<>();
     for (Workload workload : workloads) {
       String failure = null;
+      boolean dry = true;
       for (int payloadBytes : workload.payloads(payloads)) {
         Runnable call = null;
         if (failure == null) {
           try {
             call = workload.prepare(routes, payload(payloadBytes));
+            if (dry) {
+              dryRun(workload, call, Collections.max(threadCounts));
+              dry = false;
+            }
           } catch (RuntimeException e) {
             failure = describe(e);
+          } catch (ExecutionException e) {
+            failure = describe(e.getCause());
           }
         }
         for (int threads : threadCounts) {
@@ -80,10 +97,16 @@ final class Sweep {
   List<Results.Comparison> compare(Workload a, Workload b, List<Integer> payloads, List<Integer> threadCounts,
       int rounds) throws InterruptedException, ExecutionException {
     List<Results.Comparison> comparisons = new ArrayList<>();
+    boolean dry = true;
     for (int payloadBytes : commonPayloads(a, b, payloads)) {
       byte[] payload = payload(payloadBytes);
       Runnable callA = a.prepare(routes, payload);
       Runnable callB = b.prepare(routes, payload);
+      if (dry) {
+        dryRun(a, callA, Collections.max(threadCounts));
+        dryRun(b, callB, Collections.max(threadCounts));
+        dry = false;
+      }
       for (int threads : threadCounts) {
         List<Double> aRates = new ArrayList<>();
         List<Double> bRates = new ArrayList<>();
@@ -103,6 +126,15 @@ final class Sweep {
       }
     }
     return comparisons;
+  }
+
+  private void dryRun(Workload workload, Runnable call, int threads) throws InterruptedException, ExecutionException {
+    if (dryPass.isZero()) {
+      return;
+    }
+    progress.setExtraMessage(workload.id() + ": dry pass");
+    load.unrecorded(threads, call, dryPass);
+    LoadGenerator.awaitCompilerIdle(JIT_IDLE_TIMEOUT);
   }
 
   private static ImmutableList<Integer> commonPayloads(Workload a, Workload b, List<Integer> payloads) {

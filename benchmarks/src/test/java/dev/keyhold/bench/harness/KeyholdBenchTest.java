@@ -43,10 +43,10 @@ class KeyholdBenchTest {
 
   private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
   private static final List<String> SHORT_RUN = List.of("--payloads", "32,1024", "--threads", "1,2",
-      "--warmup", "0.1", "--duration", "0.2");
+      "--dry-pass", "0.1", "--warmup", "0.1", "--duration", "0.2");
   private static final List<String> CSV_COLUMNS = List.of("workload", "route", "payloadBytes", "threads",
       "operations", "seconds", "opsPerSecond", "mbPerSecond", "p50Micros", "p99Micros", "p999Micros", "maxMicros",
-      "cpuMicrosPerOp", "othersCpuShare", "error");
+      "cpuMicrosPerOp", "othersCpuShare", "jitMillis", "error");
 
   @TempDir
   Path work;
@@ -118,7 +118,7 @@ class KeyholdBenchTest {
     Path fromVariable = work.resolve("from-variable");
     Run withVariable = bench(Map.of("BENCH_PIN", pin), List.of("--module", module, "--token", label,
         "--pin-env", "BENCH_PIN", "--workloads", "token-encrypt", "--payloads", "32", "--threads", "1",
-        "--warmup", "0", "--duration", "0.2", "--out", fromVariable.toString()));
+        "--dry-pass", "0", "--warmup", "0", "--duration", "0.2", "--out", fromVariable.toString()));
 
     for (Run run : List.of(withFile, withVariable)) {
       assertThat(run.exitCode()).as(run.output()).isZero();
@@ -154,7 +154,7 @@ class KeyholdBenchTest {
     Run run = bench(Map.of(), List.of("--module", SoftHsmClusterExtension.modulePath().toString(),
         "--token", cluster.clusterId().tokenLabel(1), "--pin-file", pinFile.toString(),
         "--compare", "sunpkcs11-encrypt,token-encrypt", "--rounds", "2", "--payloads", "32,1024", "--threads", "1",
-        "--warmup", "0.1", "--duration", "0.2", "--out", out.toString()));
+        "--dry-pass", "0.1", "--warmup", "0.1", "--duration", "0.2", "--out", out.toString()));
 
     assertThat(run.exitCode()).as(run.output()).isZero();
     JsonNode comparisons = JsonMapper.builder().build().readTree(out.resolve(ResultFiles.JSON).toFile())
