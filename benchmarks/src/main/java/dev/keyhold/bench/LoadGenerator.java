@@ -93,11 +93,12 @@ public final class LoadGenerator implements AutoCloseable {
   }
 
   /**
-   * {@code threads} threads calling {@code call} for {@code length}, as {@link #closedLoop} does, with
-   * nothing recorded: a first pass that lets the JIT compile a path before any of its figures count.
+   * {@code threads} threads calling {@code call} for {@code length}, as {@link #closedLoop} does with no
+   * warm-up: a pass whose figures are not meant to count, only its {@link Result#jitMillis}.
    */
-  public void unrecorded(int threads, Runnable call, Duration length) throws InterruptedException, ExecutionException {
-    run(threads, call, Schedule.AS_SOON_AS_FREE, length);
+  public Result unrecorded(int threads, Runnable call, Duration length)
+      throws InterruptedException, ExecutionException {
+    return run(threads, call, Schedule.AS_SOON_AS_FREE, length);
   }
 
   /**

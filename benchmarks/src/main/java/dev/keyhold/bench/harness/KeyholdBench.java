@@ -106,8 +106,8 @@ public final class KeyholdBench implements Callable<Integer> {
   double durationSeconds;
 
   @Option(names = "--dry-pass", defaultValue = "3", paramLabel = "SECONDS",
-      description = "Unrecorded run of each workload, with the most threads, before its first point, then a wait for"
-          + " the JIT to go idle (default ${DEFAULT-VALUE}; 0: none).")
+      description = "Unrecorded passes of each workload, with the most threads, before its first point, repeated"
+          + " (up to 10) until the JIT is all but idle (default ${DEFAULT-VALUE}; 0: none).")
   double dryPassSeconds;
 
   @Option(names = "--seed", defaultValue = "1", paramLabel = "N",

@@ -16,15 +16,19 @@ import me.tongfei.progressbar.ProgressBar;
  * stepping once per measured run. Payloads are drawn from a generator seeded with the run's seed, so
  * two runs with one seed send the same bytes.
  *
- * <p>Each workload first runs unrecorded for the dry pass, with the most threads, and the sweep waits
- * for the JIT to go idle: without it the first points of a route (the SDK's, Apache's and Undertow's
- * code for http) carried seconds of compilation, a quarter of their real rate.
+ * <p>Each workload first runs unrecorded, with the most threads, in passes of the dry pass's length
+ * until one passes with the JIT all but idle (under 2% of the pass's time compiling): without it the
+ * first points of a route carried seconds of compilation (the SDK's, Apache's and Undertow's code for
+ * http), at a quarter of their real rate, and a single fixed pass was not always enough.
  *
  * <p>A workload that fails (a route the token refuses, say SunPKCS11's GCM on CloudHSM, which wants
  * its own IVs) is recorded as failed, with its reason, for its remaining points, and the sweep goes on.
  */
 final class Sweep {
-  private static final Duration JIT_IDLE_TIMEOUT = Duration.ofSeconds(10);
+  /** A dry pass with less compilation than this share of its time leaves the JIT's work done. */
+  private static final double JIT_IDLE_SHARE = 0.02;
+  /** Bounds the dry passes of one workload, for code that the JIT never stops recompiling. */
+  private static final int MAX_DRY_PASSES = 10;
 
   private final Routes routes;
   private final LoadGenerator load;
@@ -132,9 +136,13 @@ final class Sweep {
     if (dryPass.isZero()) {
       return;
     }
-    progress.setExtraMessage(workload.id() + ": dry pass");
-    load.unrecorded(threads, call, dryPass);
-    LoadGenerator.awaitCompilerIdle(JIT_IDLE_TIMEOUT);
+    long idleEnough = Math.round(dryPass.toMillis() * JIT_IDLE_SHARE);
+    for (int pass = 1; pass <= MAX_DRY_PASSES; pass++) {
+      progress.setExtraMessage(workload.id() + ": dry pass " + pass);
+      if (load.unrecorded(threads, call, dryPass).jitMillis() <= idleEnough) {
+        return;
+      }
+    }
   }
 
   private static ImmutableList<Integer> commonPayloads(Workload a, Workload b, List<Integer> payloads) {

@@ -8,10 +8,13 @@ import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.dataformat.csv.CsvMapper;
 import com.fasterxml.jackson.dataformat.csv.CsvSchema;
+import dev.keyhold.bench.EmbeddedKeyhold;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.Token;
+import dev.keyhold.server.local.KeyholdCommand;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.io.IOException;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,6 +32,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.kms.KmsClient;
+import software.amazon.awssdk.services.kms.model.CreateKeyRequest;
 
 /**
  * Runs {@code keyhold-bench} as an operator would, in a JVM of its own against real SoftHSM2 tokens,
@@ -173,6 +181,54 @@ class KeyholdBenchTest {
   }
 
   @Test
+  void httpWorkloadsMeasureARunningKeyholdAtAnEndpoint() throws Exception {
+    Path home = work.resolve("service");
+    Path serviceLog = work.resolve("service.log");
+    ProcessBuilder serve = new ProcessBuilder(java(), "-cp", System.getProperty("java.class.path"),
+        KeyholdCommand.class.getName(), "--home", home.toString(), "--port", "0")
+        .redirectErrorStream(true)
+        .redirectOutput(serviceLog.toFile());
+    serve.environment().put("SOFTHSM2_CONF", home.resolve("softhsm/softhsm2.conf").toString());
+    Process service = serve.start();
+    try {
+      Map<String, String> credentials = awaitCredentials(home.resolve("credentials.env"), service, serviceLog);
+      URI endpoint = URI.create(credentials.get("KEYHOLD_ENDPOINT"));
+      String keyId;
+      try (KmsClient client = KmsClient.builder()
+          .endpointOverride(endpoint)
+          .region(Region.US_EAST_1)
+          .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
+              credentials.get("AWS_ACCESS_KEY_ID"), credentials.get("AWS_SECRET_ACCESS_KEY"))))
+          .httpClient(EmbeddedKeyhold.httpClient(1))
+          .build()) {
+        keyId = client.createKey(CreateKeyRequest.builder().build()).keyMetadata().keyId();
+      }
+      Path pinFile = work.resolve("operator-pin");
+      Files.writeString(pinFile, cluster.kmsuserPin().withChars(String::new));
+      Path out = work.resolve("endpoint");
+
+      Run run = bench(Map.of("AWS_ACCESS_KEY_ID", credentials.get("AWS_ACCESS_KEY_ID"),
+              "AWS_SECRET_ACCESS_KEY", credentials.get("AWS_SECRET_ACCESS_KEY")),
+          List.of("--module", SoftHsmClusterExtension.modulePath().toString(),
+              "--token", cluster.clusterId().tokenLabel(1), "--pin-file", pinFile.toString(),
+              "--endpoint", endpoint.toString(), "--key-id", keyId, "--workloads", "http-encrypt,http-decrypt",
+              "--payloads", "32", "--threads", "1", "--dry-pass", "0", "--warmup", "0.1", "--duration", "0.3",
+              "--out", out.toString()));
+
+      assertThat(run.exitCode()).as(run.output()).isZero();
+      assertThat(csv(out)).extracting(row -> row.get("workload") + " " + row.get("error"))
+          .containsExactly("http-encrypt ", "http-decrypt ");
+      assertThat(JsonMapper.builder().build().readTree(out.resolve(ResultFiles.JSON).toFile())
+          .get("run").get("settings").get("httpTarget").asText()).isEqualTo(endpoint.toString());
+      assertThat(Files.readString(home.resolve("audit.log"))).contains(keyId).contains("\"Encrypt\"")
+          .contains("\"Decrypt\"");
+    } finally {
+      service.destroy();
+      service.waitFor(30, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
   void refusesAPinOnTheCommandLineAndIncompleteTokenOptions() {
     assertThat(execute("--module", "/usr/lib/softhsm/libsofthsm2.so", "--token", "t", "--pin", "1234"))
         .isEqualTo(CommandLine.ExitCode.USAGE);
@@ -184,6 +240,24 @@ class KeyholdBenchTest {
         .isEqualTo(CommandLine.ExitCode.USAGE);
   }
 
+  /** Waits for the service to write its credentials, as {@code bin/keyhold} does once it serves. */
+  private static Map<String, String> awaitCredentials(Path file, Process service, Path log) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+    while (!Files.exists(file) || !Files.readString(file).contains("KEYHOLD_ENDPOINT")) {
+      if (!service.isAlive() || System.nanoTime() > deadline) {
+        throw new AssertionError("Keyhold did not start: " + Files.readString(log));
+      }
+      Thread.sleep(200);
+    }
+    return Files.readAllLines(file).stream()
+        .map(line -> line.replaceFirst("^export ", "").split("=", 2))
+        .collect(Collectors.toMap(pair -> pair[0], pair -> pair[1]));
+  }
+
+  private static String java() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+  }
+
   private static int execute(String... args) {
     return new CommandLine(new KeyholdBench()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
   }
@@ -192,8 +266,8 @@ class KeyholdBenchTest {
   private record Run(int exitCode, String output, List<String> commandLines) {}
 
   private static Run bench(Map<String, String> environment, List<String> args) throws Exception {
-    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), KeyholdBench.class.getName()));
+    List<String> command = new ArrayList<>(List.of(java(), "-cp", System.getProperty("java.class.path"),
+        KeyholdBench.class.getName()));
     command.addAll(args);
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
     builder.environment().putAll(environment);
