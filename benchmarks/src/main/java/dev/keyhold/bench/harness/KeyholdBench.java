@@ -147,8 +147,17 @@ public final class KeyholdBench implements Callable<Integer> {
       description = "Directory of results.csv, results.json and report.html (default ${DEFAULT-VALUE}).")
   Path out;
 
+  @Option(names = "--render", paramLabel = "DIR",
+      description = "Measure nothing: write DIR/report.html and DIR/results.csv again from DIR/results.json.")
+  Path render;
+
   @Override
   public Integer call() throws Exception {
+    if (render != null) {
+      ResultFiles.write(ResultFiles.read(render), render);
+      System.out.println("report in " + render.resolve(ResultFiles.HTML));
+      return 0;
+    }
     ImmutableList<Workload> workloads = selectedWorkloads();
     checkSettings(workloads);
     RunInfo.Machine machine = RunInfo.Machine.now();

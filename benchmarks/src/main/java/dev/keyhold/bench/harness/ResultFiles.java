@@ -36,6 +36,11 @@ final class ResultFiles {
     Files.writeString(directory.resolve(HTML), html(results), StandardCharsets.UTF_8);
   }
 
+  /** The results a run wrote into {@code directory}. */
+  static Results read(Path directory) throws IOException {
+    return JSON_MAPPER.readValue(directory.resolve(JSON).toFile(), Results.class);
+  }
+
   private static String html(Results results) throws IOException {
     // "</" would end the <script> element that holds the figures; JSON lets it be written "<\/".
     String figures = JSON_MAPPER.writeValueAsString(results).replace("</", "<\\/");

@@ -106,7 +106,12 @@ class KeyholdBenchTest {
     // One throughput chart per workload, a latency chart per workload with more than one payload, and
     // the routes' encrypt chart.
     long latencyCharts = Arrays.stream(Workload.values()).filter(w -> w.payloads(List.of(32, 1024)).size() > 1).count();
-    assertThat(chartsDrawn(out.resolve(ResultFiles.HTML))).isEqualTo(Workload.values().length + latencyCharts + 1);
+    long charts = Workload.values().length + latencyCharts + 1;
+    assertThat(chartsDrawn(out.resolve(ResultFiles.HTML))).isEqualTo(charts);
+    // --render draws the same report again from results.json alone.
+    Files.delete(out.resolve(ResultFiles.HTML));
+    assertThat(execute("--render", out.toString())).isZero();
+    assertThat(chartsDrawn(out.resolve(ResultFiles.HTML))).isEqualTo(charts);
   }
 
   @Test
