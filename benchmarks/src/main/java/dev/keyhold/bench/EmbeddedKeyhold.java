@@ -2,21 +2,12 @@ package dev.keyhold.bench;
 
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.KmsCrypto;
-import dev.keyhold.kms.secret.MasterKey;
-import dev.keyhold.server.KeyholdServer;
 import dev.keyhold.server.auth.Credential;
-import dev.keyhold.server.auth.CredentialStore;
-import dev.keyhold.server.auth.SigV4Authenticator;
-import dev.keyhold.server.authz.KeyPolicyAuthorizer;
-import dev.keyhold.server.local.LocalBackend;
-import dev.keyhold.server.ops.AuditLog;
+import dev.keyhold.server.local.LocalKeyhold;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.file.Path;
-import java.security.SecureRandom;
-import java.time.Clock;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
@@ -28,10 +19,9 @@ import software.amazon.awssdk.services.kms.KmsClient;
 import software.amazon.awssdk.services.kms.model.CreateKeyRequest;
 
 /**
- * Keyhold as {@code bin/keyhold} serves it, inside the benchmark's JVM: the embedded default service
- * ({@link LocalBackend}: a 2-HSM SoftHSM2 cluster, its key store connected and made the default,
- * replication running) behind {@link KeyholdServer} on a free port of 127.0.0.1, with SigV4 over a
- * fresh credential of the account root, the default key policy and the audit log. Shared by
+ * Keyhold as {@code bin/keyhold} serves it ({@link LocalKeyhold}: a 2-HSM SoftHSM2 cluster, its key
+ * store connected and made the default, SigV4, key policies, the audit log), inside the benchmark's
+ * JVM on a free port of 127.0.0.1, with AWS SDK clients that call it as the account root. Shared by
  * {@link HttpKmsBenchmark} and {@code keyhold-bench}.
  *
  * <p>SoftHSM2 reads {@code SOFTHSM2_CONF} once per process: it must name
@@ -40,52 +30,26 @@ import software.amazon.awssdk.services.kms.model.CreateKeyRequest;
 public final class EmbeddedKeyhold implements AutoCloseable {
   public static final Account ACCOUNT = new Account("111122223333", "us-east-1");
 
-  private final LocalBackend local;
-  private final AuditLog audit;
-  private final KeyholdServer server;
-  private final Credential root;
+  private final LocalKeyhold service;
 
-  private EmbeddedKeyhold(LocalBackend local, AuditLog audit, KeyholdServer server, Credential root) {
-    this.local = local;
-    this.audit = audit;
-    this.server = server;
-    this.root = root;
+  private EmbeddedKeyhold(LocalKeyhold service) {
+    this.service = service;
   }
 
   /** Provisions (or reopens) the Keyhold in {@code home} and serves it, telling {@code progress} what it does. */
   public static EmbeddedKeyhold start(Path home, Path softHsmLibrary, PrintStream progress)
       throws IOException, InterruptedException {
-    LocalBackend local = LocalBackend.open(home, softHsmLibrary, ACCOUNT, progress);
-    AuditLog audit = null;
-    try {
-      audit = AuditLog.toFile(home.resolve("audit.log"));
-      CredentialStore credentials = CredentialStore.load(home.resolve("credentials.json"),
-          MasterKey.loadOrCreate(home.resolve("data/master.key")));
-      Credential root = Credential.generate("arn:aws:iam::" + ACCOUNT.accountId() + ":root", true, new SecureRandom());
-      credentials.add(root);
-      KeyholdServer server = KeyholdServer.builder(local.backend(),
-              new SigV4Authenticator(credentials, ACCOUNT.region(), Clock.systemUTC()), new KeyPolicyAuthorizer())
-          .host("127.0.0.1")
-          .port(0)
-          .observer(audit)
-          .start();
-      return new EmbeddedKeyhold(local, audit, server, root);
-    } catch (IOException | RuntimeException e) {
-      if (audit != null) {
-        audit.close();
-      }
-      local.close();
-      throw e;
-    }
+    return new EmbeddedKeyhold(LocalKeyhold.start(home, softHsmLibrary, ACCOUNT, progress,
+        builder -> builder.host("127.0.0.1").port(0)));
   }
 
   /** The service's own crypto operations: no HTTP, SigV4, policy or audit. */
   public KmsCrypto crypto() {
-    return local.backend().crypto();
+    return service.backend().crypto();
   }
 
   public URI uri() {
-    return server.uri();
+    return service.server().uri();
   }
 
   /**
@@ -93,6 +57,7 @@ public final class EmbeddedKeyhold implements AutoCloseable {
    * call ends a run instead of hiding in a figure.
    */
   public KmsClient client(SdkHttpClient http) {
+    Credential root = service.root();
     return client(uri(), ACCOUNT.region(), StaticCredentialsProvider.create(
         AwsBasicCredentials.create(root.accessKeyId(), root.secretAccessKey().withChars(String::new))), http);
   }
@@ -121,10 +86,6 @@ public final class EmbeddedKeyhold implements AutoCloseable {
 
   @Override
   public void close() {
-    try (LocalBackend backend = local; AuditLog log = audit) {
-      server.close();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot close the audit log", e);
-    }
+    service.close();
   }
 }

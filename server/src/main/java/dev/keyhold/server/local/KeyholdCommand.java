@@ -1,14 +1,9 @@
 package dev.keyhold.server.local;
 
 import dev.keyhold.kms.key.Account;
-import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.server.KeyholdServer;
 import dev.keyhold.server.ServerTls;
 import dev.keyhold.server.auth.Credential;
-import dev.keyhold.server.auth.CredentialStore;
-import dev.keyhold.server.auth.SigV4Authenticator;
-import dev.keyhold.server.authz.KeyPolicyAuthorizer;
-import dev.keyhold.server.ops.AuditLog;
 import java.io.IOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
@@ -16,17 +11,18 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
-import java.time.Clock;
+import java.security.GeneralSecurityException;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.UnaryOperator;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code bin/keyhold}: runs the embedded default Keyhold ({@link LocalBackend}) behind the AWS KMS
+ * {@code bin/keyhold}: runs the embedded default Keyhold ({@link LocalKeyhold}) behind the AWS KMS
  * API on this machine, with a credential for the account root written where a user can source it,
  * until interrupted. Shutting down lets requests in flight finish.
  */
@@ -61,46 +57,31 @@ public final class KeyholdCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Account account = new Account(accountId, region);
     Files.createDirectories(home);
-    try (LocalBackend local = LocalBackend.open(home, softHsmLibrary, account, System.out);
-        AuditLog audit = AuditLog.toFile(home.resolve("audit.log"))) {
-      CredentialStore credentials = CredentialStore.load(home.resolve("credentials.json"),
-          MasterKey.loadOrCreate(home.resolve("data/master.key")));
-      Credential root = rootCredential(credentials, account);
-      KeyholdServer.Builder builder = KeyholdServer.builder(local.backend(),
-              new SigV4Authenticator(credentials, region, Clock.systemUTC()), new KeyPolicyAuthorizer())
-          .host(host)
-          .port(port)
-          .observer(audit);
-      if (tls) {
-        ServerTls selfSigned = ServerTls.selfSigned(List.of("localhost", host));
-        Files.writeString(home.resolve("tls-certificate.pem"), selfSigned.certificatePem());
-        builder.tls(selfSigned);
-      }
-      try (KeyholdServer server = builder.start()) {
-        Path environment = writeEnvironment(root, server, account);
-        printUsage(server, environment);
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-          server.close(); // graceful: requests in flight finish first
-          stopped.countDown();
-        }, "keyhold-shutdown"));
-        stopped.await();
-      }
+    Optional<ServerTls> selfSigned = tls ? Optional.of(selfSignedTls()) : Optional.empty();
+    UnaryOperator<KeyholdServer.Builder> listen = builder -> {
+      builder.host(host).port(port);
+      selfSigned.ifPresent(builder::tls);
+      return builder;
+    };
+    try (LocalKeyhold keyhold = LocalKeyhold.start(home, softHsmLibrary, account, System.out, listen)) {
+      KeyholdServer server = keyhold.server();
+      Path environment = writeEnvironment(keyhold.root(), server, account);
+      printUsage(server, environment);
+      CountDownLatch stopped = new CountDownLatch(1);
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        server.close(); // graceful: requests in flight finish first
+        stopped.countDown();
+      }, "keyhold-shutdown"));
+      stopped.await();
     }
     return 0;
   }
 
-  /** The account root's credential, made on the first run: an administrator, allowed by the default key policy. */
-  private static Credential rootCredential(CredentialStore credentials, Account account) throws IOException {
-    String rootArn = "arn:aws:iam::" + account.accountId() + ":root";
-    for (Credential credential : credentials.credentials()) {
-      if (credential.principalArn().equals(rootArn)) {
-        return credential;
-      }
-    }
-    Credential root = Credential.generate(rootArn, true, new SecureRandom());
-    credentials.add(root);
-    return root;
+  /** A self-signed certificate for localhost and the host, written where clients can trust it. */
+  private ServerTls selfSignedTls() throws GeneralSecurityException, IOException {
+    ServerTls selfSigned = ServerTls.selfSigned(List.of("localhost", host));
+    Files.writeString(home.resolve("tls-certificate.pem"), selfSigned.certificatePem());
+    return selfSigned;
   }
 
   /** {@code <home>/credentials.env}, 0600: what the AWS CLI and SDKs read from the environment. */
