@@ -3,6 +3,7 @@ package dev.keyhold.bench.harness;
 import com.google.common.collect.ImmutableList;
 import dev.keyhold.bench.LoadGenerator;
 import dev.keyhold.pkcs11.Pin;
+import dev.keyhold.pkcs11.Pkcs11Exception;
 import dev.keyhold.pkcs11.Pkcs11Module;
 import dev.keyhold.pkcs11.TokenProfile;
 import dev.keyhold.softhsm.SoftHsmDirectory;
@@ -173,7 +174,6 @@ public final class KeyholdBench implements Callable<Integer> {
       loaded = Pkcs11Module.load(module);
     }
     String moduleDescription = loaded.describe() + " at " + loaded.library();
-    String tokenDescription;
     List<Results.Point> points = List.of();
     List<Results.Comparison> comparisons = List.of();
     int maxThreads = Collections.max(threads);
@@ -182,7 +182,17 @@ public final class KeyholdBench implements Callable<Integer> {
     try (Routes routes = new Routes(loaded, tested, maxThreads, Optional.ofNullable(home), softHsmLibrary,
             httpEndpoint, System.err);
         LoadGenerator load = new LoadGenerator(maxThreads, seconds(warmupSeconds), seconds(durationSeconds))) {
-      tokenDescription = tested.label() + ": " + loaded.describeToken(tested.label()) + ", profile " + tested.profile();
+      String tokenDescription;
+      try {
+        tokenDescription = tested.label() + ": " + loaded.describeToken(tested.label()) + ", profile "
+            + tested.profile();
+        if (workloads.stream().anyMatch(w -> w.route() == Route.ADAPTER || w.route() == Route.SUNPKCS11)) {
+          routes.adapter(); // log in once, up front: a wrong PIN tried once per workload could lock the user
+        }
+      } catch (Pkcs11Exception e) {
+        System.err.println("keyhold-bench: " + e.getMessage());
+        return 1;
+      }
       int runs = compare == null
           ? Sweep.runs(workloads, payloads, threads)
           : Sweep.comparisonRuns(workloads.get(0), workloads.get(1), payloads, threads, rounds);

@@ -37,14 +37,14 @@ final class Routes implements AutoCloseable {
   private AdapterRoute adapter;
   private SunPkcs11Route sunPkcs11;
   private AesKey sunPkcs11Key;
-  private LocalKeyhold keyhold;
+  private EmbeddedRoute keyhold;
   private HttpRoute http;
 
   /** A running Keyhold (or AWS KMS) to measure over HTTP, and the key to use there. */
   record Endpoint(URI uri, String region, AwsCredentialsProvider credentials, String keyId) {}
 
   /** The embedded Keyhold's crypto operations and the KMS key made for the run. */
-  record LocalKeyhold(EmbeddedKeyhold service, String keyId) {
+  record EmbeddedRoute(EmbeddedKeyhold service, String keyId) {
     KmsCrypto crypto() {
       return service.crypto();
     }
@@ -75,14 +75,6 @@ final class Routes implements AutoCloseable {
     this.progress = progress;
   }
 
-  TokenUnderTest tested() {
-    return tested;
-  }
-
-  Pkcs11Module module() {
-    return module;
-  }
-
   AdapterRoute adapter() {
     if (adapter == null) {
       adapter = AdapterRoute.open(module, tested, maxThreads);
@@ -98,7 +90,7 @@ final class Routes implements AutoCloseable {
     return sunPkcs11;
   }
 
-  LocalKeyhold keyhold() {
+  EmbeddedRoute keyhold() {
     if (keyhold == null) {
       keyhold = startKeyhold();
     }
@@ -121,7 +113,7 @@ final class Routes implements AutoCloseable {
     return endpoint.map(at -> at.uri().toString()).orElse("the embedded Keyhold");
   }
 
-  private LocalKeyhold startKeyhold() {
+  private EmbeddedRoute startKeyhold() {
     Path keyholdHome = home.orElseThrow(() -> new IllegalStateException(
         "the kms workloads (and http without --endpoint) run on an embedded Keyhold over SoftHSM2, which needs"
             + " --home; bin/keyhold-bench gives it when no --module is given"));
@@ -132,7 +124,7 @@ final class Routes implements AutoCloseable {
     try {
       EmbeddedKeyhold service = EmbeddedKeyhold.start(keyholdHome, softHsmLibrary, progress);
       try (SdkHttpClient pool = EmbeddedKeyhold.httpClient(1); KmsClient client = service.client(pool)) {
-        return new LocalKeyhold(service, EmbeddedKeyhold.createKey(client, "keyhold-bench"));
+        return new EmbeddedRoute(service, EmbeddedKeyhold.createKey(client, "keyhold-bench"));
       }
     } catch (IOException e) {
       throw new IllegalStateException("cannot start the embedded Keyhold in " + keyholdHome + ": " + e, e);

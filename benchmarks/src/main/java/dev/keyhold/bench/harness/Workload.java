@@ -4,21 +4,22 @@ import com.google.common.collect.ImmutableList;
 import dev.keyhold.bench.KmsOperation;
 import dev.keyhold.pkcs11.Aead;
 import java.util.List;
+import java.util.Locale;
 
 /**
- * What {@code keyhold-bench} can measure: one kind of call by one route. A workload turns a payload
- * into a ready call ({@link #prepare}); everything a call needs that is not the call itself (keys,
- * ciphertexts, requests) is made there, out of the figures.
+ * What {@code keyhold-bench} can measure: one kind of call by one route (docs/bench-harness.md says
+ * what each one calls). A workload turns a payload into a ready call ({@link #prepare}); everything a
+ * call needs that is not the call itself (keys, ciphertexts, requests) is made there, out of the figures.
  */
 enum Workload {
-  TOKEN_ENCRYPT(Route.ADAPTER, "AES-256-GCM encrypt: C_EncryptInit + C_Encrypt", Payload.SWEPT) {
+  TOKEN_ENCRYPT(Route.ADAPTER, Payload.SWEPT) {
     @Override
     Runnable prepare(Routes routes, byte[] payload) {
       Aead aead = routes.adapter().aead();
       return () -> aead.encrypt(payload, null);
     }
   },
-  TOKEN_DECRYPT(Route.ADAPTER, "AES-256-GCM decrypt (tag checked): C_DecryptInit + C_Decrypt", Payload.SWEPT) {
+  TOKEN_DECRYPT(Route.ADAPTER, Payload.SWEPT) {
     @Override
     Runnable prepare(Routes routes, byte[] payload) {
       Aead aead = routes.adapter().aead();
@@ -26,7 +27,7 @@ enum Workload {
       return () -> aead.decrypt(ciphertext, null);
     }
   },
-  TOKEN_RANDOM(Route.ADAPTER, "C_GenerateRandom of the payload's size", Payload.SWEPT) {
+  TOKEN_RANDOM(Route.ADAPTER, Payload.SWEPT) {
     @Override
     Runnable prepare(Routes routes, byte[] payload) {
       AdapterRoute adapter = routes.adapter();
@@ -34,19 +35,19 @@ enum Workload {
       return () -> adapter.token().generateRandom(length);
     }
   },
-  TOKEN_KEYGEN(Route.ADAPTER, "persistent AES-256 key: C_GenerateKey, then C_DestroyObject", Payload.NONE) {
+  TOKEN_KEYGEN(Route.ADAPTER, Payload.NONE) {
     @Override
     Runnable prepare(Routes routes, byte[] payload) {
       return routes.adapter()::generateAndDestroyKey;
     }
   },
-  SUNPKCS11_ENCRYPT(Route.SUNPKCS11, "AES/GCM/NoPadding encrypt: Cipher.init + doFinal", Payload.SWEPT) {
+  SUNPKCS11_ENCRYPT(Route.SUNPKCS11, Payload.SWEPT) {
     @Override
     Runnable prepare(Routes routes, byte[] payload) {
       return routes.sunPkcs11().encryptCall(payload);
     }
   },
-  SUNPKCS11_DECRYPT(Route.SUNPKCS11, "AES/GCM/NoPadding decrypt: Cipher.init + doFinal", Payload.SWEPT) {
+  SUNPKCS11_DECRYPT(Route.SUNPKCS11, Payload.SWEPT) {
     @Override
     Runnable prepare(Routes routes, byte[] payload) {
       return routes.sunPkcs11().decryptCall(payload);
@@ -68,37 +69,28 @@ enum Workload {
   }
 
   private final Route route;
-  private final String description;
   private final Payload payload;
   private final KmsOperation kmsOperation; // null outside the KMS and HTTP routes
 
-  Workload(Route route, String description, Payload payload) {
+  Workload(Route route, Payload payload) {
     this.route = route;
-    this.description = description;
     this.payload = payload;
     this.kmsOperation = null;
   }
 
   Workload(Route route, KmsOperation operation) {
     this.route = route;
-    this.description = operation.apiName() + (route == Route.KMS
-        ? " on KmsCrypto in process (no HTTP, SigV4, policy or audit)"
-        : " over HTTP with the AWS SDK's KmsClient (SigV4, key policy, audit)");
     this.payload = Payload.SWEPT;
     this.kmsOperation = operation;
   }
 
   /** The name on the command line and in results, e.g. {@code token-encrypt}. */
   String id() {
-    return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    return name().toLowerCase(Locale.ROOT).replace('_', '-');
   }
 
   Route route() {
     return route;
-  }
-
-  String description() {
-    return description;
   }
 
   /** The payload sizes of {@code requested} this workload runs: sizes past what AWS KMS takes are left out. */

@@ -154,6 +154,27 @@ class KeyholdBenchTest {
   }
 
   @Test
+  void aWrongPinOrTokenLabelEndsTheRunWithOneClearMessage() throws Exception {
+    String module = SoftHsmClusterExtension.modulePath().toString();
+    String label = cluster.clusterId().tokenLabel(1);
+    Path wrongPin = work.resolve("wrong-pin");
+    Files.writeString(wrongPin, "not-" + cluster.kmsuserPin().withChars(String::new));
+    Path out = work.resolve("refused");
+
+    Run badPin = bench(Map.of(), List.of("--module", module, "--token", label, "--pin-file", wrongPin.toString(),
+        "--workloads", "token-encrypt,token-decrypt,sunpkcs11-encrypt", "--out", out.toString()));
+    Run badLabel = bench(Map.of(), List.of("--module", module, "--token", "no-such-token", "--pin-file",
+        wrongPin.toString(), "--out", out.toString()));
+
+    assertThat(badPin.exitCode()).isEqualTo(1);
+    // One login, before any workload: a PIN tried once per workload could lock a CloudHSM user out.
+    assertThat(badPin.output()).containsOnlyOnce("C_Login").contains("CKR_PIN_INCORRECT").doesNotContain("\tat ");
+    assertThat(badLabel.exitCode()).isEqualTo(1);
+    assertThat(badLabel.output()).contains("no token labelled 'no-such-token'").doesNotContain("\tat ");
+    assertThat(out).doesNotExist();
+  }
+
+  @Test
   void compareRunsTwoWorkloadsInAlternationAndGivesTheirRatio() throws Exception {
     Path out = work.resolve("compare");
     Path pinFile = work.resolve("pin");
