@@ -58,40 +58,42 @@ final class Sweep {
       throws InterruptedException {
     List<Results.Point> points = new ArrayList<>();
     for (Workload workload : workloads) {
-      String failure = null;
-      boolean dry = true;
-      for (int payloadBytes : workload.payloads(payloads)) {
-        Runnable call = null;
-        if (failure == null) {
-          try {
-            call = workload.prepare(routes, payload(payloadBytes));
-            if (dry) {
-              dryRun(workload, call, Collections.max(threadCounts));
-              dry = false;
-            }
-          } catch (RuntimeException e) {
-            failure = describe(e);
-          } catch (ExecutionException e) {
-            failure = describe(e.getCause());
-          }
-        }
-        for (int threads : threadCounts) {
-          progress.setExtraMessage(workload.id() + " " + payloadBytes + " B x " + threads);
-          if (failure == null) {
-            try {
-              points.add(Results.Point.measured(workload, payloadBytes, threads, load.closedLoop(threads, call)));
-            } catch (ExecutionException e) {
-              failure = describe(e.getCause());
+      List<Results.Point> measured = new ArrayList<>();
+      try {
+        measure(workload, payloads, threadCounts, measured);
+      } catch (RuntimeException | ExecutionException e) {
+        String failure = describe(e instanceof ExecutionException ? e.getCause() : e);
+        int done = 0;
+        for (int payloadBytes : workload.payloads(payloads)) {
+          for (int threads : threadCounts) {
+            if (++done > measured.size()) {
+              measured.add(Results.Point.failed(workload, payloadBytes, threads, failure));
+              progress.step();
             }
           }
-          if (failure != null) {
-            points.add(Results.Point.failed(workload, payloadBytes, threads, failure));
-          }
-          progress.step();
         }
       }
+      points.addAll(measured);
     }
     return points;
+  }
+
+  /** Measures every point of {@code workload} into {@code points}, in order, until one fails. */
+  private void measure(Workload workload, List<Integer> payloads, List<Integer> threadCounts,
+      List<Results.Point> points) throws InterruptedException, ExecutionException {
+    boolean first = true;
+    for (int payloadBytes : workload.payloads(payloads)) {
+      Runnable call = workload.prepare(routes, payload(payloadBytes));
+      if (first) {
+        dryRun(workload, call, Collections.max(threadCounts));
+        first = false;
+      }
+      for (int threads : threadCounts) {
+        progress.setExtraMessage(workload.id() + " " + payloadBytes + " B x " + threads);
+        points.add(Results.Point.measured(workload, payloadBytes, threads, load.closedLoop(threads, call)));
+        progress.step();
+      }
+    }
   }
 
   /**

@@ -248,6 +248,23 @@ class KeyholdBenchTest {
           .get("run").get("settings").get("httpTarget").asText()).isEqualTo(endpoint.toString());
       assertThat(Files.readString(home.resolve("audit.log"))).contains(keyId).contains("\"Encrypt\"")
           .contains("\"Decrypt\"");
+
+      // A workload that fails is recorded as failed, with the service's answer, and the run goes on.
+      Path missingKey = work.resolve("missing-key");
+      Run failing = bench(Map.of("AWS_ACCESS_KEY_ID", credentials.get("AWS_ACCESS_KEY_ID"),
+              "AWS_SECRET_ACCESS_KEY", credentials.get("AWS_SECRET_ACCESS_KEY")),
+          List.of("--module", SoftHsmClusterExtension.modulePath().toString(),
+              "--token", cluster.clusterId().tokenLabel(1), "--pin-file", pinFile.toString(),
+              "--endpoint", endpoint.toString(), "--key-id", "11111111-2222-3333-4444-555555555555",
+              "--workloads", "http-encrypt,token-encrypt", "--payloads", "32,1024", "--threads", "1,2",
+              "--dry-pass", "0", "--warmup", "0", "--duration", "0.1", "--out", missingKey.toString()));
+      assertThat(failing.exitCode()).as(failing.output()).isZero();
+      List<Map<String, String>> rows = csv(missingKey);
+      assertThat(rows).hasSize(8);
+      assertThat(rows).filteredOn(row -> row.get("workload").equals("http-encrypt")).hasSize(4)
+          .allSatisfy(row -> assertThat(row.get("error")).startsWith("NotFoundException"));
+      assertThat(rows).filteredOn(row -> row.get("workload").equals("token-encrypt")).hasSize(4)
+          .allSatisfy(row -> assertThat(row.get("error")).isEmpty());
     } finally {
       service.destroy();
       service.waitFor(30, TimeUnit.SECONDS);
