@@ -7,6 +7,7 @@ import dev.keyhold.kms.cluster.Hsm;
 import dev.keyhold.kms.cluster.HsmState;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.metadata.MetadataStore;
+import dev.keyhold.kms.metadata.ServiceNode;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.SessionPoolConfig;
@@ -153,6 +154,12 @@ final class KeyStoreFixture implements AutoCloseable {
   /** The KMS key operations over this fixture's stores, with {@code clock}. */
   KmsKeys kmsKeys(Clock clock) {
     return new KmsKeys(metadata, registry, keyStores, connections, ACCOUNT, clock);
+  }
+
+  /** The KMS key operations over this fixture's stores, telling {@code checkpoints} (this code has no node leases). */
+  KmsKeys kmsKeys(ServiceNode node, Checkpoints checkpoints) {
+    return new KmsKeys(metadata, registry, keyStores, connections, ACCOUNT, Clock.systemUTC(), Optional.empty(),
+        checkpoints);
   }
 
   /** Runs {@code main} in a fresh JVM, as a restarted service would be; returns its exit code. */

@@ -170,13 +170,16 @@ public final class KmsKeys {
         KeyTags.insert(c, key, tags);
         return null;
       });
+      checkpoints.reached("intent-recorded");
       AesKeyTemplate.Builder template = AesKeyTemplate.builder(AesKey.of(key.arn(), idBytes(keyId)));
       makeMaterial(key, (replicated ? template.replicable() : template).build(), answering, replicated);
     } finally {
       creating.remove(keyId);
     }
     KeyRecord created = key.withState(KeyState.Enabled);
+    checkpoints.reached("enabling");
     save(created);
+    checkpoints.reached("enabled");
     return metadataOf(created, store.connectionState());
   }
 
@@ -491,7 +494,9 @@ public final class KmsKeys {
    * nothing can depend on it. Runs whenever the store connects, and in every reconciler pass.
    */
   void reconcile(String keyStoreId) {
-    for (KeyRecord key : metadata.inTransaction(c -> KeyTable.creating(c, keyStoreId))) {
+    List<KeyRecord> candidates = metadata.inTransaction(c -> KeyTable.creating(c, keyStoreId));
+    checkpoints.reached("rollback-listed");
+    for (KeyRecord key : candidates) {
       if (creating.contains(key.keyId())) {
         continue; // not interrupted: running now
       }
