@@ -15,6 +15,7 @@ import dev.keyhold.kms.key.CreateKeyRequest;
 import dev.keyhold.kms.key.KeyMaterialReport;
 import dev.keyhold.kms.key.KmsKeys;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
+import dev.keyhold.kms.metadata.ServiceNode;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.SessionPoolConfig;
 import java.nio.file.Path;
@@ -30,8 +31,10 @@ import java.util.Optional;
  * <ul>
  *   <li>{@code crash DATA STORE STEP}: connects the store, creates {@link #KEPT} keys, then runs one
  *       more CreateKey and halts the JVM (as {@code kill -9} would) at the first checkpoint whose name
- *       starts with STEP ({@code material-generated}, {@code replicated-to}); exit code {@link #HALTED}.
- *   <li>{@code restart DATA STORE}: starts as the service does; exit code 0 only if the crash left one
+ *       starts with STEP ({@code intent-recorded}, {@code material-generated}, {@code replicated-to},
+ *       {@code enabling}); exit code {@link #HALTED}.
+ *   <li>{@code restart DATA STORE}: starts as the service does (a new run of the same node, which
+ *       revokes the dead run's leases); exit code 0 only if the crash left one
  *       half-created key and, once the store is connected, none is left, the {@link #KEPT} keys are
  *       listed, every HSM holds their material and no orphan, and they encrypt and decrypt.
  * </ul>
@@ -58,7 +61,7 @@ public final class CreateKeyCrashChild {
       }
     };
     KmsKeys keys = new KmsKeys(metadata, clusters, keyStores, connections, new Account("111122223333", "us-east-1"),
-        Clock.systemUTC(), Optional.empty(), haltAfterMaterial);
+        Clock.systemUTC(), Optional.empty(), ServiceNode.LOCAL, haltAfterMaterial);
     int interrupted = args[0].equals("crash") ? 0 : creating(metadata);
     if (args[0].equals("crash")) {
       keyStores.connectCustomKeyStore(storeId);

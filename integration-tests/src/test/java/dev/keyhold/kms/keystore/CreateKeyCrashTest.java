@@ -11,8 +11,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A crash in the middle of CreateKey (a real service JVM halted after generating the material, or
- * after its first replica on a 3-HSM cluster) leaves no silent orphan and loses no key: after a
+ * A crash in the middle of CreateKey (a real service JVM halted after recording its intent, after
+ * generating the material, after its first replica on a 3-HSM cluster, or just before enabling the key) leaves no silent orphan and loses no key: after a
  * restart the interrupted CreateKey is rolled back on every HSM, material and record alike, when the
  * store connects, and the keys created before it are whole.
  */
@@ -22,7 +22,7 @@ class CreateKeyCrashTest {
   @TempDir Path data;
 
   @ParameterizedTest
-  @CsvSource({"material-generated, 2", "replicated-to, 3"})
+  @CsvSource({"intent-recorded, 2", "material-generated, 2", "replicated-to, 3", "enabling, 2"})
   void aCrashMidCreateKeyIsRolledBackOnRestartAndNoOtherKeyIsLost(String step, int hsms) throws Exception {
     KeyStoreFixture fixture = new KeyStoreFixture(softhsm, data);
     Cluster cluster = fixture.newCluster(hsms);

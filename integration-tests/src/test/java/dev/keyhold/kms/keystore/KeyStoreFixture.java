@@ -156,9 +156,9 @@ final class KeyStoreFixture implements AutoCloseable {
     return new KmsKeys(metadata, registry, keyStores, connections, ACCOUNT, clock);
   }
 
-  /** The KMS key operations over this fixture's stores, telling {@code checkpoints} (this code has no node leases). */
+  /** The KMS key operations over this fixture's stores, as run by {@code node}, telling {@code checkpoints}. */
   KmsKeys kmsKeys(ServiceNode node, Checkpoints checkpoints) {
-    return new KmsKeys(metadata, registry, keyStores, connections, ACCOUNT, Clock.systemUTC(), Optional.empty(),
+    return new KmsKeys(metadata, registry, keyStores, connections, ACCOUNT, Clock.systemUTC(), Optional.empty(), node,
         checkpoints);
   }
 

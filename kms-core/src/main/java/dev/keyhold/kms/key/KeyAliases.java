@@ -54,25 +54,23 @@ public final class KeyAliases {
 
   public void createAlias(String aliasName, String targetKeyId) {
     String name = checkName(aliasName);
-    KeyRecord target = checkTarget(targetKeyId);
+    String targetId = targetIdOf(targetKeyId);
     Instant now = clock.instant().truncatedTo(ChronoUnit.MILLIS);
-    metadata.inTransaction(c -> {
+    KeyRecord target = metadata.inTransaction(c -> {
+      KeyRecord key = usableTarget(c, targetId);
       if (targetOf(c, name).isPresent()) {
         throw new KmsException(AlreadyExistsException, "An alias with the name " + arn(name) + " already exists");
       }
-      if (count(c, target.keyId()) >= MAX_ALIASES_PER_KEY) {
-        throw new KmsException(LimitExceededException,
-            "A key can have at most " + MAX_ALIASES_PER_KEY + " aliases: " + target.arn());
-      }
+      checkRoomFor(c, key);
       try (PreparedStatement insert = c.prepareStatement(
           "INSERT INTO aliases (" + COLUMNS + ") VALUES (?, ?, ?, ?)")) {
         insert.setString(1, name);
-        insert.setString(2, target.keyId());
+        insert.setString(2, key.keyId());
         insert.setLong(3, now.toEpochMilli());
         insert.setLong(4, now.toEpochMilli());
         insert.executeUpdate();
       }
-      return null;
+      return key;
     });
     targets.put(name, target.keyId());
   }
@@ -80,21 +78,19 @@ public final class KeyAliases {
   /** UpdateAlias: points an existing alias at another key; the old target's state does not matter. */
   public void updateAlias(String aliasName, String targetKeyId) {
     String name = checkName(aliasName);
-    KeyRecord target = checkTarget(targetKeyId);
-    metadata.inTransaction(c -> {
+    String targetId = targetIdOf(targetKeyId);
+    KeyRecord target = metadata.inTransaction(c -> {
+      KeyRecord key = usableTarget(c, targetId);
       targetOf(c, name).orElseThrow(() -> notFound(name));
-      if (count(c, target.keyId()) >= MAX_ALIASES_PER_KEY) {
-        throw new KmsException(LimitExceededException,
-            "A key can have at most " + MAX_ALIASES_PER_KEY + " aliases: " + target.arn());
-      }
+      checkRoomFor(c, key);
       try (PreparedStatement update = c.prepareStatement(
           "UPDATE aliases SET target_key_id = ?, last_updated_date = ? WHERE alias_name = ?")) {
-        update.setString(1, target.keyId());
+        update.setString(1, key.keyId());
         update.setLong(2, clock.instant().toEpochMilli());
         update.setString(3, name);
         update.executeUpdate();
       }
-      return null;
+      return key;
     });
     targets.put(name, target.keyId());
   }
@@ -159,16 +155,28 @@ public final class KeyAliases {
     targets.values().removeIf(keyId::equals);
   }
 
-  private KeyRecord checkTarget(String targetKeyId) {
+  private String targetIdOf(String targetKeyId) {
     String given = required(targetKeyId, "targetKeyId");
     if (given.startsWith(PREFIX) || given.contains(":alias/")) {
       throw new KmsException(ValidationException, "TargetKeyId must be a key ID or key ARN, not an alias: " + given);
     }
-    KeyRecord target = keys.resolve(given);
+    return keys.resolve(given).keyId();
+  }
+
+  /** The target key as it is now, locked for the caller's transaction, if an alias may point to it. */
+  private KeyRecord usableTarget(Connection c, String keyId) throws SQLException {
+    KeyRecord target = keys.current(c, keyId);
     if (target.state() == KeyState.PendingDeletion) {
       throw new KmsException(KMSInvalidStateException, target.arn() + " is pending deletion.");
     }
     return target;
+  }
+
+  private static void checkRoomFor(Connection c, KeyRecord target) throws SQLException {
+    if (count(c, target.keyId()) >= MAX_ALIASES_PER_KEY) {
+      throw new KmsException(LimitExceededException,
+          "A key can have at most " + MAX_ALIASES_PER_KEY + " aliases: " + target.arn());
+    }
   }
 
   private static String checkName(String aliasName) {

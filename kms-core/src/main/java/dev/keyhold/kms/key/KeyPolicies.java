@@ -54,11 +54,12 @@ public final class KeyPolicies {
   public void putKeyPolicy(String keyId, String policyName, String policy) {
     checkName(policyName);
     String document = check(policy);
-    KeyRecord key = keys.resolve(required(keyId, "keyId"));
+    String id = keys.resolve(required(keyId, "keyId")).keyId();
     metadata.inTransaction(c -> {
+      keys.current(c, id);
       try (PreparedStatement update = c.prepareStatement("UPDATE key_policies SET policy = ? WHERE key_id = ?")) {
         update.setString(1, document);
-        update.setString(2, key.keyId());
+        update.setString(2, id);
         update.executeUpdate();
       }
       return null;
@@ -72,7 +73,9 @@ public final class KeyPolicies {
       try (PreparedStatement select = c.prepareStatement("SELECT policy FROM key_policies WHERE key_id = ?")) {
         select.setString(1, key.keyId());
         try (ResultSet rows = select.executeQuery()) {
-          rows.next();
+          if (!rows.next()) {
+            throw keys.gone(key.keyId()); // deleted since the key was resolved
+          }
           return rows.getString(1);
         }
       }

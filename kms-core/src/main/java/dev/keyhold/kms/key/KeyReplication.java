@@ -15,6 +15,7 @@ import dev.keyhold.pkcs11.Pkcs11Exception;
 import dev.keyhold.pkcs11.Token;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -36,11 +37,14 @@ import org.slf4j.LoggerFactory;
  * an HSM, and rolls back CreateKeys that a crash interrupted. Its findings are the stores'
  * {@link ClusterHealth}.
  *
- * <p>It never brings back a deleted key: it copies only keys whose record exists, holding the lock
- * under which deletion destroys material and removes the record.
+ * <p>It never brings back a deleted key: it copies a key only while holding its record's row in the
+ * metadata store, which a deletion must remove (and can only then destroy the material), so a copy and
+ * a deletion never interleave, on this node or across nodes.
  */
 public final class KeyReplication implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(KeyReplication.class);
+  /** How long a claimed deletion may stay PENDING before its deleter is taken for dead. */
+  private static final Duration ABANDONED_AFTER = Duration.ofMinutes(1);
 
   private final KmsKeys keys;
   private final KeyStoreConnections connections;
@@ -147,21 +151,19 @@ public final class KeyReplication implements AutoCloseable {
       }
     }
     Map<String, Set<String>> listed = lastListed.computeIfAbsent(storeId, id -> new ConcurrentHashMap<>());
-    List<KeyRecord> owned;
-    synchronized (keys.materialLock()) {
-      // Labels before records: CreateKey writes its record before the material, so no label seen here
-      // can belong to a key whose record the read below misses.
-      for (ServingHsm hsm : logins.hsms()) {
-        if (!hsm.isLost()) {
-          list(hsm).ifPresent(labels -> listed.put(hsm.hsmId(), labels));
-        }
+    // Labels before records: CreateKey writes its record before the material, so no label seen here
+    // can belong to a key whose record the read below misses.
+    for (ServingHsm hsm : logins.hsms()) {
+      if (!hsm.isLost()) {
+        list(hsm).ifPresent(labels -> listed.put(hsm.hsmId(), labels));
       }
-      keys.reconcile(storeId);
-      owned = metadata.inTransaction(KeyTable::all).stream().filter(key -> key.keyStoreId().equals(storeId)).toList();
-      if (logins.replicatesKeys()) {
-        copyMissing(storeId, logins, owned, listed);
-        finishDeletions(storeId, logins);
-      }
+    }
+    keys.reconcile(storeId);
+    List<KeyRecord> owned =
+        metadata.inTransaction(KeyTable::all).stream().filter(key -> key.keyStoreId().equals(storeId)).toList();
+    if (logins.replicatesKeys()) {
+      copyMissing(storeId, logins, owned, listed);
+      finishDeletions(storeId, logins);
     }
     health.put(storeId, healthOf(storeId, keys.clusterIdOf(storeId), logins, owned, listed));
   }
@@ -198,9 +200,17 @@ public final class KeyReplication implements AutoCloseable {
           .replicable().build();
       for (ServingHsm target : lacking) {
         try {
-          copy(template, holders.get(0).token(), target.token());
-          listed.get(target.hsmId()).add(key.arn());
-          LOG.info("copied {} of key store {} to HSM {}", key.arn(), storeId, target.hsmId());
+          boolean copied = metadata.inTransaction(c -> {
+            if (KeyTable.lockById(c, key.keyId()).isEmpty()) {
+              return false; // deleted since the list was read
+            }
+            copy(template, holders.get(0).token(), target.token());
+            return true;
+          });
+          if (copied) {
+            listed.get(target.hsmId()).add(key.arn());
+            LOG.info("copied {} of key store {} to HSM {}", key.arn(), storeId, target.hsmId());
+          }
         } catch (Pkcs11Exception | IllegalStateException e) {
           LOG.warn("copying {} to HSM {} failed; the next pass tries again: {}", key.arn(), target.hsmId(),
               e.getMessage());
@@ -209,9 +219,14 @@ public final class KeyReplication implements AutoCloseable {
     }
   }
 
-  /** Destroys the material of deleted keys on HSMs that were unreachable when the key was deleted. */
+  /**
+   * Destroys the material of deleted keys on HSMs that were unreachable when the key was deleted, or
+   * whose deleter died after claiming the deletion.
+   */
   private void finishDeletions(String storeId, ConnectedStore logins) {
-    for (KeyTable.UnfinishedDeletion deletion : metadata.inTransaction(c -> KeyTable.unfinishedDeletions(c, storeId))) {
+    Instant abandonedBefore = clock.instant().minus(ABANDONED_AFTER);
+    for (KeyTable.UnfinishedDeletion deletion :
+        metadata.inTransaction(c -> KeyTable.unfinishedDeletions(c, storeId, abandonedBefore))) {
       ServingHsm hsm = logins.hsms().stream().filter(h -> h.hsmId().equals(deletion.hsmId()) && !h.isLost())
           .findFirst().orElse(null);
       if (hsm == null) {
@@ -228,7 +243,8 @@ public final class KeyReplication implements AutoCloseable {
       }
       String finished = status;
       metadata.inTransaction(c -> {
-        KeyTable.finishDeletion(c, deletion, finished, "destroyed by the reconciler", clock.instant());
+        KeyTable.finishDeletion(c, deletion.keyId(), deletion.hsmId(), finished, "destroyed by the reconciler",
+            clock.instant());
         return null;
       });
     }

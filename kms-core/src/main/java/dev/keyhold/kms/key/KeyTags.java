@@ -35,8 +35,9 @@ public final class KeyTags {
   /** TagResource: adds tags, replacing the value of a key that is already there. */
   public void tagResource(String keyId, List<Tag> tags) {
     checkTags(tags);
-    KeyRecord key = writable(keyId);
+    String id = keys.resolve(required(keyId, "keyId")).keyId();
     metadata.inTransaction(c -> {
+      KeyRecord key = writable(c, id);
       Set<String> present = new HashSet<>();
       tags(c, key.keyId()).forEach(tag -> present.add(tag.tagKey()));
       long added = tags.stream().filter(tag -> !present.contains(tag.tagKey())).count();
@@ -57,10 +58,11 @@ public final class KeyTags {
       throw new KmsException(ValidationException,
           "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null");
     }
-    KeyRecord key = writable(keyId);
+    String id = keys.resolve(required(keyId, "keyId")).keyId();
     metadata.inTransaction(c -> {
+      writable(c, id);
       for (String tagKey : tagKeys) {
-        delete(c, key.keyId(), tagKey);
+        delete(c, id, tagKey);
       }
       return null;
     });
@@ -119,8 +121,9 @@ public final class KeyTags {
     }
   }
 
-  private KeyRecord writable(String keyId) {
-    KeyRecord key = keys.resolve(required(keyId, "keyId"));
+  /** The key as it is now, locked for the caller's transaction, if tags may change on it. */
+  private KeyRecord writable(Connection c, String keyId) throws SQLException {
+    KeyRecord key = keys.current(c, keyId);
     if (key.state() == KeyState.PendingDeletion) {
       throw new KmsException(KMSInvalidStateException, key.arn() + " is pending deletion.");
     }

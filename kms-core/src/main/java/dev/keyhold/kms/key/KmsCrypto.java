@@ -96,7 +96,7 @@ public final class KmsCrypto {
     } catch (dev.keyhold.pkcs11.InvalidCiphertextException e) { // the HSM's verdict on the tag
       throw invalidCiphertext();
     } catch (Pkcs11Exception e) {
-      throw clusterFailure(e);
+      throw failureOf(key, e);
     }
   }
 
@@ -165,7 +165,7 @@ public final class KmsCrypto {
     try {
       dataKey = onAnyHsm(key, usable(key), (index, hsm) -> hsm.token().generateRandom(length));
     } catch (Pkcs11Exception e) {
-      throw clusterFailure(e);
+      throw failureOf(key, e);
     }
     byte[] blob = seal(key, dataKey, request.encryptionContext());
     if (!withPlaintext) {
@@ -182,7 +182,7 @@ public final class KmsCrypto {
       Bound bound = bound(key);
       body = onAnyHsm(key, bound.logins, (index, hsm) -> bound.aeads[index].encrypt(plaintext, aad));
     } catch (Pkcs11Exception e) {
-      throw clusterFailure(e);
+      throw failureOf(key, e);
     }
     byte[] blob = Arrays.copyOf(header, header.length + body.length);
     System.arraycopy(body, 0, blob, header.length, body.length);
@@ -249,6 +249,17 @@ public final class KmsCrypto {
 
   private static KmsException invalidCiphertext() {
     return new KmsException(InvalidCiphertextException, "");
+  }
+
+  /**
+   * What a failed HSM call under {@code key} answers. The key may have been deleted since this process
+   * cached it (its material destroyed): then NotFoundException, from the database, the one source of
+   * truth. Otherwise it is the cluster's failure.
+   */
+  private KmsException failureOf(KeyRecord key, Pkcs11Exception e) {
+    aeads.remove(key.keyId());
+    keys.checkStillExists(key);
+    return clusterFailure(e);
   }
 
   /** A failure of the cluster itself: AWS answers KMSInvalidStateException, or KMSInternalException for sessions. */

@@ -25,6 +25,7 @@ import dev.keyhold.kms.keystore.DescribeCustomKeyStoresRequest;
 import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.kms.keystore.ServingHsm;
 import dev.keyhold.kms.metadata.MetadataStore;
+import dev.keyhold.kms.metadata.ServiceNode;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.AesKeyTemplate;
 import dev.keyhold.pkcs11.DeviceLostException;
@@ -32,6 +33,8 @@ import dev.keyhold.pkcs11.ObjectNotFoundException;
 import dev.keyhold.pkcs11.Pkcs11Exception;
 import dev.keyhold.pkcs11.Token;
 import java.nio.ByteBuffer;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -40,12 +43,16 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * KMS keys in CloudHSM key stores and their lifecycle: CreateKey, DescribeKey, ListKeys, EnableKey,
@@ -54,7 +61,13 @@ import java.util.stream.Collectors;
  *
  * <p>CreateKey records its intent (state {@link KeyState#Creating}) before it generates the key
  * material, labelled with the key ARN and identified by the key id's 16 bytes, in the store's cluster;
- * so a crash between the two leaves a visible record, never material that no KMS key owns.
+ * so a crash between the two leaves a visible record, never material that no KMS key owns. The record
+ * carries a lease ({@link CreateKeyLeases}) that the running CreateKey renews before each step; the
+ * crash rollback takes only records whose lease has ended, on this node or any other.
+ *
+ * <p>The database is the one source of truth. Every change is decided on the key's row as it is now,
+ * locked in the changing transaction, never on the cached copy; the cache only spares the hot path a
+ * read, and a key the database no longer has is forgotten and answers NotFoundException.
  */
 public final class KmsKeys {
   private static final String AWS_CLOUDHSM = "AWS_CLOUDHSM";
@@ -63,6 +76,9 @@ public final class KmsKeys {
   private static final String ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT";
   private static final Pattern KEY_ID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
   private static final int DEFAULT_LIST_LIMIT = 100;
+  /** The HSM of a deletion whose cluster is not in the clusters file. */
+  private static final String NO_HSM = "-";
+  private static final Logger LOG = LoggerFactory.getLogger(KmsKeys.class);
 
   private final MetadataStore metadata;
   private final ClusterRegistry clusters;
@@ -75,12 +91,11 @@ public final class KmsKeys {
   private final KeyAliases aliases;
   private final KeyTags tags;
   private final KeyPolicies policies;
-  /** Keys whose CreateKey runs in this process now: their Creating records are not a crash's leftovers. */
-  private final Set<String> creating = ConcurrentHashMap.newKeySet();
-  /** Held while key material is destroyed or copied, so a copy never brings back a deleted key. */
-  private final Object materialLock = new Object();
-  /** Every key this process has read or made; all changes go through here, so it never goes stale. */
+  private final CreateKeyLeases leases;
+  /** Finished keys this process has read, for the hot path; {@link #forget} drops one after any change. */
   private final Map<String, KeyRecord> cache = new ConcurrentHashMap<>();
+  /** Counts {@link #forget}s, so that a read that raced one does not keep what it read. */
+  private final AtomicLong forgets = new AtomicLong();
 
   public KmsKeys(MetadataStore metadata, ClusterRegistry clusters, CustomKeyStores keyStores,
       KeyStoreConnections connections, Account account, Clock clock) {
@@ -93,13 +108,21 @@ public final class KmsKeys {
    */
   public KmsKeys(MetadataStore metadata, ClusterRegistry clusters, CustomKeyStores keyStores,
       KeyStoreConnections connections, Account account, Clock clock, Optional<String> defaultKeyStoreId) {
-    this(metadata, clusters, keyStores, connections, account, clock, defaultKeyStoreId, Checkpoints.NONE);
+    this(metadata, clusters, keyStores, connections, account, clock, defaultKeyStoreId, ServiceNode.LOCAL,
+        Checkpoints.NONE);
   }
 
-  /** @param checkpoints told {@code material-generated} between generating a key's material and recording it */
+  /**
+   * Revokes the CreateKey leases that {@code node}'s earlier runs left (see {@link ServiceNode}).
+   *
+   * @param node this process as a node of the service, whose runs hold the leases of its CreateKeys
+   * @param checkpoints told each durable step of a CreateKey ({@code intent-recorded},
+   *     {@code material-generated}, {@code replicated-to <hsm>}, {@code enabling}, {@code enabled}) and
+   *     of a rollback pass ({@code rollback-listed}, once its candidates are read)
+   */
   public KmsKeys(MetadataStore metadata, ClusterRegistry clusters, CustomKeyStores keyStores,
       KeyStoreConnections connections, Account account, Clock clock, Optional<String> defaultKeyStoreId,
-      Checkpoints checkpoints) {
+      ServiceNode node, Checkpoints checkpoints) {
     this.checkpoints = checkpoints;
     this.defaultKeyStoreId = defaultKeyStoreId;
     this.metadata = metadata;
@@ -111,6 +134,8 @@ public final class KmsKeys {
     this.aliases = new KeyAliases(metadata, this, account, clock);
     this.tags = new KeyTags(metadata, this);
     this.policies = new KeyPolicies(metadata, this);
+    this.leases = new CreateKeyLeases(metadata, node);
+    leases.revokeEarlierRuns();
     connections.whenConnected(this::reconcile);
   }
 
@@ -162,38 +187,43 @@ public final class KmsKeys {
     KeyRecord key = new KeyRecord(keyId, account.keyArn(keyId), keyStoreId, cluster.clusterId(), description,
         KeyState.Creating, clock.instant().truncatedTo(ChronoUnit.MILLIS), inDefaultStore ? AWS_KMS : AWS_CLOUDHSM,
         null);
-    creating.add(keyId); // before the record exists, so the reconciler never takes it for a crash's
+    metadata.inTransaction(c -> {
+      KeyTable.insert(c, key);
+      leases.take(c, keyId);
+      KeyPolicies.insert(c, key, policy);
+      KeyTags.insert(c, key, tags);
+      return null;
+    });
+    checkpoints.reached("intent-recorded");
+    AesKeyTemplate.Builder template = AesKeyTemplate.builder(AesKey.of(key.arn(), idBytes(keyId)));
     try {
-      metadata.inTransaction(c -> {
-        KeyTable.insert(c, key);
-        KeyPolicies.insert(c, key, policy);
-        KeyTags.insert(c, key, tags);
-        return null;
-      });
-      checkpoints.reached("intent-recorded");
-      AesKeyTemplate.Builder template = AesKeyTemplate.builder(AesKey.of(key.arn(), idBytes(keyId)));
       makeMaterial(key, (replicated ? template.replicable() : template).build(), answering, replicated);
-    } finally {
-      creating.remove(keyId);
+      checkpoints.reached("enabling");
+      if (!leases.complete(keyId)) {
+        throw leaseEnded();
+      }
+    } catch (RuntimeException e) {
+      abandon(key, answering);
+      throw e;
     }
-    KeyRecord created = key.withState(KeyState.Enabled);
-    checkpoints.reached("enabling");
-    save(created);
     checkpoints.reached("enabled");
-    return metadataOf(created, store.connectionState());
+    return metadataOf(key.withState(KeyState.Enabled), store.connectionState());
   }
 
   /**
    * Generates the key's material on one answering HSM and, where the cluster does not sync keys
    * itself, copies it to every other answering HSM; an HSM lost on the way is left to the
    * reconciler. Fewer than two copies is not enough (a key must survive the loss of an HSM, and
-   * CloudHSM's key availability quorum asks as much): the material is destroyed and the record
-   * removed, and CreateKey fails as it would with too few HSMs.
+   * CloudHSM's key availability quorum asks as much): CreateKey fails as it would with too few HSMs.
+   * Renews the key's lease before each step, and fails once it has ended.
    */
   private void makeMaterial(KeyRecord key, AesKeyTemplate template, List<ServingHsm> answering, boolean replicated) {
     List<ServingHsm> holders = new ArrayList<>();
     Pkcs11Exception failure = null;
     for (ServingHsm hsm : answering) {
+      if (!leases.renew(key.keyId())) {
+        throw leaseEnded();
+      }
       try {
         if (holders.isEmpty()) {
           hsm.token().generateAesKey(template);
@@ -217,11 +247,6 @@ public final class KmsKeys {
     if (holders.size() >= (replicated ? 2 : 1)) {
       return;
     }
-    holders.forEach(hsm -> destroyQuietly(hsm, template.key()));
-    metadata.inTransaction(c -> {
-      KeyTable.delete(c, key.keyId());
-      return null;
-    });
     if (replicated && !holders.isEmpty()) {
       throw tooFewHsms(key.clusterId());
     }
@@ -229,12 +254,43 @@ public final class KmsKeys {
         "The key material could not be generated in cluster " + key.clusterId() + ".", failure);
   }
 
-  private static void destroyQuietly(ServingHsm hsm, AesKey material) {
+  /**
+   * Undoes a CreateKey that will not answer success: ends its lease, destroys the material it may
+   * have made on any HSM it used and, once none is left, removes the record. Where an HSM could not
+   * be cleaned, the record stays, lease-less, and the rollback finishes the work.
+   */
+  private void abandon(KeyRecord key, List<ServingHsm> used) {
     try {
-      hsm.token().destroyKey(material);
-    } catch (Pkcs11Exception e) {
-      // left as an orphan for the key material report; its record goes, so nothing will use it
+      leases.release(key.keyId());
+      AesKey material = AesKey.of(key.arn(), idBytes(key.keyId()));
+      boolean clean = true;
+      for (ServingHsm hsm : used) {
+        clean &= destroyIfPresent(hsm.token(), material);
+      }
+      if (clean) {
+        metadata.inTransaction(c -> CreateKeyLeases.deleteRevoked(c, key.keyId()));
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("undoing the CreateKey of {} stopped; the rollback finishes it: {}", key.arn(), e.toString());
     }
+  }
+
+  /** Destroys {@code material} on {@code token}; true if it is gone from there now. */
+  private static boolean destroyIfPresent(Token token, AesKey material) {
+    try {
+      token.destroyKey(material);
+      return true;
+    } catch (ObjectNotFoundException e) {
+      return true;
+    } catch (Pkcs11Exception e) {
+      return false;
+    }
+  }
+
+  /** The key id stays unsaid: the caller must never hold the id of a key that does not exist. */
+  private static KmsException leaseEnded() {
+    return new KmsException(KMSInternalException, "CreateKey outlasted its lease (an HSM or the metadata store "
+        + "was too slow) and was rolled back; nothing was created. Retry the request.");
   }
 
   private static KmsException tooFewHsms(String clusterId) {
@@ -262,21 +318,18 @@ public final class KmsKeys {
 
   /** EnableKey. On a key whose store is disconnected it succeeds and shows once the store is back. */
   public void enableKey(String keyId) {
-    KeyRecord key = notPendingDeletion(resolve(required(keyId, "keyId")));
-    save(key.withState(KeyState.Enabled));
+    change(keyId, key -> notPendingDeletion(key).withState(KeyState.Enabled));
   }
 
   /** DisableKey, deferred like EnableKey while the key is Unavailable. */
   public void disableKey(String keyId) {
-    KeyRecord key = notPendingDeletion(resolve(required(keyId, "keyId")));
-    save(key.withState(KeyState.Disabled));
+    change(keyId, key -> notPendingDeletion(key).withState(KeyState.Disabled));
   }
 
   /** UpdateKeyDescription (0 to 8192 characters). */
   public void updateKeyDescription(String keyId, String description) {
     String text = length(required(description, "description"), "description", 0, 8192);
-    KeyRecord key = notPendingDeletion(resolve(required(keyId, "keyId")));
-    save(key.withDescription(text));
+    change(keyId, key -> notPendingDeletion(key).withDescription(text));
   }
 
   /**
@@ -288,20 +341,19 @@ public final class KmsKeys {
     if (days < 7 || days > 30) {
       throw new KmsException(ValidationException, "PendingWindowInDays must be between 7 and 30");
     }
-    KeyRecord key = notPendingDeletion(resolve(required(keyId, "keyId")));
-    KeyRecord pending = key.withDeletionOn(clock.instant().plus(Duration.ofDays(days)).truncatedTo(ChronoUnit.MILLIS));
-    save(pending);
-    return new ScheduleKeyDeletionResponse(key.arn(), pending.deletionDate(), KeyState.PendingDeletion, days);
+    Instant deletionDate = clock.instant().plus(Duration.ofDays(days)).truncatedTo(ChronoUnit.MILLIS);
+    KeyRecord pending = change(keyId, key -> notPendingDeletion(key).withDeletionOn(deletionDate));
+    return new ScheduleKeyDeletionResponse(pending.arn(), pending.deletionDate(), KeyState.PendingDeletion, days);
   }
 
   /** CancelKeyDeletion: the key comes back Disabled. */
   public String cancelKeyDeletion(String keyId) {
-    KeyRecord key = resolve(required(keyId, "keyId"));
-    if (key.state() != KeyState.PendingDeletion) {
-      throw new KmsException(KMSInvalidStateException, key.arn() + " is not pending deletion.");
-    }
-    save(key.withState(KeyState.Disabled));
-    return key.arn();
+    return change(keyId, key -> {
+      if (key.state() != KeyState.PendingDeletion) {
+        throw new KmsException(KMSInvalidStateException, key.arn() + " is not pending deletion.");
+      }
+      return key.withState(KeyState.Disabled);
+    }).arn();
   }
 
   /** Rotation and imported material do not exist for keys in a CloudHSM key store. */
@@ -327,34 +379,48 @@ public final class KmsKeys {
 
   /**
    * Deletes every key whose waiting period has ended: its metadata, and (best effort, as AWS) its
-   * material on every HSM of its store that is logged in. What happened on each HSM is recorded in
-   * {@code key_material_deletions}; material on an HSM that could not be reached is left for the key
-   * material report. Returns the ARNs deleted. The service runs this periodically.
+   * material on every HSM of its store that is logged in. Each deletion is first claimed in one
+   * transaction (the record removed if it is still due, a PENDING row per HSM written in
+   * {@code key_material_deletions}), so a CancelKeyDeletion that came first wins and a crash after the
+   * claim leaves work the reconciler finishes. Returns the ARNs deleted. The service runs this
+   * periodically.
    */
   public List<String> deleteDueKeys() {
     Instant now = clock.instant();
     List<String> deleted = new ArrayList<>();
     for (KeyRecord key : metadata.inTransaction(c -> KeyTable.dueForDeletion(c, now))) {
-      synchronized (materialLock) {
-        deleteNow(key, now);
+      if (claimDeletion(key, now)) {
+        Map<String, MaterialDeletion> outcomes = destroyMaterial(key);
+        metadata.inTransaction(c -> {
+          for (Map.Entry<String, MaterialDeletion> outcome : outcomes.entrySet()) {
+            KeyTable.finishDeletion(c, key.keyId(), outcome.getKey(), outcome.getValue().status(),
+                outcome.getValue().detail(), now);
+          }
+          return null;
+        });
+        deleted.add(key.arn());
       }
-      deleted.add(key.arn());
     }
     return deleted;
   }
 
-  private void deleteNow(KeyRecord key, Instant now) {
-    Map<String, MaterialDeletion> outcomes = destroyMaterial(key);
-    metadata.inTransaction(c -> {
-      for (Map.Entry<String, MaterialDeletion> outcome : outcomes.entrySet()) {
-        KeyTable.recordMaterialDeletion(
-            c, key, outcome.getKey(), outcome.getValue().status(), outcome.getValue().detail(), now);
+  private boolean claimDeletion(KeyRecord key, Instant now) {
+    List<String> hsmIds = clusters.find(key.clusterId()).map(cluster -> cluster.hsms().stream().map(Hsm::hsmId)
+        .toList()).orElse(List.of(NO_HSM));
+    boolean claimed = metadata.inTransaction(c -> {
+      if (!KeyTable.deleteIfDue(c, key.keyId(), now)) {
+        return false;
       }
-      KeyTable.delete(c, key.keyId());
-      return null;
+      for (String hsmId : hsmIds) {
+        KeyTable.recordPendingDeletion(c, key, hsmId, now);
+      }
+      return true;
     });
-    cache.remove(key.keyId());
-    aliases.forgetKey(key.keyId());
+    if (claimed) {
+      forget(key.keyId());
+      aliases.forgetKey(key.keyId());
+    }
+    return claimed;
   }
 
   /** What deleting a key did on one HSM: SUCCESS, ABSENT (no material there) or FAILURE, and why. */
@@ -365,7 +431,7 @@ public final class KmsKeys {
     Optional<ConnectedStore> logins = connections.connected(key.keyStoreId());
     Cluster cluster = clusters.find(key.clusterId()).orElse(null);
     if (cluster == null) {
-      outcomes.put("-", new MaterialDeletion("FAILURE", "cluster " + key.clusterId() + " is not in the clusters file"));
+      outcomes.put(NO_HSM, new MaterialDeletion("FAILURE", "cluster " + key.clusterId() + " is not in the clusters file"));
       return outcomes;
     }
     AesKey material = AesKey.of(key.arn(), idBytes(key.keyId()));
@@ -388,12 +454,51 @@ public final class KmsKeys {
     return outcomes;
   }
 
-  private void save(KeyRecord key) {
-    metadata.inTransaction(c -> {
-      KeyTable.update(c, key);
-      return null;
-    });
-    cache.put(key.keyId(), key);
+  /**
+   * Changes a key's record as the database holds it now, in one transaction that locks its row:
+   * {@code change} sees the current record (never the cache's copy), may refuse by throwing, and
+   * returns the new one.
+   */
+  private KeyRecord change(String keyIdOrArn, UnaryOperator<KeyRecord> change) {
+    String keyId = resolve(required(keyIdOrArn, "keyId")).keyId();
+    try {
+      return metadata.inTransaction(c -> {
+        KeyRecord next = change.apply(current(c, keyId));
+        KeyTable.update(c, next);
+        return next;
+      });
+    } finally {
+      forget(keyId);
+    }
+  }
+
+  /**
+   * The finished record of {@code keyId} as the database holds it now, its row locked until the
+   * caller's transaction ends, for a decision that must not race a change or a deletion.
+   *
+   * @throws KmsException NotFoundException if the key is gone (and forgotten)
+   */
+  KeyRecord current(Connection c, String keyId) throws SQLException {
+    return KeyTable.lockById(c, keyId).orElseThrow(() -> gone(keyId));
+  }
+
+  /** A key whose record is gone, which the cache may still hold: forgotten, and NotFoundException to throw. */
+  KmsException gone(String keyId) {
+    forget(keyId);
+    return new KmsException(NotFoundException, "Key '" + account.keyArn(keyId) + "' does not exist");
+  }
+
+  /** Throws {@link #gone} if {@code key}'s record no longer exists; for failure paths only (it reads the database). */
+  void checkStillExists(KeyRecord key) {
+    if (metadata.inTransaction(c -> KeyTable.byId(c, key.keyId())).isEmpty()) {
+      throw gone(key.keyId());
+    }
+  }
+
+  /** The one invalidation point of the cache: after any change to a key, or its deletion. */
+  private void forget(String keyId) {
+    forgets.incrementAndGet();
+    cache.remove(keyId);
   }
 
   private static KeyRecord notPendingDeletion(KeyRecord key) {
@@ -420,12 +525,17 @@ public final class KmsKeys {
       throw new KmsException(NotFoundException, "Invalid keyId '" + given + "'");
     }
     KeyRecord key = cache.get(keyId);
-    if (key == null) {
-      key = metadata.inTransaction(c -> KeyTable.byId(c, keyId)).filter(k -> k.state() != KeyState.Creating)
-          .orElseThrow(() -> new KmsException(NotFoundException, "Key '" + account.keyArn(keyId) + "' does not exist"));
-      cache.put(keyId, key);
+    if (key != null) {
+      return key;
     }
-    return key;
+    long forgetsBefore = forgets.get();
+    KeyRecord read = metadata.inTransaction(c -> KeyTable.byId(c, keyId)).filter(k -> k.state() != KeyState.Creating)
+        .orElseThrow(() -> new KmsException(NotFoundException, "Key '" + account.keyArn(keyId) + "' does not exist"));
+    cache.put(keyId, read);
+    if (forgets.get() != forgetsBefore) {
+      cache.remove(keyId, read); // a change or deletion raced this read: what it read may be stale
+    }
+    return read;
   }
 
   private KeyMetadata metadataOf(KeyRecord key, ConnectionState storeState) {
@@ -489,25 +599,24 @@ public final class KmsKeys {
   }
 
   /**
-   * Rolls back every CreateKey of {@code keyStoreId} that a crash interrupted: its material, if it was
-   * generated, is destroyed on every HSM and its record removed. The caller never got the key id, so
-   * nothing can depend on it. Runs whenever the store connects, and in every reconciler pass.
+   * Rolls back every CreateKey of {@code keyStoreId} that a crash (or a hung HSM) interrupted, on any
+   * node: a Creating record whose lease has ended. Each is decided on its row as it is now: its lease
+   * is revoked first, so its CreateKey can no longer complete, then its material, if any, is
+   * destroyed on every HSM and the record removed. The caller never got the key id, so nothing can
+   * depend on it. Runs whenever the store connects, and in every reconciler pass.
    */
   void reconcile(String keyStoreId) {
-    List<KeyRecord> candidates = metadata.inTransaction(c -> KeyTable.creating(c, keyStoreId));
+    List<KeyRecord> candidates = metadata.inTransaction(c -> KeyTable.creatingWithEndedLease(c, keyStoreId));
     checkpoints.reached("rollback-listed");
     for (KeyRecord key : candidates) {
-      if (creating.contains(key.keyId())) {
-        continue; // not interrupted: running now
+      if (!leases.revokeIfEnded(key.keyId())) {
+        continue; // completed, or removed by another rollback, since the list was read
       }
       Map<String, MaterialDeletion> outcomes = destroyMaterial(key);
       if (outcomes.values().stream().anyMatch(outcome -> outcome.status().equals("FAILURE"))) {
         continue; // an HSM could not be checked: the next connect or reconciler pass tries again
       }
-      metadata.inTransaction(c -> {
-        KeyTable.delete(c, key.keyId());
-        return null;
-      });
+      metadata.inTransaction(c -> CreateKeyLeases.deleteRevoked(c, key.keyId()));
     }
   }
 
@@ -537,11 +646,6 @@ public final class KmsKeys {
   String clusterIdOf(String customKeyStoreId) {
     return keyStores.describeCustomKeyStores(new DescribeCustomKeyStoresRequest(customKeyStoreId, null, null, null))
         .customKeyStores().get(0).cloudHsmClusterId();
-  }
-
-  /** The lock under which key material is destroyed or copied. */
-  Object materialLock() {
-    return materialLock;
   }
 
   /** CKA_ID: the key id's 16 bytes, so an operator can find the material by id as well as by label. */

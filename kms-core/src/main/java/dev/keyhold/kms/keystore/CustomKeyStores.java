@@ -153,7 +153,7 @@ public final class CustomKeyStores implements AutoCloseable {
     Pin password = request.keyStorePassword() == null ? null : checkPassword(request.keyStorePassword());
     String clusterId = request.cloudHsmClusterId() == null ? null : checkClusterId(request.cloudHsmClusterId());
     metadata.inTransaction(connection -> {
-      KeyStoreRecord store = KeyStoreTable.byId(connection, id).orElseThrow(() -> notFound(id));
+      KeyStoreRecord store = KeyStoreTable.lockById(connection, id).orElseThrow(() -> notFound(id));
       boolean needsDisconnected = password != null || clusterId != null;
       if (needsDisconnected && store.state != ConnectionState.DISCONNECTED) {
         throw invalidState(store, "UpdateCustomKeyStore with a KeyStorePassword or CloudHsmClusterId", "DISCONNECTED");
@@ -190,7 +190,7 @@ public final class CustomKeyStores implements AutoCloseable {
   public void connectCustomKeyStore(String customKeyStoreId) {
     String id = length(required(customKeyStoreId, "customKeyStoreId"), "customKeyStoreId", 1, 64);
     boolean start = metadata.inTransaction(connection -> {
-      KeyStoreRecord store = KeyStoreTable.byId(connection, id).orElseThrow(() -> notFound(id));
+      KeyStoreRecord store = KeyStoreTable.lockById(connection, id).orElseThrow(() -> notFound(id));
       switch (store.state) {
         case DISCONNECTING, FAILED -> throw invalidState(store, "ConnectCustomKeyStore",
             "CONNECTED, CONNECTING or DISCONNECTED (disconnect a FAILED store first)");
@@ -212,7 +212,7 @@ public final class CustomKeyStores implements AutoCloseable {
   public void disconnectCustomKeyStore(String customKeyStoreId) {
     String id = length(required(customKeyStoreId, "customKeyStoreId"), "customKeyStoreId", 1, 64);
     metadata.inTransaction(connection -> {
-      KeyStoreRecord store = KeyStoreTable.byId(connection, id).orElseThrow(() -> notFound(id));
+      KeyStoreRecord store = KeyStoreTable.lockById(connection, id).orElseThrow(() -> notFound(id));
       if (store.state == ConnectionState.DISCONNECTED || store.state == ConnectionState.DISCONNECTING) {
         throw invalidState(store, "DisconnectCustomKeyStore", "CONNECTED, CONNECTING or FAILED");
       }
@@ -227,7 +227,7 @@ public final class CustomKeyStores implements AutoCloseable {
   public void deleteCustomKeyStore(String customKeyStoreId) {
     String id = length(required(customKeyStoreId, "customKeyStoreId"), "customKeyStoreId", 1, 64);
     metadata.inTransaction(connection -> {
-      KeyStoreRecord store = KeyStoreTable.byId(connection, id).orElseThrow(() -> notFound(id));
+      KeyStoreRecord store = KeyStoreTable.lockById(connection, id).orElseThrow(() -> notFound(id));
       if (store.state != ConnectionState.DISCONNECTED) {
         throw invalidState(store, "DeleteCustomKeyStore", "DISCONNECTED");
       }
@@ -248,7 +248,7 @@ public final class CustomKeyStores implements AutoCloseable {
 
   private void setState(String id, ConnectionState state, ConnectionErrorCode errorCode) {
     metadata.inTransaction(connection -> {
-      Optional<KeyStoreRecord> store = KeyStoreTable.byId(connection, id);
+      Optional<KeyStoreRecord> store = KeyStoreTable.lockById(connection, id);
       if (store.isPresent()) {
         KeyStoreTable.update(connection, store.get().withState(state, errorCode));
       }

@@ -8,6 +8,7 @@ import dev.keyhold.kms.cluster.ClusterRegistry;
 import dev.keyhold.kms.cluster.Hsm;
 import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
+import dev.keyhold.kms.secret.SealedSecret;
 import dev.keyhold.pkcs11.BadCredentialsException;
 import dev.keyhold.pkcs11.DeviceLostException;
 import dev.keyhold.pkcs11.Pin;
@@ -167,7 +168,7 @@ public final class KeyStoreConnections implements AutoCloseable {
       }
     }
     boolean kept = metadata.inTransaction(c -> {
-      Optional<KeyStoreRecord> store = KeyStoreTable.byId(c, keyStoreId);
+      Optional<KeyStoreRecord> store = KeyStoreTable.lockById(c, keyStoreId);
       if (store.isEmpty() || store.get().state != ConnectionState.CONNECTING) {
         return false;
       }
@@ -270,18 +271,28 @@ public final class KeyStoreConnections implements AutoCloseable {
     }
     int version = store.passwordVersion;
     Pin next = pending;
+    SealedSecret sealedNext = store.pendingPassword;
     if (next == null) {
       Pin fresh = Pin.random(random, PASSWORD_LENGTH);
-      metadata.inTransaction(c -> {
-        KeyStoreRecord latest = KeyStoreTable.byId(c, store.id).orElseThrow();
-        KeyStoreTable.update(c, latest.withPendingPassword(masterKey.seal(fresh, store.id)));
+      SealedSecret sealedFresh = masterKey.seal(fresh, store.id);
+      boolean written = metadata.inTransaction(c -> {
+        KeyStoreRecord latest = KeyStoreTable.lockById(c, store.id).orElseThrow();
+        if (latest.passwordVersion != version || latest.pendingPassword != null) {
+          return false; // another connect (of another node) rotates, or has rotated, since the store was read
+        }
+        KeyStoreTable.update(c, latest.withPendingPassword(sealedFresh));
         for (Hsm hsm : cluster.hsms()) {
           KeyStoreTable.setPasswordVersionOnHsm(c, store.id, hsm.hsmId(), version);
         }
-        return null;
+        return true;
       });
+      if (!written) {
+        LOG.info("kmsuser password of key store {} not rotated: another connect is rotating it", store.id);
+        return;
+      }
       checkpoints.reached("pending-written");
       next = fresh;
+      sealedNext = sealedFresh;
     }
     for (Hsm hsm : cluster.hsms()) {
       if (held.get(hsm.hsmId()) == version) {
@@ -300,8 +311,13 @@ public final class KeyStoreConnections implements AutoCloseable {
         checkpoints.reached("recorded " + hsm.hsmId());
       }
     }
+    SealedSecret promoted = sealedNext;
     metadata.inTransaction(c -> {
-      KeyStoreRecord latest = KeyStoreTable.byId(c, store.id).orElseThrow();
+      KeyStoreRecord latest = KeyStoreTable.lockById(c, store.id).orElseThrow();
+      if (latest.passwordVersion != version || !promoted.equals(latest.pendingPassword)) {
+        throw new IllegalStateException("the kmsuser password of key store " + store.id
+            + " changed during its rotation; the next connect resumes from what the metadata store records");
+      }
       KeyStoreTable.update(c, latest.withPendingPromoted());
       KeyStoreTable.clearPasswordVersionsOnHsms(c, store.id);
       return null;

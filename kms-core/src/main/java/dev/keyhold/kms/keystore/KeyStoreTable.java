@@ -48,6 +48,14 @@ final class KeyStoreTable {
     return first(connection, "SELECT " + COLUMNS + " FROM custom_key_stores WHERE id = ?", id);
   }
 
+  /**
+   * The store as it is now, its row locked until the transaction ends: the read that decides a write,
+   * so the write is a compare-and-set on the row, whichever node races it.
+   */
+  static Optional<KeyStoreRecord> lockById(Connection connection, String id) throws SQLException {
+    return first(connection, "SELECT " + COLUMNS + " FROM custom_key_stores WHERE id = ? FOR UPDATE", id);
+  }
+
   static Optional<KeyStoreRecord> byName(Connection connection, String name) throws SQLException {
     return first(connection, "SELECT " + COLUMNS + " FROM custom_key_stores WHERE name = ?", name);
   }

@@ -7,6 +7,8 @@ import com.zaxxer.hikari.HikariDataSource;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
 import org.flywaydb.core.Flyway;
 
 /**
@@ -14,6 +16,9 @@ import org.flywaydb.core.Flyway;
  * ({@code db/migration/V*.sql} in this module).
  */
 public final class JdbcMetadataStore implements MetadataStore {
+  private static final int MAX_ATTEMPTS = 6;
+  /** Serialization failure and deadlock (PostgreSQL: 40001, 40P01; H2: 40001), and H2's concurrent update. */
+  private static final Set<String> RETRYABLE_STATES = Set.of("40001", "40P01", "90131");
   private final HikariDataSource dataSource;
 
   private JdbcMetadataStore(HikariDataSource dataSource) {
@@ -50,19 +55,39 @@ public final class JdbcMetadataStore implements MetadataStore {
     return new JdbcMetadataStore(dataSource);
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>A transaction that lost a race with another (a serialization failure or a deadlock, which
+   * both databases detect) is run again from the start, a few times, after a short random pause.
+   */
   @Override
   public <T> T inTransaction(Work<T> work) {
-    try (Connection connection = dataSource.getConnection()) {
-      try {
-        T result = work.run(connection);
-        connection.commit();
-        return result;
-      } catch (SQLException | RuntimeException e) {
-        connection.rollback();
-        throw e;
+    for (int attempt = 1; ; attempt++) {
+      try (Connection connection = dataSource.getConnection()) {
+        try {
+          T result = work.run(connection);
+          connection.commit();
+          return result;
+        } catch (SQLException | RuntimeException e) {
+          connection.rollback();
+          throw e;
+        }
+      } catch (SQLException e) {
+        if (attempt >= MAX_ATTEMPTS || !RETRYABLE_STATES.contains(String.valueOf(e.getSQLState()))) {
+          throw new MetadataException("metadata transaction failed: " + e.getMessage(), e);
+        }
       }
-    } catch (SQLException e) {
-      throw new MetadataException("metadata transaction failed: " + e.getMessage(), e);
+      pauseBeforeAttempt(attempt + 1);
+    }
+  }
+
+  private static void pauseBeforeAttempt(int attempt) {
+    try {
+      Thread.sleep(ThreadLocalRandom.current().nextLong(1, 5L << attempt));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new MetadataException("interrupted before retrying a metadata transaction", e);
     }
   }
 
