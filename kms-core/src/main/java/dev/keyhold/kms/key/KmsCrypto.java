@@ -6,6 +6,7 @@ import static dev.keyhold.kms.error.KmsErrorType.InvalidCiphertextException;
 import static dev.keyhold.kms.error.KmsErrorType.InvalidKeyUsageException;
 import static dev.keyhold.kms.error.KmsErrorType.KMSInternalException;
 import static dev.keyhold.kms.error.KmsErrorType.KMSInvalidStateException;
+import static dev.keyhold.kms.error.KmsErrorType.NotFoundException;
 import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
 import static dev.keyhold.kms.error.Validation.range;
 import static dev.keyhold.kms.error.Validation.required;
@@ -96,7 +97,8 @@ public final class KmsCrypto {
     } catch (dev.keyhold.pkcs11.InvalidCiphertextException e) { // the HSM's verdict on the tag
       throw invalidCiphertext();
     } catch (Pkcs11Exception e) {
-      throw failureOf(key, e);
+      KmsException failure = failureOf(key, e);
+      throw failure.type() == NotFoundException ? invalidCiphertext() : failure; // as for a key never seen
     }
   }
 
@@ -258,8 +260,7 @@ public final class KmsCrypto {
    */
   private KmsException failureOf(KeyRecord key, Pkcs11Exception e) {
     aeads.remove(key.keyId());
-    keys.checkStillExists(key);
-    return clusterFailure(e);
+    return keys.exists(key.keyId()) ? clusterFailure(e) : keys.gone(key.keyId());
   }
 
   /** A failure of the cluster itself: AWS answers KMSInvalidStateException, or KMSInternalException for sessions. */

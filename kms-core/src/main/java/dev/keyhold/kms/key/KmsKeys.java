@@ -298,9 +298,14 @@ public final class KmsKeys {
         + " needs at least two active HSMs to create keys.");
   }
 
-  /** DescribeKey by key id or key ARN. */
+  /** DescribeKey by key id, key ARN or alias, from the database: it shows what another node changed, too. */
   public KeyMetadata describeKey(String keyId) {
-    KeyRecord key = resolve(required(keyId, "keyId"));
+    KeyRecord cached = resolve(required(keyId, "keyId"));
+    KeyRecord key = metadata.inTransaction(c -> KeyTable.byId(c, cached.keyId()))
+        .filter(record -> record.state() != KeyState.Creating).orElseThrow(() -> gone(cached.keyId()));
+    if (!key.equals(cached)) {
+      forget(key.keyId());
+    }
     ConnectionState storeState = keyStores.describeCustomKeyStores(
         new DescribeCustomKeyStoresRequest(key.keyStoreId(), null, null, null)).customKeyStores().get(0)
         .connectionState();
@@ -488,11 +493,9 @@ public final class KmsKeys {
     return new KmsException(NotFoundException, "Key '" + account.keyArn(keyId) + "' does not exist");
   }
 
-  /** Throws {@link #gone} if {@code key}'s record no longer exists; for failure paths only (it reads the database). */
-  void checkStillExists(KeyRecord key) {
-    if (metadata.inTransaction(c -> KeyTable.byId(c, key.keyId())).isEmpty()) {
-      throw gone(key.keyId());
-    }
+  /** Whether {@code keyId}'s record exists now; for failure paths only (it reads the database). */
+  boolean exists(String keyId) {
+    return metadata.inTransaction(c -> KeyTable.byId(c, keyId)).isPresent();
   }
 
   /** The one invalidation point of the cache: after any change to a key, or its deletion. */
