@@ -9,14 +9,15 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.dataformat.csv.CsvMapper;
 import com.fasterxml.jackson.dataformat.csv.CsvSchema;
 import dev.keyhold.bench.EmbeddedKeyhold;
+import dev.keyhold.bench.KeyholdProcess;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.Token;
-import dev.keyhold.server.local.KeyholdCommand;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -27,16 +28,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.http.SdkHttpClient;
 import software.amazon.awssdk.services.kms.KmsClient;
-import software.amazon.awssdk.services.kms.model.CreateKeyRequest;
 
 /**
  * Runs {@code keyhold-bench} as an operator would, in a JVM of its own against real SoftHSM2 tokens,
@@ -208,33 +205,19 @@ class KeyholdBenchTest {
 
   @Test
   void httpWorkloadsMeasureARunningKeyholdAtAnEndpoint() throws Exception {
-    Path home = work.resolve("service");
-    Path serviceLog = work.resolve("service.log");
-    ProcessBuilder serve = new ProcessBuilder(java(), "-cp", System.getProperty("java.class.path"),
-        KeyholdCommand.class.getName(), "--home", home.toString(), "--port", "0")
-        .redirectErrorStream(true)
-        .redirectOutput(serviceLog.toFile());
-    serve.environment().put("SOFTHSM2_CONF", home.resolve("softhsm/softhsm2.conf").toString());
-    Process service = serve.start();
-    try {
-      Map<String, String> credentials = awaitCredentials(home.resolve("credentials.env"), service, serviceLog);
-      URI endpoint = URI.create(credentials.get("KEYHOLD_ENDPOINT"));
+    try (KeyholdProcess service = KeyholdProcess.start(work.resolve("service"), List.of("--port", "0"),
+        work.resolve("service.log"))) {
+      KeyholdProcess.Credentials credentials = service.awaitCredentials(Duration.ofMinutes(2));
+      URI endpoint = credentials.endpoint();
       String keyId;
-      try (KmsClient client = KmsClient.builder()
-          .endpointOverride(endpoint)
-          .region(Region.US_EAST_1)
-          .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
-              credentials.get("AWS_ACCESS_KEY_ID"), credentials.get("AWS_SECRET_ACCESS_KEY"))))
-          .httpClient(EmbeddedKeyhold.httpClient(1))
-          .build()) {
-        keyId = client.createKey(CreateKeyRequest.builder().build()).keyMetadata().keyId();
+      try (SdkHttpClient http = EmbeddedKeyhold.httpClient(1); KmsClient client = credentials.client(http)) {
+        keyId = EmbeddedKeyhold.createKey(client, "KeyholdBenchTest");
       }
       Path pinFile = work.resolve("operator-pin");
       Files.writeString(pinFile, cluster.kmsuserPin().withChars(String::new));
       Path out = work.resolve("endpoint");
 
-      Run run = bench(Map.of("AWS_ACCESS_KEY_ID", credentials.get("AWS_ACCESS_KEY_ID"),
-              "AWS_SECRET_ACCESS_KEY", credentials.get("AWS_SECRET_ACCESS_KEY")),
+      Run run = bench(credentials.environment(),
           List.of("--module", SoftHsmClusterExtension.modulePath().toString(),
               "--token", cluster.clusterId().tokenLabel(1), "--pin-file", pinFile.toString(),
               "--endpoint", endpoint.toString(), "--key-id", keyId, "--workloads", "http-encrypt,http-decrypt",
@@ -246,13 +229,12 @@ class KeyholdBenchTest {
           .containsExactly("http-encrypt ", "http-decrypt ");
       assertThat(JsonMapper.builder().build().readTree(out.resolve(ResultFiles.JSON).toFile())
           .get("run").get("settings").get("httpTarget").asText()).isEqualTo(endpoint.toString());
-      assertThat(Files.readString(home.resolve("audit.log"))).contains(keyId).contains("\"Encrypt\"")
+      assertThat(Files.readString(work.resolve("service/audit.log"))).contains(keyId).contains("\"Encrypt\"")
           .contains("\"Decrypt\"");
 
       // A workload that fails is recorded as failed, with the service's answer, and the run goes on.
       Path missingKey = work.resolve("missing-key");
-      Run failing = bench(Map.of("AWS_ACCESS_KEY_ID", credentials.get("AWS_ACCESS_KEY_ID"),
-              "AWS_SECRET_ACCESS_KEY", credentials.get("AWS_SECRET_ACCESS_KEY")),
+      Run failing = bench(credentials.environment(),
           List.of("--module", SoftHsmClusterExtension.modulePath().toString(),
               "--token", cluster.clusterId().tokenLabel(1), "--pin-file", pinFile.toString(),
               "--endpoint", endpoint.toString(), "--key-id", "11111111-2222-3333-4444-555555555555",
@@ -265,9 +247,6 @@ class KeyholdBenchTest {
           .allSatisfy(row -> assertThat(row.get("error")).startsWith("NotFoundException"));
       assertThat(rows).filteredOn(row -> row.get("workload").equals("token-encrypt")).hasSize(4)
           .allSatisfy(row -> assertThat(row.get("error")).isEmpty());
-    } finally {
-      service.destroy();
-      service.waitFor(30, TimeUnit.SECONDS);
     }
   }
 
@@ -283,24 +262,6 @@ class KeyholdBenchTest {
         .isEqualTo(CommandLine.ExitCode.USAGE);
   }
 
-  /** Waits for the service to write its credentials, as {@code bin/keyhold} does once it serves. */
-  private static Map<String, String> awaitCredentials(Path file, Process service, Path log) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
-    while (!Files.exists(file) || !Files.readString(file).contains("KEYHOLD_ENDPOINT")) {
-      if (!service.isAlive() || System.nanoTime() > deadline) {
-        throw new AssertionError("Keyhold did not start: " + Files.readString(log));
-      }
-      Thread.sleep(200);
-    }
-    return Files.readAllLines(file).stream()
-        .map(line -> line.replaceFirst("^export ", "").split("=", 2))
-        .collect(Collectors.toMap(pair -> pair[0], pair -> pair[1]));
-  }
-
-  private static String java() {
-    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
-  }
-
   private static int execute(String... args) {
     return new CommandLine(new KeyholdBench()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
   }
@@ -309,7 +270,7 @@ class KeyholdBenchTest {
   private record Run(int exitCode, String output, List<String> commandLines) {}
 
   private static Run bench(Map<String, String> environment, List<String> args) throws Exception {
-    List<String> command = new ArrayList<>(List.of(java(), "-cp", System.getProperty("java.class.path"),
+    List<String> command = new ArrayList<>(List.of(KeyholdProcess.java(), "-cp", System.getProperty("java.class.path"),
         KeyholdBench.class.getName()));
     command.addAll(args);
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);

@@ -135,7 +135,10 @@ public final class KmsKeys {
     this.tags = new KeyTags(metadata, this);
     this.policies = new KeyPolicies(metadata, this);
     this.leases = new CreateKeyLeases(metadata, node);
-    leases.revokeEarlierRuns();
+    int revoked = leases.revokeEarlierRuns();
+    if (revoked > 0) {
+      LOG.info("{} CreateKey(s) of this node's earlier run were interrupted; their leases are revoked", revoked);
+    }
     connections.whenConnected(this::reconcile);
   }
 
@@ -619,7 +622,9 @@ public final class KmsKeys {
       if (outcomes.values().stream().anyMatch(outcome -> outcome.status().equals("FAILURE"))) {
         continue; // an HSM could not be checked: the next connect or reconciler pass tries again
       }
-      metadata.inTransaction(c -> CreateKeyLeases.deleteRevoked(c, key.keyId()));
+      if (metadata.inTransaction(c -> CreateKeyLeases.deleteRevoked(c, key.keyId()))) {
+        LOG.info("rolled back the interrupted CreateKey of {}", key.arn());
+      }
     }
   }
 

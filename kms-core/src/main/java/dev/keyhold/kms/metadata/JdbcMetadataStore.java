@@ -9,6 +9,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.locks.ReentrantLock;
 import org.flywaydb.core.Flyway;
 
 /**
@@ -20,23 +21,37 @@ public final class JdbcMetadataStore implements MetadataStore {
   /** Serialization failure and deadlock (PostgreSQL: 40001, 40P01; H2: 40001), and H2's concurrent update. */
   private static final Set<String> RETRYABLE_STATES = Set.of("40001", "40P01", "90131");
   private final HikariDataSource dataSource;
+  /** Held around each transaction of the embedded store; null for a database server. */
+  private final ReentrantLock oneAtATime;
 
-  private JdbcMetadataStore(HikariDataSource dataSource) {
+  private JdbcMetadataStore(HikariDataSource dataSource, ReentrantLock oneAtATime) {
     this.dataSource = dataSource;
+    this.oneAtATime = oneAtATime;
   }
 
   /**
    * The embedded default: an H2 file database {@code keyhold.mv.db} in {@code dataDirectory}. Commits
    * reach the file before they return ({@code WRITE_DELAY=0}), so a killed process loses nothing it
    * committed.
+   *
+   * <p>Its transactions run one at a time. H2's MVStore writes a commit to the file only if no other
+   * thread wrote the store while the commit waited for it, and that other write may have caught the
+   * transaction before it was marked committed: the commit is acknowledged, and a {@code kill -9} soon
+   * after loses it (a crash loop of the service lost acknowledged keys and kmsuser password steps, and
+   * once left a row lock that a restart spun on forever). With one transaction at a time, every commit
+   * writes its own state. The embedded store serves one process, whose hot path reads no database.
    */
   public static JdbcMetadataStore embedded(Path dataDirectory) {
     Path base = checkNotNull(dataDirectory, "dataDirectory").toAbsolutePath().resolve("keyhold");
-    return open("jdbc:h2:file:" + base + ";WRITE_DELAY=0", "keyhold", "");
+    return open("jdbc:h2:file:" + base + ";WRITE_DELAY=0", "keyhold", "", new ReentrantLock());
   }
 
   /** A database server, e.g. {@code jdbc:postgresql://host/keyhold}. */
   public static JdbcMetadataStore open(String url, String user, String password) {
+    return open(url, user, password, null);
+  }
+
+  private static JdbcMetadataStore open(String url, String user, String password, ReentrantLock oneAtATime) {
     HikariConfig config = new HikariConfig();
     config.setJdbcUrl(url);
     config.setUsername(user);
@@ -52,7 +67,7 @@ public final class JdbcMetadataStore implements MetadataStore {
       dataSource.close();
       throw new MetadataException("cannot migrate the metadata schema at " + url, e);
     }
-    return new JdbcMetadataStore(dataSource);
+    return new JdbcMetadataStore(dataSource, oneAtATime);
   }
 
   /**
@@ -63,6 +78,18 @@ public final class JdbcMetadataStore implements MetadataStore {
    */
   @Override
   public <T> T inTransaction(Work<T> work) {
+    if (oneAtATime == null) {
+      return runWithRetries(work);
+    }
+    oneAtATime.lock();
+    try {
+      return runWithRetries(work);
+    } finally {
+      oneAtATime.unlock();
+    }
+  }
+
+  private <T> T runWithRetries(Work<T> work) {
     for (int attempt = 1; ; attempt++) {
       try (Connection connection = dataSource.getConnection()) {
         try {

@@ -123,7 +123,12 @@ final class KeyAccess {
     }
   }
 
-  /** The ARN of the first key allowed, for the audit log. */
+  /** Records the key a CreateKey made, for the audit log: an operator can find every acknowledged key there. */
+  void noteCreated(String arn) {
+    keyArn = arn;
+  }
+
+  /** The ARN of the first key allowed, or of the key created, for the audit log. */
   Optional<String> keyArn() {
     return Optional.ofNullable(keyArn);
   }

@@ -39,6 +39,7 @@ import static dev.keyhold.server.authz.KmsOperation.UpdateKeyDescription;
 import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.Maps;
 import dev.keyhold.kms.key.CreateKeyRequest;
+import dev.keyhold.kms.key.KeyMetadata;
 import dev.keyhold.kms.key.DecryptRequest;
 import dev.keyhold.kms.key.EncryptRequest;
 import dev.keyhold.kms.key.GenerateDataKeyRequest;
@@ -101,7 +102,9 @@ final class Operations {
         // KMS keys.
         custom(CreateKey, CreateKeyRequest.class, (backend, keys, r) -> {
           keys.checkNotLockedOut(r.policy(), Optional.empty(), r.bypassPolicyLockoutSafetyCheck());
-          return Map.of("KeyMetadata", backend.keys().createKey(r));
+          KeyMetadata created = backend.keys().createKey(r);
+          keys.noteCreated(created.arn());
+          return Map.of("KeyMetadata", created);
         }),
         onKeyId(DescribeKey, (backend, r) -> Map.of("KeyMetadata", backend.keys().describeKey(r.keyId()))),
         op(ListKeys, PageRequest.class, (backend, r) -> backend.keys().listKeys(r.limit(), r.marker())),

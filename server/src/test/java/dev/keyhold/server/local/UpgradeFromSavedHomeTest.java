@@ -118,7 +118,8 @@ class UpgradeFromSavedHomeTest {
     List<String> audit = Files.readAllLines(home.resolve("audit.log"), StandardCharsets.UTF_8);
     assertThat(audit.subList(0, Math.min(audit.size(), savedAudit.size()))).isEqualTo(savedAudit);
     assertThat(audit.subList(savedAudit.size(), audit.size())).as("audit lines of the upgraded service")
-        .anySatisfy(line -> assertThat(line).contains("\"operation\":\"CreateKey\"", "\"outcome\":\"success\""));
+        .anySatisfy(line -> assertThat(line).contains("\"operation\":\"CreateKey\"", "\"outcome\":\"success\"",
+            "\"keyArn\":\"arn:aws:kms:us-east-1:111122223333:key/" + newKey + "\""));
 
     // A second start on the upgraded home: the migration is not run again, everything is still there.
     JsonNode reopened = probe(home, "reopen", newKey, upgraded.path("newKeyCiphertext").asText());
