@@ -5,11 +5,13 @@ import static com.google.common.base.Preconditions.checkNotNull;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import java.nio.file.Path;
+import java.nio.file.Files;
 import java.sql.Connection;
+import java.sql.DriverManager;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.locks.ReentrantLock;
 import org.flywaydb.core.Flyway;
 
 /**
@@ -21,12 +23,9 @@ public final class JdbcMetadataStore implements MetadataStore {
   /** Serialization failure and deadlock (PostgreSQL: 40001, 40P01; H2: 40001), and H2's concurrent update. */
   private static final Set<String> RETRYABLE_STATES = Set.of("40001", "40P01", "90131");
   private final HikariDataSource dataSource;
-  /** Held around each transaction of the embedded store; null for a database server. */
-  private final ReentrantLock oneAtATime;
 
-  private JdbcMetadataStore(HikariDataSource dataSource, ReentrantLock oneAtATime) {
+  private JdbcMetadataStore(HikariDataSource dataSource) {
     this.dataSource = dataSource;
-    this.oneAtATime = oneAtATime;
   }
 
   /**
@@ -34,24 +33,33 @@ public final class JdbcMetadataStore implements MetadataStore {
    * reach the file before they return ({@code WRITE_DELAY=0}), so a killed process loses nothing it
    * committed.
    *
-   * <p>Its transactions run one at a time. H2's MVStore writes a commit to the file only if no other
-   * thread wrote the store while the commit waited for it, and that other write may have caught the
-   * transaction before it was marked committed: the commit is acknowledged, and a {@code kill -9} soon
-   * after loses it (a crash loop of the service lost acknowledged keys and kmsuser password steps, and
-   * once left a row lock that a restart spun on forever). With one transaction at a time, every commit
-   * writes its own state. The embedded store serves one process, whose hot path reads no database.
+   * <p>H2 writes every commit after the end of the file and never into space that older versions
+   * freed ({@code REUSE_SPACE=FALSE}): after a {@code kill -9}, H2's recovery could miss the newest
+   * commits when they sat in reused space, and acknowledged keys and kmsuser password steps were lost
+   * (the crash loop of docs/durability.md). The file therefore only grows while the store is open; it
+   * is compacted each time the store opens.
    */
   public static JdbcMetadataStore embedded(Path dataDirectory) {
     Path base = checkNotNull(dataDirectory, "dataDirectory").toAbsolutePath().resolve("keyhold");
-    return open("jdbc:h2:file:" + base + ";WRITE_DELAY=0", "keyhold", "", new ReentrantLock());
+    String url = "jdbc:h2:file:" + base + ";WRITE_DELAY=0;REUSE_SPACE=FALSE";
+    if (Files.exists(base.resolveSibling("keyhold.mv.db"))) {
+      compact(url);
+    }
+    return open(url, "keyhold", "");
+  }
+
+  /** Rewrites the H2 file with only its live data; H2 does it in a new file that replaces the old at the end. */
+  private static void compact(String url) {
+    try (Connection connection = DriverManager.getConnection(url, "keyhold", "");
+        Statement statement = connection.createStatement()) {
+      statement.execute("SHUTDOWN COMPACT");
+    } catch (SQLException e) {
+      throw new MetadataException("cannot compact the metadata store at " + url, e);
+    }
   }
 
   /** A database server, e.g. {@code jdbc:postgresql://host/keyhold}. */
   public static JdbcMetadataStore open(String url, String user, String password) {
-    return open(url, user, password, null);
-  }
-
-  private static JdbcMetadataStore open(String url, String user, String password, ReentrantLock oneAtATime) {
     HikariConfig config = new HikariConfig();
     config.setJdbcUrl(url);
     config.setUsername(user);
@@ -67,7 +75,7 @@ public final class JdbcMetadataStore implements MetadataStore {
       dataSource.close();
       throw new MetadataException("cannot migrate the metadata schema at " + url, e);
     }
-    return new JdbcMetadataStore(dataSource, oneAtATime);
+    return new JdbcMetadataStore(dataSource);
   }
 
   /**
@@ -78,18 +86,6 @@ public final class JdbcMetadataStore implements MetadataStore {
    */
   @Override
   public <T> T inTransaction(Work<T> work) {
-    if (oneAtATime == null) {
-      return runWithRetries(work);
-    }
-    oneAtATime.lock();
-    try {
-      return runWithRetries(work);
-    } finally {
-      oneAtATime.unlock();
-    }
-  }
-
-  private <T> T runWithRetries(Work<T> work) {
     for (int attempt = 1; ; attempt++) {
       try (Connection connection = dataSource.getConnection()) {
         try {
