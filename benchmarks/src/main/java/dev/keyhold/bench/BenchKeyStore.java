@@ -10,7 +10,6 @@ import dev.keyhold.kms.keystore.ConnectedStore;
 import dev.keyhold.kms.keystore.ConnectionState;
 import dev.keyhold.kms.keystore.CreateCustomKeyStoreRequest;
 import dev.keyhold.kms.keystore.CustomKeyStores;
-import dev.keyhold.kms.keystore.DescribeCustomKeyStoresRequest;
 import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
@@ -100,12 +99,7 @@ final class BenchKeyStore implements AutoCloseable {
     String store = keyStores.createCustomKeyStore(new CreateCustomKeyStoreRequest(
         "bench", cluster.clusterId(), cluster.trustAnchor().pem(), kmsuserPin, null));
     keyStores.connectCustomKeyStore(store);
-    long deadline = System.nanoTime() + CONNECT_TIMEOUT.toNanos();
-    ConnectionState state;
-    while ((state = keyStores.describeCustomKeyStores(new DescribeCustomKeyStoresRequest(store, null, null, null))
-        .customKeyStores().get(0).connectionState()) == ConnectionState.CONNECTING && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
+    ConnectionState state = keyStores.awaitConnected(store, CONNECT_TIMEOUT).connectionState();
     if (state != ConnectionState.CONNECTED) {
       throw new IllegalStateException("key store " + store + " is " + state + ", not CONNECTED");
     }

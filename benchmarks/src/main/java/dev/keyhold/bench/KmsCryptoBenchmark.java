@@ -13,7 +13,6 @@ import dev.keyhold.kms.key.KmsKeys;
 import dev.keyhold.kms.keystore.ConnectionState;
 import dev.keyhold.kms.keystore.CreateCustomKeyStoreRequest;
 import dev.keyhold.kms.keystore.CustomKeyStores;
-import dev.keyhold.kms.keystore.DescribeCustomKeyStoresRequest;
 import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.kms.keystore.Checkpoints;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
@@ -32,6 +31,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -92,9 +92,8 @@ public class KmsCryptoBenchmark {
     String store = keyStores.createCustomKeyStore(new CreateCustomKeyStoreRequest(
         "bench", cluster.clusterId(), cluster.trustAnchor().pem(), pin, null));
     keyStores.connectCustomKeyStore(store);
-    while (keyStores.describeCustomKeyStores(new DescribeCustomKeyStoresRequest(store, null, null, null))
-        .customKeyStores().get(0).connectionState() == ConnectionState.CONNECTING) {
-      Thread.sleep(10);
+    if (keyStores.awaitConnected(store, Duration.ofMinutes(1)).connectionState() != ConnectionState.CONNECTED) {
+      throw new IllegalStateException("key store " + store + " did not connect");
     }
     KmsKeys keys = new KmsKeys(metadata, registry, keyStores, connections, new Account("111122223333", "us-east-1"),
         Clock.systemUTC());

@@ -68,10 +68,7 @@ public final class CreateKeyCrashChild {
     } else {
       keyStores.resume();
     }
-    for (int i = 0; i < 1500 && keyStores.describeCustomKeyStores(new DescribeCustomKeyStoresRequest(storeId, null,
-        null, null)).customKeyStores().get(0).connectionState() == ConnectionState.CONNECTING; i++) {
-      Thread.sleep(20);
-    }
+    keyStores.awaitConnected(storeId, Duration.ofSeconds(30));
     if (args[0].equals("crash")) {
       for (int i = 0; i < KEPT; i++) {
         keys.createKey(CreateKeyRequest.inCustomKeyStore(storeId, "kept"));

@@ -126,19 +126,12 @@ final class KeyStoreFixture implements AutoCloseable {
   }
 
   CustomKeyStoresListEntry describe(String id) {
-    return keyStores.describeCustomKeyStores(new DescribeCustomKeyStoresRequest(id, null, null, null))
-        .customKeyStores().get(0);
+    return keyStores.describe(id);
   }
 
   /** Waits until the store leaves CONNECTING. */
   CustomKeyStoresListEntry awaitSettled(String id) throws InterruptedException {
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    CustomKeyStoresListEntry entry = describe(id);
-    while (entry.connectionState() == ConnectionState.CONNECTING && System.nanoTime() < deadline) {
-      Thread.sleep(20);
-      entry = describe(id);
-    }
-    return entry;
+    return keyStores.awaitConnected(id, Duration.ofSeconds(30));
   }
 
   /** Creates a key store named {@code name} for {@code cluster} and connects it. */

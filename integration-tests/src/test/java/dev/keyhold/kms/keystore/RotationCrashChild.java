@@ -79,14 +79,6 @@ public final class RotationCrashChild {
   }
 
   private static ConnectionState awaitSettled(CustomKeyStores keyStores, String id) throws InterruptedException {
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (true) {
-      ConnectionState state = keyStores.describeCustomKeyStores(new DescribeCustomKeyStoresRequest(id, null, null, null))
-          .customKeyStores().get(0).connectionState();
-      if (state != ConnectionState.CONNECTING || System.nanoTime() > deadline) {
-        return state;
-      }
-      Thread.sleep(20);
-    }
+    return keyStores.awaitConnected(id, Duration.ofSeconds(30)).connectionState();
   }
 }

@@ -21,7 +21,6 @@ import dev.keyhold.kms.keystore.ConnectedStore;
 import dev.keyhold.kms.keystore.ConnectionState;
 import dev.keyhold.kms.keystore.CustomKeyStores;
 import dev.keyhold.kms.keystore.CustomKeyStoresListEntry;
-import dev.keyhold.kms.keystore.DescribeCustomKeyStoresRequest;
 import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.kms.keystore.ServingHsm;
 import dev.keyhold.kms.metadata.MetadataStore;
@@ -169,8 +168,7 @@ public final class KmsKeys {
         ? defaultKeyStoreId.orElseThrow(() -> new KmsException(UnsupportedOperationException,
             "This Keyhold has no default key store; name a CustomKeyStoreId with Origin AWS_CLOUDHSM."))
         : request.customKeyStoreId();
-    CustomKeyStoresListEntry store = keyStores.describeCustomKeyStores(
-        new DescribeCustomKeyStoresRequest(keyStoreId, null, null, null)).customKeyStores().get(0);
+    CustomKeyStoresListEntry store = keyStores.describe(keyStoreId);
     if (store.connectionState() != ConnectionState.CONNECTED) {
       throw new KmsException(CustomKeyStoreInvalidStateException, "Custom key store " + keyStoreId
           + " is in connection state " + store.connectionState() + "; CreateKey needs CONNECTED.");
@@ -309,10 +307,7 @@ public final class KmsKeys {
     if (!key.equals(cached)) {
       forget(key.keyId());
     }
-    ConnectionState storeState = keyStores.describeCustomKeyStores(
-        new DescribeCustomKeyStoresRequest(key.keyStoreId(), null, null, null)).customKeyStores().get(0)
-        .connectionState();
-    return metadataOf(key, storeState);
+    return metadataOf(key, keyStores.describe(key.keyStoreId()).connectionState());
   }
 
   /** ListKeys: every key in any state, Limit 1 to 1000 (default 100), Marker from the previous page. */
@@ -593,8 +588,7 @@ public final class KmsKeys {
 
   /** The logins of {@code customKeyStoreId}, which must exist and be CONNECTED. */
   ConnectedStore connectedStore(String customKeyStoreId) {
-    CustomKeyStoresListEntry store = keyStores.describeCustomKeyStores(
-        new DescribeCustomKeyStoresRequest(customKeyStoreId, null, null, null)).customKeyStores().get(0);
+    CustomKeyStoresListEntry store = keyStores.describe(customKeyStoreId);
     return connections.connected(store.customKeyStoreId()).orElseThrow(() -> new KmsException(
         CustomKeyStoreInvalidStateException, "Custom key store " + customKeyStoreId + " is in connection state "
             + store.connectionState() + "; it needs CONNECTED."));
@@ -649,11 +643,9 @@ public final class KmsKeys {
     }
   }
 
-
   /** The cluster of the key store {@code customKeyStoreId}. */
   String clusterIdOf(String customKeyStoreId) {
-    return keyStores.describeCustomKeyStores(new DescribeCustomKeyStoresRequest(customKeyStoreId, null, null, null))
-        .customKeyStores().get(0).cloudHsmClusterId();
+    return keyStores.describe(customKeyStoreId).cloudHsmClusterId();
   }
 
   /** CKA_ID: the key id's 16 bytes, so an operator can find the material by id as well as by label. */

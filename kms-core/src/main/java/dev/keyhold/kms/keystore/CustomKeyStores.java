@@ -29,6 +29,7 @@ import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.Pin;
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Optional;
@@ -144,6 +145,31 @@ public final class CustomKeyStores implements AutoCloseable {
       return new DescribeCustomKeyStoresResponse(
           page.items().stream().map(CustomKeyStoresListEntry::of).toList(), page.nextMarker(), page.truncated());
     });
+  }
+
+  /**
+   * The key store {@code customKeyStoreId}, as DescribeCustomKeyStores shows it.
+   *
+   * @throws KmsException CustomKeyStoreNotFoundException if there is none
+   */
+  public CustomKeyStoresListEntry describe(String customKeyStoreId) {
+    return describeCustomKeyStores(new DescribeCustomKeyStoresRequest(required(customKeyStoreId, "customKeyStoreId"),
+        null, null, null)).customKeyStores().get(0);
+  }
+
+  /**
+   * Waits while the store is CONNECTING, at most {@code timeout}, and returns it as it is then:
+   * CONNECTED, FAILED with its error code, or still CONNECTING if the time ran out.
+   */
+  public CustomKeyStoresListEntry awaitConnected(String customKeyStoreId, Duration timeout)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    CustomKeyStoresListEntry store = describe(customKeyStoreId);
+    while (store.connectionState() == ConnectionState.CONNECTING && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+      store = describe(customKeyStoreId);
+    }
+    return store;
   }
 
   /** UpdateCustomKeyStore: a new name (CONNECTED or DISCONNECTED), password or related cluster (DISCONNECTED). */

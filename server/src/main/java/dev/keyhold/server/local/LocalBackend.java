@@ -55,6 +55,7 @@ public final class LocalBackend implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(LocalBackend.class);
   private static final Duration REPLICATION_INTERVAL = Duration.ofSeconds(5);
   private static final Duration DELETION_INTERVAL = Duration.ofMinutes(1);
+  private static final Duration CONNECT_TIMEOUT = Duration.ofMinutes(5);
 
   private final Backend backend;
   private final Pkcs11Module module;
@@ -154,26 +155,18 @@ public final class LocalBackend implements AutoCloseable {
           cluster.trustAnchor().pem(), newKmsuserPassword.get(), null));
       progress.println("  key store " + storeId + " created for " + cluster.clusterId());
     }
-    CustomKeyStoresListEntry store = describe(keyStores, storeId);
-    if (store.connectionState() == ConnectionState.FAILED) {
+    if (keyStores.describe(storeId).connectionState() == ConnectionState.FAILED) {
       keyStores.disconnectCustomKeyStore(storeId);
     }
-    if (describe(keyStores, storeId).connectionState() == ConnectionState.DISCONNECTED) {
+    if (keyStores.describe(storeId).connectionState() == ConnectionState.DISCONNECTED) {
       keyStores.connectCustomKeyStore(storeId);
     }
     progress.println("connecting key store " + storeId + " (kmsuser logs in to every HSM) ...");
-    while ((store = describe(keyStores, storeId)).connectionState() == ConnectionState.CONNECTING) {
-      Thread.sleep(50);
-    }
+    CustomKeyStoresListEntry store = keyStores.awaitConnected(storeId, CONNECT_TIMEOUT);
     checkState(store.connectionState() == ConnectionState.CONNECTED, "key store %s did not connect: %s", storeId,
         store.connectionErrorCode().map(Object::toString).orElse("no error code"));
     progress.println("  key store " + storeId + " CONNECTED; it is the default key store");
     return storeId;
-  }
-
-  private static CustomKeyStoresListEntry describe(CustomKeyStores keyStores, String storeId) {
-    return keyStores.describeCustomKeyStores(new DescribeCustomKeyStoresRequest(storeId, null, null, null))
-        .customKeyStores().get(0);
   }
 
   private static void deleteDueKeys(KmsKeys keys) {
