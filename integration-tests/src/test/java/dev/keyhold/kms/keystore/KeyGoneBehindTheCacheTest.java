@@ -19,6 +19,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,6 +35,18 @@ class KeyGoneBehindTheCacheTest {
 
   @TempDir Path data;
   private KeyStoreFixture fixture;
+  private String storeId;
+  /** The node that holds the key in its cache. */
+  private KmsKeys here;
+
+  @BeforeEach
+  void aConnectedStore() throws Exception {
+    fixture = new KeyStoreFixture(softhsm, data);
+    Cluster cluster = fixture.newCluster(2);
+    fixture.open();
+    storeId = fixture.connectedStore("gone", cluster);
+    here = fixture.kmsKeys(Clock.systemUTC());
+  }
 
   @AfterEach
   void close() throws Exception {
@@ -42,11 +55,6 @@ class KeyGoneBehindTheCacheTest {
 
   @Test
   void everyOperationOnAKeyDeletedByAnotherNodeAnswersNotFound() throws Exception {
-    fixture = new KeyStoreFixture(softhsm, data);
-    Cluster cluster = fixture.newCluster(2);
-    fixture.open();
-    String storeId = fixture.connectedStore("gone", cluster);
-    KmsKeys here = fixture.kmsKeys(Clock.systemUTC());
     KmsCrypto crypto = new KmsCrypto(here, fixture.connections);
     String keyId = here.createKey(CreateKeyRequest.inCustomKeyStore(storeId, "deleted elsewhere")).keyId();
     byte[] blob = crypto.encrypt(new EncryptRequest(keyId, new byte[] {9}, null, null)).ciphertextBlob();
@@ -74,12 +82,7 @@ class KeyGoneBehindTheCacheTest {
   }
 
   @Test
-  void aChangeMadeByAnotherNodeIsWhatDescribeKeyAndTheNextChangeSee() throws Exception {
-    fixture = new KeyStoreFixture(softhsm, data);
-    Cluster cluster = fixture.newCluster(2);
-    fixture.open();
-    String storeId = fixture.connectedStore("changed", cluster);
-    KmsKeys here = fixture.kmsKeys(Clock.systemUTC());
+  void aChangeMadeByAnotherNodeIsWhatDescribeKeyAndTheNextChangeSee() {
     String keyId = here.createKey(CreateKeyRequest.inCustomKeyStore(storeId, null)).keyId();
     here.describeKey(keyId);
 
