@@ -160,7 +160,7 @@ public final class KeyAliases {
     if (given.startsWith(PREFIX) || given.contains(":alias/")) {
       throw new KmsException(ValidationException, "TargetKeyId must be a key ID or key ARN, not an alias: " + given);
     }
-    return keys.resolve(given).keyId();
+    return keys.keyIdOf(given);
   }
 
   /** The target key as it is now, locked for the caller's transaction, if an alias may point to it. */

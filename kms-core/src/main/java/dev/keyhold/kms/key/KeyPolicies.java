@@ -54,7 +54,7 @@ public final class KeyPolicies {
   public void putKeyPolicy(String keyId, String policyName, String policy) {
     checkName(policyName);
     String document = check(policy);
-    String id = keys.resolve(required(keyId, "keyId")).keyId();
+    String id = keys.keyIdOf(required(keyId, "keyId"));
     metadata.inTransaction(c -> {
       keys.current(c, id);
       try (PreparedStatement update = c.prepareStatement("UPDATE key_policies SET policy = ? WHERE key_id = ?")) {

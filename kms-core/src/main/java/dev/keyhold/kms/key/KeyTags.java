@@ -35,7 +35,7 @@ public final class KeyTags {
   /** TagResource: adds tags, replacing the value of a key that is already there. */
   public void tagResource(String keyId, List<Tag> tags) {
     checkTags(tags);
-    String id = keys.resolve(required(keyId, "keyId")).keyId();
+    String id = keys.keyIdOf(required(keyId, "keyId"));
     metadata.inTransaction(c -> {
       KeyRecord key = writable(c, id);
       Set<String> present = new HashSet<>();
@@ -58,7 +58,7 @@ public final class KeyTags {
       throw new KmsException(ValidationException,
           "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null");
     }
-    String id = keys.resolve(required(keyId, "keyId")).keyId();
+    String id = keys.keyIdOf(required(keyId, "keyId"));
     metadata.inTransaction(c -> {
       writable(c, id);
       for (String tagKey : tagKeys) {

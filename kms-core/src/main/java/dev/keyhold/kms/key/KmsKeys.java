@@ -301,11 +301,11 @@ public final class KmsKeys {
 
   /** DescribeKey by key id, key ARN or alias, from the database: it shows what another node changed, too. */
   public KeyMetadata describeKey(String keyId) {
-    KeyRecord cached = resolve(required(keyId, "keyId"));
-    KeyRecord key = metadata.inTransaction(c -> KeyTable.byId(c, cached.keyId()))
-        .filter(record -> record.state() != KeyState.Creating).orElseThrow(() -> gone(cached.keyId()));
-    if (!key.equals(cached)) {
-      forget(key.keyId());
+    String id = keyIdOf(required(keyId, "keyId"));
+    KeyRecord key = read(id).orElseThrow(() -> gone(id));
+    KeyRecord cached = cache.get(id);
+    if (cached != null && !cached.equals(key)) {
+      forget(id);
     }
     return metadataOf(key, keyStores.describe(key.keyStoreId()).connectionState());
   }
@@ -463,7 +463,7 @@ public final class KmsKeys {
    * returns the new one.
    */
   private KeyRecord change(String keyIdOrArn, UnaryOperator<KeyRecord> change) {
-    String keyId = resolve(required(keyIdOrArn, "keyId")).keyId();
+    String keyId = keyIdOf(required(keyIdOrArn, "keyId"));
     try {
       return metadata.inTransaction(c -> {
         KeyRecord next = change.apply(current(c, keyId));
@@ -488,12 +488,16 @@ public final class KmsKeys {
   /** A key whose record is gone, which the cache may still hold: forgotten, and NotFoundException to throw. */
   KmsException gone(String keyId) {
     forget(keyId);
+    return notFound(keyId);
+  }
+
+  private KmsException notFound(String keyId) {
     return new KmsException(NotFoundException, "Key '" + account.keyArn(keyId) + "' does not exist");
   }
 
-  /** Whether {@code keyId}'s record exists now; for failure paths only (it reads the database). */
+  /** Whether {@code keyId}'s finished record exists now; for failure paths only (it reads the database). */
   boolean exists(String keyId) {
-    return metadata.inTransaction(c -> KeyTable.byId(c, keyId)).isPresent();
+    return read(keyId).isPresent();
   }
 
   /** The one invalidation point of the cache: after any change to a key, or its deletion. */
@@ -519,24 +523,37 @@ public final class KmsKeys {
    * has not finished does not exist yet.
    */
   KeyRecord resolve(String keyIdOrArn) {
+    String keyId = keyIdOf(keyIdOrArn);
+    KeyRecord key = cache.get(keyId);
+    if (key != null) {
+      return key;
+    }
+    long forgetsBefore = forgets.get();
+    KeyRecord read = read(keyId).orElseThrow(() -> notFound(keyId));
+    cache.put(keyId, read);
+    if (forgets.get() != forgetsBefore) {
+      cache.remove(keyId, read); // a change or deletion raced this read: what it read may be stale
+    }
+    return read;
+  }
+
+  /**
+   * The key id that a key id, key ARN, alias name or alias ARN names, without reading the key: for a
+   * caller that reads the key's row itself ({@link #current}).
+   */
+  String keyIdOf(String keyIdOrArn) {
     String given = length(keyIdOrArn, "keyId", 1, 2048);
     String keyId = given.startsWith("alias/") || given.contains(":alias/") ? aliases.keyIdOf(given)
         : given.startsWith("arn:") ? account.keyIdOf(given) : given;
     if (keyId == null || !KEY_ID.matcher(keyId).matches()) {
       throw new KmsException(NotFoundException, "Invalid keyId '" + given + "'");
     }
-    KeyRecord key = cache.get(keyId);
-    if (key != null) {
-      return key;
-    }
-    long forgetsBefore = forgets.get();
-    KeyRecord read = metadata.inTransaction(c -> KeyTable.byId(c, keyId)).filter(k -> k.state() != KeyState.Creating)
-        .orElseThrow(() -> new KmsException(NotFoundException, "Key '" + account.keyArn(keyId) + "' does not exist"));
-    cache.put(keyId, read);
-    if (forgets.get() != forgetsBefore) {
-      cache.remove(keyId, read); // a change or deletion raced this read: what it read may be stale
-    }
-    return read;
+    return keyId;
+  }
+
+  /** The finished record of {@code keyId} in the database now; empty while its CreateKey runs. */
+  private Optional<KeyRecord> read(String keyId) {
+    return metadata.inTransaction(c -> KeyTable.byId(c, keyId)).filter(key -> key.state() != KeyState.Creating);
   }
 
   private KeyMetadata metadataOf(KeyRecord key, ConnectionState storeState) {
