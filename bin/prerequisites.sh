@@ -28,16 +28,16 @@ keyhold_install_prerequisites() {
 
 # Builds the runnable modules (no tests) unless their jars are newer than every source file.
 keyhold_build() {
-  local stamp="$keyhold_root/server/target/lib"
+  local stamp="$keyhold_root/keyhold-app/target/lib"
   if [ -d "$stamp" ] && [ -z "$(find "$keyhold_root" -path '*/src/main/*' -newer "$stamp" -print -quit)" ] \
       && [ -z "$(find "$keyhold_root" -name pom.xml -newer "$stamp" -print -quit)" ]; then
     return 0
   fi
   echo "building Keyhold (mvn package, tests skipped)" >&2
-  mvn -B -q -Dstyle.color=never -f "$keyhold_root/pom.xml" -pl server -am -DskipTests package
+  mvn -B -q -Dstyle.color=never -f "$keyhold_root/pom.xml" -pl keyhold-app -am -DskipTests package
   touch "$stamp"
 }
 
 keyhold_classpath() {
-  echo "$keyhold_root/server/target/classes:$keyhold_root/server/target/lib/*"
+  echo "$keyhold_root/keyhold-app/target/classes:$keyhold_root/keyhold-app/target/lib/*"
 }

@@ -1,7 +1,7 @@
 package dev.keyhold.bench;
 
-import dev.keyhold.kms.cluster.Cluster;
-import dev.keyhold.kms.cluster.ClusterRegistry;
+import dev.keyhold.cluster.Cluster;
+import dev.keyhold.cluster.ClusterRegistry;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.KmsCrypto;
 import dev.keyhold.kms.key.KmsKeys;

@@ -3,7 +3,7 @@ package dev.keyhold.bench;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.KmsCrypto;
 import dev.keyhold.server.auth.Credential;
-import dev.keyhold.server.local.LocalKeyhold;
+import dev.keyhold.app.LocalKeyhold;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;

@@ -4,7 +4,7 @@ import dev.keyhold.kms.key.CreateKeyRequest;
 import dev.keyhold.kms.key.EncryptRequest;
 import dev.keyhold.kms.key.KeyReplication;
 import dev.keyhold.kms.keystore.ServingHsm;
-import dev.keyhold.softhsm.HsmOutages;
+import dev.keyhold.shims.HsmOutages;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;

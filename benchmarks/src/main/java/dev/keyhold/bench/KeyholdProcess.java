@@ -3,7 +3,7 @@ package dev.keyhold.bench;
 import static com.google.common.base.Preconditions.checkState;
 import static java.nio.charset.StandardCharsets.UTF_8;
 
-import dev.keyhold.server.local.KeyholdCommand;
+import dev.keyhold.app.KeyholdCommand;
 import dev.keyhold.softhsm.SoftHsmDirectory;
 import java.io.IOException;
 import java.net.URI;

@@ -1,6 +1,6 @@
 package dev.keyhold.bench;
 
-import dev.keyhold.kms.cluster.TrustedWrappingKey;
+import dev.keyhold.cluster.TrustedWrappingKey;
 import dev.keyhold.kms.key.CreateKeyRequest;
 import dev.keyhold.kms.key.KeyMetadata;
 import dev.keyhold.kms.key.KeyState;

@@ -2,7 +2,7 @@ package dev.keyhold.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.keyhold.kms.cluster.Cluster;
+import dev.keyhold.cluster.Cluster;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -3,7 +3,7 @@ package dev.keyhold.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
-import dev.keyhold.kms.cluster.Cluster;
+import dev.keyhold.cluster.Cluster;
 import dev.keyhold.server.ops.RequestOutcome;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.file.Path;

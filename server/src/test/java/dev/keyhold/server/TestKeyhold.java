@@ -3,8 +3,8 @@ package dev.keyhold.server;
 import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.collect.ImmutableList;
-import dev.keyhold.kms.cluster.Cluster;
-import dev.keyhold.kms.cluster.ClusterRegistry;
+import dev.keyhold.cluster.Cluster;
+import dev.keyhold.cluster.ClusterRegistry;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.KeyReplication;
 import dev.keyhold.kms.key.KmsCrypto;

@@ -7,12 +7,12 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import com.google.common.collect.ImmutableList;
 import com.google.common.hash.Hashing;
 import com.google.common.io.BaseEncoding;
-import dev.keyhold.kms.cluster.Cluster;
-import dev.keyhold.kms.cluster.ClusterFile;
-import dev.keyhold.kms.cluster.ClusterRegistry;
-import dev.keyhold.kms.cluster.Hsm;
-import dev.keyhold.kms.cluster.HsmState;
-import dev.keyhold.kms.cluster.TrustAnchor;
+import dev.keyhold.cluster.Cluster;
+import dev.keyhold.cluster.ClusterFile;
+import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.cluster.Hsm;
+import dev.keyhold.cluster.HsmState;
+import dev.keyhold.cluster.TrustAnchor;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.Pkcs11Module;
 import dev.keyhold.pkcs11.TokenProfile;
@@ -56,7 +56,7 @@ public final class LocalClusterProvisioner {
    *
    * @throws IllegalArgumentException if {@code fromBackupOf} is not in the clusters file, is
    *     {@code cluster} itself, or {@code cluster} is already in the file with another trust anchor
-   * @throws dev.keyhold.kms.cluster.InvalidClusterFileException if the clusters file is invalid
+   * @throws dev.keyhold.cluster.InvalidClusterFileException if the clusters file is invalid
    */
   public Outcome provision(ClusterId cluster, int hsms, Optional<ClusterId> fromBackupOf, Pin soPin, Pin kmsuserPin) {
     checkNotNull(cluster, "cluster");

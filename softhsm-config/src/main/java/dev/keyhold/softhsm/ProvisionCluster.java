@@ -1,6 +1,6 @@
 package dev.keyhold.softhsm;
 
-import dev.keyhold.kms.cluster.Hsm;
+import dev.keyhold.cluster.Hsm;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.Pkcs11Module;
 import java.nio.file.Path;

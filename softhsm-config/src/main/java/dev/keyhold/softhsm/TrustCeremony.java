@@ -4,7 +4,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 import com.google.common.collect.ImmutableList;
-import dev.keyhold.kms.cluster.TrustedWrappingKey;
+import dev.keyhold.cluster.TrustedWrappingKey;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.Pkcs11Module;
 import dev.keyhold.pkcs11.SecurityOfficer;

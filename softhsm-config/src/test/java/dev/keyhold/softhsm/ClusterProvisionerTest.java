@@ -3,7 +3,7 @@ package dev.keyhold.softhsm;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.keyhold.kms.cluster.TrustedWrappingKey;
+import dev.keyhold.cluster.TrustedWrappingKey;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.AesKeyTemplate;
 import dev.keyhold.pkcs11.BadCredentialsException;

@@ -4,12 +4,12 @@ import static java.nio.charset.StandardCharsets.ISO_8859_1;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.keyhold.kms.cluster.Cluster;
-import dev.keyhold.kms.cluster.ClusterFile;
-import dev.keyhold.kms.cluster.ClusterRegistry;
-import dev.keyhold.kms.cluster.Hsm;
-import dev.keyhold.kms.cluster.HsmState;
-import dev.keyhold.kms.cluster.TrustAnchor;
+import dev.keyhold.cluster.Cluster;
+import dev.keyhold.cluster.ClusterFile;
+import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.cluster.Hsm;
+import dev.keyhold.cluster.HsmState;
+import dev.keyhold.cluster.TrustAnchor;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.TokenProfile;
 import java.nio.file.Files;

@@ -3,11 +3,11 @@ package dev.keyhold.softhsm;
 import static java.nio.charset.StandardCharsets.ISO_8859_1;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.keyhold.kms.cluster.Cluster;
-import dev.keyhold.kms.cluster.ClusterFile;
-import dev.keyhold.kms.cluster.Hsm;
-import dev.keyhold.kms.cluster.TrustedWrappingKey;
-import dev.keyhold.kms.cluster.HsmState;
+import dev.keyhold.cluster.Cluster;
+import dev.keyhold.cluster.ClusterFile;
+import dev.keyhold.cluster.Hsm;
+import dev.keyhold.cluster.TrustedWrappingKey;
+import dev.keyhold.cluster.HsmState;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.SessionPoolConfig;
 import dev.keyhold.pkcs11.Token;

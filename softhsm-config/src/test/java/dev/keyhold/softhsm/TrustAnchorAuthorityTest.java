@@ -3,7 +3,7 @@ package dev.keyhold.softhsm;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.keyhold.kms.cluster.TrustAnchor;
+import dev.keyhold.cluster.TrustAnchor;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;

@@ -2,7 +2,7 @@ package dev.keyhold.kms.key;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.util.concurrent.ThreadFactoryBuilder;
-import dev.keyhold.kms.cluster.TrustedWrappingKey;
+import dev.keyhold.cluster.TrustedWrappingKey;
 import dev.keyhold.kms.keystore.ConnectedStore;
 import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.kms.keystore.ServingHsm;

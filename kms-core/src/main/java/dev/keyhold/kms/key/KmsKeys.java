@@ -11,9 +11,9 @@ import static dev.keyhold.kms.error.Validation.length;
 import static dev.keyhold.kms.error.Validation.range;
 import static dev.keyhold.kms.error.Validation.required;
 
-import dev.keyhold.kms.cluster.Cluster;
-import dev.keyhold.kms.cluster.ClusterRegistry;
-import dev.keyhold.kms.cluster.Hsm;
+import dev.keyhold.cluster.Cluster;
+import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.cluster.Hsm;
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.error.Page;
 import dev.keyhold.kms.keystore.Checkpoints;

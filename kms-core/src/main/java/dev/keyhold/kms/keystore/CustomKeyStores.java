@@ -18,9 +18,9 @@ import static dev.keyhold.kms.error.Validation.range;
 import static dev.keyhold.kms.error.Validation.required;
 
 import com.google.common.io.BaseEncoding;
-import dev.keyhold.kms.cluster.Cluster;
-import dev.keyhold.kms.cluster.ClusterRegistry;
-import dev.keyhold.kms.cluster.TrustAnchor;
+import dev.keyhold.cluster.Cluster;
+import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.cluster.TrustAnchor;
 import dev.keyhold.kms.error.KmsErrorType;
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.error.Page;

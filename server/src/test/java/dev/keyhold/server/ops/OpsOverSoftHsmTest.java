@@ -2,9 +2,9 @@ package dev.keyhold.server.ops;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.keyhold.kms.cluster.Cluster;
-import dev.keyhold.kms.cluster.ClusterRegistry;
-import dev.keyhold.kms.cluster.Hsm;
+import dev.keyhold.cluster.Cluster;
+import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.cluster.Hsm;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.ClusterHealth;
 import dev.keyhold.kms.key.KeyReplication;

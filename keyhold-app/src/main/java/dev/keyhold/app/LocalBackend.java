@@ -1,0 +1,179 @@
+package dev.keyhold.app;
+
+import static com.google.common.base.Preconditions.checkState;
+
+import com.google.common.util.concurrent.ThreadFactoryBuilder;
+import dev.keyhold.cluster.Cluster;
+import dev.keyhold.cluster.ClusterFile;
+import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.key.KeyReplication;
+import dev.keyhold.kms.key.KmsCrypto;
+import dev.keyhold.kms.key.KmsKeys;
+import dev.keyhold.kms.keystore.Checkpoints;
+import dev.keyhold.kms.keystore.ConnectionState;
+import dev.keyhold.kms.keystore.CreateCustomKeyStoreRequest;
+import dev.keyhold.kms.keystore.CustomKeyStores;
+import dev.keyhold.kms.keystore.CustomKeyStoresListEntry;
+import dev.keyhold.kms.keystore.DescribeCustomKeyStoresRequest;
+import dev.keyhold.kms.keystore.KeyStoreConnections;
+import dev.keyhold.kms.metadata.JdbcMetadataStore;
+import dev.keyhold.kms.secret.MasterKey;
+import dev.keyhold.pkcs11.Pin;
+import dev.keyhold.pkcs11.Pkcs11Module;
+import dev.keyhold.pkcs11.SessionPoolConfig;
+import dev.keyhold.server.Backend;
+import dev.keyhold.softhsm.ClusterId;
+import dev.keyhold.softhsm.LocalClusterProvisioner;
+import dev.keyhold.softhsm.SoftHsmDirectory;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The embedded default Keyhold: everything under one home directory ({@code ~/.keyhold} unless told
+ * otherwise). On the first start it provisions a local 2-HSM SoftHSM2 cluster (tokens, trust anchor,
+ * trust ceremony) and a key store named {@value #STORE_NAME} over it; on every start it opens the
+ * embedded metadata store, connects that key store and makes it the default one, so that CreateKey
+ * without a CustomKeyStoreId lands in it, as with AWS KMS. Then it keeps the cluster healthy
+ * (replication) and deletes keys whose waiting period ended.
+ *
+ * <p>The SO PIN is drawn for the ceremony and then forgotten; the kmsuser password goes only to the
+ * key store, which seals it and rotates it at every connect. Neither is ever written in clear.
+ */
+public final class LocalBackend implements AutoCloseable {
+  static final String STORE_NAME = "local";
+  private static final Logger LOG = LoggerFactory.getLogger(LocalBackend.class);
+  private static final Duration REPLICATION_INTERVAL = Duration.ofSeconds(5);
+  private static final Duration DELETION_INTERVAL = Duration.ofMinutes(1);
+  private static final Duration CONNECT_TIMEOUT = Duration.ofMinutes(5);
+
+  private final Backend backend;
+  private final Pkcs11Module module;
+  private final JdbcMetadataStore metadata;
+  private final ScheduledExecutorService deletions;
+
+  private LocalBackend(Backend backend, Pkcs11Module module, JdbcMetadataStore metadata,
+      ScheduledExecutorService deletions) {
+    this.backend = backend;
+    this.module = module;
+    this.metadata = metadata;
+    this.deletions = deletions;
+  }
+
+  /**
+   * Opens (and on the first run provisions) the Keyhold in {@code home}, telling {@code progress} what
+   * it does. SoftHSM2 reads its configuration once per process from {@code SOFTHSM2_CONF}, which must
+   * name {@code home/softhsm/softhsm2.conf} (bin/keyhold sets it).
+   */
+  public static LocalBackend open(Path home, Path softHsmLibrary, Account account, PrintStream progress)
+      throws InterruptedException {
+    SoftHsmDirectory softhsm = SoftHsmDirectory.at(home.resolve("softhsm"));
+    softhsm.create();
+    softhsm.checkActiveInThisProcess();
+    Path clustersFile = home.resolve(LocalClusterProvisioner.CLUSTERS_FILE);
+    SecureRandom random = new SecureRandom();
+    Pkcs11Module module = Pkcs11Module.load(softHsmLibrary);
+    JdbcMetadataStore metadata = null;
+    try {
+      Optional<Pin> newKmsuserPassword = Optional.empty();
+      if (!Files.exists(clustersFile) || ClusterFile.read(clustersFile).all().isEmpty()) {
+        progress.println("provisioning a local cluster of 2 SoftHSM2 HSMs in " + softhsm.root() + " ...");
+        Pin kmsuserPassword = Pin.random(random, 24);
+        Cluster cluster = new LocalClusterProvisioner(module, clustersFile)
+            .provision(ClusterId.random(random), 2, Optional.empty(), Pin.random(random, 24), kmsuserPassword)
+            .cluster();
+        progress.println("  cluster " + cluster.clusterId() + ": HSMs, trust anchor and trusted wrapping key ready");
+        newKmsuserPassword = Optional.of(kmsuserPassword);
+      }
+      ClusterRegistry clusters = ClusterFile.read(clustersFile);
+      Cluster cluster = clusters.all().get(0);
+
+      Path data = home.resolve("data");
+      metadata = JdbcMetadataStore.embedded(data);
+      MasterKey masterKey = MasterKey.loadOrCreate(data.resolve("master.key"));
+      KeyStoreConnections connections = new KeyStoreConnections(
+          metadata, clusters, masterKey, SessionPoolConfig.defaults(), Checkpoints.NONE);
+      CustomKeyStores keyStores = new CustomKeyStores(metadata, clusters, masterKey, Clock.systemUTC(), connections);
+      keyStores.resume();
+      String storeId = localStore(keyStores, cluster, newKmsuserPassword, progress);
+
+      KmsKeys keys = new KmsKeys(metadata, clusters, keyStores, connections, account, Clock.systemUTC(),
+          Optional.of(storeId));
+      KeyReplication replication = new KeyReplication(keys, connections, metadata, Clock.systemUTC());
+      replication.start(REPLICATION_INTERVAL);
+      ScheduledExecutorService deletions = Executors.newSingleThreadScheduledExecutor(
+          new ThreadFactoryBuilder().setNameFormat("keyhold-deletions").setDaemon(true).build());
+      deletions.scheduleWithFixedDelay(() -> deleteDueKeys(keys), 0, DELETION_INTERVAL.toSeconds(), TimeUnit.SECONDS);
+      Backend backend = new Backend(account, keyStores, connections, keys, new KmsCrypto(keys, connections),
+          replication);
+      return new LocalBackend(backend, module, metadata, deletions);
+    } catch (RuntimeException | InterruptedException e) {
+      if (metadata != null) {
+        metadata.close();
+      }
+      module.close();
+      throw e;
+    }
+  }
+
+  public Backend backend() {
+    return backend;
+  }
+
+  /** Stops the background work, logs out of the HSMs and closes the metadata store. */
+  @Override
+  public void close() {
+    deletions.shutdownNow();
+    backend.replication().close();
+    backend.keyStores().close();
+    metadata.close();
+    module.close();
+  }
+
+  /** The id of the key store {@value #STORE_NAME}, created on the first run and connected. */
+  private static String localStore(CustomKeyStores keyStores, Cluster cluster, Optional<Pin> newKmsuserPassword,
+      PrintStream progress) throws InterruptedException {
+    Optional<CustomKeyStoresListEntry> existing = keyStores.describeCustomKeyStores(DescribeCustomKeyStoresRequest.all())
+        .customKeyStores().stream().filter(store -> store.customKeyStoreName().equals(STORE_NAME)).findFirst();
+    String storeId;
+    if (existing.isPresent()) {
+      storeId = existing.get().customKeyStoreId();
+    } else {
+      checkState(newKmsuserPassword.isPresent(), "the clusters file exists but the key store '%s' does not: "
+          + "remove the home directory to start afresh", STORE_NAME);
+      storeId = keyStores.createCustomKeyStore(new CreateCustomKeyStoreRequest(STORE_NAME, cluster.clusterId(),
+          cluster.trustAnchor().pem(), newKmsuserPassword.get(), null));
+      progress.println("  key store " + storeId + " created for " + cluster.clusterId());
+    }
+    if (keyStores.describe(storeId).connectionState() == ConnectionState.FAILED) {
+      keyStores.disconnectCustomKeyStore(storeId);
+    }
+    if (keyStores.describe(storeId).connectionState() == ConnectionState.DISCONNECTED) {
+      keyStores.connectCustomKeyStore(storeId);
+    }
+    progress.println("connecting key store " + storeId + " (kmsuser logs in to every HSM) ...");
+    CustomKeyStoresListEntry store = keyStores.awaitConnected(storeId, CONNECT_TIMEOUT);
+    checkState(store.connectionState() == ConnectionState.CONNECTED, "key store %s did not connect: %s", storeId,
+        store.connectionErrorCode().map(Object::toString).orElse("no error code"));
+    progress.println("  key store " + storeId + " CONNECTED; it is the default key store");
+    return storeId;
+  }
+
+  private static void deleteDueKeys(KmsKeys keys) {
+    try {
+      keys.deleteDueKeys().forEach(arn -> LOG.info("deleted {} at the end of its waiting period", arn));
+    } catch (RuntimeException e) {
+      LOG.warn("deleting due keys failed; the next run tries again", e);
+    }
+  }
+}

@@ -1,0 +1,243 @@
+package dev.keyhold.kms.keystore;
+
+import static dev.keyhold.kms.keystore.CustomKeyStoresTest.assertError;
+import static dev.keyhold.kms.keystore.CustomKeyStoresTest.error;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.keyhold.cluster.Cluster;
+import dev.keyhold.kms.error.KmsErrorType;
+import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.key.CreateKeyRequest;
+import dev.keyhold.kms.key.DecryptRequest;
+import dev.keyhold.kms.key.EncryptRequest;
+import dev.keyhold.kms.key.GenerateDataKeyRequest;
+import dev.keyhold.kms.key.GenerateDataKeyResponse;
+import dev.keyhold.kms.key.KeyMetadata;
+import dev.keyhold.kms.key.KmsCrypto;
+import dev.keyhold.kms.key.KmsKeys;
+import dev.keyhold.kms.key.ReEncryptRequest;
+import dev.keyhold.kms.key.ReEncryptResponse;
+import dev.keyhold.softhsm.SoftHsmClusterExtension;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Encrypt, Decrypt and GenerateDataKey inside the HSM, with the ciphertext format's bindings. */
+class KmsCryptoTest {
+  @RegisterExtension static final SoftHsmClusterExtension softhsm = SoftHsmClusterExtension.withHsms(1);
+  private static final byte[] PLAINTEXT = "a secret worth an HSM".getBytes(StandardCharsets.UTF_8);
+  private static final Map<String, String> CONTEXT = Map.of("purpose", "test", "tenant", "blue");
+
+  @TempDir Path data;
+  private KeyStoreFixture fixture;
+  private CustomKeyStores keyStores;
+  private KmsCrypto crypto;
+  private String storeId;
+  private KeyMetadata key;
+  private KeyMetadata otherKey;
+
+  @BeforeEach
+  void createKeys() throws Exception {
+    fixture = new KeyStoreFixture(softhsm, data);
+    Cluster cluster = fixture.newCluster(2);
+    keyStores = fixture.open();
+    KmsKeys keys = fixture.kmsKeys(Clock.systemUTC());
+    crypto = new KmsCrypto(keys, fixture.connections);
+    storeId = fixture.connectedStore("crypto", cluster);
+    key = keys.createKey(CreateKeyRequest.inCustomKeyStore(storeId, "one"));
+    otherKey = keys.createKey(CreateKeyRequest.inCustomKeyStore(storeId, "two"));
+  }
+
+  @AfterEach
+  void close() throws Exception {
+    fixture.close();
+  }
+
+  @Test
+  void roundTripsWithTheContextInAnyOrder() {
+    byte[] blob = encrypt(key.keyId(), PLAINTEXT, CONTEXT);
+    Map<String, String> reordered = new LinkedHashMap<>();
+    reordered.put("tenant", "blue");
+    reordered.put("purpose", "test");
+
+    assertThat(crypto.decrypt(new DecryptRequest(blob, reordered, null, null)).plaintext()).isEqualTo(PLAINTEXT);
+    assertThat(crypto.decrypt(new DecryptRequest(blob, CONTEXT, key.arn(), "SYMMETRIC_DEFAULT")).keyId())
+        .isEqualTo(key.arn());
+    assertThat(crypto.encrypt(new EncryptRequest(key.arn(), PLAINTEXT, null, null)).keyId()).isEqualTo(key.arn());
+  }
+
+  @Test
+  void theBlobNamesItsKeyAndStoreInItsHeader() {
+    byte[] blob = encrypt(key.keyId(), PLAINTEXT, null);
+    ByteBuffer header = ByteBuffer.wrap(blob);
+    assertThat(header.get()).isEqualTo((byte) 1);
+    assertThat(new UUID(header.getLong(), header.getLong()).toString()).isEqualTo(key.keyId());
+    int storeLength = header.get();
+    assertThat(new String(blob, 18, storeLength, StandardCharsets.US_ASCII)).isEqualTo(storeId);
+    assertThat(blob).hasSize(18 + storeLength + 12 + PLAINTEXT.length + 16);
+  }
+
+  @Test
+  void aWrongContextOrAnyTamperingIsInvalidCiphertextWithAnEmptyMessage() {
+    byte[] blob = encrypt(key.keyId(), PLAINTEXT, CONTEXT);
+    assertInvalid(blob, Map.of("purpose", "test", "tenant", "red"));
+    assertInvalid(blob, Map.of("purpose", "test"));
+    assertInvalid(blob, null);
+    for (int index : new int[] {20, blob.length - 20, blob.length - 1}) {
+      byte[] tampered = blob.clone();
+      tampered[index] ^= 1;
+      assertInvalid(tampered, CONTEXT);
+    }
+    byte[] movedToOtherKey = blob.clone();
+    System.arraycopy(encrypt(otherKey.keyId(), PLAINTEXT, CONTEXT), 1, movedToOtherKey, 1, 16);
+    assertInvalid(movedToOtherKey, CONTEXT);
+    assertInvalid(Arrays.copyOf(blob, 30), CONTEXT);
+    assertInvalid(new byte[] {9, 9, 9}, CONTEXT);
+  }
+
+  @Test
+  void everyFlippedByteAndEveryTruncationFailsAndNeverYieldsAPlaintext() {
+    byte[] blob = encrypt(key.keyId(), PLAINTEXT, CONTEXT);
+    for (int index = 0; index < blob.length; index++) {
+      for (int bit : new int[] {0x01, 0x80}) {
+        byte[] tampered = blob.clone();
+        tampered[index] ^= bit;
+        assertInvalid(tampered, CONTEXT);
+      }
+    }
+    for (int length = 1; length < blob.length; length++) {
+      assertInvalid(Arrays.copyOf(blob, length), CONTEXT);
+    }
+    byte[] context = blob.clone();
+    assertInvalid(context, Map.of("Purpose", "test", "tenant", "blue"));
+    assertInvalid(context, Map.of("purpose", "test ", "tenant", "blue"));
+  }
+
+  @Test
+  void aBlobFromAnotherKeyStoreIsInvalidCiphertext() throws Exception {
+    Cluster otherCluster = fixture.newCluster(2);
+    keyStores = fixture.open();
+    KmsKeys keys = new KmsKeys(fixture.metadata, fixture.registry, keyStores, fixture.connections,
+        new Account("111122223333", "us-east-1"), Clock.systemUTC());
+    crypto = new KmsCrypto(keys, fixture.connections);
+    String otherStore = keyStores.createCustomKeyStore(fixture.createRequest("other", otherCluster));
+    keyStores.connectCustomKeyStore(otherStore);
+    keyStores.connectCustomKeyStore(storeId);
+    assertThat(fixture.awaitSettled(otherStore).connectionState()).isEqualTo(ConnectionState.CONNECTED);
+    assertThat(fixture.awaitSettled(storeId).connectionState()).isEqualTo(ConnectionState.CONNECTED);
+    KeyMetadata foreign = keys.createKey(CreateKeyRequest.inCustomKeyStore(otherStore, null));
+    byte[] blob = encrypt(foreign.keyId(), PLAINTEXT, null);
+    // The same key id, but claiming this store: the header no longer matches.
+    byte[] header = java.nio.ByteBuffer.allocate(18 + storeId.length()).put((byte) 1).put(blob, 1, 16)
+        .put((byte) storeId.length()).put(storeId.getBytes(StandardCharsets.US_ASCII)).array();
+    byte[] moved = Arrays.copyOf(header, header.length + blob.length - header.length);
+    System.arraycopy(blob, header.length, moved, header.length, blob.length - header.length);
+    assertInvalid(moved, null);
+    assertThat(crypto.decrypt(new DecryptRequest(blob, null, null, null)).plaintext()).isEqualTo(PLAINTEXT);
+  }
+
+  @Test
+  void aKeyIdThatIsNotTheBlobsIsIncorrectKey() {
+    byte[] blob = encrypt(key.keyId(), PLAINTEXT, null);
+    assertThat(error(() -> crypto.decrypt(new DecryptRequest(blob, null, otherKey.keyId(), null))))
+        .hasMessage("The key ID in the request does not identify a CMK that can perform this operation.")
+        .extracting(e -> e.type()).isEqualTo(KmsErrorType.IncorrectKeyException);
+  }
+
+  @Test
+  void generatesDataKeysInTheHsm() {
+    GenerateDataKeyResponse aes256 = crypto.generateDataKey(new GenerateDataKeyRequest(key.keyId(), CONTEXT, "AES_256", null));
+    byte[] dataKey = aes256.plaintext().orElseThrow();
+    assertThat(dataKey).hasSize(32);
+    assertThat(crypto.decrypt(new DecryptRequest(aes256.ciphertextBlob(), CONTEXT, null, null)).plaintext())
+        .isEqualTo(dataKey);
+    assertThat(aes256.toString()).doesNotContain(Arrays.toString(dataKey));
+    assertThat(crypto.generateDataKey(new GenerateDataKeyRequest(key.keyId(), null, "AES_128", null)).plaintext()
+        .orElseThrow()).hasSize(16);
+    assertThat(crypto.generateDataKey(new GenerateDataKeyRequest(key.keyId(), null, null, 64)).plaintext()
+        .orElseThrow()).hasSize(64);
+    GenerateDataKeyResponse hidden = crypto.generateDataKeyWithoutPlaintext(
+        new GenerateDataKeyRequest(key.keyId(), null, "AES_256", null));
+    assertThat(hidden.plaintext()).isEmpty();
+    assertThat(crypto.decrypt(new DecryptRequest(hidden.ciphertextBlob(), null, null, null)).plaintext()).hasSize(32);
+
+    assertThat(error(() -> crypto.generateDataKey(new GenerateDataKeyRequest(key.keyId(), null, "AES_256", 32))))
+        .hasMessage("Please specify either number of bytes or key spec.");
+    assertThat(error(() -> crypto.generateDataKey(new GenerateDataKeyRequest(key.keyId(), null, null, null))))
+        .hasMessage("Please specify either number of bytes or key spec.");
+    assertThat(error(() -> crypto.generateDataKey(new GenerateDataKeyRequest(key.keyId(), null, null, 1025))))
+        .hasMessage("1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy constraint: "
+            + "Member must have value less than or equal to 1024");
+  }
+
+  @Test
+  void badInputGetsAwsMessages() {
+    assertThat(error(() -> encrypt(key.keyId(), new byte[4097], null)))
+        .hasMessage("1 validation error detected: Value at 'plaintext' failed to satisfy constraint: "
+            + "Member must have length less than or equal to 4096");
+    assertError(() -> encrypt(key.keyId(), new byte[0], null), KmsErrorType.ValidationException);
+    assertError(() -> crypto.encrypt(new EncryptRequest(key.keyId(), PLAINTEXT, null, "RSAES_OAEP_SHA_256")),
+        KmsErrorType.InvalidKeyUsageException);
+    assertThat(error(() -> encrypt("not-a-key", PLAINTEXT, null))).hasMessage("Invalid keyId 'not-a-key'");
+    assertError(() -> crypto.decrypt(new DecryptRequest(new byte[6145], null, null, null)),
+        KmsErrorType.ValidationException);
+  }
+
+  @Test
+  void keysOfADisconnectedStoreAreUnavailableUntilItReconnects() throws Exception {
+    byte[] blob = encrypt(key.keyId(), PLAINTEXT, null);
+    keyStores.disconnectCustomKeyStore(storeId);
+    assertThat(error(() -> encrypt(key.keyId(), PLAINTEXT, null)))
+        .hasMessage(key.arn() + " is unavailable.")
+        .extracting(e -> e.type()).isEqualTo(KmsErrorType.KMSInvalidStateException);
+
+    keyStores.connectCustomKeyStore(storeId);
+    assertThat(fixture.awaitSettled(storeId).connectionState()).isEqualTo(ConnectionState.CONNECTED);
+    assertThat(crypto.decrypt(new DecryptRequest(blob, null, null, null)).plaintext()).isEqualTo(PLAINTEXT);
+  }
+
+  @Test
+  void reEncryptsUnderAnotherKeyAndContext() {
+    byte[] blob = encrypt(key.keyId(), PLAINTEXT, CONTEXT);
+    ReEncryptResponse moved = crypto.reEncrypt(
+        new ReEncryptRequest(blob, CONTEXT, null, otherKey.arn(), Map.of("purpose", "archive")));
+    assertThat(moved.sourceKeyId()).isEqualTo(key.arn());
+    assertThat(moved.keyId()).isEqualTo(otherKey.arn());
+    assertThat(crypto.decrypt(new DecryptRequest(moved.ciphertextBlob(), Map.of("purpose", "archive"), null, null))
+        .plaintext()).isEqualTo(PLAINTEXT);
+    assertInvalid(moved.ciphertextBlob(), CONTEXT);
+    assertError(() -> crypto.reEncrypt(new ReEncryptRequest(blob, null, null, otherKey.arn(), null)),
+        KmsErrorType.InvalidCiphertextException);
+  }
+
+  @Test
+  void generatesRandomBytesInTheStoresHsmsOrHere() throws Exception {
+    assertThat(crypto.generateRandom(32, storeId)).hasSize(32);
+    assertThat(crypto.generateRandom(1024, null)).hasSize(1024);
+    assertThat(error(() -> crypto.generateRandom(null, null))).hasMessage("NumberOfBytes is required.");
+    assertError(() -> crypto.generateRandom(1025, storeId), KmsErrorType.ValidationException);
+    assertError(() -> crypto.generateRandom(8, "cks-00000000000000000"), KmsErrorType.CustomKeyStoreNotFoundException);
+    keyStores.disconnectCustomKeyStore(storeId);
+    assertError(() -> crypto.generateRandom(8, storeId), KmsErrorType.CustomKeyStoreInvalidStateException);
+  }
+
+  private byte[] encrypt(String keyId, byte[] plaintext, Map<String, String> context) {
+    return crypto.encrypt(new EncryptRequest(keyId, plaintext, context, null)).ciphertextBlob();
+  }
+
+  private void assertInvalid(byte[] blob, Map<String, String> context) {
+    assertThat(error(() -> crypto.decrypt(new DecryptRequest(blob, context, null, null))))
+        .hasMessage("")
+        .extracting(e -> e.type()).isEqualTo(KmsErrorType.InvalidCiphertextException);
+  }
+}
