@@ -2,20 +2,18 @@ package dev.keyhold.bench;
 
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.kms.Keyhold;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.KmsCrypto;
 import dev.keyhold.kms.key.KmsKeys;
-import dev.keyhold.kms.keystore.Checkpoints;
 import dev.keyhold.kms.keystore.ConnectedStore;
 import dev.keyhold.kms.keystore.ConnectionState;
 import dev.keyhold.kms.keystore.CreateCustomKeyStoreRequest;
 import dev.keyhold.kms.keystore.CustomKeyStores;
-import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.Pkcs11Module;
-import dev.keyhold.pkcs11.SessionPoolConfig;
 import dev.keyhold.softhsm.ClusterId;
 import dev.keyhold.softhsm.LocalClusterProvisioner;
 import dev.keyhold.softhsm.SoftHsmDirectory;
@@ -23,7 +21,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -44,27 +41,26 @@ final class BenchKeyStore implements AutoCloseable {
       Path.of(System.getProperty("keyhold.bench.module", "/usr/lib/softhsm/libsofthsm2.so"));
 
   private static final Duration CONNECT_TIMEOUT = Duration.ofMinutes(1);
+  private static final Account ACCOUNT = new Account("111122223333", "us-east-1");
 
   final Path dataDirectory;
   final Pkcs11Module module;
   final Cluster cluster;
   final JdbcMetadataStore metadata;
-  final KeyStoreConnections connections;
-  final CustomKeyStores keyStores;
+  final Keyhold keyhold;
   final KmsKeys keys;
   final KmsCrypto crypto;
   final String storeId;
 
   private BenchKeyStore(Path dataDirectory, Pkcs11Module module, Cluster cluster, JdbcMetadataStore metadata,
-      KeyStoreConnections connections, CustomKeyStores keyStores, KmsKeys keys, String storeId) {
+      Keyhold keyhold, String storeId) {
     this.dataDirectory = dataDirectory;
     this.module = module;
     this.cluster = cluster;
     this.metadata = metadata;
-    this.connections = connections;
-    this.keyStores = keyStores;
-    this.keys = keys;
-    this.crypto = new KmsCrypto(keys, connections);
+    this.keyhold = keyhold;
+    this.keys = keyhold.keys();
+    this.crypto = keyhold.crypto();
     this.storeId = storeId;
   }
 
@@ -93,9 +89,8 @@ final class BenchKeyStore implements AutoCloseable {
     ClusterRegistry registry = ClusterRegistry.of(List.of(cluster));
     JdbcMetadataStore metadata = JdbcMetadataStore.embedded(dataDirectory);
     MasterKey masterKey = MasterKey.loadOrCreate(dataDirectory.resolve("master.key"));
-    KeyStoreConnections connections = new KeyStoreConnections(metadata, registry, masterKey,
-        SessionPoolConfig.defaults(), Checkpoints.NONE);
-    CustomKeyStores keyStores = new CustomKeyStores(metadata, registry, masterKey, Clock.systemUTC(), connections);
+    Keyhold keyhold = Keyhold.open(metadata, registry, masterKey, Keyhold.Options.of(ACCOUNT));
+    CustomKeyStores keyStores = keyhold.keyStores();
     String store = keyStores.createCustomKeyStore(new CreateCustomKeyStoreRequest(
         "bench", cluster.clusterId(), cluster.trustAnchor().pem(), kmsuserPin, null));
     keyStores.connectCustomKeyStore(store);
@@ -103,10 +98,7 @@ final class BenchKeyStore implements AutoCloseable {
     if (state != ConnectionState.CONNECTED) {
       throw new IllegalStateException("key store " + store + " is " + state + ", not CONNECTED");
     }
-    KmsKeys keys = new KmsKeys(metadata, registry, keyStores, connections, new Account("111122223333", "us-east-1"),
-        Clock.systemUTC());
-    BenchKeyStore opened = new BenchKeyStore(dataDirectory, module, cluster, metadata, connections, keyStores, keys,
-        store);
+    BenchKeyStore opened = new BenchKeyStore(dataDirectory, module, cluster, metadata, keyhold, store);
     int serving = opened.logins().hsms().size();
     if (serving != hsms || !opened.logins().replicatesKeys()) {
       throw new IllegalStateException("key store " + store + " serves " + serving + " HSMs (replicating: "
@@ -117,12 +109,12 @@ final class BenchKeyStore implements AutoCloseable {
 
   /** The store's logins: one per HSM, in the cluster's order, with whether the KMS layer finds it lost. */
   ConnectedStore logins() {
-    return connections.connected(storeId).orElseThrow(() -> new IllegalStateException(storeId + " is not connected"));
+    return keyhold.connections().connected(storeId).orElseThrow(() -> new IllegalStateException(storeId + " is not connected"));
   }
 
   @Override
   public void close() {
-    keyStores.close();
+    keyhold.close();
     metadata.close();
     module.close();
   }

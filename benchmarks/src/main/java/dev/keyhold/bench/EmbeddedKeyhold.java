@@ -45,7 +45,7 @@ public final class EmbeddedKeyhold implements AutoCloseable {
 
   /** The service's own crypto operations: no HTTP, SigV4, policy or audit. */
   public KmsCrypto crypto() {
-    return service.backend().crypto();
+    return service.keyhold().crypto();
   }
 
   public URI uri() {

@@ -7,7 +7,6 @@ import dev.keyhold.kms.keystore.ServingHsm;
 import dev.keyhold.shims.HsmOutages;
 import java.nio.file.Path;
 import java.security.SecureRandom;
-import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -67,7 +66,7 @@ public class FailoverBenchmark {
     if (lost) {
       outages.takeDown(downLabel);
     }
-    replication = new KeyReplication(store.keys, store.connections, store.metadata, Clock.systemUTC());
+    replication = store.keyhold.replication();
     replication.runOnce();
     checkLost();
     store.crypto.encrypt(request);

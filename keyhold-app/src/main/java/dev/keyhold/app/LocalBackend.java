@@ -2,27 +2,20 @@ package dev.keyhold.app;
 
 import static com.google.common.base.Preconditions.checkState;
 
-import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.ClusterFile;
 import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.kms.Keyhold;
 import dev.keyhold.kms.key.Account;
-import dev.keyhold.kms.key.KeyReplication;
-import dev.keyhold.kms.key.KmsCrypto;
-import dev.keyhold.kms.key.KmsKeys;
-import dev.keyhold.kms.keystore.Checkpoints;
 import dev.keyhold.kms.keystore.ConnectionState;
 import dev.keyhold.kms.keystore.CreateCustomKeyStoreRequest;
 import dev.keyhold.kms.keystore.CustomKeyStores;
 import dev.keyhold.kms.keystore.CustomKeyStoresListEntry;
 import dev.keyhold.kms.keystore.DescribeCustomKeyStoresRequest;
-import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.Pkcs11Module;
-import dev.keyhold.pkcs11.SessionPoolConfig;
-import dev.keyhold.server.Backend;
 import dev.keyhold.softhsm.ClusterId;
 import dev.keyhold.softhsm.LocalClusterProvisioner;
 import dev.keyhold.softhsm.SoftHsmDirectory;
@@ -30,14 +23,8 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The embedded default Keyhold: everything under one home directory ({@code ~/.keyhold} unless told
@@ -52,22 +39,18 @@ import org.slf4j.LoggerFactory;
  */
 public final class LocalBackend implements AutoCloseable {
   static final String STORE_NAME = "local";
-  private static final Logger LOG = LoggerFactory.getLogger(LocalBackend.class);
   private static final Duration REPLICATION_INTERVAL = Duration.ofSeconds(5);
   private static final Duration DELETION_INTERVAL = Duration.ofMinutes(1);
   private static final Duration CONNECT_TIMEOUT = Duration.ofMinutes(5);
 
-  private final Backend backend;
+  private final Keyhold keyhold;
   private final Pkcs11Module module;
   private final JdbcMetadataStore metadata;
-  private final ScheduledExecutorService deletions;
 
-  private LocalBackend(Backend backend, Pkcs11Module module, JdbcMetadataStore metadata,
-      ScheduledExecutorService deletions) {
-    this.backend = backend;
+  private LocalBackend(Keyhold keyhold, Pkcs11Module module, JdbcMetadataStore metadata) {
+    this.keyhold = keyhold;
     this.module = module;
     this.metadata = metadata;
-    this.deletions = deletions;
   }
 
   /**
@@ -84,6 +67,7 @@ public final class LocalBackend implements AutoCloseable {
     SecureRandom random = new SecureRandom();
     Pkcs11Module module = Pkcs11Module.load(softHsmLibrary);
     JdbcMetadataStore metadata = null;
+    Keyhold keyhold = null;
     try {
       Optional<Pin> newKmsuserPassword = Optional.empty();
       if (!Files.exists(clustersFile) || ClusterFile.read(clustersFile).all().isEmpty()) {
@@ -101,23 +85,14 @@ public final class LocalBackend implements AutoCloseable {
       Path data = home.resolve("data");
       metadata = JdbcMetadataStore.embedded(data);
       MasterKey masterKey = MasterKey.loadOrCreate(data.resolve("master.key"));
-      KeyStoreConnections connections = new KeyStoreConnections(
-          metadata, clusters, masterKey, SessionPoolConfig.defaults(), Checkpoints.NONE);
-      CustomKeyStores keyStores = new CustomKeyStores(metadata, clusters, masterKey, Clock.systemUTC(), connections);
-      keyStores.resume();
-      String storeId = localStore(keyStores, cluster, newKmsuserPassword, progress);
-
-      KmsKeys keys = new KmsKeys(metadata, clusters, keyStores, connections, account, Clock.systemUTC(),
-          Optional.of(storeId));
-      KeyReplication replication = new KeyReplication(keys, connections, metadata, Clock.systemUTC());
-      replication.start(REPLICATION_INTERVAL);
-      ScheduledExecutorService deletions = Executors.newSingleThreadScheduledExecutor(
-          new ThreadFactoryBuilder().setNameFormat("keyhold-deletions").setDaemon(true).build());
-      deletions.scheduleWithFixedDelay(() -> deleteDueKeys(keys), 0, DELETION_INTERVAL.toSeconds(), TimeUnit.SECONDS);
-      Backend backend = new Backend(account, keyStores, connections, keys, new KmsCrypto(keys, connections),
-          replication);
-      return new LocalBackend(backend, module, metadata, deletions);
+      keyhold = Keyhold.open(metadata, clusters, masterKey, Keyhold.Options.of(account).withDefaultKeyStore(STORE_NAME));
+      localStore(keyhold.keyStores(), cluster, newKmsuserPassword, progress);
+      keyhold.startBackgroundWork(REPLICATION_INTERVAL, DELETION_INTERVAL);
+      return new LocalBackend(keyhold, module, metadata);
     } catch (RuntimeException | InterruptedException e) {
+      if (keyhold != null) {
+        keyhold.close();
+      }
       if (metadata != null) {
         metadata.close();
       }
@@ -126,22 +101,20 @@ public final class LocalBackend implements AutoCloseable {
     }
   }
 
-  public Backend backend() {
-    return backend;
+  public Keyhold keyhold() {
+    return keyhold;
   }
 
   /** Stops the background work, logs out of the HSMs and closes the metadata store. */
   @Override
   public void close() {
-    deletions.shutdownNow();
-    backend.replication().close();
-    backend.keyStores().close();
+    keyhold.close();
     metadata.close();
     module.close();
   }
 
-  /** The id of the key store {@value #STORE_NAME}, created on the first run and connected. */
-  private static String localStore(CustomKeyStores keyStores, Cluster cluster, Optional<Pin> newKmsuserPassword,
+  /** Creates the key store {@value #STORE_NAME} on the first run, and connects it. */
+  private static void localStore(CustomKeyStores keyStores, Cluster cluster, Optional<Pin> newKmsuserPassword,
       PrintStream progress) throws InterruptedException {
     Optional<CustomKeyStoresListEntry> existing = keyStores.describeCustomKeyStores(DescribeCustomKeyStoresRequest.all())
         .customKeyStores().stream().filter(store -> store.customKeyStoreName().equals(STORE_NAME)).findFirst();
@@ -166,14 +139,5 @@ public final class LocalBackend implements AutoCloseable {
     checkState(store.connectionState() == ConnectionState.CONNECTED, "key store %s did not connect: %s", storeId,
         store.connectionErrorCode().map(Object::toString).orElse("no error code"));
     progress.println("  key store " + storeId + " CONNECTED; it is the default key store");
-    return storeId;
-  }
-
-  private static void deleteDueKeys(KmsKeys keys) {
-    try {
-      keys.deleteDueKeys().forEach(arn -> LOG.info("deleted {} at the end of its waiting period", arn));
-    } catch (RuntimeException e) {
-      LOG.warn("deleting due keys failed; the next run tries again", e);
-    }
   }
 }

@@ -1,13 +1,12 @@
 package dev.keyhold.app;
 
+import dev.keyhold.kms.Keyhold;
 import dev.keyhold.kms.key.Account;
-import dev.keyhold.server.Backend;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.server.KeyholdServer;
 import dev.keyhold.server.auth.Credential;
 import dev.keyhold.server.auth.CredentialStore;
 import dev.keyhold.server.auth.SigV4Authenticator;
-import dev.keyhold.server.authz.KeyPolicyAuthorizer;
 import dev.keyhold.server.ops.AuditLog;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -49,8 +48,8 @@ public final class LocalKeyhold implements AutoCloseable {
       CredentialStore credentials = CredentialStore.load(home.resolve("credentials.json"),
           MasterKey.loadOrCreate(home.resolve("data/master.key")));
       Credential root = rootCredential(credentials, account);
-      KeyholdServer server = listen.apply(KeyholdServer.builder(local.backend(),
-              new SigV4Authenticator(credentials, account.region(), Clock.systemUTC()), new KeyPolicyAuthorizer())
+      KeyholdServer server = listen.apply(KeyholdServer.builder(local.keyhold(),
+              new SigV4Authenticator(credentials, account.region(), Clock.systemUTC()))
           .observer(audit))
           .start();
       return new LocalKeyhold(local, audit, server, root);
@@ -76,8 +75,8 @@ public final class LocalKeyhold implements AutoCloseable {
     return root;
   }
 
-  public Backend backend() {
-    return local.backend();
+  public Keyhold keyhold() {
+    return local.keyhold();
   }
 
   public KeyholdServer server() {

@@ -10,12 +10,12 @@ import static dev.keyhold.app.UpgradeFromSavedHomeTest.SAVED_CIPHERTEXT;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.keyhold.kms.Keyhold;
 import dev.keyhold.kms.key.KeyMaterialReport;
 import dev.keyhold.kms.keystore.ConnectedStore;
 import dev.keyhold.kms.keystore.CustomKeyStoresListEntry;
 import dev.keyhold.kms.keystore.DescribeCustomKeyStoresRequest;
 import dev.keyhold.pkcs11.AesKey;
-import dev.keyhold.server.Backend;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -75,7 +75,7 @@ public final class SavedHomeProbe {
         Connection sql = DriverManager.getConnection(
             "jdbc:h2:file:" + home.resolve("data").resolve("keyhold") + ";WRITE_DELAY=0", "keyhold", "");
         KmsClient kms = client(keyhold)) {
-      Backend backend = keyhold.backend();
+      Keyhold backend = keyhold.keyhold();
       seen.put("rootAccessKeyId", keyhold.root().accessKeyId());
       CustomKeyStoresListEntry store = backend.keyStores().describeCustomKeyStores(
           DescribeCustomKeyStoresRequest.all()).customKeyStores().stream()
@@ -162,7 +162,7 @@ public final class SavedHomeProbe {
       logins.tokens().forEach((hsmId, token) ->
           labels.put(hsmId, token.listAesKeys().stream().map(AesKey::label).sorted().toList()));
       seen.put("labelsOnHsms", labels);
-      KeyMaterialReport report = backend.keys().keyMaterialReport(storeId);
+      KeyMaterialReport report = backend.keys().materialReports().keyMaterialReport(storeId);
       seen.put("materialReport", Map.of("missing", report.missing(), "orphans", report.orphans(),
           "unreachableHsmIds", report.unreachableHsmIds()));
     }

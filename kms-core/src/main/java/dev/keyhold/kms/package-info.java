@@ -1,7 +1,6 @@
 /**
  * The KMS layer: custom key stores bound to HSM clusters, KMS keys and their lifecycle, the crypto
- * operations and the metadata store. It reaches HSMs only through {@code dev.keyhold.pkcs11}.
- *
- * <p>Empty until the key store issue lands; the module exists so the build's shape is settled.
+ * operations, key policies and the metadata store. It reaches HSMs only through
+ * {@code dev.keyhold.pkcs11}. {@link dev.keyhold.kms.Keyhold} assembles it.
  */
 package dev.keyhold.kms;

@@ -4,8 +4,8 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 import com.google.common.collect.ImmutableList;
+import dev.keyhold.kms.Keyhold;
 import dev.keyhold.server.auth.RequestAuthenticator;
-import dev.keyhold.server.authz.KeyPolicyAuthorizer;
 import dev.keyhold.server.ops.HealthReport;
 import dev.keyhold.server.ops.RequestObserver;
 import dev.keyhold.server.ops.ServiceMetrics;
@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
  * ({@link ServiceMetrics}), over HTTP or TLS. Every response carries an {@code x-amzn-RequestId}.
  *
  * <pre>{@code
- * KeyholdServer server = KeyholdServer.builder(backend, new SigV4Authenticator(...), new KeyPolicyAuthorizer())
+ * KeyholdServer server = KeyholdServer.builder(keyhold, new SigV4Authenticator(...))
  *     .host("127.0.0.1").port(8443)
  *     .tls(ServerTls.selfSigned(List.of("localhost", "127.0.0.1")))
  *     .observer(auditLog)
@@ -51,11 +51,7 @@ import org.slf4j.LoggerFactory;
  * which key stores, clusters and HSMs are up and how busy the service is: bind to an address only
  * trusted callers reach, as the default {@code 127.0.0.1} is.
  *
- * <p>One server per backend: it keeps the keys' policies and aliases it has resolved in memory, and
- * learns of changes to them only through its own requests (as kms-core, which owns its metadata
- * store, does).
- *
- * <p>The server closes neither the backend nor the observers: whoever built them does, after
+ * <p>The server closes neither the Keyhold nor the observers: whoever built them does, after
  * {@link #close()}.
  */
 public final class KeyholdServer implements AutoCloseable {
@@ -73,13 +69,13 @@ public final class KeyholdServer implements AutoCloseable {
   private final AtomicBoolean closed = new AtomicBoolean();
 
   private KeyholdServer(Builder builder) {
-    ServiceMetrics metrics = ServiceMetrics.create(builder.backend.replication(), builder.backend.connections());
-    KmsWireHandler kms = new KmsWireHandler(builder.backend, builder.authenticator, builder.authorizer,
+    ServiceMetrics metrics = ServiceMetrics.create(builder.keyhold.replication(), builder.keyhold.connections());
+    KmsWireHandler kms = new KmsWireHandler(builder.keyhold, builder.authenticator,
         ImmutableList.<RequestObserver>builder().add(metrics).addAll(builder.observers).build(),
         builder.maxRequestBytes);
     requests = new GracefulShutdownHandler(Handlers.routing()
         .post("/", new HttpContinueReadHandler(kms))
-        .get("/health", new BlockingHandler(exchange -> health(exchange, builder.backend)))
+        .get("/health", new BlockingHandler(exchange -> health(exchange, builder.keyhold)))
         .get("/metrics", new BlockingHandler(exchange -> metrics(exchange, metrics)))
         .setFallbackHandler(ResponseCodeHandler.HANDLE_404));
     Undertow.Builder server = Undertow.builder()
@@ -104,11 +100,11 @@ public final class KeyholdServer implements AutoCloseable {
   }
 
   /**
-   * A server for {@code backend}, whose callers {@code authenticator} identifies and whose key
-   * policies {@code authorizer} enforces.
+   * A server for {@code keyhold}, whose callers {@code authenticator} identifies; the Keyhold's key
+   * policies decide what each may do.
    */
-  public static Builder builder(Backend backend, RequestAuthenticator authenticator, KeyPolicyAuthorizer authorizer) {
-    return new Builder(backend, authenticator, authorizer);
+  public static Builder builder(Keyhold keyhold, RequestAuthenticator authenticator) {
+    return new Builder(keyhold, authenticator);
   }
 
   /** Where the server listens, e.g. {@code http://127.0.0.1:41234/}: the endpoint for AWS clients. */
@@ -140,8 +136,8 @@ public final class KeyholdServer implements AutoCloseable {
     LOG.info("stopped serving on {}", uri);
   }
 
-  private static void health(HttpServerExchange exchange, Backend backend) {
-    HealthReport report = HealthReport.of(backend.replication().health());
+  private static void health(HttpServerExchange exchange, Keyhold keyhold) {
+    HealthReport report = HealthReport.of(keyhold.replication().health());
     exchange.setStatusCode(report.httpStatus());
     exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, "application/json");
     exchange.getResponseSender().send(report.toJson());
@@ -154,9 +150,8 @@ public final class KeyholdServer implements AutoCloseable {
 
   /** How to serve; {@link #start()} serves. */
   public static final class Builder {
-    private final Backend backend;
+    private final Keyhold keyhold;
     private final RequestAuthenticator authenticator;
-    private final KeyPolicyAuthorizer authorizer;
     private final List<RequestObserver> observers = new ArrayList<>();
     private String host = "127.0.0.1";
     private int port = 0;
@@ -164,10 +159,9 @@ public final class KeyholdServer implements AutoCloseable {
     private int maxRequestBytes = 1 << 20;
     private Duration shutdownTimeout = Duration.ofSeconds(30);
 
-    private Builder(Backend backend, RequestAuthenticator authenticator, KeyPolicyAuthorizer authorizer) {
-      this.backend = checkNotNull(backend, "backend");
+    private Builder(Keyhold keyhold, RequestAuthenticator authenticator) {
+      this.keyhold = checkNotNull(keyhold, "keyhold");
       this.authenticator = checkNotNull(authenticator, "authenticator");
-      this.authorizer = checkNotNull(authorizer, "authorizer");
     }
 
     /** The address to listen on: a host name or IP address; {@code 127.0.0.1} unless set. */

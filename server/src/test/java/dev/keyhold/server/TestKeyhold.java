@@ -5,21 +5,17 @@ import static com.google.common.base.Preconditions.checkState;
 import com.google.common.collect.ImmutableList;
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.kms.Keyhold;
 import dev.keyhold.kms.key.Account;
-import dev.keyhold.kms.key.KeyReplication;
-import dev.keyhold.kms.key.KmsCrypto;
-import dev.keyhold.kms.key.KmsKeys;
-import dev.keyhold.kms.keystore.Checkpoints;
+import dev.keyhold.kms.keystore.ConnectionState;
 import dev.keyhold.kms.keystore.CreateCustomKeyStoreRequest;
 import dev.keyhold.kms.keystore.CustomKeyStores;
-import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.SessionPoolConfig;
 import dev.keyhold.server.auth.Credential;
 import dev.keyhold.server.auth.CredentialStore;
 import dev.keyhold.server.auth.SigV4Authenticator;
-import dev.keyhold.server.authz.KeyPolicyAuthorizer;
 import dev.keyhold.server.ops.RequestObserver;
 import dev.keyhold.server.ops.RequestOutcome;
 import dev.keyhold.softhsm.ClusterId;
@@ -66,8 +62,7 @@ final class TestKeyhold implements AutoCloseable {
   final List<RequestOutcome> outcomes = new CopyOnWriteArrayList<>();
   private final SoftHsmClusterExtension softhsm;
   private final JdbcMetadataStore metadata;
-  private final CustomKeyStores keyStores;
-  private final KeyReplication replication;
+  private final Keyhold keyhold;
 
   private TestKeyhold(SoftHsmClusterExtension softhsm, Path data, int spareClusters,
       UnaryOperator<KeyholdServer.Builder> configuration) throws InterruptedException {
@@ -86,25 +81,22 @@ final class TestKeyhold implements AutoCloseable {
 
     metadata = JdbcMetadataStore.embedded(data);
     MasterKey masterKey = MasterKey.loadOrCreate(data.resolve("master.key"));
-    KeyStoreConnections connections = new KeyStoreConnections(
-        metadata, registry, masterKey, SessionPoolConfig.of(8, Duration.ofSeconds(5)), Checkpoints.NONE);
-    keyStores = new CustomKeyStores(metadata, registry, masterKey, Clock.systemUTC(), connections);
+    keyhold = Keyhold.open(metadata, registry, masterKey, Keyhold.Options.of(ACCOUNT)
+        .withSessions(SessionPoolConfig.of(8, Duration.ofSeconds(5))).withDefaultKeyStore("default"));
+    CustomKeyStores keyStores = keyhold.keyStores();
     storeId = keyStores.createCustomKeyStore(new CreateCustomKeyStoreRequest(
         "default", all.get(0).clusterId(), all.get(0).trustAnchor().pem(), softhsm.kmsuserPin(), null));
     keyStores.connectCustomKeyStore(storeId);
-    awaitConnected(connections, storeId);
-    KmsKeys keys = new KmsKeys(metadata, registry, keyStores, connections, ACCOUNT, Clock.systemUTC(),
-        Optional.of(storeId));
-    replication = new KeyReplication(keys, connections, metadata, Clock.systemUTC());
-    Backend backend = new Backend(ACCOUNT, keyStores, connections, keys, new KmsCrypto(keys, connections), replication);
+    checkState(keyStores.awaitConnected(storeId, Duration.ofSeconds(30)).connectionState() == ConnectionState.CONNECTED,
+        "key store %s did not connect", storeId);
 
     CredentialStore credentials = CredentialStore.load(data.resolve("credentials.json"), masterKey);
     admin = add(credentials, Credential.generate("arn:aws:iam::111122223333:root", true, random));
     alice = add(credentials, Credential.generate("arn:aws:iam::111122223333:user/alice", false, random));
     mallory = add(credentials, Credential.generate("arn:aws:iam::444455556666:user/mallory", false, random));
     RequestObserver recorder = outcomes::add;
-    server = configuration.apply(KeyholdServer.builder(backend,
-            new SigV4Authenticator(credentials, ACCOUNT.region(), Clock.systemUTC()), new KeyPolicyAuthorizer())
+    server = configuration.apply(KeyholdServer.builder(keyhold,
+            new SigV4Authenticator(credentials, ACCOUNT.region(), Clock.systemUTC()))
         .observer(recorder))
         .start();
   }
@@ -147,27 +139,18 @@ final class TestKeyhold implements AutoCloseable {
 
   /** Runs one pass of the reconciler, for the cluster health {@code /health} reports. */
   void checkClusterHealth() {
-    replication.runOnce();
+    keyhold.replication().runOnce();
   }
 
   @Override
   public void close() {
     server.close();
-    replication.close();
-    keyStores.close();
+    keyhold.close();
     metadata.close();
   }
 
   private static Credential add(CredentialStore credentials, Credential credential) {
     credentials.add(credential);
     return credential;
-  }
-
-  private static void awaitConnected(KeyStoreConnections connections, String storeId) throws InterruptedException {
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (connections.connected(storeId).isEmpty()) {
-      checkState(System.nanoTime() < deadline, "key store %s did not connect", storeId);
-      Thread.sleep(20);
-    }
   }
 }

@@ -1,8 +1,8 @@
 package dev.keyhold.kms.error;
 
 /**
- * The AWS KMS error types Keyhold answers with. Each constant's name is the exact {@code __type} AWS
- * sends; client errors go out as HTTP 400, as the real service does, whatever the Smithy model says.
+ * The AWS KMS error types of kms-core's operations. Each constant's name is the exact {@code __type}
+ * AWS sends. How an error travels (its HTTP status) is the server's business.
  */
 public enum KmsErrorType {
   // Key stores and clusters.
@@ -27,39 +27,16 @@ public enum KmsErrorType {
   InvalidAliasNameException,
   TagException,
   MalformedPolicyDocumentException,
-  // The request itself: its signature, its caller's rights, its form.
+  // The caller's rights, the request's form.
   AccessDeniedException,
-  IncompleteSignatureException,
-  InvalidSignatureException,
-  MissingAuthenticationTokenException,
-  UnrecognizedClientException,
-  SerializationException,
-  UnknownOperationException,
   InvalidArnException,
   // General.
   InvalidMarkerException,
   LimitExceededException,
   UnsupportedOperationException,
   ValidationException,
-  KMSInternalException(500),
-  DependencyTimeoutException(503);
-
-  private final int httpStatus;
-
-  KmsErrorType() {
-    this(400);
-  }
-
-  KmsErrorType(int httpStatus) {
-    this.httpStatus = httpStatus;
-  }
-
-  /** 400 for every client error, 500 or 503 for server faults. */
-  public int httpStatus() {
-    return httpStatus;
-  }
-
-  public boolean isServerFault() {
-    return httpStatus >= 500;
-  }
+  /** A fault of the service, not of the request. */
+  KMSInternalException,
+  /** The service could not answer in time. */
+  DependencyTimeoutException
 }

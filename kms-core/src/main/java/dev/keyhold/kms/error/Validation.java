@@ -2,6 +2,7 @@ package dev.keyhold.kms.error;
 
 import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
 
+import java.util.Arrays;
 import java.util.regex.Pattern;
 
 /**
@@ -60,6 +61,20 @@ public final class Validation {
       throw violation(value.toString(), member, false, "Member must have value less than or equal to " + max);
     }
     return value;
+  }
+
+  /** The constant named {@code value}, if present; fails unless {@code type} has one. */
+  public static <E extends Enum<E>> E enumValue(Class<E> type, String value, String member) {
+    if (value == null) {
+      return null;
+    }
+    for (E constant : type.getEnumConstants()) {
+      if (constant.name().equals(value)) {
+        return constant;
+      }
+    }
+    throw violation(value, member, false, "Member must satisfy enum value set: "
+        + Arrays.toString(type.getEnumConstants()));
   }
 
   private static KmsException violation(String value, String member, boolean sensitive, String constraint) {

@@ -23,9 +23,7 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 
 /**
@@ -40,12 +38,11 @@ public final class KeyAliases {
   private static final String COLUMNS = "alias_name, target_key_id, creation_date, last_updated_date";
 
   private final MetadataStore metadata;
-  private final KmsKeys keys;
+  private final KeyRecords keys;
   private final Account account;
   private final Clock clock;
-  private final Map<String, String> targets = new ConcurrentHashMap<>();
 
-  KeyAliases(MetadataStore metadata, KmsKeys keys, Account account, Clock clock) {
+  KeyAliases(MetadataStore metadata, KeyRecords keys, Account account, Clock clock) {
     this.metadata = metadata;
     this.keys = keys;
     this.account = account;
@@ -56,7 +53,7 @@ public final class KeyAliases {
     String name = checkName(aliasName);
     String targetId = targetIdOf(targetKeyId);
     Instant now = clock.instant().truncatedTo(ChronoUnit.MILLIS);
-    KeyRecord target = metadata.inTransaction(c -> {
+    metadata.inTransaction(c -> {
       KeyRecord key = usableTarget(c, targetId);
       if (targetOf(c, name).isPresent()) {
         throw new KmsException(AlreadyExistsException, "An alias with the name " + arn(name) + " already exists");
@@ -70,18 +67,17 @@ public final class KeyAliases {
         insert.setLong(4, now.toEpochMilli());
         insert.executeUpdate();
       }
-      return key;
+      return null;
     });
-    targets.put(name, target.keyId());
   }
 
   /** UpdateAlias: points an existing alias at another key; the old target's state does not matter. */
   public void updateAlias(String aliasName, String targetKeyId) {
     String name = checkName(aliasName);
     String targetId = targetIdOf(targetKeyId);
-    KeyRecord target = metadata.inTransaction(c -> {
+    String previousTarget = metadata.inTransaction(c -> {
       KeyRecord key = usableTarget(c, targetId);
-      targetOf(c, name).orElseThrow(() -> notFound(name));
+      String previous = targetOf(c, name).orElseThrow(() -> notFound(account, name));
       checkRoomFor(c, key);
       try (PreparedStatement update = c.prepareStatement(
           "UPDATE aliases SET target_key_id = ?, last_updated_date = ? WHERE alias_name = ?")) {
@@ -90,23 +86,23 @@ public final class KeyAliases {
         update.setString(3, name);
         update.executeUpdate();
       }
-      return key;
+      return previous;
     });
-    targets.put(name, target.keyId());
+    keys.invalidate(previousTarget);
   }
 
   /** DeleteAlias, in any key state. */
   public void deleteAlias(String aliasName) {
     String name = checkName(aliasName);
-    metadata.inTransaction(c -> {
-      targetOf(c, name).orElseThrow(() -> notFound(name));
+    String target = metadata.inTransaction(c -> {
+      String previous = targetOf(c, name).orElseThrow(() -> notFound(account, name));
       try (PreparedStatement delete = c.prepareStatement("DELETE FROM aliases WHERE alias_name = ?")) {
         delete.setString(1, name);
         delete.executeUpdate();
       }
-      return null;
+      return previous;
     });
-    targets.remove(name);
+    keys.invalidate(target);
   }
 
   /** ListAliases: all, or those of one key; Limit 1 to 100 (default 50). */
@@ -133,26 +129,6 @@ public final class KeyAliases {
     });
     Page<AliasListEntry> page = Page.of(all, AliasListEntry::aliasName, pageSize, marker);
     return new ListAliasesResponse(page.items(), page.nextMarker(), page.truncated());
-  }
-
-  /** The key id an alias name or alias ARN points to; NotFoundException if none. */
-  String keyIdOf(String aliasNameOrArn) {
-    String name = aliasNameOrArn.startsWith("arn:") ? account.aliasNameOf(aliasNameOrArn) : aliasNameOrArn;
-    if (name == null) {
-      throw new KmsException(NotFoundException, "Invalid keyId '" + aliasNameOrArn + "'");
-    }
-    String cached = targets.get(name);
-    if (cached != null) {
-      return cached;
-    }
-    String keyId = metadata.inTransaction(c -> targetOf(c, name)).orElseThrow(() -> notFound(name));
-    targets.put(name, keyId);
-    return keyId;
-  }
-
-  /** Forgets the aliases of a deleted key (the database drops them with the key). */
-  void forgetKey(String keyId) {
-    targets.values().removeIf(keyId::equals);
   }
 
   private String targetIdOf(String targetKeyId) {
@@ -195,15 +171,16 @@ public final class KeyAliases {
     return name;
   }
 
-  private KmsException notFound(String name) {
-    return new KmsException(NotFoundException, "Alias " + arn(name) + " is not found.");
+  static KmsException notFound(Account account, String name) {
+    return new KmsException(NotFoundException, "Alias " + account.aliasArn(name) + " is not found.");
   }
 
   private String arn(String aliasName) {
     return account.aliasArn(aliasName);
   }
 
-  private static Optional<String> targetOf(Connection c, String name) throws SQLException {
+  /** The key id {@code name} points to in the database now. */
+  static Optional<String> targetOf(Connection c, String name) throws SQLException {
     try (PreparedStatement select = c.prepareStatement("SELECT target_key_id FROM aliases WHERE alias_name = ?")) {
       select.setString(1, name);
       try (ResultSet rows = select.executeQuery()) {

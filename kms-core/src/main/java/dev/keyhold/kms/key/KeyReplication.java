@@ -4,6 +4,7 @@ import com.google.common.collect.ImmutableList;
 import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import dev.keyhold.cluster.TrustedWrappingKey;
 import dev.keyhold.kms.keystore.ConnectedStore;
+import dev.keyhold.kms.keystore.CustomKeyStores;
 import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.kms.keystore.ServingHsm;
 import dev.keyhold.kms.metadata.MetadataStore;
@@ -46,7 +47,8 @@ public final class KeyReplication implements AutoCloseable {
   /** How long a claimed deletion may stay PENDING before its deleter is taken for dead. */
   private static final Duration ABANDONED_AFTER = Duration.ofMinutes(1);
 
-  private final KmsKeys keys;
+  private final CreateKeyRollback rollback;
+  private final CustomKeyStores keyStores;
   private final KeyStoreConnections connections;
   private final MetadataStore metadata;
   private final Clock clock;
@@ -55,8 +57,10 @@ public final class KeyReplication implements AutoCloseable {
   private final Map<String, Map<String, Set<String>>> lastListed = new ConcurrentHashMap<>();
   private ScheduledExecutorService scheduler; // guarded by this
 
-  public KeyReplication(KmsKeys keys, KeyStoreConnections connections, MetadataStore metadata, Clock clock) {
-    this.keys = keys;
+  public KeyReplication(KmsKeys keys, CustomKeyStores keyStores, KeyStoreConnections connections,
+      MetadataStore metadata, Clock clock) {
+    this.rollback = keys.rollback();
+    this.keyStores = keyStores;
     this.connections = connections;
     this.metadata = metadata;
     this.clock = clock;
@@ -158,14 +162,14 @@ public final class KeyReplication implements AutoCloseable {
         list(hsm).ifPresent(labels -> listed.put(hsm.hsmId(), labels));
       }
     }
-    keys.reconcile(storeId);
+    rollback.run(storeId);
     List<KeyRecord> owned =
         metadata.inTransaction(KeyTable::all).stream().filter(key -> key.keyStoreId().equals(storeId)).toList();
     if (logins.replicatesKeys()) {
       copyMissing(storeId, logins, owned, listed);
       finishDeletions(storeId, logins);
     }
-    health.put(storeId, healthOf(storeId, keys.clusterIdOf(storeId), logins, owned, listed));
+    health.put(storeId, healthOf(storeId, keyStores.describe(storeId).cloudHsmClusterId(), logins, owned, listed));
   }
 
   private static Optional<Set<String>> list(ServingHsm hsm) {
@@ -196,7 +200,7 @@ public final class KeyReplication implements AutoCloseable {
       if (holders.isEmpty() || lacking.isEmpty()) {
         continue;
       }
-      AesKeyTemplate template = AesKeyTemplate.builder(AesKey.of(key.arn(), KmsKeys.idBytes(key.keyId())))
+      AesKeyTemplate template = AesKeyTemplate.builder(key.material())
           .replicable().build();
       for (ServingHsm target : lacking) {
         try {
@@ -232,18 +236,13 @@ public final class KeyReplication implements AutoCloseable {
       if (hsm == null) {
         continue;
       }
-      String status;
-      try {
-        hsm.token().destroyKey(AesKey.of(deletion.arn(), KmsKeys.idBytes(deletion.keyId())));
-        status = "SUCCESS";
-      } catch (ObjectNotFoundException e) {
-        status = "ABSENT";
-      } catch (Pkcs11Exception e) {
+      MaterialDeletion outcome = MaterialDeletion.destroy(hsm.token(), KeyRecord.material(deletion.arn(), deletion.keyId()));
+      if (outcome.failed()) {
         continue;
       }
-      String finished = status;
       metadata.inTransaction(c -> {
-        KeyTable.finishDeletion(c, deletion.keyId(), deletion.hsmId(), finished, "destroyed by the reconciler",
+        KeyTable.finishDeletion(c, deletion.keyId(), deletion.hsmId(),
+            new MaterialDeletion(outcome.status(), "destroyed by the reconciler"),
             clock.instant());
         return null;
       });

@@ -25,7 +25,7 @@ final class KeyTable {
       statement.setString(5, key.description());
       statement.setString(6, key.state().name());
       statement.setLong(7, key.creationDate().toEpochMilli());
-      statement.setString(8, key.origin());
+      statement.setString(8, key.origin().name());
       setDeletionDate(statement, 9, key);
       statement.executeUpdate();
     }
@@ -153,11 +153,12 @@ final class KeyTable {
    * Records what became of one HSM's copy of a deleted key's material (SUCCESS, ABSENT or FAILURE),
    * only while it is unfinished: the first to finish it is the one recorded.
    */
-  static void finishDeletion(Connection connection, String keyId, String hsmId, String status, String detail,
+  static void finishDeletion(Connection connection, String keyId, String hsmId, MaterialDeletion outcome,
       Instant when) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement("UPDATE key_material_deletions SET status = ?, "
         + "detail = ?, deleted_at = ? WHERE key_id = ? AND hsm_id = ? AND status IN ('PENDING', 'FAILURE')")) {
-      statement.setString(1, status);
+      String detail = outcome.detail();
+      statement.setString(1, outcome.status().name());
       statement.setString(2, detail.length() > 512 ? detail.substring(0, 512) : detail);
       statement.setLong(3, when.toEpochMilli());
       statement.setString(4, keyId);
@@ -201,6 +202,6 @@ final class KeyTable {
     long deletion = row.getLong(9);
     Instant deletionDate = row.wasNull() ? null : Instant.ofEpochMilli(deletion); // before any other column is read
     return new KeyRecord(row.getString(1), row.getString(2), row.getString(3), row.getString(4), row.getString(5),
-        KeyState.valueOf(row.getString(6)), Instant.ofEpochMilli(row.getLong(7)), row.getString(8), deletionDate);
+        KeyState.valueOf(row.getString(6)), Instant.ofEpochMilli(row.getLong(7)), Origin.valueOf(row.getString(8)), deletionDate);
   }
 }

@@ -4,7 +4,6 @@ import static dev.keyhold.kms.error.KmsErrorType.KMSInvalidStateException;
 import static dev.keyhold.kms.error.KmsErrorType.TagException;
 import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
 import static dev.keyhold.kms.error.Validation.range;
-import static dev.keyhold.kms.error.Validation.required;
 
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.error.Page;
@@ -25,9 +24,9 @@ public final class KeyTags {
   private static final int MAX_TAGS = 50;
 
   private final MetadataStore metadata;
-  private final KmsKeys keys;
+  private final KeyRecords keys;
 
-  KeyTags(MetadataStore metadata, KmsKeys keys) {
+  KeyTags(MetadataStore metadata, KeyRecords keys) {
     this.metadata = metadata;
     this.keys = keys;
   }
@@ -35,7 +34,7 @@ public final class KeyTags {
   /** TagResource: adds tags, replacing the value of a key that is already there. */
   public void tagResource(String keyId, List<Tag> tags) {
     checkTags(tags);
-    String id = keys.keyIdOf(required(keyId, "keyId"));
+    String id = keys.keyIdOf(keyId);
     metadata.inTransaction(c -> {
       KeyRecord key = writable(c, id);
       Set<String> present = new HashSet<>();
@@ -58,7 +57,7 @@ public final class KeyTags {
       throw new KmsException(ValidationException,
           "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null");
     }
-    String id = keys.keyIdOf(required(keyId, "keyId"));
+    String id = keys.keyIdOf(keyId);
     metadata.inTransaction(c -> {
       writable(c, id);
       for (String tagKey : tagKeys) {
@@ -71,7 +70,7 @@ public final class KeyTags {
   /** ListResourceTags, in any key state; Limit 1 to 50 (default 50), sorted by tag key. */
   public ListResourceTagsResponse listResourceTags(String keyId, Integer limit, String marker) {
     int pageSize = Optional.ofNullable(range(limit, "limit", 1, 50)).orElse(MAX_TAGS);
-    KeyRecord key = keys.resolve(required(keyId, "keyId"));
+    ResolvedKey key = keys.resolve(keyId);
     List<Tag> all = metadata.inTransaction(c -> tags(c, key.keyId()));
     Page<Tag> page = Page.of(all, Tag::tagKey, pageSize, marker);
     return new ListResourceTagsResponse(page.items(), page.nextMarker(), page.truncated());

@@ -8,11 +8,13 @@ import static dev.keyhold.kms.error.KmsErrorType.KMSInternalException;
 import static dev.keyhold.kms.error.KmsErrorType.KMSInvalidStateException;
 import static dev.keyhold.kms.error.KmsErrorType.NotFoundException;
 import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
+import static dev.keyhold.kms.error.Validation.enumValue;
 import static dev.keyhold.kms.error.Validation.range;
 import static dev.keyhold.kms.error.Validation.required;
 
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.keystore.ConnectedStore;
+import dev.keyhold.kms.keystore.CustomKeyStores;
 import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.pkcs11.Aead;
 import dev.keyhold.pkcs11.AesKey;
@@ -23,34 +25,44 @@ import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Encrypt, Decrypt, GenerateDataKey and GenerateDataKeyWithoutPlaintext with KMS keys of CloudHSM key
  * stores: AES-256-GCM inside the HSM, the ciphertext header and the encryption context as associated
  * data ({@link Ciphertext}).
  *
- * <p>The hot path reads no database: keys come from {@link KmsKeys}' cache, logins from
- * {@link KeyStoreConnections}, and each key's {@link Aead} per HSM is kept per connection. Every
- * operation runs on any HSM of the store that holds the key, spread over them and failing over
- * when one stops answering ({@link Failover}).
+ * <p>Each operation takes the key the request resolved ({@link KeyRecords#resolve}), the one the
+ * request was authorized for; the overloads without one resolve it first, for callers in this process
+ * that authorize nothing. The hot path reads no database: keys come from the key cache, logins from
+ * {@link KeyStoreConnections}, and each key's {@link Aead} per HSM stays attached to the resolved key
+ * while its logins last. Every operation runs on any HSM of the store that holds the key, spread over
+ * them and failing over when one stops answering ({@link Failover}).
  */
 public final class KmsCrypto {
-  private static final String SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT";
+  /** The one encryption algorithm of a symmetric key. */
+  static final String SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT";
   private static final int MAX_PLAINTEXT = 4096;
   private static final int MAX_CIPHERTEXT = 6144;
 
-  private final KmsKeys keys;
-  private final KeyStoreConnections connections;
   private static final SecureRandom RANDOM = drbg();
-  private final Map<String, Bound> aeads = new ConcurrentHashMap<>();
 
-  public KmsCrypto(KmsKeys keys, KeyStoreConnections connections) {
-    this.keys = keys;
+  private final KeyRecords keys;
+  private final CustomKeyStores keyStores;
+  private final KeyStoreConnections connections;
+
+  public KmsCrypto(KmsKeys keys, CustomKeyStores keyStores, KeyStoreConnections connections) {
+    this.keys = keys.resolver();
+    this.keyStores = keyStores;
     this.connections = connections;
   }
 
+  /** Encrypt under the key {@code request} names. */
   public EncryptResponse encrypt(EncryptRequest request) {
+    return encrypt(keys.resolve(request.keyId()), request);
+  }
+
+  /** Encrypt under {@code key}, which {@code request} named. */
+  public EncryptResponse encrypt(ResolvedKey key, EncryptRequest request) {
     byte[] plaintext = request.plaintext();
     if (plaintext == null) {
       throw new KmsException(ValidationException, "1 validation error detected: Value null at 'plaintext' failed "
@@ -58,41 +70,36 @@ public final class KmsCrypto {
     }
     checkPlaintextLength(plaintext.length);
     checkAlgorithm(request.encryptionAlgorithm());
-    KeyRecord key = keys.resolve(required(request.keyId(), "keyId"));
     return new EncryptResponse(seal(key, plaintext, request.encryptionContext()), key.arn(), SYMMETRIC_DEFAULT);
   }
 
+  /** Decrypt under the key the ciphertext names. */
   public DecryptResponse decrypt(DecryptRequest request) {
-    byte[] blob = request.ciphertextBlob();
-    if (blob == null) {
-      throw new KmsException(ValidationException, "1 validation error detected: Value null at 'ciphertextBlob' "
-          + "failed to satisfy constraint: Member must not be null");
-    }
-    if (blob.length == 0 || blob.length > MAX_CIPHERTEXT) {
-      throw new KmsException(ValidationException, "1 validation error detected: Value at 'ciphertextBlob' failed to "
-          + "satisfy constraint: Member must have length " + (blob.length == 0
-              ? "greater than or equal to 1" : "less than or equal to " + MAX_CIPHERTEXT));
-    }
+    return decrypt(keyOfCiphertext(request.ciphertextBlob()), request);
+  }
+
+  /**
+   * Decrypt under {@code key}, the key the ciphertext names in its header ({@link #keyOfCiphertext}).
+   *
+   * @throws KmsException InvalidCiphertextException if the blob is not one of {@code key}'s
+   */
+  public DecryptResponse decrypt(ResolvedKey key, DecryptRequest request) {
+    byte[] blob = checkCiphertext(request.ciphertextBlob());
     checkAlgorithm(request.encryptionAlgorithm());
     Ciphertext.Parsed parsed = Ciphertext.parse(blob).orElseThrow(KmsCrypto::invalidCiphertext);
-    KeyRecord key;
-    try {
-      key = keys.resolve(parsed.keyId());
-    } catch (KmsException e) {
-      throw invalidCiphertext(); // the blob names no key: it is the blob that is wrong
+    if (!parsed.keyId().equals(key.keyId()) || !key.record().keyStoreId().equals(parsed.keyStoreId())) {
+      throw invalidCiphertext();
     }
     if (request.keyId() != null && !keys.resolve(request.keyId()).keyId().equals(key.keyId())) {
       throw new KmsException(IncorrectKeyException,
           "The key ID in the request does not identify a CMK that can perform this operation.");
     }
-    if (!key.keyStoreId().equals(parsed.keyStoreId())) {
-      throw invalidCiphertext();
-    }
     byte[] aad = Ciphertext.associatedData(parsed.header(), EncryptionContext.canonical(request.encryptionContext()));
     byte[] body = parsed.body();
     try {
-      Bound bound = bound(key);
-      byte[] plaintext = onAnyHsm(key, bound.logins, (index, hsm) -> bound.aeads[index].decrypt(body, aad));
+      ConnectedStore logins = usable(key);
+      Aead[] aeads = aeads(key, logins);
+      byte[] plaintext = onAnyHsm(key, logins, (index, hsm) -> aeads[index].decrypt(body, aad));
       return new DecryptResponse(key.arn(), plaintext, SYMMETRIC_DEFAULT);
     } catch (dev.keyhold.pkcs11.InvalidCiphertextException e) { // the HSM's verdict on the tag
       throw invalidCiphertext();
@@ -103,11 +110,37 @@ public final class KmsCrypto {
   }
 
   /**
-   * The key id a ciphertext blob names in its header, read without decrypting, so that a caller's
-   * right to the key can be checked before the HSM sees the blob; empty if it is no Keyhold ciphertext.
+   * The key a ciphertext blob names in its header, resolved without decrypting, so that a caller's
+   * right to the key can be checked before the HSM sees the blob.
+   *
+   * @throws KmsException ValidationException if the blob is absent or of a length no ciphertext has,
+   *     InvalidCiphertextException if it is no Keyhold ciphertext or names no key of this service, as
+   *     AWS answers
    */
-  public Optional<String> keyIdOf(byte[] ciphertextBlob) {
-    return ciphertextBlob == null ? Optional.empty() : Ciphertext.parse(ciphertextBlob).map(Ciphertext.Parsed::keyId);
+  public ResolvedKey keyOfCiphertext(byte[] ciphertextBlob) {
+    Ciphertext.Parsed parsed = Ciphertext.parse(checkCiphertext(ciphertextBlob))
+        .orElseThrow(KmsCrypto::invalidCiphertext);
+    try {
+      return keys.resolve(parsed.keyId());
+    } catch (KmsException e) {
+      if (e.type() != NotFoundException) {
+        throw e;
+      }
+      throw invalidCiphertext(); // the blob names no key: it is the blob that is wrong
+    }
+  }
+
+  private static byte[] checkCiphertext(byte[] blob) {
+    if (blob == null) {
+      throw new KmsException(ValidationException, "1 validation error detected: Value null at 'ciphertextBlob' "
+          + "failed to satisfy constraint: Member must not be null");
+    }
+    if (blob.length == 0 || blob.length > MAX_CIPHERTEXT) {
+      throw new KmsException(ValidationException, "1 validation error detected: Value at 'ciphertextBlob' failed to "
+          + "satisfy constraint: Member must have length " + (blob.length == 0
+              ? "greater than or equal to 1" : "less than or equal to " + MAX_CIPHERTEXT));
+    }
+    return blob;
   }
 
   /**
@@ -115,8 +148,13 @@ public final class KmsCrypto {
    * their HSMs; the plaintext exists in this process only between the two calls.
    */
   public ReEncryptResponse reEncrypt(ReEncryptRequest request) {
-    KeyRecord destination = keys.resolve(required(request.destinationKeyId(), "destinationKeyId"));
-    DecryptResponse source = decrypt(new DecryptRequest(
+    ResolvedKey destination = keys.resolve(required(request.destinationKeyId(), "destinationKeyId"));
+    return reEncrypt(keyOfCiphertext(request.ciphertextBlob()), destination, request);
+  }
+
+  /** ReEncrypt from {@code source}, the key the ciphertext names, to {@code destination}. */
+  public ReEncryptResponse reEncrypt(ResolvedKey sourceKey, ResolvedKey destination, ReEncryptRequest request) {
+    DecryptResponse source = decrypt(sourceKey, new DecryptRequest(
         request.ciphertextBlob(), request.sourceEncryptionContext(), request.sourceKeyId(), null));
     byte[] plaintext = source.plaintext();
     try {
@@ -141,7 +179,7 @@ public final class KmsCrypto {
       RANDOM.nextBytes(random);
       return random;
     }
-    ConnectedStore logins = keys.connectedStore(customKeyStoreId);
+    ConnectedStore logins = keyStores.connected(customKeyStoreId);
     try {
       return Failover.run(logins, (index, hsm) -> hsm.token().generateRandom(length))
           .orElseThrow(() -> new KmsException(KMSInvalidStateException,
@@ -153,16 +191,21 @@ public final class KmsCrypto {
 
   /** GenerateDataKey: a data key from the HSM's generator, in the clear and encrypted under the KMS key. */
   public GenerateDataKeyResponse generateDataKey(GenerateDataKeyRequest request) {
-    return generate(request, true);
+    return generate(keys.resolve(request.keyId()), request, true);
   }
 
-  public GenerateDataKeyResponse generateDataKeyWithoutPlaintext(GenerateDataKeyRequest request) {
-    return generate(request, false);
+  /** GenerateDataKey under {@code key}, which {@code request} named. */
+  public GenerateDataKeyResponse generateDataKey(ResolvedKey key, GenerateDataKeyRequest request) {
+    return generate(key, request, true);
   }
 
-  private GenerateDataKeyResponse generate(GenerateDataKeyRequest request, boolean withPlaintext) {
+  /** GenerateDataKeyWithoutPlaintext under {@code key}, which {@code request} named. */
+  public GenerateDataKeyResponse generateDataKeyWithoutPlaintext(ResolvedKey key, GenerateDataKeyRequest request) {
+    return generate(key, request, false);
+  }
+
+  private GenerateDataKeyResponse generate(ResolvedKey key, GenerateDataKeyRequest request, boolean withPlaintext) {
     int length = dataKeyLength(request.keySpec(), request.numberOfBytes());
-    KeyRecord key = keys.resolve(required(request.keyId(), "keyId"));
     byte[] dataKey;
     try {
       dataKey = onAnyHsm(key, usable(key), (index, hsm) -> hsm.token().generateRandom(length));
@@ -176,13 +219,14 @@ public final class KmsCrypto {
     return new GenerateDataKeyResponse(blob, withPlaintext ? Optional.of(dataKey) : Optional.empty(), key.arn());
   }
 
-  private byte[] seal(KeyRecord key, byte[] plaintext, Map<String, String> context) {
-    byte[] header = Ciphertext.header(key.keyId(), key.keyStoreId());
+  private byte[] seal(ResolvedKey key, byte[] plaintext, Map<String, String> context) {
+    byte[] header = Ciphertext.header(key.keyId(), key.record().keyStoreId());
     byte[] aad = Ciphertext.associatedData(header, EncryptionContext.canonical(context));
     byte[] body;
     try {
-      Bound bound = bound(key);
-      body = onAnyHsm(key, bound.logins, (index, hsm) -> bound.aeads[index].encrypt(plaintext, aad));
+      ConnectedStore logins = usable(key);
+      Aead[] aeads = aeads(key, logins);
+      body = onAnyHsm(key, logins, (index, hsm) -> aeads[index].encrypt(plaintext, aad));
     } catch (Pkcs11Exception e) {
       throw failureOf(key, e);
     }
@@ -191,31 +235,31 @@ public final class KmsCrypto {
     return blob;
   }
 
-  /** The key's AES-GCM on each HSM of the store's current logins, checking that the key may be used. */
-  private Bound bound(KeyRecord key) {
-    ConnectedStore logins = usable(key);
-    Bound bound = aeads.get(key.keyId());
-    if (bound == null || bound.logins != logins) {
-      AesKey material = AesKey.of(key.arn(), KmsKeys.idBytes(key.keyId()));
-      bound = new Bound(logins, logins.hsms().stream().map(hsm -> hsm.token().aesGcm(material)).toArray(Aead[]::new));
-      aeads.put(key.keyId(), bound);
+  /** The key's AES-GCM on each HSM of {@code logins}, the store's current ones, attached to the key. */
+  private static Aead[] aeads(ResolvedKey key, ConnectedStore logins) {
+    Aead[] aeads = key.aeadsFor(logins);
+    if (aeads == null) {
+      AesKey material = key.record().material();
+      aeads = logins.hsms().stream().map(hsm -> hsm.token().aesGcm(material)).toArray(Aead[]::new);
+      key.attach(logins, aeads);
     }
-    return bound;
+    return aeads;
   }
 
   /** {@code call} on whichever HSM of the store answers first ({@link Failover}). */
-  private static <T> T onAnyHsm(KeyRecord key, ConnectedStore logins, Failover.HsmCall<T> call) {
+  private static <T> T onAnyHsm(ResolvedKey key, ConnectedStore logins, Failover.HsmCall<T> call) {
     return Failover.run(logins, call)
         .orElseThrow(() -> new KmsException(KMSInvalidStateException, key.arn() + " is unavailable."));
   }
 
-  private ConnectedStore usable(KeyRecord key) {
+  /** The logins of the key's store, checking that the key may be used. */
+  private ConnectedStore usable(ResolvedKey key) {
     switch (key.state()) {
       case Disabled -> throw new KmsException(DisabledException, key.arn() + " is disabled.");
       case PendingDeletion -> throw new KmsException(KMSInvalidStateException, key.arn() + " is pending deletion.");
       default -> { }
     }
-    return connections.connected(key.keyStoreId())
+    return connections.connected(key.record().keyStoreId())
         .orElseThrow(() -> new KmsException(KMSInvalidStateException, key.arn() + " is unavailable."));
   }
 
@@ -226,12 +270,7 @@ public final class KmsCrypto {
     if (numberOfBytes != null) {
       return range(numberOfBytes, "numberOfBytes", 1, 1024);
     }
-    return switch (keySpec) {
-      case "AES_256" -> 32;
-      case "AES_128" -> 16;
-      default -> throw new KmsException(ValidationException, "1 validation error detected: Value '" + keySpec
-          + "' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]");
-    };
+    return enumValue(DataKeySpec.class, keySpec, "keySpec").bytes;
   }
 
   private static void checkPlaintextLength(int length) {
@@ -258,8 +297,8 @@ public final class KmsCrypto {
    * cached it (its material destroyed): then NotFoundException, from the database, the one source of
    * truth. Otherwise it is the cluster's failure.
    */
-  private KmsException failureOf(KeyRecord key, Pkcs11Exception e) {
-    aeads.remove(key.keyId());
+  private KmsException failureOf(ResolvedKey key, Pkcs11Exception e) {
+    key.detach();
     return keys.exists(key.keyId()) ? clusterFailure(e) : keys.gone(key.keyId());
   }
 
@@ -281,6 +320,15 @@ public final class KmsCrypto {
     }
   }
 
-  /** The key's {@link Aead} on each HSM, in the order of {@link ConnectedStore#hsms()}, and those logins. */
-  private record Bound(ConnectedStore logins, Aead[] aeads) {}
+  /** GenerateDataKey's KeySpec. */
+  private enum DataKeySpec {
+    AES_256(32),
+    AES_128(16);
+
+    final int bytes;
+
+    DataKeySpec(int bytes) {
+      this.bytes = bytes;
+    }
+  }
 }

@@ -158,6 +158,19 @@ public final class CustomKeyStores implements AutoCloseable {
   }
 
   /**
+   * The logins of {@code customKeyStoreId}, which must exist and be CONNECTED.
+   *
+   * @throws KmsException CustomKeyStoreNotFoundException if there is none,
+   *     CustomKeyStoreInvalidStateException if it is not CONNECTED
+   */
+  public ConnectedStore connected(String customKeyStoreId) {
+    CustomKeyStoresListEntry store = describe(customKeyStoreId);
+    return connections.connected(store.customKeyStoreId()).orElseThrow(() -> new KmsException(
+        CustomKeyStoreInvalidStateException, "Custom key store " + customKeyStoreId + " is in connection state "
+            + store.connectionState() + "; it needs CONNECTED."));
+  }
+
+  /**
    * Waits while the store is CONNECTING, at most {@code timeout}, and returns it as it is then:
    * CONNECTED, FAILED with its error code, or still CONNECTING if the time ran out.
    */

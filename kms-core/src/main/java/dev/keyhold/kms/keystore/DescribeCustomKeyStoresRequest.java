@@ -7,4 +7,8 @@ public record DescribeCustomKeyStoresRequest(
   public static DescribeCustomKeyStoresRequest all() {
     return new DescribeCustomKeyStoresRequest(null, null, null, null);
   }
+
+  public static DescribeCustomKeyStoresRequest named(String customKeyStoreName) {
+    return new DescribeCustomKeyStoresRequest(null, customKeyStoreName, null, null);
+  }
 }

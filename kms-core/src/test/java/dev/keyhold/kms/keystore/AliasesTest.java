@@ -47,7 +47,7 @@ class AliasesTest {
     fixture.open();
     keys = fixture.kmsKeys(Clock.systemUTC());
     aliases = keys.aliases();
-    crypto = new KmsCrypto(keys, fixture.connections);
+    crypto = new KmsCrypto(keys, fixture.keyStores, fixture.connections);
     String store = fixture.connectedStore("aliases", cluster);
     key = keys.createKey(CreateKeyRequest.inCustomKeyStore(store, "one"));
     other = keys.createKey(CreateKeyRequest.inCustomKeyStore(store, "two"));
@@ -101,7 +101,7 @@ class AliasesTest {
     }
     assertError(() -> aliases.createAlias("alias/one-too-many", key.keyId()), KmsErrorType.LimitExceededException);
 
-    keys.scheduleKeyDeletion(other.keyId(), 7);
+    keys.deletions().scheduleKeyDeletion(other.keyId(), 7);
     assertThat(error(() -> aliases.createAlias("alias/doomed", other.keyId())))
         .hasMessage(other.arn() + " is pending deletion.");
   }
@@ -129,10 +129,10 @@ class AliasesTest {
   void deletingAKeyDeletesItsAliases() {
     Clock later = Clock.offset(Clock.systemUTC(), Duration.ofDays(8));
     aliases.createAlias("alias/gone", other.keyId());
-    keys.scheduleKeyDeletion(other.keyId(), 7);
+    keys.deletions().scheduleKeyDeletion(other.keyId(), 7);
     KmsKeys afterTheWindow = new KmsKeys(fixture.metadata, fixture.registry, null, fixture.connections,
         new Account("111122223333", "us-east-1"), later);
-    assertThat(afterTheWindow.deleteDueKeys()).containsExactly(other.arn());
+    assertThat(afterTheWindow.deletions().deleteDueKeys()).containsExactly(other.arn());
     assertThat(afterTheWindow.aliases().listAliases(null, null, null).aliases()).isEmpty();
   }
 }

@@ -1,19 +1,15 @@
 package dev.keyhold.kms.keystore;
 
-import dev.keyhold.kms.key.DecryptRequest;
-import dev.keyhold.kms.key.EncryptRequest;
-import dev.keyhold.kms.key.KmsCrypto;
-import dev.keyhold.kms.key.ListKeysResponse;
-import java.util.Arrays;
-import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
-
 import dev.keyhold.cluster.ClusterFile;
 import dev.keyhold.cluster.ClusterRegistry;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.CreateKeyRequest;
+import dev.keyhold.kms.key.DecryptRequest;
+import dev.keyhold.kms.key.EncryptRequest;
 import dev.keyhold.kms.key.KeyMaterialReport;
+import dev.keyhold.kms.key.KmsCrypto;
 import dev.keyhold.kms.key.KmsKeys;
+import dev.keyhold.kms.key.ListKeysResponse;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.metadata.ServiceNode;
 import dev.keyhold.kms.secret.MasterKey;
@@ -23,7 +19,10 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A service process for {@link CreateKeyCrashTest}, over a data directory, always a fresh JVM.
@@ -78,9 +77,9 @@ public final class CreateKeyCrashChild {
       System.exit(1); // the checkpoint was never reached
     }
     int creating = creating(metadata);
-    KeyMaterialReport report = keys.keyMaterialReport(storeId);
+    KeyMaterialReport report = keys.materialReports().keyMaterialReport(storeId);
     List<ListKeysResponse.Entry> listed = keys.listKeys(null, null).keys();
-    KmsCrypto crypto = new KmsCrypto(keys, connections);
+    KmsCrypto crypto = new KmsCrypto(keys, keyStores, connections);
     boolean usable = listed.stream().allMatch(key -> Arrays.equals(new byte[] {7}, crypto.decrypt(new DecryptRequest(
         crypto.encrypt(new EncryptRequest(key.keyId(), new byte[] {7}, null, null)).ciphertextBlob(), null, null,
         null)).plaintext()));

@@ -66,7 +66,7 @@ class CreateKeyRollbackRaceTest {
     storeId = fixture.connectedStore("race", cluster);
     live = fixture.kmsKeys(new ServiceNode("live", Duration.ofSeconds(60)), liveSteps);
     dead = fixture.kmsKeys(new ServiceNode("dead", DEAD_LEASE), deadSteps);
-    rollback = new KeyReplication(live, fixture.connections, fixture.metadata, Clock.systemUTC());
+    rollback = new KeyReplication(live, fixture.keyStores, fixture.connections, fixture.metadata, Clock.systemUTC());
   }
 
   @AfterEach
@@ -128,7 +128,7 @@ class CreateKeyRollbackRaceTest {
     assertThat(live.describeKey(key.keyId()).keyState()).isEqualTo(KeyState.Enabled);
     assertThat(live.listKeys(null, null).keys()).extracting(ListKeysResponse.Entry::keyId)
         .containsExactly(key.keyId());
-    KmsCrypto crypto = new KmsCrypto(live, fixture.connections);
+    KmsCrypto crypto = new KmsCrypto(live, fixture.keyStores, fixture.connections);
     byte[] blob = crypto.encrypt(new EncryptRequest(key.keyId(), new byte[] {1, 2, 3}, null, null)).ciphertextBlob();
     assertThat(crypto.decrypt(new DecryptRequest(blob, null, null, null)).plaintext()).containsExactly(1, 2, 3);
     assertThat(creatingRecords()).as("the interrupted CreateKey's record is gone").isZero();
@@ -140,7 +140,7 @@ class CreateKeyRollbackRaceTest {
     assertThat(((KmsException) failure.getCause()).type()).isEqualTo(KmsErrorType.KMSInternalException);
     assertThat(failure.getCause().getMessage()).contains("outlasted its lease");
 
-    KeyMaterialReport report = live.keyMaterialReport(storeId);
+    KeyMaterialReport report = live.materialReports().keyMaterialReport(storeId);
     assertThat(report.missing()).as("the acknowledged key on every HSM").isEmpty();
     assertThat(report.orphans()).as("nothing of the interrupted key left on any HSM").isEmpty();
     assertThat(creatingRecords()).isZero();

@@ -17,9 +17,9 @@ import dev.keyhold.kms.key.KeyState;
 import dev.keyhold.kms.key.KmsCrypto;
 import dev.keyhold.kms.key.KmsKeys;
 import dev.keyhold.pkcs11.Pin;
+import dev.keyhold.shims.HsmOutages;
 import dev.keyhold.softhsm.ClusterId;
 import dev.keyhold.softhsm.ClusterProvisioner;
-import dev.keyhold.shims.HsmOutages;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -80,7 +80,7 @@ class HsmLossTest {
     Cluster cluster = connectThroughOutages(2);
     String store = fixture.connectedStore("two-hsms", cluster);
     KmsKeys keys = startReplication();
-    KmsCrypto crypto = new KmsCrypto(keys, fixture.connections);
+    KmsCrypto crypto = new KmsCrypto(keys, fixture.keyStores, fixture.connections);
     String keyId = keys.createKey(CreateKeyRequest.inCustomKeyStore(store, "under load")).keyId();
     Hsm lost = cluster.hsms().get(1);
 
@@ -113,7 +113,7 @@ class HsmLossTest {
       // the reconciler's next pass must leave it on both HSMs.
       awaitHealth(store, health -> health.state() == ClusterHealth.State.ACTIVE
           && health.hsms().stream().allMatch(hsm -> hsm.keysMissing() == 0));
-      assertThat(keys.keyMaterialReport(store).missing()).as("on both HSMs").isEmpty();
+      assertThat(keys.materialReports().keyMaterialReport(store).missing()).as("on both HSMs").isEmpty();
       awaitOperations(operations, operations.get() + 200);
     } finally {
       running.set(false);
@@ -130,7 +130,7 @@ class HsmLossTest {
     Cluster cluster = connectThroughOutages(3);
     String store = fixture.connectedStore("three-hsms", cluster);
     KmsKeys keys = startReplication();
-    KmsCrypto crypto = new KmsCrypto(keys, fixture.connections);
+    KmsCrypto crypto = new KmsCrypto(keys, fixture.keyStores, fixture.connections);
     Hsm lost = cluster.hsms().get(2);
 
     outages.takeDown(lost.tokenLabel());
@@ -143,11 +143,11 @@ class HsmLossTest {
     }
     awaitHealth(store, health -> stateOf(health, lost) == ClusterHealth.State.DEGRADED
         && missingOn(health, lost) >= createdMeanwhile.size());
-    assertThat(keys.keyMaterialReport(store).unreachableHsmIds()).containsExactly(lost.hsmId());
+    assertThat(keys.materialReports().keyMaterialReport(store).unreachableHsmIds()).containsExactly(lost.hsmId());
 
     outages.bringBack(lost.tokenLabel());
     awaitHealth(store, health -> health.state() == ClusterHealth.State.ACTIVE);
-    assertThat(keys.keyMaterialReport(store).missing()).as("the reconciler copied them in").isEmpty();
+    assertThat(keys.materialReports().keyMaterialReport(store).missing()).as("the reconciler copied them in").isEmpty();
 
     // Only the returned HSM answers now: it decrypts what was encrypted while it was away.
     onlyUp(cluster, lost);
@@ -178,9 +178,9 @@ class HsmLossTest {
     keyStores.connectCustomKeyStore(store);
     assertThat(fixture.awaitSettled(store).connectionState()).isEqualTo(ConnectionState.CONNECTED);
     KmsKeys keys = fixture.kmsKeys(Clock.systemUTC());
-    new KeyReplication(keys, fixture.connections, fixture.metadata, Clock.systemUTC()).runOnce();
+    new KeyReplication(keys, fixture.keyStores, fixture.connections, fixture.metadata, Clock.systemUTC()).runOnce();
     String after = keys.createKey(CreateKeyRequest.inCustomKeyStore(store, "after")).keyId();
-    KmsCrypto crypto = new KmsCrypto(keys, fixture.connections);
+    KmsCrypto crypto = new KmsCrypto(keys, fixture.keyStores, fixture.connections);
 
     Hsm first = grown.hsms().get(0);
     Hsm joined = grown.hsms().get(2);
@@ -202,7 +202,7 @@ class HsmLossTest {
 
   private KmsKeys startReplication() {
     KmsKeys keys = fixture.kmsKeys(Clock.systemUTC());
-    replication = new KeyReplication(keys, fixture.connections, fixture.metadata, Clock.systemUTC());
+    replication = new KeyReplication(keys, fixture.keyStores, fixture.connections, fixture.metadata, Clock.systemUTC());
     replication.start(Duration.ofMillis(100));
     return keys;
   }

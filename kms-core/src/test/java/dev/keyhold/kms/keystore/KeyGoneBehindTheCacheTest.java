@@ -55,14 +55,14 @@ class KeyGoneBehindTheCacheTest {
 
   @Test
   void everyOperationOnAKeyDeletedByAnotherNodeAnswersNotFound() throws Exception {
-    KmsCrypto crypto = new KmsCrypto(here, fixture.connections);
+    KmsCrypto crypto = new KmsCrypto(here, fixture.keyStores, fixture.connections);
     String keyId = here.createKey(CreateKeyRequest.inCustomKeyStore(storeId, "deleted elsewhere")).keyId();
     byte[] blob = crypto.encrypt(new EncryptRequest(keyId, new byte[] {9}, null, null)).ciphertextBlob();
     here.policies().getKeyPolicy(keyId, null);
 
-    fixture.kmsKeys(Clock.systemUTC()).scheduleKeyDeletion(keyId, 7);
+    fixture.kmsKeys(Clock.systemUTC()).deletions().scheduleKeyDeletion(keyId, 7);
     KmsKeys eightDaysLater = fixture.kmsKeys(Clock.offset(Clock.systemUTC(), Duration.ofDays(8)));
-    assertThat(eightDaysLater.deleteDueKeys()).hasSize(1);
+    assertThat(eightDaysLater.deletions().deleteDueKeys()).hasSize(1);
 
     assertError(() -> crypto.encrypt(new EncryptRequest(keyId, new byte[] {9}, null, null)),
         KmsErrorType.NotFoundException);
@@ -75,7 +75,7 @@ class KeyGoneBehindTheCacheTest {
     assertError(() -> here.policies().putKeyPolicy(keyId, null, "{\"Statement\":[{\"Effect\":\"Allow\","
         + "\"Principal\":\"*\",\"Action\":\"kms:*\",\"Resource\":\"*\"}]}"), KmsErrorType.NotFoundException);
     assertError(() -> here.enableKey(keyId), KmsErrorType.NotFoundException);
-    assertError(() -> here.cancelKeyDeletion(keyId), KmsErrorType.NotFoundException);
+    assertError(() -> here.deletions().cancelKeyDeletion(keyId), KmsErrorType.NotFoundException);
     assertError(() -> here.tags().tagResource(keyId, List.of(new Tag("k", "v"))), KmsErrorType.NotFoundException);
     assertError(() -> here.aliases().createAlias("alias/gone", keyId), KmsErrorType.NotFoundException);
     assertThat(here.listKeys(null, null).keys()).isEmpty();
@@ -86,12 +86,12 @@ class KeyGoneBehindTheCacheTest {
     String keyId = here.createKey(CreateKeyRequest.inCustomKeyStore(storeId, null)).keyId();
     here.describeKey(keyId);
 
-    fixture.kmsKeys(Clock.systemUTC()).scheduleKeyDeletion(keyId, 7);
+    fixture.kmsKeys(Clock.systemUTC()).deletions().scheduleKeyDeletion(keyId, 7);
 
     assertThat(here.describeKey(keyId).keyState()).isEqualTo(KeyState.PendingDeletion);
     assertError(() -> here.disableKey(keyId), KmsErrorType.KMSInvalidStateException);
     assertError(() -> here.tags().tagResource(keyId, List.of(new Tag("k", "v"))),
         KmsErrorType.KMSInvalidStateException);
-    assertThat(here.cancelKeyDeletion(keyId)).endsWith(keyId);
+    assertThat(here.deletions().cancelKeyDeletion(keyId)).endsWith(keyId);
   }
 }

@@ -50,7 +50,7 @@ class KeyLifecycleTest {
     Cluster cluster = fixture.newCluster(2);
     keyStores = fixture.open();
     keys = fixture.kmsKeys(clock);
-    crypto = new KmsCrypto(keys, fixture.connections);
+    crypto = new KmsCrypto(keys, fixture.keyStores, fixture.connections);
     storeId = fixture.connectedStore("lifecycle", cluster);
     key = keys.createKey(CreateKeyRequest.inCustomKeyStore(storeId, "before"));
   }
@@ -75,7 +75,7 @@ class KeyLifecycleTest {
 
   @Test
   void scheduleAndCancelFollowTheStateRules() {
-    ScheduleKeyDeletionResponse scheduled = keys.scheduleKeyDeletion(key.keyId(), null);
+    ScheduleKeyDeletionResponse scheduled = keys.deletions().scheduleKeyDeletion(key.keyId(), null);
     assertThat(scheduled.pendingWindowInDays()).isEqualTo(30);
     assertThat(scheduled.deletionDate()).isEqualTo(clock.instant().plus(Duration.ofDays(30)));
     KeyMetadata pending = keys.describeKey(key.keyId());
@@ -84,27 +84,27 @@ class KeyLifecycleTest {
 
     assertThat(error(() -> encrypt())).hasMessage(key.arn() + " is pending deletion.");
     assertThat(error(() -> keys.enableKey(key.keyId()))).hasMessage(key.arn() + " is pending deletion.");
-    assertError(() -> keys.scheduleKeyDeletion(key.keyId(), 7), KmsErrorType.KMSInvalidStateException);
+    assertError(() -> keys.deletions().scheduleKeyDeletion(key.keyId(), 7), KmsErrorType.KMSInvalidStateException);
     assertError(() -> keys.updateKeyDescription(key.keyId(), "x"), KmsErrorType.KMSInvalidStateException);
 
-    assertThat(keys.cancelKeyDeletion(key.keyId())).isEqualTo(key.arn());
+    assertThat(keys.deletions().cancelKeyDeletion(key.keyId())).isEqualTo(key.arn());
     assertThat(keys.describeKey(key.keyId()).keyState()).isEqualTo(KeyState.Disabled);
     assertThat(keys.describeKey(key.keyId()).deletionDate()).isEmpty();
-    assertThat(error(() -> keys.cancelKeyDeletion(key.keyId()))).hasMessage(key.arn() + " is not pending deletion.");
+    assertThat(error(() -> keys.deletions().cancelKeyDeletion(key.keyId()))).hasMessage(key.arn() + " is not pending deletion.");
     for (int days : new int[] {6, 31}) {
-      assertThat(error(() -> keys.scheduleKeyDeletion(key.keyId(), days)))
+      assertThat(error(() -> keys.deletions().scheduleKeyDeletion(key.keyId(), days)))
           .hasMessage("PendingWindowInDays must be between 7 and 30");
     }
   }
 
   @Test
   void whenTheWindowEndsTheKeyAndItsMaterialGo() {
-    keys.scheduleKeyDeletion(key.keyId(), 7);
+    keys.deletions().scheduleKeyDeletion(key.keyId(), 7);
     clock.advance(Duration.ofDays(7).minusSeconds(1));
-    assertThat(keys.deleteDueKeys()).isEmpty();
+    assertThat(keys.deletions().deleteDueKeys()).isEmpty();
     clock.advance(Duration.ofSeconds(1));
 
-    assertThat(keys.deleteDueKeys()).containsExactly(key.arn());
+    assertThat(keys.deletions().deleteDueKeys()).containsExactly(key.arn());
 
     assertError(() -> keys.describeKey(key.keyId()), KmsErrorType.NotFoundException);
     for (Token token : fixture.connections.connected(storeId).orElseThrow().tokens().values()) {
@@ -125,10 +125,10 @@ class KeyLifecycleTest {
     assertThat(keys.describeKey(key.keyId()).keyState()).isEqualTo(KeyState.Disabled);
 
     keyStores.disconnectCustomKeyStore(storeId);
-    keys.scheduleKeyDeletion(key.keyId(), 7);
+    keys.deletions().scheduleKeyDeletion(key.keyId(), 7);
     assertThat(keys.describeKey(key.keyId()).keyState()).isEqualTo(KeyState.PendingDeletion);
     clock.advance(Duration.ofDays(8));
-    assertThat(keys.deleteDueKeys()).containsExactly(key.arn());
+    assertThat(keys.deletions().deleteDueKeys()).containsExactly(key.arn());
     assertThat(materialDeletionStatuses()).as("best effort: the store was disconnected").containsOnly("FAILURE");
   }
 

@@ -16,9 +16,9 @@ import dev.keyhold.pkcs11.AesKeyTemplate;
 import dev.keyhold.pkcs11.Token;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.sql.ResultSet;
 import java.sql.Statement;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -66,7 +66,7 @@ class KeyMaterialReportTest {
     String strayArn = "arn:aws:kms:us-east-1:111122223333:key/0000aaaa-1111-2222-3333-444455556666";
     token(second).generateAesKey(AesKeyTemplate.builder(AesKey.of(strayArn, new byte[] {1})).build());
 
-    KeyMaterialReport report = keys.keyMaterialReport(storeId);
+    KeyMaterialReport report = keys.materialReports().keyMaterialReport(storeId);
 
     assertThat(report.missing()).singleElement().satisfies(missing -> {
       assertThat(missing.arn()).isEqualTo(key.arn());
@@ -74,9 +74,9 @@ class KeyMaterialReportTest {
     });
     assertThat(report.orphans()).containsExactly(new KeyMaterialReport.Orphan(second, strayArn));
 
-    new KeyReplication(keys, fixture.connections, fixture.metadata, Clock.systemUTC()).runOnce();
-    assertThat(keys.keyMaterialReport(storeId).missing()).as("copied in by the reconciler").isEmpty();
-    assertThat(keys.keyMaterialReport(storeId).orphans()).as("material no key ever owned is the operator's call")
+    new KeyReplication(keys, fixture.keyStores, fixture.connections, fixture.metadata, Clock.systemUTC()).runOnce();
+    assertThat(keys.materialReports().keyMaterialReport(storeId).missing()).as("copied in by the reconciler").isEmpty();
+    assertThat(keys.materialReports().keyMaterialReport(storeId).orphans()).as("material no key ever owned is the operator's call")
         .containsExactly(new KeyMaterialReport.Orphan(second, strayArn));
   }
 
@@ -84,19 +84,19 @@ class KeyMaterialReportTest {
   void aDeletionThatCouldNotReachTheHsmsIsFinishedByTheReconciler() throws Exception {
     KmsKeys keys = keys(Clock.offset(Clock.systemUTC(), Duration.ofDays(31)));
     KeyMetadata key = keys(Clock.systemUTC()).createKey(CreateKeyRequest.inCustomKeyStore(storeId, null));
-    keys.scheduleKeyDeletion(key.keyId(), 30);
+    keys.deletions().scheduleKeyDeletion(key.keyId(), 30);
     keyStores.disconnectCustomKeyStore(storeId);
 
-    assertThat(keys(Clock.offset(Clock.systemUTC(), Duration.ofDays(61))).deleteDueKeys()).containsExactly(key.arn());
+    assertThat(keys(Clock.offset(Clock.systemUTC(), Duration.ofDays(61))).deletions().deleteDueKeys()).containsExactly(key.arn());
     assertThat(deletionStatuses()).containsOnlyKeys(hsmIds()).doesNotContainValue("SUCCESS");
     reconnect();
 
-    KeyMaterialReport report = keys.keyMaterialReport(storeId);
+    KeyMaterialReport report = keys.materialReports().keyMaterialReport(storeId);
     assertThat(report.missing()).isEmpty();
     assertThat(report.orphans()).extracting(KeyMaterialReport.Orphan::label).containsExactly(key.arn(), key.arn());
 
-    new KeyReplication(keys, fixture.connections, fixture.metadata, Clock.systemUTC()).runOnce();
-    assertThat(keys.keyMaterialReport(storeId).orphans()).as("destroyed on every HSM, never copied back").isEmpty();
+    new KeyReplication(keys, fixture.keyStores, fixture.connections, fixture.metadata, Clock.systemUTC()).runOnce();
+    assertThat(keys.materialReports().keyMaterialReport(storeId).orphans()).as("destroyed on every HSM, never copied back").isEmpty();
     assertThat(deletionStatuses()).containsOnlyKeys(hsmIds()).containsValues("SUCCESS").doesNotContainValue("FAILURE");
   }
 
@@ -104,7 +104,7 @@ class KeyMaterialReportTest {
   void withAnHsmUnreachableDeletionRecordsItsFailureAndTheReconcilerFinishesItWhenItIsBack() throws Exception {
     KeyMetadata key = keys(Clock.systemUTC()).createKey(CreateKeyRequest.inCustomKeyStore(storeId, null));
     String away = cluster.hsms().get(0).hsmId();
-    keys(Clock.systemUTC()).scheduleKeyDeletion(key.keyId(), 7);
+    keys(Clock.systemUTC()).deletions().scheduleKeyDeletion(key.keyId(), 7);
 
     // One HSM goes away; the store reconnects to the other one.
     HsmState[] states = cluster.hsms().stream()
@@ -116,7 +116,7 @@ class KeyMaterialReportTest {
     reconnect();
     assertThat(fixture.connections.connected(storeId).orElseThrow().tokens()).doesNotContainKey(away);
 
-    assertThat(keys(Clock.offset(Clock.systemUTC(), Duration.ofDays(8))).deleteDueKeys()).containsExactly(key.arn());
+    assertThat(keys(Clock.offset(Clock.systemUTC(), Duration.ofDays(8))).deletions().deleteDueKeys()).containsExactly(key.arn());
     assertThat(deletionStatuses()).containsEntry(away, "FAILURE").containsValue("SUCCESS");
 
     fixture.add(cluster); // the HSM is back
@@ -124,9 +124,9 @@ class KeyMaterialReportTest {
     keyStores.resume();
     fixture.awaitSettled(storeId);
     KmsKeys keys = keys(Clock.systemUTC());
-    assertThat(keys.keyMaterialReport(storeId).orphans()).containsExactly(new KeyMaterialReport.Orphan(away, key.arn()));
-    new KeyReplication(keys, fixture.connections, fixture.metadata, Clock.systemUTC()).runOnce();
-    assertThat(keys.keyMaterialReport(storeId).orphans()).isEmpty();
+    assertThat(keys.materialReports().keyMaterialReport(storeId).orphans()).containsExactly(new KeyMaterialReport.Orphan(away, key.arn()));
+    new KeyReplication(keys, fixture.keyStores, fixture.connections, fixture.metadata, Clock.systemUTC()).runOnce();
+    assertThat(keys.materialReports().keyMaterialReport(storeId).orphans()).isEmpty();
     assertThat(deletionStatuses()).containsEntry(away, "SUCCESS");
   }
 

@@ -62,8 +62,8 @@ class KeyStateMatrixTest {
       new Row("DescribeKey", (f, k) -> f.keys.describeKey(k.keyId()), "OK", "OK", "OK", "OK"),
       new Row("EnableKey", (f, k) -> f.keys.enableKey(k.keyId()), "OK", "OK", PENDING, "OK"),
       new Row("DisableKey", (f, k) -> f.keys.disableKey(k.keyId()), "OK", "OK", PENDING, "OK"),
-      new Row("ScheduleKeyDeletion", (f, k) -> f.keys.scheduleKeyDeletion(k.keyId(), 7), "OK", "OK", PENDING, "OK"),
-      new Row("CancelKeyDeletion", (f, k) -> f.keys.cancelKeyDeletion(k.keyId()),
+      new Row("ScheduleKeyDeletion", (f, k) -> f.keys.deletions().scheduleKeyDeletion(k.keyId(), 7), "OK", "OK", PENDING, "OK"),
+      new Row("CancelKeyDeletion", (f, k) -> f.keys.deletions().cancelKeyDeletion(k.keyId()),
           NOT_PENDING, NOT_PENDING, "OK", NOT_PENDING),
       new Row("UpdateKeyDescription", (f, k) -> f.keys.updateKeyDescription(k.keyId(), "new"),
           "OK", "OK", PENDING, "OK"),
@@ -110,7 +110,7 @@ class KeyStateMatrixTest {
     Fixture f = new Fixture();
     f.keys = new KmsKeys(stores.metadata, stores.registry, keyStores, stores.connections,
         new Account("111122223333", "us-east-1"), Clock.systemUTC());
-    f.crypto = new KmsCrypto(f.keys, stores.connections);
+    f.crypto = new KmsCrypto(f.keys, keyStores, stores.connections);
     f.spare = f.keys.createKey(CreateKeyRequest.inCustomKeyStore(up, "ReEncrypt's destination"));
 
     // One key per cell, each with a ciphertext made while it was usable.
@@ -124,7 +124,7 @@ class KeyStateMatrixTest {
         if (STATES[s] == KeyState.Disabled) {
           f.keys.disableKey(row[s].keyId());
         } else if (STATES[s] == KeyState.PendingDeletion) {
-          f.keys.scheduleKeyDeletion(row[s].keyId(), 30);
+          f.keys.deletions().scheduleKeyDeletion(row[s].keyId(), 30);
         }
       }
       cells.add(row);

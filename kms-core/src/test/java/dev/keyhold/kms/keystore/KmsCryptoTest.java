@@ -41,6 +41,7 @@ class KmsCryptoTest {
   @TempDir Path data;
   private KeyStoreFixture fixture;
   private CustomKeyStores keyStores;
+  private KmsKeys keys;
   private KmsCrypto crypto;
   private String storeId;
   private KeyMetadata key;
@@ -51,8 +52,8 @@ class KmsCryptoTest {
     fixture = new KeyStoreFixture(softhsm, data);
     Cluster cluster = fixture.newCluster(2);
     keyStores = fixture.open();
-    KmsKeys keys = fixture.kmsKeys(Clock.systemUTC());
-    crypto = new KmsCrypto(keys, fixture.connections);
+    keys = fixture.kmsKeys(Clock.systemUTC());
+    crypto = new KmsCrypto(keys, fixture.keyStores, fixture.connections);
     storeId = fixture.connectedStore("crypto", cluster);
     key = keys.createKey(CreateKeyRequest.inCustomKeyStore(storeId, "one"));
     otherKey = keys.createKey(CreateKeyRequest.inCustomKeyStore(storeId, "two"));
@@ -129,7 +130,7 @@ class KmsCryptoTest {
     keyStores = fixture.open();
     KmsKeys keys = new KmsKeys(fixture.metadata, fixture.registry, keyStores, fixture.connections,
         new Account("111122223333", "us-east-1"), Clock.systemUTC());
-    crypto = new KmsCrypto(keys, fixture.connections);
+    crypto = new KmsCrypto(keys, fixture.keyStores, fixture.connections);
     String otherStore = keyStores.createCustomKeyStore(fixture.createRequest("other", otherCluster));
     keyStores.connectCustomKeyStore(otherStore);
     keyStores.connectCustomKeyStore(storeId);
@@ -166,7 +167,7 @@ class KmsCryptoTest {
         .orElseThrow()).hasSize(16);
     assertThat(crypto.generateDataKey(new GenerateDataKeyRequest(key.keyId(), null, null, 64)).plaintext()
         .orElseThrow()).hasSize(64);
-    GenerateDataKeyResponse hidden = crypto.generateDataKeyWithoutPlaintext(
+    GenerateDataKeyResponse hidden = crypto.generateDataKeyWithoutPlaintext(keys.resolver().resolve(key.keyId()),
         new GenerateDataKeyRequest(key.keyId(), null, "AES_256", null));
     assertThat(hidden.plaintext()).isEmpty();
     assertThat(crypto.decrypt(new DecryptRequest(hidden.ciphertextBlob(), null, null, null)).plaintext()).hasSize(32);

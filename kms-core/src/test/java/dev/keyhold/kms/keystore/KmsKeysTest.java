@@ -9,9 +9,12 @@ import dev.keyhold.kms.error.KmsErrorType;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.CreateKeyRequest;
 import dev.keyhold.kms.key.KeyMetadata;
+import dev.keyhold.kms.key.KeySpec;
 import dev.keyhold.kms.key.KeyState;
 import dev.keyhold.kms.key.KmsKeys;
 import dev.keyhold.kms.key.ListKeysResponse;
+import dev.keyhold.kms.key.Origin;
+import dev.keyhold.kms.metadata.ServiceNode;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.Token;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
@@ -58,10 +61,10 @@ class KmsKeysTest {
     assertThat(key.arn()).isEqualTo("arn:aws:kms:us-east-1:111122223333:key/" + key.keyId());
     assertThat(key.keyState()).isEqualTo(KeyState.Enabled);
     assertThat(key.enabled()).isTrue();
-    assertThat(key.origin()).isEqualTo("AWS_CLOUDHSM");
+    assertThat(key.origin()).isEqualTo(Origin.AWS_CLOUDHSM);
     assertThat(key.customKeyStoreId()).contains(storeId);
     assertThat(key.cloudHsmClusterId()).contains(fixture.describe(storeId).cloudHsmClusterId());
-    assertThat(key.keySpec()).isEqualTo("SYMMETRIC_DEFAULT");
+    assertThat(key.keySpec()).isEqualTo(KeySpec.SYMMETRIC_DEFAULT);
     assertThat(key.encryptionAlgorithms()).containsExactly("SYMMETRIC_DEFAULT");
     assertThat(key.description()).isEqualTo("example key");
     assertThat(keys.describeKey(key.arn())).isEqualTo(keys.describeKey(key.keyId())).isEqualTo(key);
@@ -109,9 +112,9 @@ class KmsKeysTest {
   @Test
   void aKeyWithoutAStoreGoesToTheDefaultStoreAndLooksLikeAnAwsKmsKey() {
     KmsKeys withDefault = new KmsKeys(fixture.metadata, fixture.registry, keyStores, fixture.connections, ACCOUNT,
-        Clock.systemUTC(), java.util.Optional.of(storeId));
+        Clock.systemUTC(), java.util.Optional.of("keys"), ServiceNode.LOCAL, Checkpoints.NONE);
     KeyMetadata key = withDefault.createKey(new CreateKeyRequest("plain", null, null, null, null, null));
-    assertThat(key.origin()).isEqualTo("AWS_KMS");
+    assertThat(key.origin()).isEqualTo(Origin.AWS_KMS);
     assertThat(key.customKeyStoreId()).isEmpty();
     assertThat(key.cloudHsmClusterId()).isEmpty();
     assertThat(key.keyState()).isEqualTo(KeyState.Enabled);

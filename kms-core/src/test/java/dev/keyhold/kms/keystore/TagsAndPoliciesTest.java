@@ -84,7 +84,7 @@ class TagsAndPoliciesTest {
     assertThat(page.truncated()).isTrue();
     assertThat(tags.listResourceTags(key.keyId(), 50, page.nextMarker().orElseThrow()).tags()).hasSize(30);
 
-    keys.scheduleKeyDeletion(key.keyId(), 7);
+    keys.deletions().scheduleKeyDeletion(key.keyId(), 7);
     assertError(() -> tags.tagResource(key.keyId(), List.of(new Tag("x", "y"))), KmsErrorType.KMSInvalidStateException);
     assertError(() -> tags.untagResource(key.keyId(), List.of("x")), KmsErrorType.KMSInvalidStateException);
     assertThat(tags.listResourceTags(key.keyId(), null, null).tags()).hasSize(50);
@@ -101,7 +101,7 @@ class TagsAndPoliciesTest {
         + "\"Condition\":{\"StringEquals\":{\"kms:EncryptionContext:tenant\":\"blue\"}}}]}";
     policies.putKeyPolicy(key.keyId(), null, mine);
     assertThat(policies.getKeyPolicy(key.arn(), null).policy()).isEqualTo(mine);
-    keys.scheduleKeyDeletion(key.keyId(), 7);
+    keys.deletions().scheduleKeyDeletion(key.keyId(), 7);
     assertThat(policies.getKeyPolicy(key.keyId(), null).policyName()).isEqualTo("default");
   }
 

@@ -1,7 +1,6 @@
 package dev.keyhold.server.auth;
 
-import dev.keyhold.kms.error.KmsErrorType;
-import dev.keyhold.kms.error.KmsException;
+import dev.keyhold.server.WireException;
 
 /**
  * The errors AWS answers a request's signature with. The wording is AWS's own (its JSON services'
@@ -10,22 +9,22 @@ import dev.keyhold.kms.error.KmsException;
 final class AuthErrors {
   private AuthErrors() {}
 
-  static KmsException missingAuthenticationToken() {
-    return new KmsException(KmsErrorType.MissingAuthenticationTokenException,
+  static WireException missingAuthenticationToken() {
+    return new WireException(WireException.Type.MissingAuthenticationTokenException,
         "Request is missing Authentication Token");
   }
 
-  static KmsException incompleteSignature(String message) {
-    return new KmsException(KmsErrorType.IncompleteSignatureException, message);
+  static WireException incompleteSignature(String message) {
+    return new WireException(WireException.Type.IncompleteSignatureException, message);
   }
 
-  static KmsException invalidSignature(String message) {
-    return new KmsException(KmsErrorType.InvalidSignatureException, message);
+  static WireException invalidSignature(String message) {
+    return new WireException(WireException.Type.InvalidSignatureException, message);
   }
 
   /** An unknown access key id, or a session token, which Keyhold never issues. */
-  static KmsException unrecognizedClient() {
-    return new KmsException(KmsErrorType.UnrecognizedClientException,
+  static WireException unrecognizedClient() {
+    return new WireException(WireException.Type.UnrecognizedClientException,
         "The security token included in the request is invalid.");
   }
 }

@@ -2,6 +2,8 @@ package dev.keyhold.server.auth;
 
 import static com.google.common.base.Preconditions.checkNotNull;
 
+import dev.keyhold.kms.policy.Principal;
+
 /**
  * Who sent a request, as its SigV4 signature proved: the access key id it signed with and the
  * principal the operator configured for that key.
@@ -15,5 +17,10 @@ public record Caller(String accessKeyId, String principalArn, String accountId, 
     checkNotNull(accessKeyId, "accessKeyId");
     checkNotNull(principalArn, "principalArn");
     checkNotNull(accountId, "accountId");
+  }
+
+  /** The caller as key policies name it. */
+  public Principal principal() {
+    return new Principal(principalArn, accountId);
   }
 }

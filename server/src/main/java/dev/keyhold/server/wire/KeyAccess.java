@@ -2,13 +2,14 @@ package dev.keyhold.server.wire;
 
 import static com.google.common.base.Preconditions.checkState;
 import static dev.keyhold.kms.error.KmsErrorType.AccessDeniedException;
-import static dev.keyhold.kms.error.KmsErrorType.NotFoundException;
 
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.error.Validation;
 import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.key.KeyRecords;
+import dev.keyhold.kms.key.ResolvedKey;
+import dev.keyhold.kms.policy.KeyPolicyAuthorizer;
 import dev.keyhold.server.auth.Caller;
-import dev.keyhold.server.authz.KeyPolicyAuthorizer;
 import dev.keyhold.server.authz.KmsOperation;
 import java.util.Map;
 import java.util.Optional;
@@ -18,7 +19,8 @@ import java.util.UUID;
 
 /**
  * The authorization of one request, and what the audit log learns from it: each key the operation
- * uses is resolved and its policy asked whether the caller may run the operation's action on it.
+ * uses is resolved once (kms-core's {@link KeyRecords#resolve}) and its policy asked whether the caller
+ * may run the operation's action on it; the operation then runs on that same resolved key.
  *
  * <p>Operations call it for the keys they use ({@link Operations}); the handler then checks that an
  * operation on keys did, so that an operation that forgot fails closed ({@link #checkAuthorized}).
@@ -27,19 +29,19 @@ final class KeyAccess {
   private final KmsOperation operation;
   private final Caller caller;
   private final Account account;
-  private final KeyDirectory directory;
+  private final KeyRecords keys;
   private final KeyPolicyAuthorizer authorizer;
   private final Set<String> encryptionContextKeys = new TreeSet<>();
   private String keyArn;
   private boolean keyAllowed;
   private boolean destinationAllowed;
 
-  KeyAccess(KmsOperation operation, Caller caller, Account account, KeyDirectory directory,
+  KeyAccess(KmsOperation operation, Caller caller, Account account, KeyRecords keys,
       KeyPolicyAuthorizer authorizer) {
     this.operation = operation;
     this.caller = caller;
     this.account = account;
-    this.directory = directory;
+    this.keys = keys;
     this.authorizer = authorizer;
   }
 
@@ -47,20 +49,22 @@ final class KeyAccess {
    * Lets the request use the key {@code name} (the member {@code member}) for the operation's action
    * ({@link KmsOperation#keyAction()}), with {@code encryptionContext} for the policy's conditions.
    *
-   * @return the key's ARN
+   * @return the key, for the operation to run on
    * @throws KmsException {@code ValidationException} if the member is absent, {@code NotFoundException}
    *     if it names no key, {@code AccessDeniedException} if the key's policy does not allow it
    */
-  String allowKey(String member, String name, Map<String, String> encryptionContext) {
-    String arn = allow(operation.keyAction(), Validation.required(name, member), encryptionContext);
+  ResolvedKey allowKey(String member, String name, Map<String, String> encryptionContext) {
+    ResolvedKey key = allow(operation.keyAction(), keys.resolve(Validation.required(name, member)), encryptionContext);
     keyAllowed = true;
-    return arn;
+    return key;
   }
 
   /** As {@link #allowKey}, for the second key and its action ({@link KmsOperation#destinationKeyAction()}). */
-  void allowDestinationKey(String member, String name, Map<String, String> encryptionContext) {
-    allow(operation.destinationKeyAction().orElseThrow(), Validation.required(name, member), encryptionContext);
+  ResolvedKey allowDestinationKey(String member, String name, Map<String, String> encryptionContext) {
+    ResolvedKey key = allow(operation.destinationKeyAction().orElseThrow(),
+        keys.resolve(Validation.required(name, member)), encryptionContext);
     destinationAllowed = true;
+    return key;
   }
 
   /**
@@ -74,22 +78,14 @@ final class KeyAccess {
   }
 
   /**
-   * For Decrypt and ReEncrypt: the key a ciphertext names in its header ({@code keyId}) must allow the
-   * operation's action, decided before the HSM sees the ciphertext. A blob that names no key of this
-   * service is left to kms-core, which refuses it as InvalidCiphertextException, as AWS does.
+   * For Decrypt and ReEncrypt: the key a ciphertext names in its header (kms-core's
+   * {@code keyOfCiphertext}) must allow the operation's action, decided before the HSM sees the
+   * ciphertext.
    */
-  void allowKeyOfCiphertext(Optional<String> keyId, Map<String, String> encryptionContext) {
-    noteContext(encryptionContext);
-    if (keyId.isEmpty()) {
-      return;
-    }
-    try {
-      allowKey("keyId", keyId.get(), encryptionContext);
-    } catch (KmsException e) {
-      if (e.type() != NotFoundException) {
-        throw e;
-      }
-    }
+  ResolvedKey allowKeyOfCiphertext(ResolvedKey key, Map<String, String> encryptionContext) {
+    allow(operation.keyAction(), key, encryptionContext);
+    keyAllowed = true;
+    return key;
   }
 
   /**
@@ -98,7 +94,8 @@ final class KeyAccess {
    */
   void checkNotLockedOut(String policy, Optional<String> keyArn, Boolean bypass) {
     if (policy != null && !Boolean.TRUE.equals(bypass)) {
-      authorizer.checkNotLockedOut(policy, caller, keyArn.orElseGet(() -> kmsArn("key/" + UUID.randomUUID())));
+      authorizer.checkNotLockedOut(policy, caller.principal(),
+          keyArn.orElseGet(() -> kmsArn("key/" + UUID.randomUUID())));
     }
   }
 
@@ -138,15 +135,14 @@ final class KeyAccess {
     return encryptionContextKeys;
   }
 
-  private String allow(String action, String name, Map<String, String> encryptionContext) {
+  private ResolvedKey allow(String action, ResolvedKey key, Map<String, String> encryptionContext) {
     noteContext(encryptionContext);
-    KeyDirectory.Key key = directory.resolve(name);
     if (keyArn == null) {
       keyArn = key.arn(); // before the decision: the audit log shows which key a denied request wanted
     }
-    authorizer.authorize(
-        caller, action, key.arn(), key.policy(), encryptionContext == null ? Map.of() : encryptionContext);
-    return key.arn();
+    authorizer.authorize(caller.principal(), action, key.arn(), key.policy(),
+        encryptionContext == null ? Map.of() : encryptionContext);
+    return key;
   }
 
   /** The ARN of {@code resource} ({@code key/<id>}, {@code *}) in this service's account and Region. */

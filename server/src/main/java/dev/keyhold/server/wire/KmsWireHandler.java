@@ -3,20 +3,19 @@ package dev.keyhold.server.wire;
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 import static dev.keyhold.kms.error.KmsErrorType.KMSInternalException;
-import static dev.keyhold.kms.error.KmsErrorType.UnknownOperationException;
 import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
+import static dev.keyhold.server.WireException.Type.UnknownOperationException;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableListMultimap;
 import com.google.common.collect.ImmutableMap;
-import dev.keyhold.kms.error.KmsErrorType;
+import dev.keyhold.kms.Keyhold;
 import dev.keyhold.kms.error.KmsException;
-import dev.keyhold.server.Backend;
+import dev.keyhold.server.WireException;
 import dev.keyhold.server.auth.Caller;
 import dev.keyhold.server.auth.HttpRequestView;
 import dev.keyhold.server.auth.RequestAuthenticator;
-import dev.keyhold.server.authz.KeyPolicyAuthorizer;
 import dev.keyhold.server.authz.KmsOperation;
 import dev.keyhold.server.ops.RequestObserver;
 import dev.keyhold.server.ops.RequestOutcome;
@@ -39,8 +38,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The AWS KMS JSON protocol (awsJson1_1) on {@code POST /}: {@code X-Amz-Target:
  * TrentService.<Operation>}, a JSON body of Content-Type {@code application/x-amz-json-1.1}, and the
- * answer in the same type, or an error {@code {"__type": "...", "message": "..."}} with the error type's
- * HTTP status.
+ * answer in the same type, or an error {@code {"__type": "...", "message": "..."}}: HTTP 400 for a
+ * fault of the request, as AWS answers whatever its model says, 500 for a fault of the service and
+ * 503 for a timeout.
  *
  * <p>Each request is read (at most {@code maxRequestBytes}), authenticated, authorized (custom key store
  * operations for administrators, key operations by each key's policy), run against kms-core, told to
@@ -58,28 +58,24 @@ public final class KmsWireHandler implements HttpHandler {
   /** The operation the audit log and the metrics name when the target names none served. */
   private static final String UNKNOWN = "unknown";
 
-  private final Backend backend;
+  private final Keyhold keyhold;
   private final RequestAuthenticator authenticator;
-  private final KeyPolicyAuthorizer authorizer;
   private final ImmutableList<RequestObserver> observers;
   private final int maxRequestBytes;
   private final WireJson json = new WireJson();
   private final ImmutableMap<KmsOperation, WireOperation<?>> operations = Operations.all();
-  private final KeyDirectory directory;
 
   /**
    * @param maxRequestBytes the largest body served; a larger one is answered 413, after being read
    *     (and discarded) so that the connection stays usable
    */
-  public KmsWireHandler(Backend backend, RequestAuthenticator authenticator, KeyPolicyAuthorizer authorizer,
-      List<RequestObserver> observers, int maxRequestBytes) {
+  public KmsWireHandler(Keyhold keyhold, RequestAuthenticator authenticator, List<RequestObserver> observers,
+      int maxRequestBytes) {
     checkArgument(maxRequestBytes > 0, "maxRequestBytes must be positive: %s", maxRequestBytes);
-    this.backend = checkNotNull(backend, "backend");
+    this.keyhold = checkNotNull(keyhold, "keyhold");
     this.authenticator = checkNotNull(authenticator, "authenticator");
-    this.authorizer = checkNotNull(authorizer, "authorizer");
     this.observers = ImmutableList.copyOf(observers);
     this.maxRequestBytes = maxRequestBytes;
-    this.directory = new KeyDirectory(backend.keys());
   }
 
   /**
@@ -119,13 +115,15 @@ public final class KmsWireHandler implements HttpHandler {
     try {
       reply = new Reply(StatusCodes.OK, serve(exchange, body, trace), Optional.empty());
     } catch (KmsException e) {
-      reply = error(e.type().httpStatus(), e.type(), e.getMessage());
+      reply = error(statusOf(e), e.type().name(), e.getMessage());
+    } catch (WireException e) {
+      reply = error(StatusCodes.BAD_REQUEST, e.type().name(), e.getMessage());
     } catch (BodyTooLargeException e) {
-      reply = error(StatusCodes.REQUEST_ENTITY_TOO_LARGE, ValidationException,
+      reply = error(StatusCodes.REQUEST_ENTITY_TOO_LARGE, ValidationException.name(),
           "The request body is larger than " + maxRequestBytes + " bytes.");
     } catch (RuntimeException e) {
       LOG.error("request {} ({}) failed", RequestIds.of(exchange), trace.operation, e);
-      reply = error(KMSInternalException.httpStatus(), KMSInternalException,
+      reply = error(StatusCodes.INTERNAL_SERVER_ERROR, KMSInternalException.name(),
           "An internal error occurred. Retry the request.");
     }
     // Observers first: no request is answered unaudited, and a graceful shutdown, which waits for
@@ -161,7 +159,8 @@ public final class KmsWireHandler implements HttpHandler {
     byte[] body = requestBody.bytes();
     Caller caller = authenticator.authenticate(view(exchange, body));
     trace.principalArn = Optional.of(caller.principalArn());
-    KeyAccess keys = new KeyAccess(operation, caller, backend.account(), directory, authorizer);
+    KeyAccess keys = new KeyAccess(
+        operation, caller, keyhold.account(), keyhold.keys().resolver(), keyhold.authorizer());
     trace.keys = Optional.of(keys);
     if (operation.authorization() == KmsOperation.Authorization.ADMINISTRATORS) {
       keys.checkAdministrator();
@@ -171,15 +170,18 @@ public final class KmsWireHandler implements HttpHandler {
 
   private <R> Object run(WireOperation<R> operation, byte[] body, KeyAccess keys) {
     R request = json.read(body, operation.requestType());
-    try {
-      Object response = operation.call().run(backend, keys, request);
-      keys.checkAuthorized();
-      return response;
-    } finally {
-      if (KeyDirectory.CHANGES_ACCESS.contains(operation.operation())) {
-        directory.forgetAll();
-      }
-    }
+    Object response = operation.call().run(keyhold, keys, request);
+    keys.checkAuthorized();
+    return response;
+  }
+
+  /** AWS answers every fault of the request 400; only its own faults are 5xx. */
+  private static int statusOf(KmsException e) {
+    return switch (e.type()) {
+      case KMSInternalException -> StatusCodes.INTERNAL_SERVER_ERROR;
+      case DependencyTimeoutException -> StatusCodes.SERVICE_UNAVAILABLE;
+      default -> StatusCodes.BAD_REQUEST;
+    };
   }
 
   /**
@@ -224,11 +226,11 @@ public final class KmsWireHandler implements HttpHandler {
   private static KmsOperation operation(HttpServerExchange exchange) {
     String target = exchange.getRequestHeaders().getFirst(TARGET);
     if (target == null) {
-      throw new KmsException(UnknownOperationException, "The request has no X-Amz-Target header.");
+      throw new WireException(UnknownOperationException, "The request has no X-Amz-Target header.");
     }
     return Optional.of(target).filter(t -> t.startsWith(TARGET_PREFIX))
         .flatMap(t -> KmsOperation.named(t.substring(TARGET_PREFIX.length())))
-        .orElseThrow(() -> new KmsException(UnknownOperationException, "Unknown operation " + target + "."));
+        .orElseThrow(() -> new WireException(UnknownOperationException, "Unknown operation " + target + "."));
   }
 
   /**
@@ -238,7 +240,7 @@ public final class KmsWireHandler implements HttpHandler {
   private static void checkContentType(HttpServerExchange exchange) {
     String type = exchange.getRequestHeaders().getFirst(Headers.CONTENT_TYPE);
     if (type == null || !type.split(";", 2)[0].trim().equalsIgnoreCase(CONTENT_TYPE)) {
-      throw new KmsException(UnknownOperationException,
+      throw new WireException(UnknownOperationException,
           "Keyhold serves the AWS JSON 1.1 protocol: the Content-Type must be " + CONTENT_TYPE + ".");
     }
   }
@@ -252,8 +254,8 @@ public final class KmsWireHandler implements HttpHandler {
         exchange.getQueryString(), headers.build(), body);
   }
 
-  private Reply error(int status, KmsErrorType type, String message) {
-    return new Reply(status, json.write(new ErrorBody(type.name(), message)), Optional.of(type.name()));
+  private Reply error(int status, String type, String message) {
+    return new Reply(status, json.write(new ErrorBody(type, message)), Optional.of(type));
   }
 
   /** An error as AWS's JSON protocols write it; {@code message} in lower case, as KMS's. */

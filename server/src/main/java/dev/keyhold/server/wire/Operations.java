@@ -38,16 +38,17 @@ import static dev.keyhold.server.authz.KmsOperation.UpdateKeyDescription;
 
 import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.Maps;
+import dev.keyhold.kms.Keyhold;
 import dev.keyhold.kms.key.CreateKeyRequest;
-import dev.keyhold.kms.key.KeyMetadata;
 import dev.keyhold.kms.key.DecryptRequest;
 import dev.keyhold.kms.key.EncryptRequest;
 import dev.keyhold.kms.key.GenerateDataKeyRequest;
+import dev.keyhold.kms.key.KeyMetadata;
 import dev.keyhold.kms.key.ReEncryptRequest;
+import dev.keyhold.kms.key.ResolvedKey;
 import dev.keyhold.kms.keystore.CreateCustomKeyStoreRequest;
 import dev.keyhold.kms.keystore.DescribeCustomKeyStoresRequest;
 import dev.keyhold.kms.keystore.UpdateCustomKeyStoreRequest;
-import dev.keyhold.server.Backend;
 import dev.keyhold.server.authz.KmsOperation;
 import dev.keyhold.server.wire.Requests.AliasRequest;
 import dev.keyhold.server.wire.Requests.CustomKeyStoreIdRequest;
@@ -71,8 +72,9 @@ import java.util.function.Function;
 
 /**
  * Every operation Keyhold serves: its request, the kms-core call it makes, and the keys it asks
- * {@link KeyAccess} for. Who may run operations that use no key is the handler's to check
- * ({@link KmsOperation#authorization()}).
+ * {@link KeyAccess} for. An operation on a key runs on the key KeyAccess resolved and authorized, by
+ * its key id, so that an alias that moves meanwhile cannot point it at another key. Who may run
+ * operations that use no key is the handler's to check ({@link KmsOperation#authorization()}).
  *
  * <p>Responses are kms-core's records where it has them; where it returns a bare value, a map of the
  * one or two members AWS names.
@@ -87,104 +89,114 @@ final class Operations {
     return Maps.uniqueIndex(List.<WireOperation<?>>of(
         // Custom key stores.
         op(CreateCustomKeyStore, CreateCustomKeyStoreRequest.class,
-            (backend, r) -> Map.of("CustomKeyStoreId", backend.keyStores().createCustomKeyStore(r))),
+            (kms, r) -> Map.of("CustomKeyStoreId", kms.keyStores().createCustomKeyStore(r))),
         op(DescribeCustomKeyStores, DescribeCustomKeyStoresRequest.class,
-            (backend, r) -> backend.keyStores().describeCustomKeyStores(r)),
+            (kms, r) -> kms.keyStores().describeCustomKeyStores(r)),
         op(UpdateCustomKeyStore, UpdateCustomKeyStoreRequest.class,
-            empty((backend, r) -> backend.keyStores().updateCustomKeyStore(r))),
+            empty((kms, r) -> kms.keyStores().updateCustomKeyStore(r))),
         op(ConnectCustomKeyStore, CustomKeyStoreIdRequest.class,
-            empty((backend, r) -> backend.keyStores().connectCustomKeyStore(r.customKeyStoreId()))),
+            empty((kms, r) -> kms.keyStores().connectCustomKeyStore(r.customKeyStoreId()))),
         op(DisconnectCustomKeyStore, CustomKeyStoreIdRequest.class,
-            empty((backend, r) -> backend.keyStores().disconnectCustomKeyStore(r.customKeyStoreId()))),
+            empty((kms, r) -> kms.keyStores().disconnectCustomKeyStore(r.customKeyStoreId()))),
         op(DeleteCustomKeyStore, CustomKeyStoreIdRequest.class,
-            empty((backend, r) -> backend.keyStores().deleteCustomKeyStore(r.customKeyStoreId()))),
+            empty((kms, r) -> kms.keyStores().deleteCustomKeyStore(r.customKeyStoreId()))),
 
         // KMS keys.
-        custom(CreateKey, CreateKeyRequest.class, (backend, keys, r) -> {
+        custom(CreateKey, CreateKeyRequest.class, (kms, keys, r) -> {
           keys.checkNotLockedOut(r.policy(), Optional.empty(), r.bypassPolicyLockoutSafetyCheck());
-          KeyMetadata created = backend.keys().createKey(r);
+          KeyMetadata created = kms.keys().createKey(r);
           keys.noteCreated(created.arn());
           return Map.of("KeyMetadata", created);
         }),
-        onKeyId(DescribeKey, (backend, r) -> Map.of("KeyMetadata", backend.keys().describeKey(r.keyId()))),
-        op(ListKeys, PageRequest.class, (backend, r) -> backend.keys().listKeys(r.limit(), r.marker())),
-        onKeyId(EnableKey, empty((backend, r) -> backend.keys().enableKey(r.keyId()))),
-        onKeyId(DisableKey, empty((backend, r) -> backend.keys().disableKey(r.keyId()))),
+        onKeyId(DescribeKey, (kms, key, r) -> Map.of("KeyMetadata", kms.keys().describeKey(key.keyId()))),
+        op(ListKeys, PageRequest.class, (kms, r) -> kms.keys().listKeys(r.limit(), r.marker())),
+        onKeyId(EnableKey, empty((kms, key, r) -> kms.keys().enableKey(key.keyId()))),
+        onKeyId(DisableKey, empty((kms, key, r) -> kms.keys().disableKey(key.keyId()))),
         onKey(UpdateKeyDescription, UpdateKeyDescriptionRequest.class, UpdateKeyDescriptionRequest::keyId,
-            empty((backend, r) -> backend.keys().updateKeyDescription(r.keyId(), r.description()))),
+            empty((kms, key, r) -> kms.keys().updateKeyDescription(key.keyId(), r.description()))),
         onKey(ScheduleKeyDeletion, ScheduleKeyDeletionRequest.class, ScheduleKeyDeletionRequest::keyId,
-            (backend, r) -> backend.keys().scheduleKeyDeletion(r.keyId(), r.pendingWindowInDays())),
-        onKeyId(CancelKeyDeletion, (backend, r) -> Map.of("KeyId", backend.keys().cancelKeyDeletion(r.keyId()))),
-        onKeyId(EnableKeyRotation, empty((backend, r) -> backend.keys().enableKeyRotation(r.keyId()))),
-        onKeyId(DisableKeyRotation, empty((backend, r) -> backend.keys().disableKeyRotation(r.keyId()))),
+            (kms, key, r) -> kms.keys().deletions().scheduleKeyDeletion(key.keyId(), r.pendingWindowInDays())),
+        onKeyId(CancelKeyDeletion,
+            (kms, key, r) -> Map.of("KeyId", kms.keys().deletions().cancelKeyDeletion(key.keyId()))),
+        onKeyId(EnableKeyRotation, empty((kms, key, r) -> kms.keys().enableKeyRotation(key.keyId()))),
+        onKeyId(DisableKeyRotation, empty((kms, key, r) -> kms.keys().disableKeyRotation(key.keyId()))),
         onKeyId(GetKeyRotationStatus,
-            (backend, r) -> Map.of("KeyRotationEnabled", backend.keys().getKeyRotationStatus(r.keyId()))),
-        onKeyId(GetParametersForImport, empty((backend, r) -> backend.keys().getParametersForImport(r.keyId()))),
-        onKeyId(ImportKeyMaterial, empty((backend, r) -> backend.keys().importKeyMaterial(r.keyId()))),
+            (kms, key, r) -> Map.of("KeyRotationEnabled", kms.keys().getKeyRotationStatus(key.keyId()))),
+        onKeyId(GetParametersForImport, empty((kms, key, r) -> kms.keys().getParametersForImport(key.keyId()))),
+        onKeyId(ImportKeyMaterial, empty((kms, key, r) -> kms.keys().importKeyMaterial(key.keyId()))),
 
-        // Aliases.
+        // Aliases: the target is named as the request gave it, for kms-core's check that it is no alias.
         onKey(CreateAlias, AliasRequest.class, AliasRequest::targetKeyId, "targetKeyId",
-            empty((backend, r) -> backend.keys().aliases().createAlias(r.aliasName(), r.targetKeyId()))),
-        custom(UpdateAlias, AliasRequest.class, (backend, keys, r) -> {
+            empty((kms, key, r) -> kms.keys().aliases().createAlias(r.aliasName(), r.targetKeyId()))),
+        custom(UpdateAlias, AliasRequest.class, (kms, keys, r) -> {
           keys.allowAliasTarget(r.aliasName());
           keys.allowDestinationKey("targetKeyId", r.targetKeyId(), Map.of());
-          backend.keys().aliases().updateAlias(r.aliasName(), r.targetKeyId());
+          kms.keys().aliases().updateAlias(r.aliasName(), r.targetKeyId());
           return EMPTY;
         }),
-        custom(DeleteAlias, DeleteAliasRequest.class, (backend, keys, r) -> {
+        custom(DeleteAlias, DeleteAliasRequest.class, (kms, keys, r) -> {
           keys.allowAliasTarget(r.aliasName());
-          backend.keys().aliases().deleteAlias(r.aliasName());
+          kms.keys().aliases().deleteAlias(r.aliasName());
           return EMPTY;
         }),
         op(ListAliases, KeyPageRequest.class,
-            (backend, r) -> backend.keys().aliases().listAliases(r.keyId(), r.limit(), r.marker())),
+            (kms, r) -> kms.keys().aliases().listAliases(r.keyId(), r.limit(), r.marker())),
 
         // Tags.
         onKey(TagResource, TagResourceRequest.class, TagResourceRequest::keyId,
-            empty((backend, r) -> backend.keys().tags().tagResource(r.keyId(), r.tags()))),
+            empty((kms, key, r) -> kms.keys().tags().tagResource(key.keyId(), r.tags()))),
         onKey(UntagResource, UntagResourceRequest.class, UntagResourceRequest::keyId,
-            empty((backend, r) -> backend.keys().tags().untagResource(r.keyId(), r.tagKeys()))),
+            empty((kms, key, r) -> kms.keys().tags().untagResource(key.keyId(), r.tagKeys()))),
         onKey(ListResourceTags, KeyPageRequest.class, KeyPageRequest::keyId,
-            (backend, r) -> backend.keys().tags().listResourceTags(r.keyId(), r.limit(), r.marker())),
+            (kms, key, r) -> kms.keys().tags().listResourceTags(key.keyId(), r.limit(), r.marker())),
 
         // Key policies.
-        custom(PutKeyPolicy, PutKeyPolicyRequest.class, (backend, keys, r) -> {
-          String keyArn = keys.allowKey("keyId", r.keyId(), Map.of());
-          keys.checkNotLockedOut(r.policy(), Optional.of(keyArn), r.bypassPolicyLockoutSafetyCheck());
-          backend.keys().policies().putKeyPolicy(r.keyId(), r.policyName(), r.policy());
+        custom(PutKeyPolicy, PutKeyPolicyRequest.class, (kms, keys, r) -> {
+          ResolvedKey key = keys.allowKey("keyId", r.keyId(), Map.of());
+          keys.checkNotLockedOut(r.policy(), Optional.of(key.arn()), r.bypassPolicyLockoutSafetyCheck());
+          kms.keys().policies().putKeyPolicy(key.keyId(), r.policyName(), r.policy());
           return EMPTY;
         }),
         onKey(GetKeyPolicy, GetKeyPolicyRequest.class, GetKeyPolicyRequest::keyId,
-            (backend, r) -> backend.keys().policies().getKeyPolicy(r.keyId(), r.policyName())),
+            (kms, key, r) -> kms.keys().policies().getKeyPolicy(key.keyId(), r.policyName())),
         onKey(ListKeyPolicies, KeyPageRequest.class, KeyPageRequest::keyId,
-            (backend, r) -> Map.of(
-                "PolicyNames", backend.keys().policies().listKeyPolicies(r.keyId()), "Truncated", false)),
+            (kms, key, r) -> Map.of(
+                "PolicyNames", kms.keys().policies().listKeyPolicies(key.keyId()), "Truncated", false)),
 
         // Cryptographic operations.
         onKey(Encrypt, EncryptRequest.class, EncryptRequest::keyId, EncryptRequest::encryptionContext,
-            (backend, r) -> backend.crypto().encrypt(r)),
-        custom(Decrypt, DecryptRequest.class, (backend, keys, r) -> {
-          keys.allowKeyOfCiphertext(backend.crypto().keyIdOf(r.ciphertextBlob()), r.encryptionContext());
-          return backend.crypto().decrypt(r);
+            (kms, key, r) -> kms.crypto().encrypt(key, r)),
+        custom(Decrypt, DecryptRequest.class, (kms, keys, r) -> {
+          ResolvedKey key = keys.allowKeyOfCiphertext(
+              kms.crypto().keyOfCiphertext(r.ciphertextBlob()), r.encryptionContext());
+          return kms.crypto().decrypt(key, r);
         }),
-        custom(ReEncrypt, ReEncryptRequest.class, (backend, keys, r) -> {
-          keys.allowDestinationKey("destinationKeyId", r.destinationKeyId(), r.destinationEncryptionContext());
-          keys.allowKeyOfCiphertext(backend.crypto().keyIdOf(r.ciphertextBlob()), r.sourceEncryptionContext());
-          return backend.crypto().reEncrypt(r);
+        custom(ReEncrypt, ReEncryptRequest.class, (kms, keys, r) -> {
+          ResolvedKey destination =
+              keys.allowDestinationKey("destinationKeyId", r.destinationKeyId(), r.destinationEncryptionContext());
+          ResolvedKey source = keys.allowKeyOfCiphertext(
+              kms.crypto().keyOfCiphertext(r.ciphertextBlob()), r.sourceEncryptionContext());
+          return kms.crypto().reEncrypt(source, destination, r);
         }),
         onKey(GenerateDataKey, GenerateDataKeyRequest.class, GenerateDataKeyRequest::keyId,
-            GenerateDataKeyRequest::encryptionContext, (backend, r) -> backend.crypto().generateDataKey(r)),
+            GenerateDataKeyRequest::encryptionContext, (kms, key, r) -> kms.crypto().generateDataKey(key, r)),
         onKey(GenerateDataKeyWithoutPlaintext, GenerateDataKeyRequest.class, GenerateDataKeyRequest::keyId,
             GenerateDataKeyRequest::encryptionContext,
-            (backend, r) -> backend.crypto().generateDataKeyWithoutPlaintext(r)),
-        op(GenerateRandom, GenerateRandomRequest.class, (backend, r) -> Map.of("Plaintext",
-            backend.crypto().generateRandom(r.numberOfBytes(), r.customKeyStoreId())))),
+            (kms, key, r) -> kms.crypto().generateDataKeyWithoutPlaintext(key, r)),
+        op(GenerateRandom, GenerateRandomRequest.class, (kms, r) -> Map.of("Plaintext",
+            kms.crypto().generateRandom(r.numberOfBytes(), r.customKeyStoreId())))),
         WireOperation::operation);
   }
 
+  /** A call on the key the request names, as {@link KeyAccess} resolved and authorized it. */
+  @FunctionalInterface
+  private interface KeyCall<R> {
+    Object run(Keyhold kms, ResolvedKey key, R request);
+  }
+
   /** An operation that uses no key. */
-  private static <R> WireOperation<R> op(KmsOperation operation, Class<R> type, BiFunction<Backend, R, Object> call) {
-    return new WireOperation<>(operation, type, (backend, keys, request) -> call.apply(backend, request));
+  private static <R> WireOperation<R> op(KmsOperation operation, Class<R> type, BiFunction<Keyhold, R, Object> call) {
+    return new WireOperation<>(operation, type, (kms, keys, request) -> call.apply(kms, request));
   }
 
   /** An operation that checks its keys itself. */
@@ -193,40 +205,48 @@ final class Operations {
   }
 
   /** An operation on the key its KeyId names, and nothing else in the request. */
-  private static WireOperation<KeyIdRequest> onKeyId(KmsOperation operation,
-      BiFunction<Backend, KeyIdRequest, Object> call) {
+  private static WireOperation<KeyIdRequest> onKeyId(KmsOperation operation, KeyCall<KeyIdRequest> call) {
     return onKey(operation, KeyIdRequest.class, KeyIdRequest::keyId, call);
   }
 
   /** An operation on the key its KeyId names. */
   private static <R> WireOperation<R> onKey(KmsOperation operation, Class<R> type, Function<R, String> keyId,
-      BiFunction<Backend, R, Object> call) {
+      KeyCall<R> call) {
     return onKey(operation, type, keyId, "keyId", call);
   }
 
   /** An operation on the key its member {@code member} names. */
   private static <R> WireOperation<R> onKey(KmsOperation operation, Class<R> type, Function<R, String> key,
-      String member, BiFunction<Backend, R, Object> call) {
-    return custom(operation, type, (backend, keys, request) -> {
-      keys.allowKey(member, key.apply(request), Map.of());
-      return call.apply(backend, request);
-    });
+      String member, KeyCall<R> call) {
+    return custom(operation, type,
+        (kms, keys, request) -> call.run(kms, keys.allowKey(member, key.apply(request), Map.of()), request));
   }
 
   /** An operation on the key its KeyId names, with an encryption context for the key policy's conditions. */
   private static <R> WireOperation<R> onKey(KmsOperation operation, Class<R> type, Function<R, String> keyId,
-      Function<R, Map<String, String>> encryptionContext, BiFunction<Backend, R, Object> call) {
-    return custom(operation, type, (backend, keys, request) -> {
-      keys.allowKey("keyId", keyId.apply(request), encryptionContext.apply(request));
-      return call.apply(backend, request);
-    });
+      Function<R, Map<String, String>> encryptionContext, KeyCall<R> call) {
+    return custom(operation, type, (kms, keys, request) -> call.run(
+        kms, keys.allowKey("keyId", keyId.apply(request), encryptionContext.apply(request)), request));
   }
 
-  /** A call that returns nothing, answered with {@code {}}. */
-  private static <R> BiFunction<Backend, R, Object> empty(BiConsumer<Backend, R> call) {
-    return (backend, request) -> {
-      call.accept(backend, request);
+  /** An operation with no output, answered with {@code {}}. */
+  private static <R> BiFunction<Keyhold, R, Object> empty(BiConsumer<Keyhold, R> call) {
+    return (kms, request) -> {
+      call.accept(kms, request);
       return EMPTY;
     };
+  }
+
+  /** A call on a key with no output, answered with {@code {}}. */
+  private static <R> KeyCall<R> empty(KeyConsumer<R> call) {
+    return (kms, key, request) -> {
+      call.accept(kms, key, request);
+      return EMPTY;
+    };
+  }
+
+  @FunctionalInterface
+  private interface KeyConsumer<R> {
+    void accept(Keyhold kms, ResolvedKey key, R request);
   }
 }

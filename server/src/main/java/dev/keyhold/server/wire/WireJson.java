@@ -1,7 +1,7 @@
 package dev.keyhold.server.wire;
 
-import static dev.keyhold.kms.error.KmsErrorType.SerializationException;
 import static dev.keyhold.kms.error.KmsErrorType.UnsupportedOperationException;
+import static dev.keyhold.server.WireException.Type.SerializationException;
 
 import com.fasterxml.jackson.annotation.JsonAlias;
 import com.fasterxml.jackson.annotation.JsonInclude;
@@ -33,6 +33,7 @@ import dev.keyhold.kms.error.Validation;
 import dev.keyhold.kms.key.CreateKeyRequest;
 import dev.keyhold.kms.key.KeyMetadata;
 import dev.keyhold.pkcs11.Pin;
+import dev.keyhold.server.WireException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.math.BigDecimal;
@@ -63,12 +64,12 @@ final class WireJson {
    * wrong type, is a SerializationException whose message names the member, never its value (a
    * plaintext, a password).
    *
-   * @throws KmsException SerializationException, or the error of a member's own check (a password's
+   * @throws WireException SerializationException, or the error of a member's own check (a password's
    *     length, a member refused)
    */
   <R> R read(byte[] body, Class<R> type) {
     if (body.length == 0) {
-      throw new KmsException(SerializationException, "The request body is empty: an operation without input takes {}.");
+      throw new WireException(SerializationException, "The request body is empty: an operation without input takes {}.");
     }
     R request;
     try {
@@ -77,12 +78,12 @@ final class WireJson {
       if (e.getCause() instanceof KmsException check) {
         throw check;
       }
-      throw new KmsException(SerializationException, serializationMessage(e));
+      throw new WireException(SerializationException, serializationMessage(e));
     } catch (IOException e) {
       throw new UncheckedIOException("reading an array failed", e); // cannot happen
     }
     if (request == null) {
-      throw new KmsException(SerializationException, "The request body must be a JSON object, not null.");
+      throw new WireException(SerializationException, "The request body must be a JSON object, not null.");
     }
     return request;
   }

@@ -1,6 +1,6 @@
 package dev.keyhold.server.wire;
 
-import dev.keyhold.server.Backend;
+import dev.keyhold.kms.Keyhold;
 import dev.keyhold.server.authz.KmsOperation;
 
 /**
@@ -13,6 +13,6 @@ import dev.keyhold.server.authz.KmsOperation;
 record WireOperation<R>(KmsOperation operation, Class<R> requestType, Call<R> call) {
   @FunctionalInterface
   interface Call<R> {
-    Object run(Backend backend, KeyAccess keys, R request);
+    Object run(Keyhold keyhold, KeyAccess keys, R request);
   }
 }

@@ -15,9 +15,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.common.collect.ImmutableListMultimap;
-import dev.keyhold.kms.error.KmsErrorType;
-import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.secret.MasterKey;
+import dev.keyhold.server.WireException;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -145,9 +144,9 @@ class SigV4AuthenticatorTest {
     HttpRequestView request = signedEncrypt(alice, NOW);
 
     assertRefused(withHeader(request, "x-amz-target", "TrentService.Decrypt"),
-        KmsErrorType.InvalidSignatureException, SIGNATURE_MISMATCH);
+        WireException.Type.InvalidSignatureException, SIGNATURE_MISMATCH);
     assertRefused(withBody(request, "{\"KeyId\":\"alias/other\",\"Plaintext\":\"aGVsbG8=\"}"),
-        KmsErrorType.InvalidSignatureException, SIGNATURE_MISMATCH);
+        WireException.Type.InvalidSignatureException, SIGNATURE_MISMATCH);
   }
 
   @Test
@@ -155,7 +154,7 @@ class SigV4AuthenticatorTest {
     HttpRequestView request = signedEncrypt(
         AwsCredentialsIdentity.create(alice.accessKeyId(), "not-alices-secret"), REGION, "kms", NOW);
 
-    assertRefused(request, KmsErrorType.InvalidSignatureException, SIGNATURE_MISMATCH);
+    assertRefused(request, WireException.Type.InvalidSignatureException, SIGNATURE_MISMATCH);
   }
 
   @Test
@@ -163,7 +162,7 @@ class SigV4AuthenticatorTest {
     HttpRequestView request = signedEncrypt(
         AwsCredentialsIdentity.create("AKIAUNKNOWNUNKNOWN00", secret(alice)), REGION, "kms", NOW);
 
-    assertRefused(request, KmsErrorType.UnrecognizedClientException,
+    assertRefused(request, WireException.Type.UnrecognizedClientException,
         "The security token included in the request is invalid.");
   }
 
@@ -174,7 +173,7 @@ class SigV4AuthenticatorTest {
     HttpRequestView request = signedEncrypt(withToken, REGION, "kms", NOW);
 
     assertThat(authorizationParameter(request, "SignedHeaders")).contains("x-amz-security-token");
-    assertRefused(request, KmsErrorType.UnrecognizedClientException,
+    assertRefused(request, WireException.Type.UnrecognizedClientException,
         "The security token included in the request is invalid.");
   }
 
@@ -182,10 +181,10 @@ class SigV4AuthenticatorTest {
   void refusesARequestWithoutAnAwsSignature() {
     HttpRequestView unsigned = withoutHeader(signedEncrypt(alice, NOW), "authorization");
 
-    assertRefused(unsigned, KmsErrorType.MissingAuthenticationTokenException,
+    assertRefused(unsigned, WireException.Type.MissingAuthenticationTokenException,
         "Request is missing Authentication Token");
     assertRefused(withHeader(unsigned, "authorization", "Basic YWxpY2U6c2VjcmV0"),
-        KmsErrorType.MissingAuthenticationTokenException, "Request is missing Authentication Token");
+        WireException.Type.MissingAuthenticationTokenException, "Request is missing Authentication Token");
   }
 
   @Test
@@ -194,7 +193,7 @@ class SigV4AuthenticatorTest {
         "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20250101%2Feu-west-1%2Fkms"
             + "%2Faws4_request&X-Amz-Date=20250101T120000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=00");
 
-    assertRefused(presigned, KmsErrorType.IncompleteSignatureException,
+    assertRefused(presigned, WireException.Type.IncompleteSignatureException,
         "Keyhold takes SigV4 in the Authorization header only, not in the query string (X-Amz-Algorithm).");
   }
 
@@ -205,14 +204,14 @@ class SigV4AuthenticatorTest {
 
     assertRefused(withHeader(withoutHeader(request, "x-amz-date"), "authorization",
             "AWS4-HMAC-SHA256 SignedHeaders=host;x-amz-date"),
-        KmsErrorType.IncompleteSignatureException,
+        WireException.Type.IncompleteSignatureException,
         "Authorization header requires 'Credential' parameter. "
             + "Authorization header requires 'Signature' parameter. "
             + "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
             + "Authorization=AWS4-HMAC-SHA256");
     assertRefused(withHeader(request, "authorization",
             "AWS4-HMAC-SHA256 SignedHeaders=host;x-amz-date,Signature=" + signature),
-        KmsErrorType.IncompleteSignatureException,
+        WireException.Type.IncompleteSignatureException,
         "Authorization header requires 'Credential' parameter. Authorization=AWS4-HMAC-SHA256");
   }
 
@@ -223,7 +222,7 @@ class SigV4AuthenticatorTest {
 
     assertRefused(withHeader(request, "authorization",
             authorization.replace("AWS4-HMAC-SHA256", "AWS4-ECDSA-P256-SHA256")),
-        KmsErrorType.IncompleteSignatureException,
+        WireException.Type.IncompleteSignatureException,
         "Unsupported AWS 'algorithm': 'AWS4-ECDSA-P256-SHA256' (only AWS4-HMAC-SHA256 for now). ");
   }
 
@@ -232,11 +231,11 @@ class SigV4AuthenticatorTest {
     HttpRequestView request = signedEncrypt(alice, NOW);
 
     assertRefused(withHeader(request, "x-amz-date", "2025-01-01T12:00:00Z"),
-        KmsErrorType.IncompleteSignatureException,
+        WireException.Type.IncompleteSignatureException,
         "Date must be in ISO-8601 'basic format'. Got '2025-01-01T12:00:00Z'. "
             + "See http://en.wikipedia.org/wiki/ISO_8601");
     assertRefused(withHeader(withoutHeader(request, "x-amz-date"), "date", "Wed, 01 Jan 2025 12:00:00 GMT"),
-        KmsErrorType.IncompleteSignatureException,
+        WireException.Type.IncompleteSignatureException,
         "Date must be in ISO-8601 'basic format'. Got 'Wed, 01 Jan 2025 12:00:00 GMT'. "
             + "See http://en.wikipedia.org/wiki/ISO_8601");
   }
@@ -246,10 +245,10 @@ class SigV4AuthenticatorTest {
     assertThat(authenticator.authenticate(signedEncrypt(alice, NOW.minusSeconds(300)))).isEqualTo(alice.caller());
     assertThat(authenticator.authenticate(signedEncrypt(alice, NOW.plusSeconds(300)))).isEqualTo(alice.caller());
 
-    assertRefused(signedEncrypt(alice, NOW.minusSeconds(301)), KmsErrorType.InvalidSignatureException,
+    assertRefused(signedEncrypt(alice, NOW.minusSeconds(301)), WireException.Type.InvalidSignatureException,
         "Signature expired: 20250101T115459Z is now earlier than 20250101T115500Z "
             + "(20250101T120000Z - 5 min.)");
-    assertRefused(signedEncrypt(alice, NOW.plusSeconds(301)), KmsErrorType.InvalidSignatureException,
+    assertRefused(signedEncrypt(alice, NOW.plusSeconds(301)), WireException.Type.InvalidSignatureException,
         "Signature not yet current: 20250101T120501Z is still later than 20250101T120500Z "
             + "(20250101T120000Z + 5 min.)");
   }
@@ -259,15 +258,15 @@ class SigV4AuthenticatorTest {
     HttpRequestView request = withAuthorizationParameter(signedEncrypt(alice, NOW), "SignedHeaders",
         "content-type;x-amz-date;x-amz-target");
 
-    assertRefused(request, KmsErrorType.InvalidSignatureException,
+    assertRefused(request, WireException.Type.InvalidSignatureException,
         "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
   }
 
   @Test
   void refusesAScopeOfAnotherRegionOrService() {
-    assertRefused(signedEncrypt(identity(alice), "us-east-1", "kms", NOW), KmsErrorType.InvalidSignatureException,
+    assertRefused(signedEncrypt(identity(alice), "us-east-1", "kms", NOW), WireException.Type.InvalidSignatureException,
         "Credential should be scoped to a valid region, not 'us-east-1'. ");
-    assertRefused(signedEncrypt(identity(alice), REGION, "s3", NOW), KmsErrorType.InvalidSignatureException,
+    assertRefused(signedEncrypt(identity(alice), REGION, "s3", NOW), WireException.Type.InvalidSignatureException,
         "Credential should be scoped to correct service: 'kms'. ");
   }
 
@@ -276,7 +275,7 @@ class SigV4AuthenticatorTest {
     HttpRequestView request = withAuthorizationParameter(signedEncrypt(alice, NOW), "Credential",
         "AKIAIOSFODNN7EXAMPLE/20241231/eu-west-1/kms/aws5_request");
 
-    assertRefused(request, KmsErrorType.InvalidSignatureException,
+    assertRefused(request, WireException.Type.InvalidSignatureException,
         "Credential should be scoped with a valid terminator: 'aws4_request', not 'aws5_request'. "
             + "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
             + "'20241231' != '20250101', from '20250101T120000Z'.");
@@ -287,7 +286,7 @@ class SigV4AuthenticatorTest {
     HttpRequestView request = withAuthorizationParameter(signedEncrypt(alice, NOW), "Credential",
         "AKIAIOSFODNN7EXAMPLE/20250101/eu-west-1/kms");
 
-    assertRefused(request, KmsErrorType.IncompleteSignatureException,
+    assertRefused(request, WireException.Type.IncompleteSignatureException,
         "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, "
             + "got 'AKIAIOSFODNN7EXAMPLE/20250101/eu-west-1/kms'");
   }
@@ -304,9 +303,9 @@ class SigV4AuthenticatorTest {
   }
 
   /** Also checks that the error repeats neither the request's signature nor any secret. */
-  private void assertRefused(HttpRequestView request, KmsErrorType type, String message) {
+  private void assertRefused(HttpRequestView request, WireException.Type type, String message) {
     assertThatThrownBy(() -> authenticator.authenticate(request))
-        .isInstanceOfSatisfying(KmsException.class, e -> {
+        .isInstanceOfSatisfying(WireException.class, e -> {
           assertThat(e.type()).isEqualTo(type);
           assertThat(e.getMessage()).isEqualTo(message);
           assertThat(e.getMessage()).doesNotContain(secret(alice), secret(admin));

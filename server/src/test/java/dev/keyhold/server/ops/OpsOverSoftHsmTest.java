@@ -5,14 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.ClusterRegistry;
 import dev.keyhold.cluster.Hsm;
+import dev.keyhold.kms.Keyhold;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.ClusterHealth;
 import dev.keyhold.kms.key.KeyReplication;
-import dev.keyhold.kms.key.KmsKeys;
-import dev.keyhold.kms.keystore.Checkpoints;
+import dev.keyhold.kms.keystore.ConnectionState;
 import dev.keyhold.kms.keystore.CreateCustomKeyStoreRequest;
 import dev.keyhold.kms.keystore.CustomKeyStores;
-import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.SessionPoolConfig;
@@ -21,7 +20,6 @@ import dev.keyhold.softhsm.LocalClusterProvisioner;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.file.Path;
 import java.security.SecureRandom;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -42,27 +40,23 @@ class OpsOverSoftHsmTest {
         .cluster();
     ClusterRegistry registry = ClusterRegistry.empty().with(cluster);
     MasterKey masterKey = MasterKey.loadOrCreate(data.resolve("master.key"));
-    try (JdbcMetadataStore metadata = JdbcMetadataStore.embedded(data)) {
-      KeyStoreConnections connections = new KeyStoreConnections(metadata, registry, masterKey,
-          SessionPoolConfig.of(2, Duration.ofSeconds(5)), Checkpoints.NONE);
-      // Closing the key stores closes their connections.
-      try (CustomKeyStores keyStores = new CustomKeyStores(metadata, registry, masterKey, Clock.systemUTC(), connections);
-          KeyReplication replication = new KeyReplication(
-              new KmsKeys(metadata, registry, keyStores, connections, new Account("111122223333", "us-east-1"),
-                  Clock.systemUTC()),
-              connections, metadata, Clock.systemUTC())) {
-        connectAndScrape(cluster, connections, keyStores, replication);
-      }
+    try (JdbcMetadataStore metadata = JdbcMetadataStore.embedded(data);
+        Keyhold keyhold = Keyhold.open(metadata, registry, masterKey,
+            Keyhold.Options.of(new Account("111122223333", "us-east-1"))
+                .withSessions(SessionPoolConfig.of(2, Duration.ofSeconds(5))))) {
+      connectAndScrape(cluster, keyhold);
     }
   }
 
-  private static void connectAndScrape(Cluster cluster, KeyStoreConnections connections, CustomKeyStores keyStores,
-      KeyReplication replication) throws Exception {
+  private static void connectAndScrape(Cluster cluster, Keyhold keyhold) throws Exception {
+    CustomKeyStores keyStores = keyhold.keyStores();
+    KeyReplication replication = keyhold.replication();
     String storeId = keyStores.createCustomKeyStore(new CreateCustomKeyStoreRequest(
         "ops", cluster.clusterId(), cluster.trustAnchor().pem(), softhsm.kmsuserPin(), null));
     keyStores.connectCustomKeyStore(storeId);
-    awaitConnected(connections, storeId);
-    ServiceMetrics metrics = ServiceMetrics.create(replication, connections);
+    assertThat(keyStores.awaitConnected(storeId, Duration.ofSeconds(30)).connectionState())
+        .isEqualTo(ConnectionState.CONNECTED);
+    ServiceMetrics metrics = ServiceMetrics.create(replication, keyhold.connections());
 
     Exposition connected = Exposition.scrape(metrics);
 
@@ -88,13 +82,5 @@ class OpsOverSoftHsmTest {
     assertThat(report.status()).isEqualTo(ClusterHealth.State.ACTIVE);
     assertThat(report.httpStatus()).isEqualTo(200);
     assertThat(report.toJson()).contains("\"id\":\"" + storeId + "\",\"cluster\":\"" + cluster.clusterId() + "\"");
-  }
-
-  private static void awaitConnected(KeyStoreConnections connections, String storeId) throws InterruptedException {
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (connections.connected(storeId).isEmpty()) {
-      assertThat(System.nanoTime()).as("key store %s connected in time", storeId).isLessThan(deadline);
-      Thread.sleep(20);
-    }
   }
 }

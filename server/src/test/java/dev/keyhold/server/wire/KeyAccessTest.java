@@ -6,8 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.keyhold.kms.error.KmsErrorType;
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.policy.KeyPolicyAuthorizer;
 import dev.keyhold.server.auth.Caller;
-import dev.keyhold.server.authz.KeyPolicyAuthorizer;
 import dev.keyhold.server.authz.KmsOperation;
 import org.junit.jupiter.api.Test;
 
@@ -42,7 +42,7 @@ class KeyAccessTest {
   }
 
   private static KeyAccess access(KmsOperation operation, Caller caller) {
-    // No key is resolved in these tests, so no directory is needed.
+    // No key is resolved in these tests, so no key resolution is needed.
     return new KeyAccess(operation, caller, ACCOUNT, null, new KeyPolicyAuthorizer());
   }
 }

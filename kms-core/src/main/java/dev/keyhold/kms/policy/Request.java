@@ -1,11 +1,10 @@
-package dev.keyhold.server.authz;
+package dev.keyhold.kms.policy;
 
 import static com.google.common.base.Preconditions.checkNotNull;
 import static com.google.common.collect.ImmutableList.toImmutableList;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableSet;
-import dev.keyhold.server.auth.Caller;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -36,22 +35,22 @@ final class Request {
 
   /**
    * Who a caller is to a key policy. It depends on the caller alone, and costs two regular
-   * expressions: {@link KeyPolicyAuthorizer} works it out once per caller, not once per request.
+   * expressions: {@link KeyPolicyAuthorizer} works it out once per principal, not once per request.
    *
    * @param principalArn the ARN aws:PrincipalArn holds
    * @param principals every principal the caller counts as: its account, itself and, for a role
    *     session, its role
    */
   record Identity(String accountId, String principalArn, ImmutableSet<String> principals) {
-    static Identity of(Caller caller) {
-      Matcher session = ASSUMED_ROLE.matcher(caller.principalArn());
+    static Identity of(Principal caller) {
+      Matcher session = ASSUMED_ROLE.matcher(caller.arn());
       // A role session acts as its role: aws:PrincipalArn is the role's ARN, and a policy may name
       // either the role or the one session.
       String principalArn = session.matches()
           ? "arn:" + session.group(1) + ":iam::" + session.group(2) + ":role/" + session.group(3)
-          : caller.principalArn();
+          : caller.arn();
       return new Identity(caller.accountId(), principalArn,
-          ImmutableSet.of(caller.accountId(), principalName(caller.principalArn()), principalName(principalArn)));
+          ImmutableSet.of(caller.accountId(), principalName(caller.arn()), principalName(principalArn)));
     }
   }
 

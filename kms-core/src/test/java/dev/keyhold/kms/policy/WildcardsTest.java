@@ -1,4 +1,4 @@
-package dev.keyhold.server.authz;
+package dev.keyhold.kms.policy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package dev.keyhold.server.authz;
+package dev.keyhold.kms.policy;
 
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.collect.ImmutableList.toImmutableList;
@@ -39,9 +39,12 @@ final class Statement {
     this.unreadableCondition = unreadableCondition;
   }
 
-  /** Reads a statement of the shape kms-core's policy check lets through. */
+  /**
+   * Reads one statement.
+   *
+   * @throws IllegalArgumentException with the message for MalformedPolicyDocumentException
+   */
   static Statement parse(JsonNode statement) {
-    checkArgument(statement.isObject(), "Each Statement must be a JSON object.");
     String effect = statement.path("Effect").asText();
     checkArgument(effect.equals("Allow") || effect.equals("Deny"), "Effect must be Allow or Deny.");
     ImmutableList.Builder<Condition> conditions = ImmutableList.builder();
@@ -112,8 +115,9 @@ final class Statement {
    * Only AWS principals can name a Keyhold caller; Service, Federated and CanonicalUser ones never do.
    */
   private static ImmutableList<String> principalNames(JsonNode principal) {
+    checkArgument((principal.isTextual() && principal.textValue().equals(ANY)) || principal.isObject(),
+        "Principal must be \"*\" or an object such as {\"AWS\": \"arn:aws:iam::...\"}.");
     if (principal.isTextual()) {
-      checkArgument(principal.textValue().equals(ANY), "Principal must be \"*\" or an object.");
       return ImmutableList.of(ANY);
     }
     JsonNode aws = principal.path("AWS");
@@ -122,10 +126,11 @@ final class Statement {
         : strings(aws, "Principal AWS").stream().map(Request::principalName).collect(toImmutableList());
   }
 
-  /** A string or a list of strings, as kms-core requires for Principal, Action and Resource. */
-  private static ImmutableList<String> strings(JsonNode node, String element) {
+  /** A string or a non-empty list of strings, as a policy gives Principal, Action and Resource. */
+  static ImmutableList<String> strings(JsonNode node, String element) {
     List<JsonNode> values = oneOrMany(node);
-    checkArgument(values.stream().allMatch(JsonNode::isTextual), "%s must be a string or a list of strings.", element);
+    checkArgument(!values.isEmpty() && values.stream().allMatch(JsonNode::isTextual),
+        "%s must be a string or a list of strings.", element);
     return values.stream().map(JsonNode::textValue).collect(toImmutableList());
   }
 

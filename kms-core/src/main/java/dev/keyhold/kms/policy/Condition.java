@@ -1,4 +1,4 @@
-package dev.keyhold.server.authz;
+package dev.keyhold.kms.policy;
 
 import com.google.common.base.Enums;
 import com.google.common.collect.ImmutableList;

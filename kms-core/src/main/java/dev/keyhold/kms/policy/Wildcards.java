@@ -1,4 +1,4 @@
-package dev.keyhold.server.authz;
+package dev.keyhold.kms.policy;
 
 /**
  * IAM's wildcards: {@code *} matches any run of characters, {@code ?} any one character. Matching is

@@ -1,0 +1,151 @@
+package dev.keyhold.kms.key;
+
+import static dev.keyhold.kms.error.KmsErrorType.NotFoundException;
+import static dev.keyhold.kms.error.Validation.length;
+import static dev.keyhold.kms.error.Validation.required;
+
+import dev.keyhold.kms.error.KmsException;
+import dev.keyhold.kms.metadata.MetadataStore;
+import dev.keyhold.kms.policy.Policy;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.Optional;
+import java.util.function.UnaryOperator;
+import java.util.regex.Pattern;
+
+/**
+ * The one home of key resolution and of the key cache: a key id, key ARN, alias name or alias ARN
+ * resolved to the key, its state and its parsed policy ({@link #resolve}); a key's row read and
+ * changed as the database holds it now ({@link #current}, {@link #change}); and {@link KeyCache}'s
+ * invalidation after every change ({@link #invalidate}).
+ *
+ * <p>The operations on keys (lifecycle, deletion, aliases, tags, policies, crypto, replication)
+ * receive this, not each other.
+ */
+public final class KeyRecords {
+  private static final Pattern KEY_ID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+
+  private final MetadataStore metadata;
+  private final Account account;
+  private final KeyCache cache = new KeyCache();
+
+  KeyRecords(MetadataStore metadata, Account account) {
+    this.metadata = metadata;
+    this.account = account;
+  }
+
+  /**
+   * The key named by a key id, key ARN, alias name or alias ARN, from the cache after its first use
+   * (then the database is read once, for the key and its policy). A key whose CreateKey has not
+   * finished does not exist yet.
+   *
+   * @throws KmsException {@code ValidationException} if {@code name} is absent or too long,
+   *     {@code NotFoundException} if it names no key
+   */
+  public ResolvedKey resolve(String name) {
+    String keyId = keyIdOf(name);
+    ResolvedKey key = cache.key(keyId);
+    if (key != null) {
+      return key;
+    }
+    long readAt = cache.changes();
+    ResolvedKey read = metadata.inTransaction(c -> {
+      Optional<KeyRecord> record = KeyTable.byId(c, keyId).filter(row -> row.state() != KeyState.Creating);
+      return record.isEmpty() ? Optional.<ResolvedKey>empty()
+          : Optional.of(new ResolvedKey(record.get(), Policy.parse(KeyPolicies.read(c, keyId))));
+    }).orElseThrow(() -> notFound(keyId));
+    cache.keep(read, readAt);
+    return read;
+  }
+
+  /**
+   * The key id that a key id, key ARN, alias name or alias ARN names, without reading the key: for a
+   * caller that reads the key's row itself ({@link #current}).
+   *
+   * @throws KmsException as {@link #resolve}
+   */
+  String keyIdOf(String name) {
+    String given = length(required(name, "keyId"), "keyId", 1, 2048);
+    String keyId = given.startsWith("alias/") || given.contains(":alias/") ? aliasTarget(given)
+        : given.startsWith("arn:") ? account.keyIdOf(given) : given;
+    if (keyId == null || !KEY_ID.matcher(keyId).matches()) {
+      throw new KmsException(NotFoundException, "Invalid keyId '" + given + "'");
+    }
+    return keyId;
+  }
+
+  /** The key id an alias name or alias ARN points to; NotFoundException if none. */
+  private String aliasTarget(String aliasNameOrArn) {
+    String aliasName = aliasNameOrArn.startsWith("arn:") ? account.aliasNameOf(aliasNameOrArn) : aliasNameOrArn;
+    if (aliasName == null) {
+      throw new KmsException(NotFoundException, "Invalid keyId '" + aliasNameOrArn + "'");
+    }
+    String cached = cache.aliasTarget(aliasName);
+    if (cached != null) {
+      return cached;
+    }
+    long readAt = cache.changes();
+    String keyId = metadata.inTransaction(c -> KeyAliases.targetOf(c, aliasName))
+        .orElseThrow(() -> KeyAliases.notFound(account, aliasName));
+    cache.keepAlias(aliasName, keyId, readAt);
+    return keyId;
+  }
+
+  /**
+   * Changes a key's record as the database holds it now, in one transaction that locks its row:
+   * {@code change} sees the current record (never the cache's copy), may refuse by throwing, and
+   * returns the new one.
+   */
+  KeyRecord change(String name, UnaryOperator<KeyRecord> change) {
+    String keyId = keyIdOf(name);
+    try {
+      return metadata.inTransaction(c -> {
+        KeyRecord next = change.apply(current(c, keyId));
+        KeyTable.update(c, next);
+        return next;
+      });
+    } finally {
+      invalidate(keyId);
+    }
+  }
+
+  /**
+   * The finished record of {@code keyId} as the database holds it now, its row locked until the
+   * caller's transaction ends, for a decision that must not race a change or a deletion.
+   *
+   * @throws KmsException NotFoundException if the key is gone (and forgotten)
+   */
+  KeyRecord current(Connection c, String keyId) throws SQLException {
+    return KeyTable.lockById(c, keyId).orElseThrow(() -> gone(keyId));
+  }
+
+  /** The finished record of {@code keyId} in the database now; empty while its CreateKey runs. */
+  Optional<KeyRecord> read(String keyId) {
+    return metadata.inTransaction(c -> KeyTable.byId(c, keyId)).filter(key -> key.state() != KeyState.Creating);
+  }
+
+  /** Whether {@code keyId}'s finished record exists now; for failure paths only (it reads the database). */
+  boolean exists(String keyId) {
+    return read(keyId).isPresent();
+  }
+
+  /** The record the cache holds for {@code keyId}, if any. */
+  Optional<KeyRecord> cached(String keyId) {
+    return Optional.ofNullable(cache.key(keyId)).map(ResolvedKey::record);
+  }
+
+  /** A key whose record is gone, which the cache may still hold: forgotten, and NotFoundException to throw. */
+  KmsException gone(String keyId) {
+    invalidate(keyId);
+    return notFound(keyId);
+  }
+
+  /** After any change to a key, its policy or its aliases, or its deletion: the cache's one invalidation point. */
+  void invalidate(String keyId) {
+    cache.invalidate(keyId);
+  }
+
+  private KmsException notFound(String keyId) {
+    return new KmsException(NotFoundException, "Key '" + account.keyArn(keyId) + "' does not exist");
+  }
+}
