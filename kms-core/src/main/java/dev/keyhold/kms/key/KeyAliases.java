@@ -81,7 +81,9 @@ public final class KeyAliases {
     String targetId = targetIdOf(targetKeyId);
     KeyRecord target = metadata.inTransaction(c -> {
       KeyRecord key = usableTarget(c, targetId);
-      targetOf(c, name).orElseThrow(() -> notFound(name));
+      if (targetOf(c, name).isEmpty()) {
+        throw notFound(name);
+      }
       checkRoomFor(c, key);
       try (PreparedStatement update = c.prepareStatement(
           "UPDATE aliases SET target_key_id = ?, last_updated_date = ? WHERE alias_name = ?")) {
@@ -99,7 +101,9 @@ public final class KeyAliases {
   public void deleteAlias(String aliasName) {
     String name = checkName(aliasName);
     metadata.inTransaction(c -> {
-      targetOf(c, name).orElseThrow(() -> notFound(name));
+      if (targetOf(c, name).isEmpty()) {
+        throw notFound(name);
+      }
       try (PreparedStatement delete = c.prepareStatement("DELETE FROM aliases WHERE alias_name = ?")) {
         delete.setString(1, name);
         delete.executeUpdate();
