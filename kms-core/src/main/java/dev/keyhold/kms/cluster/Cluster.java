@@ -75,10 +75,9 @@ public final class Cluster {
 
   @Override
   public boolean equals(Object o) {
-    if (!(o instanceof Cluster)) {
+    if (!(o instanceof Cluster other)) {
       return false;
     }
-    Cluster other = (Cluster) o;
     return other.clusterId.equals(clusterId) && other.hsms.equals(hsms) && other.trustAnchor.equals(trustAnchor);
   }
 

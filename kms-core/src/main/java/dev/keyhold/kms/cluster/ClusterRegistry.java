@@ -89,7 +89,7 @@ public final class ClusterRegistry {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof ClusterRegistry && ((ClusterRegistry) o).clusters.equals(clusters);
+    return o instanceof ClusterRegistry other && other.clusters.equals(clusters);
   }
 
   @Override

@@ -83,10 +83,9 @@ public final class Hsm {
 
   @Override
   public boolean equals(Object o) {
-    if (!(o instanceof Hsm)) {
+    if (!(o instanceof Hsm other)) {
       return false;
     }
-    Hsm other = (Hsm) o;
     return other.hsmId.equals(hsmId) && other.module.equals(module) && other.tokenLabel.equals(tokenLabel)
         && other.profile == profile && other.state == state;
   }

@@ -123,7 +123,7 @@ public final class TrustAnchor {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof TrustAnchor && Arrays.equals(((TrustAnchor) o).der, der);
+    return o instanceof TrustAnchor other && Arrays.equals(other.der, der);
   }
 
   @Override
