@@ -31,6 +31,8 @@ public final class Cluster {
   }
 
   /**
+   * The cluster {@code clusterId} of {@code hsms}, initialised with {@code trustAnchor}.
+   *
    * @throws IllegalArgumentException if the id is malformed or two HSMs share an id
    */
   public static Cluster of(String clusterId, List<Hsm> hsms, TrustAnchor trustAnchor) {

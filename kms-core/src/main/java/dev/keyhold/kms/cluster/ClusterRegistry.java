@@ -34,6 +34,8 @@ public final class ClusterRegistry {
   }
 
   /**
+   * A registry of {@code clusters}, in the order given.
+   *
    * @throws IllegalArgumentException if two clusters share a cluster id, an HSM id or a token
    */
   public static ClusterRegistry of(Collection<Cluster> clusters) {

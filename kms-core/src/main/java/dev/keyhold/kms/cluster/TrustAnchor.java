@@ -41,6 +41,8 @@ public final class TrustAnchor {
   }
 
   /**
+   * The trust anchor {@code certificate}.
+   *
    * @throws IllegalArgumentException if the certificate cannot be encoded
    */
   public static TrustAnchor of(X509Certificate certificate) {
