@@ -34,6 +34,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -113,7 +114,9 @@ public final class LocalBackend implements AutoCloseable {
       replication.start(REPLICATION_INTERVAL);
       ScheduledExecutorService deletions = Executors.newSingleThreadScheduledExecutor(
           new ThreadFactoryBuilder().setNameFormat("keyhold-deletions").setDaemon(true).build());
-      deletions.scheduleWithFixedDelay(() -> deleteDueKeys(keys), 0, DELETION_INTERVAL.toSeconds(), TimeUnit.SECONDS);
+      // The future is not needed: deleteDueKeys logs its own failures, and close() stops the scheduler.
+      Future<?> unused = deletions.scheduleWithFixedDelay(
+          () -> deleteDueKeys(keys), 0, DELETION_INTERVAL.toSeconds(), TimeUnit.SECONDS);
       Backend backend = new Backend(account, keyStores, connections, keys, new KmsCrypto(keys, connections),
           replication);
       return new LocalBackend(backend, module, metadata, deletions);
