@@ -75,6 +75,7 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
   Path results;
 
   @Override
+  @SuppressWarnings("ClosingStandardOutputStreams") // System.err is only passed to a factory; nothing closes it
   public Integer call() throws Exception {
     if (threadCounts.stream().anyMatch(threads -> threads < 1) || durationSeconds <= 0 || warmUpSeconds < 0
         || dryPassSeconds < 0) {

@@ -31,6 +31,8 @@ public final class Cluster {
   }
 
   /**
+   * The cluster {@code clusterId} of {@code hsms}, initialised with {@code trustAnchor}.
+   *
    * @throws IllegalArgumentException if the id is malformed or two HSMs share an id
    */
   public static Cluster of(String clusterId, List<Hsm> hsms, TrustAnchor trustAnchor) {
@@ -75,10 +77,9 @@ public final class Cluster {
 
   @Override
   public boolean equals(Object o) {
-    if (!(o instanceof Cluster)) {
+    if (!(o instanceof Cluster other)) {
       return false;
     }
-    Cluster other = (Cluster) o;
     return other.clusterId.equals(clusterId) && other.hsms.equals(hsms) && other.trustAnchor.equals(trustAnchor);
   }
 

@@ -34,6 +34,8 @@ public final class ClusterRegistry {
   }
 
   /**
+   * A registry of {@code clusters}, in the order given.
+   *
    * @throws IllegalArgumentException if two clusters share a cluster id, an HSM id or a token
    */
   public static ClusterRegistry of(Collection<Cluster> clusters) {
@@ -89,7 +91,7 @@ public final class ClusterRegistry {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof ClusterRegistry && ((ClusterRegistry) o).clusters.equals(clusters);
+    return o instanceof ClusterRegistry other && other.clusters.equals(clusters);
   }
 
   @Override

@@ -35,6 +35,8 @@ public final class Hsm {
   }
 
   /**
+   * The HSM {@code hsmId}, reached through the token {@code tokenLabel} of the library {@code module}.
+   *
    * @throws IllegalArgumentException if the id is malformed, the module path is relative (it would
    *     depend on the service's working directory) or the label cannot be a PKCS#11 token label
    */
@@ -83,10 +85,9 @@ public final class Hsm {
 
   @Override
   public boolean equals(Object o) {
-    if (!(o instanceof Hsm)) {
+    if (!(o instanceof Hsm other)) {
       return false;
     }
-    Hsm other = (Hsm) o;
     return other.hsmId.equals(hsmId) && other.module.equals(module) && other.tokenLabel.equals(tokenLabel)
         && other.profile == profile && other.state == state;
   }

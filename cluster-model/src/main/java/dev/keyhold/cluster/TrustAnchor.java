@@ -41,6 +41,8 @@ public final class TrustAnchor {
   }
 
   /**
+   * The trust anchor {@code certificate}.
+   *
    * @throws IllegalArgumentException if the certificate cannot be encoded
    */
   public static TrustAnchor of(X509Certificate certificate) {
@@ -123,7 +125,7 @@ public final class TrustAnchor {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof TrustAnchor && Arrays.equals(((TrustAnchor) o).der, der);
+    return o instanceof TrustAnchor other && Arrays.equals(other.der, der);
   }
 
   @Override

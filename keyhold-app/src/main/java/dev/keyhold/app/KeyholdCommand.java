@@ -54,6 +54,7 @@ public final class KeyholdCommand implements Callable<Integer> {
   boolean tls;
 
   @Override
+  @SuppressWarnings("ClosingStandardOutputStreams") // System.out is only passed to a factory; nothing closes it
   public Integer call() throws Exception {
     Account account = new Account(accountId, region);
     Files.createDirectories(home);

@@ -20,6 +20,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -120,7 +121,9 @@ public final class Keyhold implements AutoCloseable {
     if (deletions == null) {
       deletions = Executors.newSingleThreadScheduledExecutor(
           new ThreadFactoryBuilder().setNameFormat("keyhold-deletions").setDaemon(true).build());
-      deletions.scheduleWithFixedDelay(this::deleteDueKeys, 0, deletionInterval.toMillis(), TimeUnit.MILLISECONDS);
+      // The future is not needed: deleteDueKeys logs its own failures, and close() stops the scheduler.
+      Future<?> unused =
+          deletions.scheduleWithFixedDelay(this::deleteDueKeys, 0, deletionInterval.toMillis(), TimeUnit.MILLISECONDS);
     }
   }
 

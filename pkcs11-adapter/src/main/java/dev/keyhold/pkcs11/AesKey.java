@@ -43,7 +43,7 @@ public final class AesKey {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof AesKey && ((AesKey) o).label.equals(label) && Arrays.equals(((AesKey) o).id, id);
+    return o instanceof AesKey other && other.label.equals(label) && Arrays.equals(other.id, id);
   }
 
   @Override

@@ -285,6 +285,8 @@ public final class Pkcs11Module implements AutoCloseable {
    *
    * @throws DeviceLostException if calls in flight kept the library busy or it does not initialise
    */
+  // generation is written only here, under the write lock; it is volatile for generation()'s lock-free readers.
+  @SuppressWarnings("NonAtomicVolatileUpdate")
   void recover(long seenGeneration) {
     Lock exclusive = lifecycle.writeLock();
     try {

@@ -5,6 +5,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.common.base.Splitter;
 import com.google.common.io.ByteStreams;
 import dev.keyhold.server.auth.Credential;
 import java.io.ByteArrayOutputStream;
@@ -90,7 +91,7 @@ final class RawRequests implements AutoCloseable {
   /** Reads one response: a status line, headers, and a body of Content-Length bytes. */
   private Response read() throws IOException {
     List<String> head = List.of(readHead().split("\r\n"));
-    int status = Integer.parseInt(head.get(0).split(" ")[1]);
+    int status = Integer.parseInt(Splitter.on(' ').splitToList(head.get(0)).get(1));
     Map<String, String> headers = new LinkedHashMap<>();
     for (String line : head.subList(1, head.size())) {
       int colon = line.indexOf(':');

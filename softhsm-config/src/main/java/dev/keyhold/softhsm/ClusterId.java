@@ -55,7 +55,7 @@ public final class ClusterId {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof ClusterId && ((ClusterId) o).value.equals(value);
+    return o instanceof ClusterId other && other.value.equals(value);
   }
 
   @Override

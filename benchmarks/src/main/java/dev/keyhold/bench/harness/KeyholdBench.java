@@ -153,6 +153,7 @@ public final class KeyholdBench implements Callable<Integer> {
   Path render;
 
   @Override
+  @SuppressWarnings("ClosingStandardOutputStreams") // System.err is only passed to a factory; nothing closes it
   public Integer call() throws Exception {
     if (render != null) {
       ResultFiles.write(ResultFiles.read(render), render);

@@ -24,7 +24,9 @@ public final class KmsException extends RuntimeException {
     return type;
   }
 
+  /** The AWS error type, then the message: getMessage() is the wire message and must stay just that. */
   @Override
+  @SuppressWarnings("OverrideThrowableToString")
   public String toString() {
     return type + ": " + getMessage();
   }

@@ -25,6 +25,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -73,7 +74,9 @@ public final class KeyReplication implements AutoCloseable {
     }
     scheduler = Executors.newSingleThreadScheduledExecutor(
         new ThreadFactoryBuilder().setNameFormat("keyhold-replication").setDaemon(true).build());
-    scheduler.scheduleWithFixedDelay(this::runOnceQuietly, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
+    // The future is not needed: runOnceQuietly logs its own failures, and close() stops the scheduler.
+    Future<?> unused =
+        scheduler.scheduleWithFixedDelay(this::runOnceQuietly, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   /** One pass over every connected store. */

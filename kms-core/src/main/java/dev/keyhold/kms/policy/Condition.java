@@ -66,6 +66,7 @@ sealed interface Condition permits Condition.Comparison, Condition.NullCheck {
   }
 
   /** The comparing operators, named as in IAM; a negated one holds where its positive twin fails. */
+  @SuppressWarnings("ImmutableEnumChecker") // the predicates are stateless method references
   enum Operator {
     StringEquals(String::equals, false),
     StringNotEquals(String::equals, true),

@@ -152,8 +152,9 @@ public final class MasterKey {
 
   private static byte[] utf8(char[] chars) {
     ByteBuffer encoded = StandardCharsets.UTF_8.encode(CharBuffer.wrap(chars));
-    byte[] bytes = Arrays.copyOf(encoded.array(), encoded.limit());
-    Arrays.fill(encoded.array(), (byte) 0);
+    byte[] bytes = new byte[encoded.remaining()];
+    encoded.get(bytes);
+    encoded.clear().put(new byte[encoded.capacity()]); // wipe the encoder's copy
     return bytes;
   }
 

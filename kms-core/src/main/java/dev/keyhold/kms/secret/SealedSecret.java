@@ -32,7 +32,7 @@ public final class SealedSecret {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof SealedSecret && Arrays.equals(((SealedSecret) o).bytes, bytes);
+    return o instanceof SealedSecret other && Arrays.equals(other.bytes, bytes);
   }
 
   @Override

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.Hsm;
 import dev.keyhold.cluster.HsmState;
-import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.CreateKeyRequest;
 import dev.keyhold.kms.key.KeyMaterialReport;
 import dev.keyhold.kms.key.KeyMetadata;
@@ -35,7 +34,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class KeyMaterialReportTest {
   @RegisterExtension static final SoftHsmClusterExtension softhsm = SoftHsmClusterExtension.withHsms(1);
-  private static final Account ACCOUNT = new Account("111122223333", "us-east-1");
 
   @TempDir Path data;
   private KeyStoreFixture fixture;

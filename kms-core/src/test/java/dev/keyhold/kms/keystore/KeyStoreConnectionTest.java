@@ -115,7 +115,7 @@ class KeyStoreConnectionTest {
     Hsm gone = unreachable.hsms().get(1);
     fixture.withHsm(unreachable, 1, Hsm.of(gone.hsmId(), Path.of("/nonexistent/libpkcs11.so"), gone.tokenLabel(),
         TokenProfile.SOFTHSM2, HsmState.ACTIVE));
-    keyStores = fixture.open();
+    fixture.open(); // connectAndFail goes through the reopened stores
 
     try (SoOnToken so = new SoOnToken(occupied.hsms().get(0).tokenLabel())) {
       assertThat(fixture.connectAndFail(missingId)).isEqualTo(ConnectionErrorCode.CLUSTER_NOT_FOUND);
@@ -134,7 +134,7 @@ class KeyStoreConnectionTest {
     String id = keyStores.createCustomKeyStore(fixture.createRequest("orphaned", cluster));
     fixture.stop();
     java.nio.file.Files.delete(data.resolve("master.key"));
-    keyStores = fixture.open();
+    fixture.open(); // with a new master key; connectAndFail goes through the reopened stores
 
     assertThat(fixture.connectAndFail(id)).isEqualTo(ConnectionErrorCode.INTERNAL_ERROR);
   }

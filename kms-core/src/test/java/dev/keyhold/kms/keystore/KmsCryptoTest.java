@@ -110,7 +110,7 @@ class KmsCryptoTest {
   void everyFlippedByteAndEveryTruncationFailsAndNeverYieldsAPlaintext() {
     byte[] blob = encrypt(key.keyId(), PLAINTEXT, CONTEXT);
     for (int index = 0; index < blob.length; index++) {
-      for (int bit : new int[] {0x01, 0x80}) {
+      for (byte bit : new byte[] {0x01, (byte) 0x80}) {
         byte[] tampered = blob.clone();
         tampered[index] ^= bit;
         assertInvalid(tampered, CONTEXT);

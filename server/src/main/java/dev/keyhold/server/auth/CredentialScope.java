@@ -7,6 +7,7 @@ package dev.keyhold.server.auth;
 record CredentialScope(String accessKeyId, String date, String region, String service, String terminator) {
   static final String TERMINATOR = "aws4_request";
 
+  @SuppressWarnings("StringSplitter") // String.split's dropping of trailing empty parts is the point here
   static CredentialScope parse(String credential) {
     String[] parts = credential.split("/"); // drops trailing empty parts: AWS ignores trailing slashes
     if (parts.length != 5) {

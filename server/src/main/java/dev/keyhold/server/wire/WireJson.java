@@ -163,6 +163,7 @@ final class WireJson {
   /** {@code CustomerMasterKeySpec} is the deprecated name of {@code KeySpec}; clients still send it. */
   private abstract static class CreateKeyRequestMixIn {
     @JsonAlias("CustomerMasterKeySpec")
+    @SuppressWarnings("UnusedMethod") // Jackson reads the mix-in's annotations reflectively
     abstract String keySpec();
   }
 

@@ -292,6 +292,7 @@ class SigV4AuthenticatorTest {
   }
 
   @Test
+  @SuppressWarnings("ObjectToString") // guards against a future toString that would show a secret
   void neverShowsASecretOrSignature() {
     HttpRequestView request = signedEncrypt(alice, NOW);
     String signature = authorizationParameter(request, "Signature");
