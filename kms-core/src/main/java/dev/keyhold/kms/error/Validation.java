@@ -6,15 +6,41 @@ import java.util.Arrays;
 import java.util.regex.Pattern;
 
 /**
- * Request checks that answer exactly as AWS does:
- * {@code 1 validation error detected: Value 'x' at 'customKeyStoreName' failed to satisfy constraint:
- * Member must have length less than or equal to 256}. Sensitive members never echo their value.
+ * Every ValidationException kms-core answers, worded as AWS words it: the model's constraints
+ * ({@code 1 validation error detected: Value 'x' at 'customKeyStoreName' failed to satisfy constraint:
+ * Member must have length less than or equal to 256}), and the service's own checks ({@link Rule}).
+ * Sensitive members never echo their value.
  */
 public final class Validation {
   private Validation() {}
 
+  /** The checks AWS's service makes beyond its model's constraints, in AWS's words. */
+  public enum Rule {
+    PENDING_WINDOW("PendingWindowInDays must be between 7 and 30"),
+    NUMBER_OF_BYTES_REQUIRED("NumberOfBytes is required."),
+    BYTES_OR_KEY_SPEC("Please specify either number of bytes or key spec."),
+    TARGET_IS_ALIAS("TargetKeyId must be a key ID or key ARN, not an alias: %s"),
+    ALIAS_PREFIX("Alias must start with the prefix \"alias/\". Please see "
+        + "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"),
+    POLICY_NAME("The only valid PolicyName is default."),
+    CONTEXT_NULL("Encryption context keys and values must not be null."),
+    CONTEXT_TOO_LARGE("The encryption context is too large."),
+    STORE_ID_AND_NAME("You cannot specify both CustomKeyStoreId and CustomKeyStoreName in the same request.");
+
+    private final String message;
+
+    Rule(String message) {
+      this.message = message;
+    }
+  }
+
+  /** The ValidationException of {@code rule}, its {@code %s} filled with {@code arguments}. */
+  public static KmsException violated(Rule rule, Object... arguments) {
+    return new KmsException(ValidationException, String.format(rule.message, arguments));
+  }
+
   /** Fails unless {@code value} is present. */
-  public static String required(String value, String member) {
+  public static <T> T required(T value, String member) {
     if (value == null) {
       throw new KmsException(ValidationException, "1 validation error detected: Value null at '" + member
           + "' failed to satisfy constraint: Member must not be null");
@@ -41,6 +67,15 @@ public final class Validation {
           : "Member must have length less than or equal to " + max);
     }
     return value;
+  }
+
+  /** As {@link #sensitiveLength} for a value given by its length alone, such as a byte string. */
+  public static void sensitiveLength(int length, String member, int min, int max) {
+    if (length < min || length > max) {
+      throw violation("", member, true, length < min
+          ? "Member must have length greater than or equal to " + min
+          : "Member must have length less than or equal to " + max);
+    }
   }
 
   /** Fails unless {@code value}, if present, matches {@code pattern}. */

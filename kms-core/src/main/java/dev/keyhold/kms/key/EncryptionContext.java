@@ -1,9 +1,9 @@
 package dev.keyhold.kms.key;
 
-import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
+import static dev.keyhold.kms.error.Validation.violated;
 
 import com.google.common.collect.ImmutableSortedMap;
-import dev.keyhold.kms.error.KmsException;
+import dev.keyhold.kms.error.Validation.Rule;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Comparator;
@@ -41,7 +41,7 @@ final class EncryptionContext {
     ImmutableSortedMap.Builder<byte[], byte[]> sorted = ImmutableSortedMap.orderedBy(UNSIGNED_BYTES);
     context.forEach((key, value) -> {
       if (key == null || value == null) {
-        throw new KmsException(ValidationException, "Encryption context keys and values must not be null.");
+        throw violated(Rule.CONTEXT_NULL);
       }
       sorted.put(key.getBytes(StandardCharsets.UTF_8), value.getBytes(StandardCharsets.UTF_8));
     });
@@ -50,7 +50,7 @@ final class EncryptionContext {
 
   private static void writeLength(ByteArrayOutputStream out, int length) {
     if (length > MAX_FIELD_BYTES) {
-      throw new KmsException(ValidationException, "The encryption context is too large.");
+      throw violated(Rule.CONTEXT_TOO_LARGE);
     }
     out.write(length >>> 8);
     out.write(length);

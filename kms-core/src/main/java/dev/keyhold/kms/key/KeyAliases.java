@@ -5,14 +5,15 @@ import static dev.keyhold.kms.error.KmsErrorType.InvalidAliasNameException;
 import static dev.keyhold.kms.error.KmsErrorType.KMSInvalidStateException;
 import static dev.keyhold.kms.error.KmsErrorType.LimitExceededException;
 import static dev.keyhold.kms.error.KmsErrorType.NotFoundException;
-import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
 import static dev.keyhold.kms.error.Validation.length;
 import static dev.keyhold.kms.error.Validation.pattern;
 import static dev.keyhold.kms.error.Validation.range;
 import static dev.keyhold.kms.error.Validation.required;
+import static dev.keyhold.kms.error.Validation.violated;
 
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.error.Page;
+import dev.keyhold.kms.error.Validation.Rule;
 import dev.keyhold.kms.metadata.MetadataStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -134,7 +135,7 @@ public final class KeyAliases {
   private String targetIdOf(String targetKeyId) {
     String given = required(targetKeyId, "targetKeyId");
     if (given.startsWith(PREFIX) || given.contains(":alias/")) {
-      throw new KmsException(ValidationException, "TargetKeyId must be a key ID or key ARN, not an alias: " + given);
+      throw violated(Rule.TARGET_IS_ALIAS, given);
     }
     return keys.keyIdOf(given);
   }
@@ -158,8 +159,7 @@ public final class KeyAliases {
   private static String checkName(String aliasName) {
     String name = pattern(length(required(aliasName, "aliasName"), "aliasName", 1, 256), "aliasName", ALIAS_PATTERN);
     if (!name.startsWith(PREFIX)) {
-      throw new KmsException(ValidationException, "Alias must start with the prefix \"alias/\". Please see "
-          + "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html");
+      throw violated(Rule.ALIAS_PREFIX);
     }
     if (!AFTER_PREFIX.matcher(name.substring(PREFIX.length())).matches()) {
       throw new KmsException(InvalidAliasNameException, name + " contains invalid characters for an alias");

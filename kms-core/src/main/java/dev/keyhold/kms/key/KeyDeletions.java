@@ -1,12 +1,13 @@
 package dev.keyhold.kms.key;
 
 import static dev.keyhold.kms.error.KmsErrorType.KMSInvalidStateException;
-import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
+import static dev.keyhold.kms.error.Validation.violated;
 
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.ClusterRegistry;
 import dev.keyhold.cluster.Hsm;
 import dev.keyhold.kms.error.KmsException;
+import dev.keyhold.kms.error.Validation.Rule;
 import dev.keyhold.kms.keystore.ConnectedStore;
 import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.kms.metadata.MetadataStore;
@@ -52,7 +53,7 @@ public final class KeyDeletions {
   public ScheduleKeyDeletionResponse scheduleKeyDeletion(String keyId, Integer pendingWindowInDays) {
     int days = pendingWindowInDays == null ? DEFAULT_WINDOW_DAYS : pendingWindowInDays;
     if (days < 7 || days > 30) {
-      throw new KmsException(ValidationException, "PendingWindowInDays must be between 7 and 30");
+      throw violated(Rule.PENDING_WINDOW);
     }
     Instant deletionDate = clock.instant().plus(Duration.ofDays(days)).truncatedTo(ChronoUnit.MILLIS);
     KeyRecord pending = keys.change(keyId, key -> KmsKeys.notPendingDeletion(key).withDeletionOn(deletionDate));

@@ -1,10 +1,10 @@
 package dev.keyhold.kms.key;
 
-import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
 import static dev.keyhold.kms.error.Validation.length;
 import static dev.keyhold.kms.error.Validation.pattern;
+import static dev.keyhold.kms.error.Validation.violated;
 
-import dev.keyhold.kms.error.KmsException;
+import dev.keyhold.kms.error.Validation.Rule;
 import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.policy.Policy;
 import java.sql.Connection;
@@ -97,7 +97,7 @@ public final class KeyPolicies {
   private static void checkName(String policyName) {
     String name = pattern(length(policyName, "policyName", 1, 128), "policyName", POLICY_NAME);
     if (name != null && !name.equals(DEFAULT)) {
-      throw new KmsException(ValidationException, "The only valid PolicyName is default.");
+      throw violated(Rule.POLICY_NAME);
     }
   }
 }

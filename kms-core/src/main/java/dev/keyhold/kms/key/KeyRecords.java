@@ -9,15 +9,24 @@ import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.policy.Policy;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
 
 /**
  * The one home of key resolution and of the key cache: a key id, key ARN, alias name or alias ARN
  * resolved to the key, its state and its parsed policy ({@link #resolve}); a key's row read and
- * changed as the database holds it now ({@link #current}, {@link #change}); and {@link KeyCache}'s
- * invalidation after every change ({@link #invalidate}).
+ * changed as the database holds it now ({@link #current}, {@link #change}); and the cache's one
+ * invalidation point ({@link #invalidate}).
+ *
+ * <p>The cache holds resolved keys by key id and alias names by the key they point to, so that the
+ * hot path reads no database. The database stays the one source of truth: every change is decided on
+ * the row as it is now, then drops what it touched from the cache. A read that raced an
+ * invalidation is not kept: a reader notes {@code changes} before it reads the database and keeps
+ * what it read only if no invalidation came in between.
  *
  * <p>The operations on keys (lifecycle, deletion, aliases, tags, policies, crypto, replication)
  * receive this, not each other.
@@ -27,7 +36,10 @@ public final class KeyRecords {
 
   private final MetadataStore metadata;
   private final Account account;
-  private final KeyCache cache = new KeyCache();
+  private final Map<String, ResolvedKey> cachedKeys = new ConcurrentHashMap<>();
+  private final Map<String, String> cachedAliasTargets = new ConcurrentHashMap<>();
+  /** Counts invalidations. */
+  private final AtomicLong changes = new AtomicLong();
 
   KeyRecords(MetadataStore metadata, Account account) {
     this.metadata = metadata;
@@ -44,17 +56,17 @@ public final class KeyRecords {
    */
   public ResolvedKey resolve(String name) {
     String keyId = keyIdOf(name);
-    ResolvedKey key = cache.key(keyId);
+    ResolvedKey key = cachedKeys.get(keyId);
     if (key != null) {
       return key;
     }
-    long readAt = cache.changes();
+    long readAt = changes.get();
     ResolvedKey read = metadata.inTransaction(c -> {
       Optional<KeyRecord> record = KeyTable.byId(c, keyId).filter(row -> row.state() != KeyState.Creating);
       return record.isEmpty() ? Optional.<ResolvedKey>empty()
           : Optional.of(new ResolvedKey(record.get(), Policy.parse(KeyPolicies.read(c, keyId))));
     }).orElseThrow(() -> notFound(keyId));
-    cache.keep(read, readAt);
+    keepIfUnchanged(cachedKeys, keyId, read, readAt);
     return read;
   }
 
@@ -80,14 +92,14 @@ public final class KeyRecords {
     if (aliasName == null) {
       throw new KmsException(NotFoundException, "Invalid keyId '" + aliasNameOrArn + "'");
     }
-    String cached = cache.aliasTarget(aliasName);
+    String cached = cachedAliasTargets.get(aliasName);
     if (cached != null) {
       return cached;
     }
-    long readAt = cache.changes();
+    long readAt = changes.get();
     String keyId = metadata.inTransaction(c -> KeyAliases.targetOf(c, aliasName))
         .orElseThrow(() -> KeyAliases.notFound(account, aliasName));
-    cache.keepAlias(aliasName, keyId, readAt);
+    keepIfUnchanged(cachedAliasTargets, aliasName, keyId, readAt);
     return keyId;
   }
 
@@ -131,7 +143,7 @@ public final class KeyRecords {
 
   /** The record the cache holds for {@code keyId}, if any. */
   Optional<KeyRecord> cached(String keyId) {
-    return Optional.ofNullable(cache.key(keyId)).map(ResolvedKey::record);
+    return Optional.ofNullable(cachedKeys.get(keyId)).map(ResolvedKey::record);
   }
 
   /** A key whose record is gone, which the cache may still hold: forgotten, and NotFoundException to throw. */
@@ -140,9 +152,23 @@ public final class KeyRecords {
     return notFound(keyId);
   }
 
-  /** After any change to a key, its policy or its aliases, or its deletion: the cache's one invalidation point. */
+  /**
+   * Forgets the key {@code keyId} and every alias that points to it: after any change to the key, its
+   * policy or its aliases, its deletion, or a sign that the database no longer has it. The cache's one
+   * invalidation point.
+   */
   void invalidate(String keyId) {
-    cache.invalidate(keyId);
+    changes.incrementAndGet();
+    cachedKeys.remove(keyId);
+    cachedAliasTargets.values().removeIf(keyId::equals);
+  }
+
+  /** Keeps {@code value}, read from the database when {@link #changes} was {@code readAt}, unless it changed since. */
+  private <V> void keepIfUnchanged(Map<String, V> cache, String name, V value, long readAt) {
+    cache.put(name, value);
+    if (changes.get() != readAt) {
+      cache.remove(name, value);
+    }
   }
 
   private KmsException notFound(String keyId) {

@@ -2,8 +2,9 @@ package dev.keyhold.kms.key;
 
 import static dev.keyhold.kms.error.KmsErrorType.KMSInvalidStateException;
 import static dev.keyhold.kms.error.KmsErrorType.TagException;
-import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
+import static dev.keyhold.kms.error.Validation.length;
 import static dev.keyhold.kms.error.Validation.range;
+import static dev.keyhold.kms.error.Validation.required;
 
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.error.Page;
@@ -53,10 +54,7 @@ public final class KeyTags {
 
   /** UntagResource: removes the named tags; a name that is not there is no error. */
   public void untagResource(String keyId, List<String> tagKeys) {
-    if (tagKeys == null) {
-      throw new KmsException(ValidationException,
-          "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null");
-    }
+    required(tagKeys, "tagKeys");
     String id = keys.keyIdOf(keyId);
     metadata.inTransaction(c -> {
       writable(c, id);
@@ -78,23 +76,13 @@ public final class KeyTags {
 
   /** The checks of a Tags member (TagResource's, and CreateKey's). */
   static void checkTags(List<Tag> tags) {
-    if (tags == null) {
-      throw new KmsException(ValidationException,
-          "1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null");
-    }
+    required(tags, "tags");
     Set<String> seen = new HashSet<>();
     for (int i = 0; i < tags.size(); i++) {
       Tag tag = tags.get(i);
       String path = "tags." + (i + 1) + ".member.";
-      if (tag.tagKey() == null || tag.tagKey().isEmpty() || tag.tagKey().length() > 128) {
-        throw new KmsException(ValidationException, "1 validation error detected: Value '" + tag.tagKey() + "' at '"
-            + path + "tagKey' failed to satisfy constraint: Member must have length "
-            + (tag.tagKey() == null || tag.tagKey().isEmpty() ? "greater than or equal to 1" : "less than or equal to 128"));
-      }
-      if (tag.tagValue() == null || tag.tagValue().length() > 256) {
-        throw new KmsException(ValidationException, "1 validation error detected: Value '" + tag.tagValue() + "' at '"
-            + path + "tagValue' failed to satisfy constraint: Member must have length less than or equal to 256");
-      }
+      length(required(tag.tagKey(), path + "tagKey"), path + "tagKey", 1, 128);
+      length(required(tag.tagValue(), path + "tagValue"), path + "tagValue", 0, 256);
       if (tag.tagKey().toLowerCase(Locale.ROOT).startsWith("aws:")) {
         throw new KmsException(TagException, "Tags beginning with aws: are reserved");
       }

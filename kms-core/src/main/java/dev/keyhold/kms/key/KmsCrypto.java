@@ -11,8 +11,11 @@ import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
 import static dev.keyhold.kms.error.Validation.enumValue;
 import static dev.keyhold.kms.error.Validation.range;
 import static dev.keyhold.kms.error.Validation.required;
+import static dev.keyhold.kms.error.Validation.sensitiveLength;
+import static dev.keyhold.kms.error.Validation.violated;
 
 import dev.keyhold.kms.error.KmsException;
+import dev.keyhold.kms.error.Validation.Rule;
 import dev.keyhold.kms.keystore.ConnectedStore;
 import dev.keyhold.kms.keystore.CustomKeyStores;
 import dev.keyhold.kms.keystore.KeyStoreConnections;
@@ -64,11 +67,7 @@ public final class KmsCrypto {
   /** Encrypt under {@code key}, which {@code request} named. */
   public EncryptResponse encrypt(ResolvedKey key, EncryptRequest request) {
     byte[] plaintext = request.plaintext();
-    if (plaintext == null) {
-      throw new KmsException(ValidationException, "1 validation error detected: Value null at 'plaintext' failed "
-          + "to satisfy constraint: Member must not be null");
-    }
-    checkPlaintextLength(plaintext.length);
+    sensitiveLength(required(plaintext, "plaintext").length, "plaintext", 1, MAX_PLAINTEXT);
     checkAlgorithm(request.encryptionAlgorithm());
     return new EncryptResponse(seal(key, plaintext, request.encryptionContext()), key.arn(), SYMMETRIC_DEFAULT);
   }
@@ -131,15 +130,7 @@ public final class KmsCrypto {
   }
 
   private static byte[] checkCiphertext(byte[] blob) {
-    if (blob == null) {
-      throw new KmsException(ValidationException, "1 validation error detected: Value null at 'ciphertextBlob' "
-          + "failed to satisfy constraint: Member must not be null");
-    }
-    if (blob.length == 0 || blob.length > MAX_CIPHERTEXT) {
-      throw new KmsException(ValidationException, "1 validation error detected: Value at 'ciphertextBlob' failed to "
-          + "satisfy constraint: Member must have length " + (blob.length == 0
-              ? "greater than or equal to 1" : "less than or equal to " + MAX_CIPHERTEXT));
-    }
+    sensitiveLength(required(blob, "ciphertextBlob").length, "ciphertextBlob", 1, MAX_CIPHERTEXT);
     return blob;
   }
 
@@ -171,7 +162,7 @@ public final class KmsCrypto {
    */
   public byte[] generateRandom(Integer numberOfBytes, String customKeyStoreId) {
     if (numberOfBytes == null) {
-      throw new KmsException(ValidationException, "NumberOfBytes is required.");
+      throw violated(Rule.NUMBER_OF_BYTES_REQUIRED);
     }
     int length = range(numberOfBytes, "numberOfBytes", 1, 1024);
     if (customKeyStoreId == null) {
@@ -265,20 +256,12 @@ public final class KmsCrypto {
 
   private static int dataKeyLength(String keySpec, Integer numberOfBytes) {
     if ((keySpec == null) == (numberOfBytes == null)) {
-      throw new KmsException(ValidationException, "Please specify either number of bytes or key spec.");
+      throw violated(Rule.BYTES_OR_KEY_SPEC);
     }
     if (numberOfBytes != null) {
       return range(numberOfBytes, "numberOfBytes", 1, 1024);
     }
     return enumValue(DataKeySpec.class, keySpec, "keySpec").bytes;
-  }
-
-  private static void checkPlaintextLength(int length) {
-    if (length < 1 || length > MAX_PLAINTEXT) {
-      throw new KmsException(ValidationException, "1 validation error detected: Value at 'plaintext' failed to "
-          + "satisfy constraint: Member must have length " + (length < 1
-              ? "greater than or equal to 1" : "less than or equal to " + MAX_PLAINTEXT));
-    }
   }
 
   private static void checkAlgorithm(String algorithm) {

@@ -11,11 +11,13 @@ import static dev.keyhold.kms.error.KmsErrorType.CustomKeyStoreNameInUseExceptio
 import static dev.keyhold.kms.error.KmsErrorType.CustomKeyStoreNotFoundException;
 import static dev.keyhold.kms.error.KmsErrorType.IncorrectTrustAnchorException;
 import static dev.keyhold.kms.error.KmsErrorType.LimitExceededException;
-import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
+import static dev.keyhold.kms.error.Validation.enumValue;
 import static dev.keyhold.kms.error.Validation.length;
 import static dev.keyhold.kms.error.Validation.pattern;
 import static dev.keyhold.kms.error.Validation.range;
 import static dev.keyhold.kms.error.Validation.required;
+import static dev.keyhold.kms.error.Validation.sensitiveLength;
+import static dev.keyhold.kms.error.Validation.violated;
 
 import com.google.common.io.BaseEncoding;
 import dev.keyhold.cluster.Cluster;
@@ -24,6 +26,7 @@ import dev.keyhold.cluster.TrustAnchor;
 import dev.keyhold.kms.error.KmsErrorType;
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.error.Page;
+import dev.keyhold.kms.error.Validation.Rule;
 import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.Pin;
@@ -132,8 +135,7 @@ public final class CustomKeyStores implements AutoCloseable {
     int limit = Optional.ofNullable(range(request.limit(), "limit", 1, 1000)).orElse(DEFAULT_LIMIT);
     String marker = pattern(length(request.marker(), "marker", 1, 1024), "marker", MARKER);
     if (id != null && name != null) {
-      throw new KmsException(ValidationException,
-          "You cannot specify both CustomKeyStoreId and CustomKeyStoreName in the same request.");
+      throw violated(Rule.STORE_ID_AND_NAME);
     }
     return metadata.inTransaction(connection -> {
       if (id != null || name != null) {
@@ -330,14 +332,9 @@ public final class CustomKeyStores implements AutoCloseable {
   }
 
   private static void checkType(String type) {
-    if (type.equals("EXTERNAL_KEY_STORE")) {
+    if (enumValue(CustomKeyStoreType.class, type, "customKeyStoreType") == CustomKeyStoreType.EXTERNAL_KEY_STORE) {
       throw new KmsException(KmsErrorType.UnsupportedOperationException,
           "Keyhold supports AWS_CLOUDHSM custom key stores only.");
-    }
-    if (!type.equals(AWS_CLOUDHSM)) {
-      throw new KmsException(ValidationException, "1 validation error detected: Value '" + type
-          + "' at 'customKeyStoreType' failed to satisfy constraint: Member must satisfy enum value set: "
-          + "[AWS_CLOUDHSM, EXTERNAL_KEY_STORE]");
     }
   }
 
@@ -346,15 +343,7 @@ public final class CustomKeyStores implements AutoCloseable {
   }
 
   private static Pin checkPassword(Pin password) {
-    if (password == null) {
-      throw new KmsException(ValidationException, "1 validation error detected: Value null at 'keyStorePassword' "
-          + "failed to satisfy constraint: Member must not be null");
-    }
-    if (password.length() < 7 || password.length() > 32) {
-      throw new KmsException(ValidationException, "1 validation error detected: Value at 'keyStorePassword' "
-          + "failed to satisfy constraint: Member must have length " + (password.length() < 7
-              ? "greater than or equal to 7" : "less than or equal to 32"));
-    }
+    sensitiveLength(required(password, "keyStorePassword").length(), "keyStorePassword", 7, 32);
     return password;
   }
 

@@ -10,12 +10,12 @@ import java.util.concurrent.TimeUnit;
  * Checkpoints that stop the first thread to reach a chosen step until the test lets it go, so that
  * two pieces of work can be interleaved at exactly that point, deterministically.
  */
-final class CheckpointHolds implements Checkpoints {
+public final class CheckpointHolds implements Checkpoints {
   private static final Duration PATIENCE = Duration.ofSeconds(60);
   private final List<Hold> holds = new CopyOnWriteArrayList<>();
 
   /** Holds the first thread that reaches a step starting with {@code stepPrefix}. */
-  Hold hold(String stepPrefix) {
+  public Hold hold(String stepPrefix) {
     Hold hold = new Hold(stepPrefix);
     holds.add(hold);
     return hold;
@@ -33,7 +33,7 @@ final class CheckpointHolds implements Checkpoints {
   }
 
   /** One step at which one thread stops. */
-  static final class Hold {
+  public static final class Hold {
     private final String stepPrefix;
     private final CountDownLatch reached = new CountDownLatch(1);
     private final CountDownLatch released = new CountDownLatch(1);
@@ -43,13 +43,13 @@ final class CheckpointHolds implements Checkpoints {
     }
 
     /** Waits until a thread stops here. */
-    void awaitReached() throws InterruptedException {
+    public void awaitReached() throws InterruptedException {
       if (!reached.await(PATIENCE.toSeconds(), TimeUnit.SECONDS)) {
         throw new AssertionError("no thread reached " + stepPrefix);
       }
     }
 
-    void release() {
+    public void release() {
       released.countDown();
     }
 

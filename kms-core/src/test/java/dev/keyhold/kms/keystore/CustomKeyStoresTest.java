@@ -12,19 +12,17 @@ import static dev.keyhold.kms.error.KmsErrorType.InvalidMarkerException;
 import static dev.keyhold.kms.error.KmsErrorType.LimitExceededException;
 import static dev.keyhold.kms.error.KmsErrorType.UnsupportedOperationException;
 import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
+import static dev.keyhold.kms.keystore.KmsErrors.assertError;
+import static dev.keyhold.kms.keystore.KmsErrors.error;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.HsmState;
-import dev.keyhold.kms.error.KmsErrorType;
-import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -212,15 +210,5 @@ class CustomKeyStoresTest {
     assertError(() -> keyStores.deleteCustomKeyStore(id), CustomKeyStoreNotFoundException);
     assertThat(softhsm.module().tokenLabels()).contains(cluster.hsms().get(0).tokenLabel());
     assertThat(keyStores.createCustomKeyStore(fixture.createRequest("again", cluster))).isNotEqualTo(id);
-  }
-
-  static void assertError(ThrowingCallable call, KmsErrorType type) {
-    assertThat(error(call).type()).isEqualTo(type);
-  }
-
-  static KmsException error(ThrowingCallable call) {
-    KmsException e = catchThrowableOfType(KmsException.class, call);
-    assertThat(e).as("a KmsException").isNotNull();
-    return e;
   }
 }

@@ -1,7 +1,7 @@
 package dev.keyhold.kms.keystore;
 
 import static dev.keyhold.kms.error.KmsErrorType.CustomKeyStoreInvalidStateException;
-import static dev.keyhold.kms.keystore.CustomKeyStoresTest.assertError;
+import static dev.keyhold.kms.keystore.KmsErrors.assertError;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

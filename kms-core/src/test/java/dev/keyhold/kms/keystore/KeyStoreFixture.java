@@ -5,6 +5,8 @@ import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.ClusterRegistry;
 import dev.keyhold.cluster.Hsm;
 import dev.keyhold.cluster.HsmState;
+import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.key.KmsKeys;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.metadata.ServiceNode;
@@ -14,8 +16,6 @@ import dev.keyhold.pkcs11.SessionPoolConfig;
 import dev.keyhold.softhsm.ClusterId;
 import dev.keyhold.softhsm.LocalClusterProvisioner;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
-import dev.keyhold.kms.key.Account;
-import dev.keyhold.kms.key.KmsKeys;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -32,35 +32,35 @@ import java.util.concurrent.TimeUnit;
  * class's token directory, a clusters registry naming them, an H2 metadata store and a master key in
  * a data directory, and the facade over them.
  */
-final class KeyStoreFixture implements AutoCloseable {
-  static final Account ACCOUNT = new Account("111122223333", "us-east-1");
+public final class KeyStoreFixture implements AutoCloseable {
+  public static final Account ACCOUNT = new Account("111122223333", "us-east-1");
 
-  final SoftHsmClusterExtension softhsm;
-  final Path dataDirectory;
+  public final SoftHsmClusterExtension softhsm;
+  public final Path dataDirectory;
   private final SecureRandom random = new SecureRandom();
   private final List<AutoCloseable> opened = new ArrayList<>();
-  ClusterRegistry registry = ClusterRegistry.empty();
-  MetadataStore metadata;
-  KeyStoreConnections connections;
-  CustomKeyStores keyStores;
+  public ClusterRegistry registry = ClusterRegistry.empty();
+  public MetadataStore metadata;
+  public KeyStoreConnections connections;
+  public CustomKeyStores keyStores;
 
-  KeyStoreFixture(SoftHsmClusterExtension softhsm, Path dataDirectory) {
+  public KeyStoreFixture(SoftHsmClusterExtension softhsm, Path dataDirectory) {
     this.softhsm = softhsm;
     this.dataDirectory = dataDirectory;
   }
 
   /** Provisions {@code hsms} fresh tokens, kmsuser PIN = the extension's, as a new cluster with a new CA. */
-  Cluster newCluster(int hsms) {
+  public Cluster newCluster(int hsms) {
     return add(provision(ClusterId.random(random), hsms, Optional.empty()));
   }
 
   /** A new cluster "restored from a backup" of {@code original}: fresh tokens, the same CA. */
-  Cluster restoredFrom(Cluster original, int hsms) {
+  public Cluster restoredFrom(Cluster original, int hsms) {
     return add(provision(ClusterId.random(random), hsms, Optional.of(ClusterId.of(original.clusterId()))));
   }
 
   /** {@code cluster} with its HSMs in {@code states}, replacing it in the registry. */
-  Cluster withStates(Cluster cluster, HsmState... states) {
+  public Cluster withStates(Cluster cluster, HsmState... states) {
     ImmutableList.Builder<Hsm> hsms = ImmutableList.builder();
     for (int i = 0; i < cluster.hsms().size(); i++) {
       Hsm hsm = cluster.hsms().get(i);
@@ -70,35 +70,35 @@ final class KeyStoreFixture implements AutoCloseable {
   }
 
   /** {@code cluster} with one HSM's library or label replaced, as a broken configuration would be. */
-  Cluster withHsm(Cluster cluster, int index, Hsm replacement) {
+  public Cluster withHsm(Cluster cluster, int index, Hsm replacement) {
     List<Hsm> hsms = new ArrayList<>(cluster.hsms());
     hsms.set(index, replacement);
     return add(Cluster.of(cluster.clusterId(), hsms, cluster.trustAnchor()));
   }
 
   /** {@code cluster} with every HSM reached through {@code module}, e.g. a fault-injecting shim. */
-  Cluster through(Cluster cluster, Path module) {
+  public Cluster through(Cluster cluster, Path module) {
     return add(Cluster.of(cluster.clusterId(), cluster.hsms().stream()
         .map(hsm -> Hsm.of(hsm.hsmId(), module, hsm.tokenLabel(), hsm.profile(), hsm.state())).toList(),
         cluster.trustAnchor()));
   }
 
   /** Provisions HSMs up to {@code hsms} in {@code cluster} (the trust ceremony joins the new ones). */
-  Cluster grow(Cluster cluster, int hsms) {
+  public Cluster grow(Cluster cluster, int hsms) {
     return add(provision(ClusterId.of(cluster.clusterId()), hsms, Optional.empty()));
   }
 
-  Cluster add(Cluster cluster) {
+  public Cluster add(Cluster cluster) {
     registry = registry.with(cluster);
     return cluster;
   }
 
   /** Opens (or reopens, as after a restart) the service's key store layer over the data directory. */
-  CustomKeyStores open() {
+  public CustomKeyStores open() {
     return open(Checkpoints.NONE);
   }
 
-  CustomKeyStores open(Checkpoints checkpoints) {
+  public CustomKeyStores open(Checkpoints checkpoints) {
     if (keyStores != null) {
       stop();
     }
@@ -113,29 +113,29 @@ final class KeyStoreFixture implements AutoCloseable {
   }
 
   /** Stops the service's key store layer, as a shutdown would. */
-  void stop() {
+  public void stop() {
     keyStores.close();
     metadata.close();
     opened.clear();
     keyStores = null;
   }
 
-  CreateCustomKeyStoreRequest createRequest(String name, Cluster cluster) {
+  public CreateCustomKeyStoreRequest createRequest(String name, Cluster cluster) {
     return new CreateCustomKeyStoreRequest(name, cluster.clusterId(), cluster.trustAnchor().pem(),
         softhsm.kmsuserPin(), null);
   }
 
-  CustomKeyStoresListEntry describe(String id) {
+  public CustomKeyStoresListEntry describe(String id) {
     return keyStores.describe(id);
   }
 
   /** Waits until the store leaves CONNECTING. */
-  CustomKeyStoresListEntry awaitSettled(String id) throws InterruptedException {
+  public CustomKeyStoresListEntry awaitSettled(String id) throws InterruptedException {
     return keyStores.awaitConnected(id, Duration.ofSeconds(30));
   }
 
   /** Creates a key store named {@code name} for {@code cluster} and connects it. */
-  String connectedStore(String name, Cluster cluster) throws InterruptedException {
+  public String connectedStore(String name, Cluster cluster) throws InterruptedException {
     String id = keyStores.createCustomKeyStore(createRequest(name, cluster));
     keyStores.connectCustomKeyStore(id);
     if (awaitSettled(id).connectionState() != ConnectionState.CONNECTED) {
@@ -145,18 +145,18 @@ final class KeyStoreFixture implements AutoCloseable {
   }
 
   /** The KMS key operations over this fixture's stores, with {@code clock}. */
-  KmsKeys kmsKeys(Clock clock) {
+  public KmsKeys kmsKeys(Clock clock) {
     return new KmsKeys(metadata, registry, keyStores, connections, ACCOUNT, clock);
   }
 
   /** The KMS key operations over this fixture's stores, as run by {@code node}, telling {@code checkpoints}. */
-  KmsKeys kmsKeys(ServiceNode node, Checkpoints checkpoints) {
+  public KmsKeys kmsKeys(ServiceNode node, Checkpoints checkpoints) {
     return new KmsKeys(metadata, registry, keyStores, connections, ACCOUNT, Clock.systemUTC(), Optional.empty(), node,
         checkpoints);
   }
 
   /** Runs {@code main} in a fresh JVM, as a restarted service would be; returns its exit code. */
-  static int runInFreshJvm(Class<?> main, String... args) throws IOException, InterruptedException {
+  public static int runInFreshJvm(Class<?> main, String... args) throws IOException, InterruptedException {
     List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"), main.getName()));
     command.addAll(List.of(args));
@@ -171,7 +171,7 @@ final class KeyStoreFixture implements AutoCloseable {
   }
 
   /** Connects and waits; the store must end FAILED, and its error code is returned. */
-  ConnectionErrorCode connectAndFail(String id) throws InterruptedException {
+  public ConnectionErrorCode connectAndFail(String id) throws InterruptedException {
     keyStores.connectCustomKeyStore(id);
     CustomKeyStoresListEntry entry = awaitSettled(id);
     if (entry.connectionState() != ConnectionState.FAILED) {
@@ -180,7 +180,7 @@ final class KeyStoreFixture implements AutoCloseable {
     return entry.connectionErrorCode().orElseThrow();
   }
 
-  Pin kmsuserPin() {
+  public Pin kmsuserPin() {
     return softhsm.kmsuserPin();
   }
 

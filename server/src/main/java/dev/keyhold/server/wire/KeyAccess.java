@@ -16,6 +16,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
+import java.util.function.Supplier;
 
 /**
  * The authorization of one request, and what the audit log learns from it: each key the operation
@@ -80,10 +81,11 @@ final class KeyAccess {
   /**
    * For Decrypt and ReEncrypt: the key a ciphertext names in its header (kms-core's
    * {@code keyOfCiphertext}) must allow the operation's action, decided before the HSM sees the
-   * ciphertext.
+   * ciphertext. The context is noted for the audit log even if the blob names no key.
    */
-  ResolvedKey allowKeyOfCiphertext(ResolvedKey key, Map<String, String> encryptionContext) {
-    allow(operation.keyAction(), key, encryptionContext);
+  ResolvedKey allowKeyOfCiphertext(Supplier<ResolvedKey> keyOfCiphertext, Map<String, String> encryptionContext) {
+    noteContext(encryptionContext);
+    ResolvedKey key = allow(operation.keyAction(), keyOfCiphertext.get(), encryptionContext);
     keyAllowed = true;
     return key;
   }

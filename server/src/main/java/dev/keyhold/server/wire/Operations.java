@@ -168,14 +168,14 @@ final class Operations {
             (kms, key, r) -> kms.crypto().encrypt(key, r)),
         custom(Decrypt, DecryptRequest.class, (kms, keys, r) -> {
           ResolvedKey key = keys.allowKeyOfCiphertext(
-              kms.crypto().keyOfCiphertext(r.ciphertextBlob()), r.encryptionContext());
+              () -> kms.crypto().keyOfCiphertext(r.ciphertextBlob()), r.encryptionContext());
           return kms.crypto().decrypt(key, r);
         }),
         custom(ReEncrypt, ReEncryptRequest.class, (kms, keys, r) -> {
           ResolvedKey destination =
               keys.allowDestinationKey("destinationKeyId", r.destinationKeyId(), r.destinationEncryptionContext());
           ResolvedKey source = keys.allowKeyOfCiphertext(
-              kms.crypto().keyOfCiphertext(r.ciphertextBlob()), r.sourceEncryptionContext());
+              () -> kms.crypto().keyOfCiphertext(r.ciphertextBlob()), r.sourceEncryptionContext());
           return kms.crypto().reEncrypt(source, destination, r);
         }),
         onKey(GenerateDataKey, GenerateDataKeyRequest.class, GenerateDataKeyRequest::keyId,

@@ -1,14 +1,15 @@
-package dev.keyhold.kms.keystore;
+package dev.keyhold.kms.key;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keyhold.cluster.Cluster;
+import dev.keyhold.kms.keystore.KeyStoreFixture;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.file.Path;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * A crash in the middle of CreateKey (a real service JVM halted after recording its intent, after

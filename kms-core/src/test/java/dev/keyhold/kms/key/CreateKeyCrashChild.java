@@ -1,15 +1,10 @@
-package dev.keyhold.kms.keystore;
+package dev.keyhold.kms.key;
 
 import dev.keyhold.cluster.ClusterFile;
 import dev.keyhold.cluster.ClusterRegistry;
-import dev.keyhold.kms.key.Account;
-import dev.keyhold.kms.key.CreateKeyRequest;
-import dev.keyhold.kms.key.DecryptRequest;
-import dev.keyhold.kms.key.EncryptRequest;
-import dev.keyhold.kms.key.KeyMaterialReport;
-import dev.keyhold.kms.key.KmsCrypto;
-import dev.keyhold.kms.key.KmsKeys;
-import dev.keyhold.kms.key.ListKeysResponse;
+import dev.keyhold.kms.keystore.Checkpoints;
+import dev.keyhold.kms.keystore.CustomKeyStores;
+import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.metadata.ServiceNode;
 import dev.keyhold.kms.secret.MasterKey;

@@ -1,4 +1,4 @@
-package dev.keyhold.kms.keystore;
+package dev.keyhold.kms.key;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -7,15 +7,10 @@ import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.Hsm;
 import dev.keyhold.kms.error.KmsErrorType;
 import dev.keyhold.kms.error.KmsException;
-import dev.keyhold.kms.key.ClusterHealth;
-import dev.keyhold.kms.key.CreateKeyRequest;
-import dev.keyhold.kms.key.DecryptRequest;
-import dev.keyhold.kms.key.EncryptRequest;
-import dev.keyhold.kms.key.KeyMetadata;
-import dev.keyhold.kms.key.KeyReplication;
-import dev.keyhold.kms.key.KeyState;
-import dev.keyhold.kms.key.KmsCrypto;
-import dev.keyhold.kms.key.KmsKeys;
+import dev.keyhold.kms.keystore.ConnectionState;
+import dev.keyhold.kms.keystore.CustomKeyStores;
+import dev.keyhold.kms.keystore.KeyStoreFixture;
+import dev.keyhold.kms.keystore.UpdateCustomKeyStoreRequest;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.shims.HsmOutages;
 import dev.keyhold.softhsm.ClusterId;

@@ -1,18 +1,11 @@
-package dev.keyhold.kms.keystore;
+package dev.keyhold.kms.key;
 
-import static dev.keyhold.kms.keystore.CustomKeyStoresTest.assertError;
+import static dev.keyhold.kms.keystore.KmsErrors.assertError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.kms.error.KmsErrorType;
-import dev.keyhold.kms.key.CreateKeyRequest;
-import dev.keyhold.kms.key.DecryptRequest;
-import dev.keyhold.kms.key.EncryptRequest;
-import dev.keyhold.kms.key.GenerateDataKeyRequest;
-import dev.keyhold.kms.key.KeyState;
-import dev.keyhold.kms.key.KmsCrypto;
-import dev.keyhold.kms.key.KmsKeys;
-import dev.keyhold.kms.key.Tag;
+import dev.keyhold.kms.keystore.KeyStoreFixture;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.file.Path;
 import java.time.Clock;

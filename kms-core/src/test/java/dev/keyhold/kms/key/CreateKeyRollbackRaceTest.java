@@ -1,4 +1,4 @@
-package dev.keyhold.kms.keystore;
+package dev.keyhold.kms.key;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -6,16 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.kms.error.KmsErrorType;
 import dev.keyhold.kms.error.KmsException;
-import dev.keyhold.kms.key.CreateKeyRequest;
-import dev.keyhold.kms.key.DecryptRequest;
-import dev.keyhold.kms.key.EncryptRequest;
-import dev.keyhold.kms.key.KeyMaterialReport;
-import dev.keyhold.kms.key.KeyMetadata;
-import dev.keyhold.kms.key.KeyReplication;
-import dev.keyhold.kms.key.KeyState;
-import dev.keyhold.kms.key.KmsCrypto;
-import dev.keyhold.kms.key.KmsKeys;
-import dev.keyhold.kms.key.ListKeysResponse;
+import dev.keyhold.kms.keystore.CheckpointHolds;
+import dev.keyhold.kms.keystore.KeyStoreFixture;
 import dev.keyhold.kms.metadata.ServiceNode;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.file.Path;

@@ -1,19 +1,15 @@
-package dev.keyhold.kms.keystore;
+package dev.keyhold.kms.key;
 
-import static dev.keyhold.kms.keystore.CustomKeyStoresTest.assertError;
-import static dev.keyhold.kms.keystore.CustomKeyStoresTest.error;
+import static dev.keyhold.kms.keystore.KmsErrors.assertError;
+import static dev.keyhold.kms.keystore.KmsErrors.error;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.kms.error.KmsErrorType;
-import dev.keyhold.kms.key.Account;
-import dev.keyhold.kms.key.CreateKeyRequest;
-import dev.keyhold.kms.key.KeyMetadata;
-import dev.keyhold.kms.key.KeySpec;
-import dev.keyhold.kms.key.KeyState;
-import dev.keyhold.kms.key.KmsKeys;
-import dev.keyhold.kms.key.ListKeysResponse;
-import dev.keyhold.kms.key.Origin;
+import dev.keyhold.kms.keystore.Checkpoints;
+import dev.keyhold.kms.keystore.ConnectionState;
+import dev.keyhold.kms.keystore.CustomKeyStores;
+import dev.keyhold.kms.keystore.KeyStoreFixture;
 import dev.keyhold.kms.metadata.ServiceNode;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.Token;

@@ -1,20 +1,12 @@
-package dev.keyhold.kms.keystore;
+package dev.keyhold.kms.key;
 
-import static dev.keyhold.kms.keystore.CustomKeyStoresTest.assertError;
-import static dev.keyhold.kms.keystore.CustomKeyStoresTest.error;
+import static dev.keyhold.kms.keystore.KmsErrors.assertError;
+import static dev.keyhold.kms.keystore.KmsErrors.error;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.kms.error.KmsErrorType;
-import dev.keyhold.kms.key.Account;
-import dev.keyhold.kms.key.AliasListEntry;
-import dev.keyhold.kms.key.CreateKeyRequest;
-import dev.keyhold.kms.key.EncryptRequest;
-import dev.keyhold.kms.key.KeyAliases;
-import dev.keyhold.kms.key.KeyMetadata;
-import dev.keyhold.kms.key.KmsCrypto;
-import dev.keyhold.kms.key.KmsKeys;
-import dev.keyhold.kms.key.ListAliasesResponse;
+import dev.keyhold.kms.keystore.KeyStoreFixture;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.file.Path;
 import java.time.Clock;

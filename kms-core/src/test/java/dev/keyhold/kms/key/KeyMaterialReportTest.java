@@ -1,15 +1,13 @@
-package dev.keyhold.kms.keystore;
+package dev.keyhold.kms.key;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.Hsm;
 import dev.keyhold.cluster.HsmState;
-import dev.keyhold.kms.key.CreateKeyRequest;
-import dev.keyhold.kms.key.KeyMaterialReport;
-import dev.keyhold.kms.key.KeyMetadata;
-import dev.keyhold.kms.key.KeyReplication;
-import dev.keyhold.kms.key.KmsKeys;
+import dev.keyhold.kms.keystore.ConnectionState;
+import dev.keyhold.kms.keystore.CustomKeyStores;
+import dev.keyhold.kms.keystore.KeyStoreFixture;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.AesKeyTemplate;
 import dev.keyhold.pkcs11.Token;
