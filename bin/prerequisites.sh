@@ -1,8 +1,8 @@
 # Sourced by the scripts in bin/: installs what Keyhold needs on a Debian machine, once.
 # Packages: a JDK (17 or newer), Maven, SoftHSM2, and p11-kit (HSMs as separate processes);
-# gcc and SoftHSM2's PKCS#11 header build the PKCS#11 shims (lockout, outage) of softhsm-config's ShimCompiler;
 # the AWS CLI (and its Python) drives the service in a test, as a user would.
-# With --for-tests, also Chromium: a test opens keyhold-bench's HTML report in it, as a reader would.
+# With --for-tests, also gcc and SoftHSM2's PKCS#11 header, which build the fault shims (lockout, outage) of
+# test-shims' ShimCompiler, and Chromium: a test opens keyhold-bench's HTML report in it, as a reader would.
 
 keyhold_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -11,11 +11,11 @@ keyhold_install_prerequisites() {
   command -v javac >/dev/null || missing+=(default-jdk-headless)
   command -v mvn >/dev/null || missing+=(maven)
   [ -r /usr/lib/softhsm/libsofthsm2.so ] || missing+=(softhsm2)
-  command -v gcc >/dev/null || missing+=(gcc)
-  [ -r /usr/include/softhsm/pkcs11.h ] || missing+=(libsofthsm2-dev)
   command -v aws >/dev/null || missing+=(awscli)
   command -v python3 >/dev/null || missing+=(python3)
   if [ "${1:-}" = --for-tests ]; then
+    command -v gcc >/dev/null || missing+=(gcc)
+    [ -r /usr/include/softhsm/pkcs11.h ] || missing+=(libsofthsm2-dev)
     command -v chromium >/dev/null || missing+=(chromium)
   fi
   [ ${#missing[@]} -eq 0 ] && return 0
