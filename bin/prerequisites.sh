@@ -2,7 +2,8 @@
 # Packages: a JDK (17 or newer), Maven, SoftHSM2, and p11-kit (HSMs as separate processes);
 # the AWS CLI (and its Python) drives the service in a test, as a user would.
 # With --for-tests, also gcc and SoftHSM2's PKCS#11 header, which build the fault shims (lockout, outage) of
-# test-shims' ShimCompiler, and Chromium: a test opens keyhold-bench's HTML report in it, as a reader would.
+# test-shims' ShimCompiler; PostgreSQL's server, which the tests start in throwaway directories (test-postgres);
+# and Chromium: a test opens keyhold-bench's HTML report in it, as a reader would.
 
 keyhold_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -16,6 +17,7 @@ keyhold_install_prerequisites() {
   if [ "${1:-}" = --for-tests ]; then
     command -v gcc >/dev/null || missing+=(gcc)
     [ -r /usr/include/softhsm/pkcs11.h ] || missing+=(libsofthsm2-dev)
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
     command -v chromium >/dev/null || missing+=(chromium)
   fi
   [ ${#missing[@]} -eq 0 ] && return 0

@@ -52,16 +52,17 @@ class ArchitectureTest {
   /** The core never depends on the server, the application, provisioning or the test shims, nor speaks HTTP. */
   static final ArchRule CORE_STAYS_BELOW_THE_SERVER = noClasses().that().resideInAPackage("dev.keyhold.kms..")
       .should().dependOnClassesThat().resideInAnyPackage("dev.keyhold.server..", "dev.keyhold.app..",
-          "dev.keyhold.softhsm..", "dev.keyhold.shims..", "io.undertow..", "software.amazon.awssdk..");
+          "dev.keyhold.softhsm..", "dev.keyhold.shims..", "dev.keyhold.postgres..", "io.undertow..",
+          "software.amazon.awssdk..");
 
   /** The server serves the core; it provisions nothing and carries no shim. */
   static final ArchRule SERVER_SERVES_THE_CORE = noClasses().that().resideInAPackage("dev.keyhold.server..")
       .should().dependOnClassesThat().resideInAnyPackage("dev.keyhold.softhsm..", "dev.keyhold.shims..",
-          "dev.keyhold.app..");
+          "dev.keyhold.postgres..", "dev.keyhold.app..");
 
-  /** The application runs the service; the fault shims are for tests and drills only. */
+  /** The application runs the service; the fault shims and the throwaway PostgreSQL are for tests and drills only. */
   static final ArchRule APPLICATION_CARRIES_NO_SHIM = noClasses().that().resideInAPackage("dev.keyhold.app..")
-      .should().dependOnClassesThat().resideInAPackage("dev.keyhold.shims..");
+      .should().dependOnClassesThat().resideInAnyPackage("dev.keyhold.shims..", "dev.keyhold.postgres..");
 
   private static final Set<String> CORE_SERVICES = Set.of(KmsKeys.class.getName(), KmsCrypto.class.getName(),
       KeyReplication.class.getName(), CustomKeyStores.class.getName(), KeyStoreConnections.class.getName());

@@ -7,9 +7,9 @@ import dev.keyhold.cluster.Hsm;
 import dev.keyhold.cluster.HsmState;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.KmsKeys;
-import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.metadata.ServiceNode;
+import dev.keyhold.kms.metadata.TestMetadata;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.SessionPoolConfig;
@@ -102,7 +102,7 @@ public final class KeyStoreFixture implements AutoCloseable {
     if (keyStores != null) {
       stop();
     }
-    metadata = JdbcMetadataStore.embedded(dataDirectory);
+    metadata = TestMetadata.open(dataDirectory);
     MasterKey masterKey = MasterKey.loadOrCreate(dataDirectory.resolve("master.key"));
     connections = new KeyStoreConnections(metadata, registry, masterKey,
         SessionPoolConfig.of(2, Duration.ofSeconds(5)), checkpoints);

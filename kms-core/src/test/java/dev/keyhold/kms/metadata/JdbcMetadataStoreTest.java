@@ -10,21 +10,22 @@ import java.sql.Statement;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+/** The metadata store on the database the build chose ({@link TestMetadata}): H2, or a real PostgreSQL. */
 class JdbcMetadataStoreTest {
   @TempDir Path data;
 
   @Test
-  void migratesTheSchemaIntoAFileInTheDataDirectory() {
-    try (JdbcMetadataStore store = JdbcMetadataStore.embedded(data)) {
+  void migratesTheSchemaIntoTheDatabase() {
+    try (JdbcMetadataStore store = TestMetadata.open(data)) {
       assertThat(count(store, "SELECT COUNT(*) FROM custom_key_stores")).isZero();
       assertThat(count(store, "SELECT COUNT(*) FROM kms_keys")).isZero();
     }
-    assertThat(Files.exists(data.resolve("keyhold.mv.db"))).isTrue();
+    assertThat(Files.exists(data.resolve("keyhold.mv.db"))).isEqualTo(!TestMetadata.onPostgresql());
   }
 
   @Test
   void aFailedTransactionLeavesNothingBehind() {
-    try (JdbcMetadataStore store = JdbcMetadataStore.embedded(data)) {
+    try (JdbcMetadataStore store = TestMetadata.open(data)) {
       assertThatThrownBy(() -> store.inTransaction(connection -> {
         try (Statement statement = connection.createStatement()) {
           statement.executeUpdate("INSERT INTO custom_key_stores VALUES ('cks-1', 'n', 'cluster-aaaaaaaaaaa', 'pem', "
@@ -38,7 +39,7 @@ class JdbcMetadataStoreTest {
 
   @Test
   void committedWorkSurvivesReopening() {
-    try (JdbcMetadataStore store = JdbcMetadataStore.embedded(data)) {
+    try (JdbcMetadataStore store = TestMetadata.open(data)) {
       store.inTransaction(connection -> {
         try (Statement statement = connection.createStatement()) {
           return statement.executeUpdate("INSERT INTO custom_key_stores VALUES ('cks-1', 'n', 'cluster-aaaaaaaaaaa', "
@@ -46,14 +47,14 @@ class JdbcMetadataStoreTest {
         }
       });
     }
-    try (JdbcMetadataStore store = JdbcMetadataStore.embedded(data)) {
+    try (JdbcMetadataStore store = TestMetadata.open(data)) {
       assertThat(count(store, "SELECT COUNT(*) FROM custom_key_stores")).isEqualTo(1);
     }
   }
 
   @Test
   void aBrokenStatementIsAMetadataException() {
-    try (JdbcMetadataStore store = JdbcMetadataStore.embedded(data)) {
+    try (JdbcMetadataStore store = TestMetadata.open(data)) {
       assertThatThrownBy(() -> count(store, "SELECT nonsense FROM nowhere")).isInstanceOf(MetadataException.class);
     }
   }
