@@ -76,7 +76,7 @@ public final class KeyAliases {
   public void updateAlias(String aliasName, String targetKeyId) {
     String name = checkName(aliasName);
     String targetId = targetIdOf(targetKeyId);
-    String previousTarget = metadata.inTransaction(c -> {
+    metadata.inTransaction(c -> {
       KeyRecord key = usableTarget(c, targetId);
       String previous = targetOf(c, name).orElseThrow(() -> notFound(account, name));
       checkRoomFor(c, key);
@@ -87,23 +87,23 @@ public final class KeyAliases {
         update.setString(3, name);
         update.executeUpdate();
       }
-      return previous;
+      keys.changed(c, previous);
+      return null;
     });
-    keys.invalidate(previousTarget);
   }
 
   /** DeleteAlias, in any key state. */
   public void deleteAlias(String aliasName) {
     String name = checkName(aliasName);
-    String target = metadata.inTransaction(c -> {
+    metadata.inTransaction(c -> {
       String previous = targetOf(c, name).orElseThrow(() -> notFound(account, name));
       try (PreparedStatement delete = c.prepareStatement("DELETE FROM aliases WHERE alias_name = ?")) {
         delete.setString(1, name);
         delete.executeUpdate();
       }
-      return previous;
+      keys.changed(c, previous);
+      return null;
     });
-    keys.invalidate(target);
   }
 
   /** ListAliases: all, or those of one key; Limit 1 to 100 (default 50). */

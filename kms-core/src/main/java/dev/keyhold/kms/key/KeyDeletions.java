@@ -106,11 +106,9 @@ public final class KeyDeletions {
       for (String hsmId : hsmIds) {
         KeyTable.recordPendingDeletion(c, key, hsmId, now);
       }
+      keys.changed(c, key.keyId());
       return true;
     });
-    if (claimed) {
-      keys.invalidate(key.keyId());
-    }
     return claimed;
   }
 

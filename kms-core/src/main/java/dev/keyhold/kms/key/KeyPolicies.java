@@ -36,19 +36,16 @@ public final class KeyPolicies {
     checkName(policyName);
     String document = Policy.parse(policy).document();
     String id = keys.keyIdOf(keyId);
-    try {
-      metadata.inTransaction(c -> {
-        keys.current(c, id);
-        try (PreparedStatement update = c.prepareStatement("UPDATE key_policies SET policy = ? WHERE key_id = ?")) {
-          update.setString(1, document);
-          update.setString(2, id);
-          update.executeUpdate();
-        }
-        return null;
-      });
-    } finally {
-      keys.invalidate(id);
-    }
+    metadata.inTransaction(c -> {
+      keys.current(c, id);
+      try (PreparedStatement update = c.prepareStatement("UPDATE key_policies SET policy = ? WHERE key_id = ?")) {
+        update.setString(1, document);
+        update.setString(2, id);
+        update.executeUpdate();
+      }
+      keys.changed(c, id);
+      return null;
+    });
   }
 
   /** GetKeyPolicy: the document as it was stored. */

@@ -20,18 +20,23 @@ import java.util.regex.Pattern;
  * The one home of key resolution and of the key cache: a key id, key ARN, alias name or alias ARN
  * resolved to the key, its state and its parsed policy ({@link #resolve}); a key's row read and
  * changed as the database holds it now ({@link #current}, {@link #change}); and the cache's one
- * invalidation point ({@link #invalidate}).
+ * invalidation point ({@link #changed}).
  *
  * <p>The cache holds resolved keys by key id and alias names by the key they point to, so that the
  * hot path reads no database. The database stays the one source of truth: every change is decided on
- * the row as it is now, then drops what it touched from the cache. A read that raced an
- * invalidation is not kept: a reader notes {@code changes} before it reads the database and keeps
- * what it read only if no invalidation came in between.
+ * the row as it is now, and its transaction publishes the key's id ({@link #changed}); when it
+ * commits, every node that shares the database drops the key and the aliases that point to it (this
+ * node at once, the others on the metadata store's notification), and a node that may have missed
+ * notifications drops everything. A read that raced an invalidation is not kept: a reader notes
+ * {@code changes} before it reads the database and keeps what it read only if no invalidation came in
+ * between.
  *
  * <p>The operations on keys (lifecycle, deletion, aliases, tags, policies, crypto, replication)
  * receive this, not each other.
  */
 public final class KeyRecords {
+  /** The metadata store topic on which every change to a key publishes the key's id. */
+  private static final String CHANGED_KEYS = "keyhold_changed_keys";
   private static final Pattern KEY_ID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
   private final MetadataStore metadata;
@@ -44,6 +49,7 @@ public final class KeyRecords {
   KeyRecords(MetadataStore metadata, Account account) {
     this.metadata = metadata;
     this.account = account;
+    metadata.subscribe(CHANGED_KEYS, this::forget, this::forgetAll);
   }
 
   /**
@@ -110,15 +116,12 @@ public final class KeyRecords {
    */
   KeyRecord change(String name, UnaryOperator<KeyRecord> change) {
     String keyId = keyIdOf(name);
-    try {
-      return metadata.inTransaction(c -> {
-        KeyRecord next = change.apply(current(c, keyId));
-        KeyTable.update(c, next);
-        return next;
-      });
-    } finally {
-      invalidate(keyId);
-    }
+    return metadata.inTransaction(c -> {
+      KeyRecord next = change.apply(current(c, keyId));
+      KeyTable.update(c, next);
+      changed(c, keyId);
+      return next;
+    });
   }
 
   /**
@@ -141,26 +144,41 @@ public final class KeyRecords {
     return read(keyId).isPresent();
   }
 
-  /** The record the cache holds for {@code keyId}, if any. */
-  Optional<KeyRecord> cached(String keyId) {
-    return Optional.ofNullable(cachedKeys.get(keyId)).map(ResolvedKey::record);
+  /** Forgets the cached copy of {@code current}'s key if it differs from {@code current}, as read just now. */
+  void forgetIfStale(KeyRecord current) {
+    ResolvedKey cached = cachedKeys.get(current.keyId());
+    if (cached != null && !cached.record().equals(current)) {
+      forget(current.keyId());
+    }
   }
 
   /** A key whose record is gone, which the cache may still hold: forgotten, and NotFoundException to throw. */
   KmsException gone(String keyId) {
-    invalidate(keyId);
+    forget(keyId);
     return notFound(keyId);
   }
 
   /**
-   * Forgets the key {@code keyId} and every alias that points to it: after any change to the key, its
-   * policy or its aliases, its deletion, or a sign that the database no longer has it. The cache's one
-   * invalidation point.
+   * Records, in the transaction of {@code c}, that the key {@code keyId} changed: its state, its
+   * description, its policy, an alias that points or pointed to it, or its deletion. The cache's one
+   * invalidation point: once the transaction commits, every node forgets the key.
    */
-  void invalidate(String keyId) {
+  void changed(Connection c, String keyId) {
+    metadata.publishOnCommit(c, CHANGED_KEYS, keyId);
+  }
+
+  /** Forgets the key {@code keyId} and every alias that points to it, in this process. */
+  private void forget(String keyId) {
     changes.incrementAndGet();
     cachedKeys.remove(keyId);
     cachedAliasTargets.values().removeIf(keyId::equals);
+  }
+
+  /** Forgets every key and alias, in this process: changes may have been missed. */
+  private void forgetAll() {
+    changes.incrementAndGet();
+    cachedKeys.clear();
+    cachedAliasTargets.clear();
   }
 
   /** Keeps {@code value}, read from the database when {@link #changes} was {@code readAt}, unless it changed since. */

@@ -298,9 +298,7 @@ public final class KmsKeys {
   public KeyMetadata describeKey(String keyId) {
     String id = records.keyIdOf(keyId);
     KeyRecord key = records.read(id).orElseThrow(() -> records.gone(id));
-    if (records.cached(id).filter(cached -> !cached.equals(key)).isPresent()) {
-      records.invalidate(id);
-    }
+    records.forgetIfStale(key);
     return metadataOf(key, keyStores.describe(key.keyStoreId()).connectionState());
   }
 

@@ -10,7 +10,7 @@ import dev.keyhold.pkcs11.Aead;
  * authorized against it, and runs its operation on it.
  *
  * <p>Immutable but for the key's AES-GCM on each HSM, which the crypto operations attach on first
- * use; it is dropped with the key when the key's cache entry is ({@link KeyRecords#invalidate}).
+ * use; it is dropped with the key when the key's cache entry is ({@link KeyRecords#changed}).
  */
 public final class ResolvedKey {
   private final KeyRecord record;

@@ -1,5 +1,6 @@
 package dev.keyhold.kms.metadata;
 
+import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 import com.zaxxer.hikari.HikariConfig;
@@ -8,24 +9,47 @@ import java.nio.file.Path;
 import java.nio.file.Files;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Consumer;
+import java.util.regex.Pattern;
 import org.flywaydb.core.Flyway;
 
 /**
  * {@link MetadataStore} over JDBC, with the schema migrated by Flyway at open
  * ({@code db/migration/V*.sql} in this module).
+ *
+ * <p>Publications ({@link #publishOnCommit}) reach this process's subscribers right after the commit.
+ * On PostgreSQL they are also sent with the commit as {@code NOTIFY}, which every other node's
+ * {@link PostgresListener} hears; the embedded H2 store serves one process, which needs nothing more.
  */
 public final class JdbcMetadataStore implements MetadataStore {
   private static final int MAX_ATTEMPTS = 6;
   /** Serialization failure and deadlock (PostgreSQL: 40001, 40P01; H2: 40001), and H2's concurrent update. */
   private static final Set<String> RETRYABLE_STATES = Set.of("40001", "40P01", "90131");
-  private final HikariDataSource dataSource;
+  private static final Pattern TOPIC = Pattern.compile("[a-z_]{1,63}");
 
-  private JdbcMetadataStore(HikariDataSource dataSource) {
+  private final HikariDataSource dataSource;
+  private final Optional<PostgresListener> listener;
+  private final Subscriptions subscriptions;
+  /** The messages each running transaction publishes when it commits. */
+  private final Map<Connection, List<Message>> unpublished = new ConcurrentHashMap<>();
+
+  private record Message(String topic, String text) {}
+
+  private JdbcMetadataStore(HikariDataSource dataSource, Subscriptions subscriptions,
+      Optional<PostgresListener> listener) {
     this.dataSource = dataSource;
+    this.subscriptions = subscriptions;
+    this.listener = listener;
   }
 
   /**
@@ -75,7 +99,15 @@ public final class JdbcMetadataStore implements MetadataStore {
       dataSource.close();
       throw new MetadataException("cannot migrate the metadata schema at " + url, e);
     }
-    return new JdbcMetadataStore(dataSource);
+    Subscriptions subscriptions = new Subscriptions();
+    Optional<PostgresListener> listener = isPostgresql(url)
+        ? Optional.of(new PostgresListener(url, user, password, subscriptions))
+        : Optional.empty();
+    return new JdbcMetadataStore(dataSource, subscriptions, listener);
+  }
+
+  private static boolean isPostgresql(String url) {
+    return url.startsWith("jdbc:postgresql:");
   }
 
   /**
@@ -88,13 +120,18 @@ public final class JdbcMetadataStore implements MetadataStore {
   public <T> T inTransaction(Work<T> work) {
     for (int attempt = 1; ; attempt++) {
       try (Connection connection = dataSource.getConnection()) {
+        List<Message> published = new ArrayList<>();
+        unpublished.put(connection, published);
         try {
           T result = work.run(connection);
           connection.commit();
+          published.forEach(message -> subscriptions.deliver(message.topic(), message.text()));
           return result;
         } catch (SQLException | RuntimeException e) {
           connection.rollback();
           throw e;
+        } finally {
+          unpublished.remove(connection);
         }
       } catch (SQLException e) {
         if (attempt >= MAX_ATTEMPTS || !RETRYABLE_STATES.contains(String.valueOf(e.getSQLState()))) {
@@ -103,6 +140,29 @@ public final class JdbcMetadataStore implements MetadataStore {
       }
       pauseBeforeAttempt(attempt + 1);
     }
+  }
+
+  @Override
+  public void publishOnCommit(Connection connection, String topic, String message) {
+    checkArgument(TOPIC.matcher(topic).matches(), "not a topic name: %s", topic);
+    List<Message> published = unpublished.get(connection);
+    checkArgument(published != null, "not a connection of a running transaction");
+    published.add(new Message(topic, message));
+    if (listener.isPresent()) {
+      try (PreparedStatement notify = connection.prepareStatement("SELECT pg_notify(?, ?)")) {
+        notify.setString(1, topic);
+        notify.setString(2, message);
+        notify.execute();
+      } catch (SQLException e) {
+        throw new MetadataException("cannot publish on " + topic + ": " + e.getMessage(), e);
+      }
+    }
+  }
+
+  @Override
+  public void subscribe(String topic, Consumer<String> listener, Runnable resync) {
+    checkArgument(TOPIC.matcher(topic).matches(), "not a topic name: %s", topic);
+    subscriptions.add(topic, listener, resync);
   }
 
   private static void pauseBeforeAttempt(int attempt) {
@@ -116,6 +176,7 @@ public final class JdbcMetadataStore implements MetadataStore {
 
   @Override
   public void close() {
+    listener.ifPresent(PostgresListener::close);
     dataSource.close();
   }
 

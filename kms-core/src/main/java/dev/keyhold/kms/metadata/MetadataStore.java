@@ -2,6 +2,7 @@ package dev.keyhold.kms.metadata;
 
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.function.Consumer;
 
 /**
  * Where Keyhold keeps what it knows: key stores, and (later) keys, aliases and tags. Every read and
@@ -17,6 +18,23 @@ public interface MetadataStore extends AutoCloseable {
    * @throws MetadataException if the database fails
    */
   <T> T inTransaction(Work<T> work);
+
+  /**
+   * Publishes {@code message} on {@code topic} once the transaction of {@code connection} commits:
+   * every subscriber of the topic hears it, on this node before {@link #inTransaction} returns, and
+   * on every other node that shares the database soon after (PostgreSQL's NOTIFY, sent with the
+   * commit). Nothing is published if the transaction rolls back.
+   *
+   * @param connection the connection of a transaction running in {@link #inTransaction}
+   */
+  void publishOnCommit(Connection connection, String topic, String message);
+
+  /**
+   * Calls {@code listener} with every message published on {@code topic}, by any node, after its
+   * transaction commits; calls {@code resync} whenever messages may have been missed (when this node
+   * starts listening to the database, and again after it lost and regained its connection).
+   */
+  void subscribe(String topic, Consumer<String> listener, Runnable resync);
 
   @Override
   void close();

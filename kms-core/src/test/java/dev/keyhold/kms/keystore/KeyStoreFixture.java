@@ -9,6 +9,7 @@ import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.KmsKeys;
 import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.metadata.ServiceNode;
+import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.metadata.TestMetadata;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.Pin;
@@ -25,6 +26,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Function;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -39,14 +41,26 @@ public final class KeyStoreFixture implements AutoCloseable {
   public final Path dataDirectory;
   private final SecureRandom random = new SecureRandom();
   private final List<AutoCloseable> opened = new ArrayList<>();
+  private final Function<Path, JdbcMetadataStore> metadataOpener;
   public ClusterRegistry registry = ClusterRegistry.empty();
   public MetadataStore metadata;
   public KeyStoreConnections connections;
   public CustomKeyStores keyStores;
 
   public KeyStoreFixture(SoftHsmClusterExtension softhsm, Path dataDirectory) {
+    this(softhsm, dataDirectory, TestMetadata::open);
+  }
+
+  private KeyStoreFixture(SoftHsmClusterExtension softhsm, Path dataDirectory,
+      Function<Path, JdbcMetadataStore> metadataOpener) {
     this.softhsm = softhsm;
     this.dataDirectory = dataDirectory;
+    this.metadataOpener = metadataOpener;
+  }
+
+  /** A fixture whose metadata is in PostgreSQL whatever the build chose, for tests of several nodes. */
+  public static KeyStoreFixture onPostgresql(SoftHsmClusterExtension softhsm, Path dataDirectory) {
+    return new KeyStoreFixture(softhsm, dataDirectory, TestMetadata::openOnPostgresql);
   }
 
   /** Provisions {@code hsms} fresh tokens, kmsuser PIN = the extension's, as a new cluster with a new CA. */
@@ -102,7 +116,7 @@ public final class KeyStoreFixture implements AutoCloseable {
     if (keyStores != null) {
       stop();
     }
-    metadata = TestMetadata.open(dataDirectory);
+    metadata = metadataOpener.apply(dataDirectory);
     MasterKey masterKey = MasterKey.loadOrCreate(dataDirectory.resolve("master.key"));
     connections = new KeyStoreConnections(metadata, registry, masterKey,
         SessionPoolConfig.of(2, Duration.ofSeconds(5)), checkpoints);

@@ -21,9 +21,15 @@ public final class TestMetadata {
   }
 
   public static JdbcMetadataStore open(Path dataDirectory) {
-    if (!onPostgresql()) {
-      return JdbcMetadataStore.embedded(dataDirectory);
-    }
+    return onPostgresql() ? openOnPostgresql(dataDirectory) : JdbcMetadataStore.embedded(dataDirectory);
+  }
+
+  /**
+   * A store on the PostgreSQL database of {@code dataDirectory}, whatever the build chose: for tests
+   * of what only a shared database does. Each call opens another store (its own pool and listener) on
+   * the same database, as another node would.
+   */
+  public static JdbcMetadataStore openOnPostgresql(Path dataDirectory) {
     String url = DATABASES.computeIfAbsent(dataDirectory.toAbsolutePath(),
         directory -> ThrowawayPostgres.forThisJvm().newDatabase());
     return JdbcMetadataStore.open(url, ThrowawayPostgres.USER, "");
