@@ -47,7 +47,7 @@ import java.util.Optional;
  *
  * <p>Lookups never block; {@link #add} rewrites the file atomically, with mode 0600.
  */
-public final class CredentialStore {
+public final class CredentialStore implements Credentials {
   private static final JsonMapper JSON = JsonMapper.builder()
       .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
       .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
@@ -117,6 +117,7 @@ public final class CredentialStore {
   }
 
   /** The credential of {@code accessKeyId}, if the operator configured one. */
+  @Override
   public Optional<Credential> lookup(String accessKeyId) {
     return Optional.ofNullable(byAccessKeyId.get(checkNotNull(accessKeyId, "accessKeyId")));
   }

@@ -20,7 +20,7 @@ import java.util.Optional;
 /**
  * Verifies AWS Signature Version 4, as the KMS endpoint of one region does: header-based signing
  * ({@code Authorization: AWS4-HMAC-SHA256 ...}) for service {@code kms}, a request date within five
- * minutes of the clock, and an access key the {@link CredentialStore} holds.
+ * minutes of the clock, and an access key the {@link Credentials} hold, active.
  *
  * <p>The checks follow AWS's, in its order, and fail with its errors and wording. Keyhold issues no
  * session tokens, so a request that carries one is refused as an unrecognised client, and it does not
@@ -37,7 +37,7 @@ public final class SigV4Authenticator implements RequestAuthenticator {
       + "signature you provided. Check your AWS Secret Access Key and signing method. "
       + "Consult the service documentation for details.";
 
-  private final CredentialStore credentials;
+  private final Credentials credentials;
   private final String region;
   private final Clock clock;
   private final SdkRequestSigner signer;
@@ -48,7 +48,7 @@ public final class SigV4Authenticator implements RequestAuthenticator {
    * @param region the region clients sign for, e.g. {@code us-east-1}
    * @param clock what "now" is when judging a request's date
    */
-  public SigV4Authenticator(CredentialStore credentials, String region, Clock clock) {
+  public SigV4Authenticator(Credentials credentials, String region, Clock clock) {
     this.credentials = checkNotNull(credentials, "credentials");
     this.region = checkNotNull(region, "region");
     this.clock = checkNotNull(clock, "clock");
