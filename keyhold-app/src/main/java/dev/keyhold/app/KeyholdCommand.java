@@ -1,5 +1,11 @@
 package dev.keyhold.app;
 
+import com.google.common.collect.ImmutableList;
+import dev.keyhold.app.operator.ConfigFile;
+import dev.keyhold.app.operator.CredentialsCommand;
+import dev.keyhold.app.operator.MasterKeyCommand;
+import dev.keyhold.app.operator.NodeCheck;
+import dev.keyhold.app.operator.OperatorNode;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.server.KeyholdServer;
 import dev.keyhold.server.ServerTls;
@@ -24,11 +30,22 @@ import picocli.CommandLine.Option;
 /**
  * {@code bin/keyhold}: runs the embedded default Keyhold ({@link LocalKeyhold}) behind the AWS KMS
  * API on this machine, with a credential for the account root written where a user can source it,
- * until interrupted. Shutting down lets requests in flight finish.
+ * until interrupted; with {@code --config FILE}, one node in operator mode ({@link OperatorNode}).
+ * Shutting down lets requests in flight finish.
  */
 @Command(name = "keyhold", mixinStandardHelpOptions = true,
-    description = "Serves the AWS KMS API over a local SoftHSM2 cluster (provisioned on the first run).")
+    description = "Serves the AWS KMS API over a local SoftHSM2 cluster (provisioned on the first run), or, with "
+        + "--config, as one node of a service configured in a YAML file.",
+    subcommands = {CredentialsCommand.class, MasterKeyCommand.class})
 public final class KeyholdCommand implements Callable<Integer> {
+  @Option(names = "--config", paramLabel = "FILE", description = "Run one node in operator mode, as FILE describes "
+      + "(docs/deployment.md); the other options do not apply.")
+  Path config;
+
+  @Option(names = "--check", description = "With --config: check the node's configuration, and what it names, "
+      + "without serving; exit 1 if anything is wrong.")
+  boolean check;
+
   @Option(names = "--home", paramLabel = "DIR", description = "Where Keyhold keeps its HSMs, metadata and "
       + "credentials (default: ~/.keyhold).")
   Path home = Path.of(System.getProperty("user.home"), ".keyhold");
@@ -56,6 +73,12 @@ public final class KeyholdCommand implements Callable<Integer> {
   @Override
   @SuppressWarnings("ClosingStandardOutputStreams") // System.out is only passed to a factory; nothing closes it
   public Integer call() throws Exception {
+    if (config != null) {
+      return operatorMode();
+    }
+    if (check) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--check needs --config FILE");
+    }
     Account account = new Account(accountId, region);
     Files.createDirectories(home);
     Optional<ServerTls> selfSigned = tls ? Optional.of(selfSignedTls()) : Optional.empty();
@@ -68,14 +91,38 @@ public final class KeyholdCommand implements Callable<Integer> {
       KeyholdServer server = keyhold.server();
       Path environment = writeEnvironment(keyhold.root(), server, account);
       printUsage(server, environment);
-      CountDownLatch stopped = new CountDownLatch(1);
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        server.close(); // graceful: requests in flight finish first
-        stopped.countDown();
-      }, "keyhold-shutdown"));
-      stopped.await();
+      awaitShutdown(server);
     }
     return 0;
+  }
+
+  /** {@code --config FILE [--check]}: checks, or runs, one node in operator mode. */
+  private int operatorMode() throws Exception {
+    ConfigFile.Read read = ConfigFile.read(config, System::getenv);
+    ImmutableList<ConfigFile.Problem> problems = check ? NodeCheck.problems(read) : read.problems();
+    if (!problems.isEmpty()) {
+      problems.forEach(problem -> System.err.println(config + ": " + problem));
+      return 1;
+    }
+    if (check) {
+      System.out.println(config + ": no problems found");
+      return 0;
+    }
+    try (OperatorNode node = OperatorNode.start(read.orElseThrow())) {
+      System.out.println("Keyhold node " + read.orElseThrow().node() + " serves the AWS KMS API at " + node.server().uri());
+      awaitShutdown(node.server());
+    }
+    return 0;
+  }
+
+  /** Waits for the JVM's shutdown, then closes the server gracefully: requests in flight finish first. */
+  private static void awaitShutdown(KeyholdServer server) throws InterruptedException {
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      server.close();
+      stopped.countDown();
+    }, "keyhold-shutdown"));
+    stopped.await();
   }
 
   /** A self-signed certificate for localhost and the host, written where clients can trust it. */

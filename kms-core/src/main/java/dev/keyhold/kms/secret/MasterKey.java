@@ -54,6 +54,22 @@ public final class MasterKey {
       if (!Files.exists(file)) {
         create(file);
       }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create the master key file " + file, e);
+    }
+    return load(file);
+  }
+
+  /**
+   * Reads the key at {@code file}, which must exist: several nodes share one key, so none of them
+   * may make its own.
+   *
+   * @throws IllegalStateException if the file is readable by others or is not a key
+   * @throws UncheckedIOException if it cannot be read, or does not exist
+   */
+  public static MasterKey load(Path file) {
+    checkNotNull(file, "file");
+    try {
       Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(file);
       if (!OWNER_ONLY.containsAll(permissions)) {
         throw new IllegalStateException("master key file " + file + " is readable by others ("

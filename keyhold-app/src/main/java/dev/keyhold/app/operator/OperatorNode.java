@@ -1,0 +1,109 @@
+package dev.keyhold.app.operator;
+
+import dev.keyhold.cluster.ClusterFile;
+import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.kms.Keyhold;
+import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.metadata.JdbcMetadataStore;
+import dev.keyhold.kms.metadata.ServiceNode;
+import dev.keyhold.kms.secret.MasterKey;
+import dev.keyhold.server.KeyholdServer;
+import dev.keyhold.server.ServerTls;
+import dev.keyhold.server.auth.MetadataCredentials;
+import dev.keyhold.server.auth.SigV4Authenticator;
+import dev.keyhold.server.ops.AuditLog;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.security.GeneralSecurityException;
+import java.time.Clock;
+import java.time.Duration;
+
+/**
+ * One node in operator mode ({@code bin/keyhold --config FILE}): a {@link Keyhold} over the
+ * configured clusters, metadata store and master key, served with the credentials of the metadata
+ * store, every request in the configured audit log.
+ */
+public final class OperatorNode implements AutoCloseable {
+  private static final Duration REPLICATION_INTERVAL = Duration.ofSeconds(5);
+  private static final Duration DELETION_INTERVAL = Duration.ofMinutes(1);
+  private static final Duration LEASE_TERM = Duration.ofSeconds(30);
+
+  private final JdbcMetadataStore metadata;
+  private final Keyhold keyhold;
+  private final AuditLog audit;
+  private final KeyholdServer server;
+
+  private OperatorNode(JdbcMetadataStore metadata, Keyhold keyhold, AuditLog audit, KeyholdServer server) {
+    this.metadata = metadata;
+    this.keyhold = keyhold;
+    this.audit = audit;
+    this.server = server;
+  }
+
+  /** Starts the node {@code config} describes (as {@link ConfigFile} read it, without problems). */
+  public static OperatorNode start(NodeConfig config) throws IOException, GeneralSecurityException {
+    MasterKey masterKey = MasterKey.load(config.masterKey());
+    ClusterRegistry clusters = ClusterFile.read(config.clusters());
+    JdbcMetadataStore metadata = openMetadata(config.metadata());
+    Keyhold keyhold = null;
+    AuditLog audit = null;
+    try {
+      Account account = new Account(config.account().id(), config.account().region());
+      Keyhold.Options options = Keyhold.Options.of(account).withNode(new ServiceNode(config.node(), LEASE_TERM));
+      keyhold = Keyhold.open(metadata, clusters, masterKey,
+          config.defaultKeyStoreName().map(options::withDefaultKeyStore).orElse(options));
+      keyhold.startBackgroundWork(REPLICATION_INTERVAL, DELETION_INTERVAL);
+      audit = AuditLog.toFile(config.auditLog());
+      MetadataCredentials credentials = new MetadataCredentials(metadata, masterKey, Clock.systemUTC());
+      KeyholdServer.Builder builder = KeyholdServer.builder(keyhold,
+              new SigV4Authenticator(credentials, account.region(), Clock.systemUTC()))
+          .host(config.listen().host()).port(config.listen().port()).observer(audit);
+      if (config.listen().tls() != null) {
+        builder.tls(tlsOf(config.listen().tls()));
+      }
+      return new OperatorNode(metadata, keyhold, audit, builder.start());
+    } catch (IOException | GeneralSecurityException | RuntimeException e) {
+      if (audit != null) {
+        audit.close();
+      }
+      if (keyhold != null) {
+        keyhold.close();
+      }
+      metadata.close();
+      throw e;
+    }
+  }
+
+  /** The configured metadata store: the embedded H2 store in a directory, or a database server. */
+  public static JdbcMetadataStore openMetadata(NodeConfig.Metadata metadata) {
+    return metadata.h2() != null
+        ? JdbcMetadataStore.embedded(metadata.h2())
+        : JdbcMetadataStore.open(metadata.jdbc().url(), metadata.jdbc().user(), metadata.jdbc().password().reveal());
+  }
+
+  static ServerTls tlsOf(NodeConfig.Tls tls) throws IOException, GeneralSecurityException {
+    if (tls.pkcs12() != null) {
+      char[] password = tls.password() == null ? new char[0] : tls.password().reveal().toCharArray();
+      return ServerTls.fromPkcs12(tls.pkcs12(), password);
+    }
+    return ServerTls.fromPem(tls.certificate(), tls.privateKey());
+  }
+
+  public Keyhold keyhold() {
+    return keyhold;
+  }
+
+  public KeyholdServer server() {
+    return server;
+  }
+
+  /** Stops serving (requests in flight finish first), then the background work, the audit log and the store. */
+  @Override
+  public void close() {
+    try (JdbcMetadataStore store = metadata; Keyhold kms = keyhold; AuditLog log = audit) {
+      server.close();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot close the audit log", e);
+    }
+  }
+}

@@ -1,0 +1,94 @@
+package dev.keyhold.app.operator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A node's YAML file: variables, secrets from files, and every problem at its line. */
+class ConfigFileTest {
+  @TempDir Path work;
+
+  @Test
+  void aCompleteFileReadsWithItsVariablesAndSecretFiles() throws Exception {
+    Path password = Files.writeString(work.resolve("db-password"), "s3cret\n");
+    Path file = Files.writeString(work.resolve("node.yaml"), """
+        node: ${NODE_NAME}
+        listen:
+          host: 0.0.0.0
+          port: 4599
+        account:
+          id: "111122223333"
+          region: eu-west-1
+        clusters: /etc/keyhold/clusters.json
+        metadata:
+          jdbc:
+            url: jdbc:postgresql://${DB_HOST}/keyhold
+            user: keyhold
+            password:
+              file: %s
+        masterKey: /etc/keyhold/master.key
+        auditLog: /var/log/keyhold/audit.log
+        defaultKeyStore: main
+        """.formatted(password));
+
+    NodeConfig node = ConfigFile.read(file, Map.of("NODE_NAME", "node-2", "DB_HOST", "db.internal")::get).orElseThrow();
+
+    assertThat(node.node()).isEqualTo("node-2");
+    assertThat(node.listen().port()).isEqualTo(4599);
+    assertThat(node.metadata().jdbc().url()).isEqualTo("jdbc:postgresql://db.internal/keyhold");
+    assertThat(node.metadata().jdbc().password().reveal()).isEqualTo("s3cret");
+    assertThat(node.metadata().jdbc().password().toString()).doesNotContain("s3cret");
+    assertThat(node.defaultKeyStoreName()).hasValue("main");
+  }
+
+  @Test
+  void everyProblemIsReportedAtItsLine() throws Exception {
+    Path file = Files.writeString(work.resolve("node.yaml"), """
+        node: ${NODE_NAME}
+        listen:
+          host: 0.0.0.0
+          port: 70000
+        account:
+          id: "1234"
+          region: eu-west-1
+        clusters: /etc/keyhold/clusters.json
+        metadata:
+          h2: /var/lib/keyhold
+          jdbc:
+            url: jdbc:postgresql://db/keyhold
+            user: keyhold
+            password: x
+        auditLog: /var/log/keyhold/audit.log
+        """);
+
+    ConfigFile.Read read = ConfigFile.read(file, Map.<String, String>of()::get);
+
+    assertThat(read.problems()).extracting(Object::toString).containsExactlyInAnyOrder(
+        "line 1: ${NODE_NAME} is not set",
+        "line 1: node must name this node: letters, digits, '.', '_' or '-', at most 128",
+        "line 4: listen.port must be 0 to 65535",
+        "line 6: account.id must be 12 digits",
+        "line 9: metadata needs exactly one of h2 (a directory) and jdbc (url, user, password)",
+        "masterKey is required");
+  }
+
+  @Test
+  void anUnknownMemberIsRefusedAtItsLine() throws Exception {
+    Path file = Files.writeString(work.resolve("node.yaml"), """
+        node: n1
+        listen:
+          host: 127.0.0.1
+          prot: 4599
+        """);
+
+    ConfigFile.Read read = ConfigFile.read(file, Map.<String, String>of()::get);
+
+    assertThat(read.problems()).hasSize(1);
+    assertThat(read.problems().get(0).line()).isEqualTo(4);
+    assertThat(read.problems().get(0).message()).contains("\"prot\"");
+  }
+}
