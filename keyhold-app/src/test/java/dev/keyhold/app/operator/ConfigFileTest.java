@@ -46,6 +46,19 @@ class ConfigFileTest {
   }
 
   @Test
+  void theDocumentedExampleReads() {
+    ConfigFile.Read read = ConfigFile.read(Path.of("..", "docs", "examples", "node.yaml"),
+        Map.of("KEYHOLD_NODE", "node-1", "KEYHOLD_DB_HOST", "db.internal")::get);
+
+    assertThat(read.problems()).isEmpty();
+    NodeConfig node = read.orElseThrow();
+    assertThat(node.node()).isEqualTo("node-1");
+    assertThat(node.metadata().jdbc().url()).isEqualTo("jdbc:postgresql://db.internal:5432/keyhold");
+    assertThat(node.metadata().jdbc().password().file()).hasValue(Path.of("/run/secrets/keyhold-db-password"));
+    assertThat(node.listen().tls().certificate()).isEqualTo(Path.of("/etc/keyhold/tls/server.crt"));
+  }
+
+  @Test
   void everyProblemIsReportedAtItsLine() throws Exception {
     Path file = Files.writeString(work.resolve("node.yaml"), """
         node: ${NODE_NAME}
