@@ -19,6 +19,7 @@ import dev.keyhold.pkcs11.SessionPoolConfig;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
@@ -33,21 +34,35 @@ import org.slf4j.LoggerFactory;
  *
  * <p>It owns what it makes (the key store connections, their HSM logins, the background work) and
  * closes them; the parts it was given stay the caller's to close, after it.
+ *
+ * <p>Several Keyholds (nodes) may share one database. The background work that changes things (the
+ * reconciler's copies, the rollback of interrupted CreateKeys, the deletion of due keys) then runs on
+ * the one node that holds the {@value #BACKGROUND_ROLE} role ({@link MetadataStore#holdsRole}); the
+ * others only probe their own HSM logins and report health. When the holder dies, the next node to
+ * ask takes the role.
  */
 public final class Keyhold implements AutoCloseable {
+  /** The role of the node that runs the background work that changes things. */
+  public static final String BACKGROUND_ROLE = "keyhold_background";
   private static final Logger LOG = LoggerFactory.getLogger(Keyhold.class);
 
   private final Account account;
+  private final MetadataStore metadata;
+  private final ServiceNode node;
   private final KeyStoreConnections connections;
   private final CustomKeyStores keyStores;
   private final KmsKeys keys;
   private final KmsCrypto crypto;
   private final KeyReplication replication;
   private final KeyPolicyAuthorizer authorizer = new KeyPolicyAuthorizer();
-  private ScheduledExecutorService deletions; // guarded by this
+  private ScheduledExecutorService background; // guarded by this
+  /** Whether this node held the background role when it last asked. */
+  private volatile boolean holdsBackgroundRole;
 
   private Keyhold(MetadataStore metadata, ClusterRegistry clusters, MasterKey masterKey, Options options) {
     this.account = options.account();
+    this.metadata = metadata;
+    this.node = options.node();
     connections = new KeyStoreConnections(metadata, clusters, masterKey, options.sessions(), options.checkpoints());
     keyStores = new CustomKeyStores(metadata, clusters, masterKey, options.clock(), connections);
     keys = new KmsKeys(metadata, clusters, keyStores, connections, account, options.clock(),
@@ -113,26 +128,55 @@ public final class Keyhold implements AutoCloseable {
   }
 
   /**
-   * Starts the background work: a replication pass every {@code replicationInterval}, and the deletion
-   * of keys whose waiting period ended every {@code deletionInterval}; both stop at {@link #close()}.
+   * Starts the background work: every {@code replicationInterval} a reconciler pass (on the holder of
+   * the {@value #BACKGROUND_ROLE} role) or a probe of this node's HSMs (on the others), and every
+   * {@code deletionInterval} the deletion of keys whose waiting period ended (on the holder); all of
+   * it stops at {@link #close()}.
    */
   public synchronized void startBackgroundWork(Duration replicationInterval, Duration deletionInterval) {
-    replication.start(replicationInterval);
-    if (deletions == null) {
-      deletions = Executors.newSingleThreadScheduledExecutor(
-          new ThreadFactoryBuilder().setNameFormat("keyhold-deletions").setDaemon(true).build());
-      // The future is not needed: deleteDueKeys logs its own failures, and close() stops the scheduler.
-      Future<?> unused =
-          deletions.scheduleWithFixedDelay(this::deleteDueKeys, 0, deletionInterval.toMillis(), TimeUnit.MILLISECONDS);
+    if (background != null) {
+      return;
+    }
+    background = Executors.newSingleThreadScheduledExecutor(
+        new ThreadFactoryBuilder().setNameFormat("keyhold-background").setDaemon(true).build());
+    // The futures are not needed: each task logs its own failures, and close() stops the scheduler.
+    Future<?> unused = background.scheduleWithFixedDelay(
+        this::reconcileOrProbe, 0, replicationInterval.toMillis(), TimeUnit.MILLISECONDS);
+    Future<?> alsoUnused = background.scheduleWithFixedDelay(
+        this::deleteDueKeys, 0, deletionInterval.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private void reconcileOrProbe() {
+    try {
+      holdsBackgroundRole = metadata.holdsRole(BACKGROUND_ROLE);
+      if (holdsBackgroundRole) {
+        replication.runOnce();
+      } else {
+        replication.probeOnce();
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("reconciler pass failed; the next pass tries again", e);
     }
   }
 
   private void deleteDueKeys() {
     try {
-      keys.deletions().deleteDueKeys().forEach(arn -> LOG.info("deleted {} at the end of its waiting period", arn));
+      if (metadata.holdsRole(BACKGROUND_ROLE)) {
+        keys.deletions().deleteDueKeys().forEach(arn -> LOG.info("deleted {} at the end of its waiting period", arn));
+      }
     } catch (RuntimeException e) {
       LOG.warn("deleting due keys failed; the next run tries again", e);
     }
+  }
+
+  /** This node's name. */
+  public String nodeName() {
+    return node.name();
+  }
+
+  /** The roles this node held when the background work last asked: {@value #BACKGROUND_ROLE}, or none. */
+  public Set<String> roles() {
+    return holdsBackgroundRole ? Set.of(BACKGROUND_ROLE) : Set.of();
   }
 
   public Account account() {
@@ -168,9 +212,9 @@ public final class Keyhold implements AutoCloseable {
   /** Stops the background work and logs out of every HSM. */
   @Override
   public synchronized void close() {
-    if (deletions != null) {
-      deletions.shutdownNow();
-      deletions = null;
+    if (background != null) {
+      background.shutdownNow();
+      background = null;
     }
     replication.close();
     keyStores.close();

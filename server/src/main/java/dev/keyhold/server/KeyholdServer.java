@@ -69,7 +69,7 @@ public final class KeyholdServer implements AutoCloseable {
   private final AtomicBoolean closed = new AtomicBoolean();
 
   private KeyholdServer(Builder builder) {
-    ServiceMetrics metrics = ServiceMetrics.create(builder.keyhold.replication(), builder.keyhold.connections());
+    ServiceMetrics metrics = ServiceMetrics.create(builder.keyhold);
     KmsWireHandler kms = new KmsWireHandler(builder.keyhold, builder.authenticator,
         ImmutableList.<RequestObserver>builder().add(metrics).addAll(builder.observers).build(),
         builder.maxRequestBytes);
@@ -137,7 +137,7 @@ public final class KeyholdServer implements AutoCloseable {
   }
 
   private static void health(HttpServerExchange exchange, Keyhold keyhold) {
-    HealthReport report = HealthReport.of(keyhold.replication().health());
+    HealthReport report = HealthReport.of(keyhold.nodeName(), keyhold.roles(), keyhold.replication().health());
     exchange.setStatusCode(report.httpStatus());
     exchange.getResponseHeaders().put(Headers.CONTENT_TYPE, "application/json");
     exchange.getResponseSender().send(report.toJson());

@@ -79,10 +79,23 @@ public final class KeyReplication implements AutoCloseable {
         scheduler.scheduleWithFixedDelay(this::runOnceQuietly, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
   }
 
-  /** One pass over every connected store. */
-  public synchronized void runOnce() {
+  /** One pass over every connected store: probe, reconcile, report. */
+  public void runOnce() {
+    runOnce(true);
+  }
+
+  /**
+   * One pass over every connected store, without changing anything: this node's HSMs probed (a lost
+   * one marked answering again once it answers) and the health reported. For the nodes that do not
+   * hold the reconciler's role: their logins are their own, the reconciliation is the holder's.
+   */
+  public void probeOnce() {
+    runOnce(false);
+  }
+
+  private synchronized void runOnce(boolean reconcile) {
     for (String storeId : connections.connectedStoreIds()) {
-      connections.connected(storeId).ifPresent(logins -> pass(storeId, logins));
+      connections.connected(storeId).ifPresent(logins -> pass(storeId, logins, reconcile));
     }
     health.keySet().retainAll(connections.connectedStoreIds());
   }
@@ -142,7 +155,7 @@ public final class KeyReplication implements AutoCloseable {
     }
   }
 
-  private void pass(String storeId, ConnectedStore logins) {
+  private void pass(String storeId, ConnectedStore logins, boolean reconcile) {
     for (ServingHsm hsm : logins.hsms()) {
       try {
         hsm.token().probe();
@@ -165,10 +178,12 @@ public final class KeyReplication implements AutoCloseable {
         list(hsm).ifPresent(labels -> listed.put(hsm.hsmId(), labels));
       }
     }
-    rollback.run(storeId);
+    if (reconcile) {
+      rollback.run(storeId);
+    }
     List<KeyRecord> owned =
         metadata.inTransaction(KeyTable::all).stream().filter(key -> key.keyStoreId().equals(storeId)).toList();
-    if (logins.replicatesKeys()) {
+    if (reconcile && logins.replicatesKeys()) {
       copyMissing(storeId, logins, owned, listed);
       finishDeletions(storeId, logins);
     }

@@ -39,6 +39,7 @@ public final class JdbcMetadataStore implements MetadataStore {
 
   private final HikariDataSource dataSource;
   private final Optional<PostgresListener> listener;
+  private final Optional<RoleLocks> roles;
   private final Subscriptions subscriptions;
   /** The messages each running transaction publishes when it commits. */
   private final Map<Connection, List<Message>> unpublished = new ConcurrentHashMap<>();
@@ -46,10 +47,11 @@ public final class JdbcMetadataStore implements MetadataStore {
   private record Message(String topic, String text) {}
 
   private JdbcMetadataStore(HikariDataSource dataSource, Subscriptions subscriptions,
-      Optional<PostgresListener> listener) {
+      Optional<PostgresListener> listener, Optional<RoleLocks> roles) {
     this.dataSource = dataSource;
     this.subscriptions = subscriptions;
     this.listener = listener;
+    this.roles = roles;
   }
 
   /**
@@ -100,10 +102,10 @@ public final class JdbcMetadataStore implements MetadataStore {
       throw new MetadataException("cannot migrate the metadata schema at " + url, e);
     }
     Subscriptions subscriptions = new Subscriptions();
-    Optional<PostgresListener> listener = isPostgresql(url)
-        ? Optional.of(new PostgresListener(url, user, password, subscriptions))
-        : Optional.empty();
-    return new JdbcMetadataStore(dataSource, subscriptions, listener);
+    boolean shared = isPostgresql(url);
+    return new JdbcMetadataStore(dataSource, subscriptions,
+        shared ? Optional.of(new PostgresListener(url, user, password, subscriptions)) : Optional.empty(),
+        shared ? Optional.of(new RoleLocks(url, user, password)) : Optional.empty());
   }
 
   private static boolean isPostgresql(String url) {
@@ -165,6 +167,11 @@ public final class JdbcMetadataStore implements MetadataStore {
     subscriptions.add(topic, listener, resync);
   }
 
+  @Override
+  public boolean holdsRole(String role) {
+    return roles.map(locks -> locks.holds(role)).orElse(true);
+  }
+
   private static void pauseBeforeAttempt(int attempt) {
     try {
       Thread.sleep(ThreadLocalRandom.current().nextLong(1, 5L << attempt));
@@ -177,6 +184,7 @@ public final class JdbcMetadataStore implements MetadataStore {
   @Override
   public void close() {
     listener.ifPresent(PostgresListener::close);
+    roles.ifPresent(RoleLocks::close);
     dataSource.close();
   }
 

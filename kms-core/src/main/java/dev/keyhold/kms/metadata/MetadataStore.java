@@ -36,6 +36,13 @@ public interface MetadataStore extends AutoCloseable {
    */
   void subscribe(String topic, Consumer<String> listener, Runnable resync);
 
+  /**
+   * Whether this node holds {@code role}, which one node at a time holds among every node that shares
+   * the database, taking it if none does. A node loses its roles when it dies or loses the database;
+   * another takes them when it next asks. The one process of an embedded store always holds them.
+   */
+  boolean holdsRole(String role);
+
   @Override
   void close();
 

@@ -6,19 +6,22 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableSortedSet;
 import dev.keyhold.kms.key.ClusterHealth;
 import dev.keyhold.kms.key.KeyReplication;
 import java.io.UncheckedIOException;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Set;
 
 /**
- * The answer to {@code /health}: the cluster health of every connected key store, as the reconciler
- * last found it ({@link KeyReplication#health()}).
+ * The answer to {@code /health}: the node that answers and the roles it holds, and the cluster health
+ * of every connected key store, as the reconciler last found it ({@link KeyReplication#health()}).
  *
  * <pre>{@code
- * {"status":"DEGRADED","keyStoresChecked":1,"keyStores":[{"id":"cks-...","cluster":"cluster-...",
+ * {"node":"node-1","roles":["keyhold_background"],"status":"DEGRADED","keyStoresChecked":1,
+ *  "keyStores":[{"id":"cks-...","cluster":"cluster-...",
  *  "state":"DEGRADED","hsms":[{"hsmId":"hsm-...","state":"DEGRADED","keysMissing":3}, ...]}]}
  * }</pre>
  *
@@ -34,16 +37,26 @@ import java.util.List;
 public final class HealthReport {
   private static final ObjectWriter JSON = new ObjectMapper().writerFor(Body.class);
 
+  private final String node;
+  private final ImmutableSortedSet<String> roles;
   private final ClusterHealth.State status;
   private final ImmutableList<ClusterHealth> keyStores;
 
-  private HealthReport(ClusterHealth.State status, ImmutableList<ClusterHealth> keyStores) {
+  private HealthReport(String node, ImmutableSortedSet<String> roles, ClusterHealth.State status,
+      ImmutableList<ClusterHealth> keyStores) {
+    this.node = node;
+    this.roles = roles;
     this.status = status;
     this.keyStores = keyStores;
   }
 
-  /** The report on {@code keyStores}, e.g. {@link KeyReplication#health()}. */
-  public static HealthReport of(Collection<ClusterHealth> keyStores) {
+  /**
+   * The report of the node {@code node}, holding {@code roles}, on {@code keyStores}, e.g.
+   * {@link KeyReplication#health()}.
+   */
+  public static HealthReport of(String node, Set<String> roles, Collection<ClusterHealth> keyStores) {
+    checkNotNull(node, "node");
+    checkNotNull(roles, "roles");
     checkNotNull(keyStores, "keyStores");
     // Sorted, so that the body does not change order from one call to the next.
     ImmutableList<ClusterHealth> sorted = ImmutableList.sortedCopyOf(
@@ -53,7 +66,7 @@ public final class HealthReport {
         .map(ClusterHealth::state)
         .max(Comparator.naturalOrder())
         .orElse(ClusterHealth.State.ACTIVE);
-    return new HealthReport(worst, sorted);
+    return new HealthReport(node, ImmutableSortedSet.copyOf(roles), worst, sorted);
   }
 
   public ClusterHealth.State status() {
@@ -75,9 +88,11 @@ public final class HealthReport {
   }
 
   /** The JSON of the whole body; its components are the documented fields, in order. */
-  private record Body(ClusterHealth.State status, int keyStoresChecked, List<Store> keyStores) {
+  private record Body(String node, List<String> roles, ClusterHealth.State status, int keyStoresChecked,
+      List<Store> keyStores) {
     static Body of(HealthReport report) {
-      return new Body(report.status, report.keyStores.size(), report.keyStores.stream().map(Store::of).toList());
+      return new Body(report.node, report.roles.asList(), report.status, report.keyStores.size(),
+          report.keyStores.stream().map(Store::of).toList());
     }
   }
 

@@ -3,6 +3,7 @@ package dev.keyhold.server.ops;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 import com.google.common.collect.ImmutableList;
+import dev.keyhold.kms.Keyhold;
 import dev.keyhold.kms.key.ClusterHealth;
 import dev.keyhold.kms.key.KeyReplication;
 import dev.keyhold.kms.keystore.KeyStoreConnections;
@@ -60,14 +61,26 @@ public final class ServiceMetrics implements RequestObserver {
   private final Histogram durations;
 
   /**
+   * @param node the name of the node that serves
+   * @param roles the roles it holds now, as {@link Keyhold#roles()}
    * @param health the cluster health of the connected key stores, as {@link KeyReplication#health()}
    * @param sessions the sessions in use on each HSM, as {@link SessionsInUse#of}
    */
   public ServiceMetrics(
+      String node,
+      Supplier<? extends Collection<String>> roles,
       Supplier<? extends Collection<ClusterHealth>> health,
       Supplier<? extends Collection<SessionsInUse>> sessions) {
+    checkNotNull(node, "node");
+    checkNotNull(roles, "roles");
     checkNotNull(health, "health");
     checkNotNull(sessions, "sessions");
+    GaugeWithCallback.builder()
+        .name("keyhold_node_role")
+        .help("The roles this node holds now (1), such as keyhold_background: the background work that changes things.")
+        .labelNames("node", "role")
+        .callback(gauge -> roles.get().forEach(role -> gauge.call(1, node, role)))
+        .register(registry);
     // Without exemplars: the 0.0.4 text format carries none, and sampling them costs on every request.
     requests = Counter.builder()
         .name("keyhold_requests_total")
@@ -102,11 +115,11 @@ public final class ServiceMetrics implements RequestObserver {
         .register(registry);
   }
 
-  /** Metrics over a running service's reconciler and connections. */
-  public static ServiceMetrics create(KeyReplication replication, KeyStoreConnections connections) {
-    checkNotNull(replication, "replication");
-    checkNotNull(connections, "connections");
-    return new ServiceMetrics(replication::health, () -> SessionsInUse.of(connections));
+  /** Metrics over a running Keyhold: its node, reconciler and connections. */
+  public static ServiceMetrics create(Keyhold keyhold) {
+    checkNotNull(keyhold, "keyhold");
+    return new ServiceMetrics(keyhold.nodeName(), keyhold::roles, keyhold.replication()::health,
+        () -> SessionsInUse.of(keyhold.connections()));
   }
 
   @Override

@@ -9,6 +9,7 @@ import dev.keyhold.kms.key.ClusterHealth.Hsm;
 import dev.keyhold.kms.key.ClusterHealth.State;
 import java.io.IOException;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class HealthReportTest {
@@ -18,17 +19,19 @@ class HealthReportTest {
       List.of(new Hsm("hsm-a1", State.ACTIVE, 0), new Hsm("hsm-a2", State.ACTIVE, 0)));
   private static final ClusterHealth DEGRADED = new ClusterHealth("cks-b", "cluster-bbbbbbbbbbb", State.DEGRADED,
       List.of(new Hsm("hsm-b1", State.ACTIVE, 0), new Hsm("hsm-b2", State.DEGRADED, 3)));
+  private static final String NODE = "node-1";
+  private static final Set<String> ROLES = Set.of("keyhold_background");
   private static final ClusterHealth UNAVAILABLE = new ClusterHealth("cks-c", "cluster-ccccccccccc",
       State.UNAVAILABLE, List.of(new Hsm("hsm-c1", State.DEGRADED, 5)));
 
   @Test
   void everyClusterActiveIsActiveAnd200() throws IOException {
-    HealthReport report = HealthReport.of(List.of(ACTIVE));
+    HealthReport report = HealthReport.of(NODE, ROLES, List.of(ACTIVE));
 
     assertThat(report.status()).isEqualTo(State.ACTIVE);
     assertThat(report.httpStatus()).isEqualTo(200);
     assertThat(MAPPER.readTree(report.toJson())).isEqualTo(json("""
-        {"status": "ACTIVE", "keyStoresChecked": 1, "keyStores": [
+        {"node": "node-1", "roles": ["keyhold_background"], "status": "ACTIVE", "keyStoresChecked": 1, "keyStores": [
           {"id": "cks-a", "cluster": "cluster-aaaaaaaaaaa", "state": "ACTIVE", "hsms": [
             {"hsmId": "hsm-a1", "state": "ACTIVE", "keysMissing": 0},
             {"hsmId": "hsm-a2", "state": "ACTIVE", "keysMissing": 0}]}]}
@@ -37,12 +40,12 @@ class HealthReportTest {
 
   @Test
   void aDegradedClusterMakesItDegradedButStill200() throws IOException {
-    HealthReport report = HealthReport.of(List.of(DEGRADED, ACTIVE));
+    HealthReport report = HealthReport.of(NODE, ROLES, List.of(DEGRADED, ACTIVE));
 
     assertThat(report.status()).isEqualTo(State.DEGRADED);
     assertThat(report.httpStatus()).isEqualTo(200);
     assertThat(MAPPER.readTree(report.toJson())).isEqualTo(json("""
-        {"status": "DEGRADED", "keyStoresChecked": 2, "keyStores": [
+        {"node": "node-1", "roles": ["keyhold_background"], "status": "DEGRADED", "keyStoresChecked": 2, "keyStores": [
           {"id": "cks-a", "cluster": "cluster-aaaaaaaaaaa", "state": "ACTIVE", "hsms": [
             {"hsmId": "hsm-a1", "state": "ACTIVE", "keysMissing": 0},
             {"hsmId": "hsm-a2", "state": "ACTIVE", "keysMissing": 0}]},
@@ -54,7 +57,7 @@ class HealthReportTest {
 
   @Test
   void anUnavailableClusterMakesItUnavailableAnd503() throws IOException {
-    HealthReport report = HealthReport.of(List.of(ACTIVE, UNAVAILABLE, DEGRADED));
+    HealthReport report = HealthReport.of(NODE, ROLES, List.of(ACTIVE, UNAVAILABLE, DEGRADED));
 
     assertThat(report.status()).isEqualTo(State.UNAVAILABLE);
     assertThat(report.httpStatus()).isEqualTo(503);
@@ -69,12 +72,12 @@ class HealthReportTest {
 
   @Test
   void noStoreCheckedIsActiveWithNothingListed() throws IOException {
-    HealthReport report = HealthReport.of(List.of());
+    HealthReport report = HealthReport.of(NODE, ROLES, List.of());
 
     assertThat(report.status()).isEqualTo(State.ACTIVE);
     assertThat(report.httpStatus()).isEqualTo(200);
     assertThat(MAPPER.readTree(report.toJson()))
-        .isEqualTo(json("{\"status\": \"ACTIVE\", \"keyStoresChecked\": 0, \"keyStores\": []}"));
+        .isEqualTo(json("{\"node\": \"node-1\", \"roles\": [\"keyhold_background\"], \"status\": \"ACTIVE\", \"keyStoresChecked\": 0, \"keyStores\": []}"));
   }
 
   private static JsonNode json(String text) throws IOException {

@@ -56,7 +56,7 @@ class OpsOverSoftHsmTest {
     keyStores.connectCustomKeyStore(storeId);
     assertThat(keyStores.awaitConnected(storeId, Duration.ofSeconds(30)).connectionState())
         .isEqualTo(ConnectionState.CONNECTED);
-    ServiceMetrics metrics = ServiceMetrics.create(replication, keyhold.connections());
+    ServiceMetrics metrics = ServiceMetrics.create(keyhold);
 
     Exposition connected = Exposition.scrape(metrics);
 
@@ -66,7 +66,7 @@ class OpsOverSoftHsmTest {
           .hasValue(0);
     }
     assertThat(connected.named("keyhold_cluster_health")).isEmpty();
-    assertThat(HealthReport.of(replication.health()).toJson()).contains("\"keyStoresChecked\":0");
+    assertThat(HealthReport.of(keyhold.nodeName(), keyhold.roles(), replication.health()).toJson()).contains("\"keyStoresChecked\":0");
 
     replication.runOnce();
     Exposition checked = Exposition.scrape(metrics);
@@ -78,7 +78,7 @@ class OpsOverSoftHsmTest {
       assertThat(checked.value("keyhold_hsm_health", labels)).hasValue(1);
       assertThat(checked.value("keyhold_hsm_keys_missing", labels)).hasValue(0);
     }
-    HealthReport report = HealthReport.of(replication.health());
+    HealthReport report = HealthReport.of(keyhold.nodeName(), keyhold.roles(), replication.health());
     assertThat(report.status()).isEqualTo(ClusterHealth.State.ACTIVE);
     assertThat(report.httpStatus()).isEqualTo(200);
     assertThat(report.toJson()).contains("\"id\":\"" + storeId + "\",\"cluster\":\"" + cluster.clusterId() + "\"");

@@ -19,7 +19,7 @@ class ServiceMetricsTest {
 
   private final AtomicReference<List<ClusterHealth>> health = new AtomicReference<>(List.of());
   private final AtomicReference<List<SessionsInUse>> sessions = new AtomicReference<>(List.of());
-  private final ServiceMetrics metrics = new ServiceMetrics(health::get, sessions::get);
+  private final ServiceMetrics metrics = new ServiceMetrics("node-1", List::of, health::get, sessions::get);
 
   @Test
   void countsRequestsByOperationAndOutcome() throws IOException {
@@ -115,7 +115,7 @@ class ServiceMetricsTest {
 
   @Test
   void eachInstanceHasItsOwnRegistry() throws IOException {
-    ServiceMetrics other = new ServiceMetrics(List::of, List::of);
+    ServiceMetrics other = new ServiceMetrics("node-2", List::of, List::of, List::of);
 
     metrics.completed(Outcomes.encrypt("request-1", List.of(), Duration.ofMillis(1)));
 
