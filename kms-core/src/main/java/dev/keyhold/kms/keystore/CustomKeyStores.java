@@ -71,11 +71,22 @@ public final class CustomKeyStores implements AutoCloseable {
     this.connections = connections;
   }
 
-  /** Reconnects the stores that were connected (or connecting) when the service last stopped. */
+  /**
+   * Logs this node in to the stores that are connected, and reconnects those whose connect a stop
+   * interrupted. A CONNECTED store is joined before this returns, with the password it knows and no
+   * rotation (other nodes may be serving it); one that cannot be joined, and one left CONNECTING, is
+   * connected again in the background, which shows its outcome (FAILED and why, or CONNECTED).
+   */
   public void resume() {
     for (KeyStoreRecord store : metadata.inTransaction(KeyStoreTable::all)) {
       switch (store.state) {
-        case CONNECTED, CONNECTING -> {
+        case CONNECTED -> {
+          if (!connections.join(store.id)) {
+            setState(store.id, ConnectionState.CONNECTING, null);
+            connections.connectInBackground(store.id);
+          }
+        }
+        case CONNECTING -> {
           setState(store.id, ConnectionState.CONNECTING, null);
           connections.connectInBackground(store.id);
         }
@@ -240,6 +251,7 @@ public final class CustomKeyStores implements AutoCloseable {
         }
         default -> {
           KeyStoreTable.update(connection, store.withState(ConnectionState.CONNECTING, null));
+          connections.changed(connection, id);
           return true;
         }
       }
@@ -258,6 +270,7 @@ public final class CustomKeyStores implements AutoCloseable {
         throw invalidState(store, "DisconnectCustomKeyStore", "CONNECTED, CONNECTING or FAILED");
       }
       KeyStoreTable.update(connection, store.withState(ConnectionState.DISCONNECTING, null));
+      connections.changed(connection, id);
       return null;
     });
     connections.disconnect(id);
@@ -278,6 +291,7 @@ public final class CustomKeyStores implements AutoCloseable {
             + " KMS key(s); schedule their deletion and wait for it to finish first.");
       }
       KeyStoreTable.delete(connection, id);
+      connections.changed(connection, id);
       return null;
     });
   }
@@ -292,6 +306,7 @@ public final class CustomKeyStores implements AutoCloseable {
       Optional<KeyStoreRecord> store = KeyStoreTable.lockById(connection, id);
       if (store.isPresent()) {
         KeyStoreTable.update(connection, store.get().withState(state, errorCode));
+        connections.changed(connection, id);
       }
       return null;
     });

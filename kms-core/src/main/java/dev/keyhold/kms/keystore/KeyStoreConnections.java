@@ -20,17 +20,18 @@ import dev.keyhold.pkcs11.SessionsExhaustedException;
 import dev.keyhold.pkcs11.Token;
 import dev.keyhold.pkcs11.TokenNotFoundException;
 import java.security.SecureRandom;
+import java.sql.Connection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.function.Consumer;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -60,6 +61,8 @@ public final class KeyStoreConnections implements AutoCloseable {
   static final String KMSUSER = "kmsuser";
   private static final Logger LOG = LoggerFactory.getLogger(KeyStoreConnections.class);
   private static final int PASSWORD_LENGTH = 32;
+  /** The metadata store topic on which every change of a key store's connection state publishes its id. */
+  private static final String CHANGED_STORES = "keyhold_changed_key_stores";
   private static final Set<String> SOMEONE_ELSE_LOGGED_IN =
       Set.of("CKR_USER_ANOTHER_ALREADY_LOGGED_IN", "CKR_USER_TOO_MANY_TYPES");
 
@@ -85,6 +88,65 @@ public final class KeyStoreConnections implements AutoCloseable {
     this.masterKey = masterKey;
     this.poolConfig = poolConfig;
     this.checkpoints = checkpoints;
+    metadata.subscribe(CHANGED_STORES, id -> connector.execute(() -> follow(id)),
+        () -> connector.execute(this::followAll));
+  }
+
+  /**
+   * Records, in the transaction of {@code c}, that the connection state of {@code keyStoreId} changed:
+   * once it commits, every node that shares the database brings its own logins in line
+   * ({@link #follow}).
+   */
+  void changed(Connection c, String keyStoreId) {
+    metadata.publishOnCommit(c, CHANGED_STORES, keyStoreId);
+  }
+
+  /**
+   * Logs this node in to a store that is CONNECTED (another node connected it, or this node connected
+   * it before a restart), with the password the store knows and without rotating it; returns whether
+   * this node now holds the store's logins.
+   */
+  boolean join(String keyStoreId) {
+    synchronized (lockFor(keyStoreId)) {
+      if (connected.containsKey(keyStoreId)) {
+        return true;
+      }
+      KeyStoreRecord store = metadata.inTransaction(c -> KeyStoreTable.byId(c, keyStoreId)).orElse(null);
+      if (store == null || store.state != ConnectionState.CONNECTED) {
+        return false;
+      }
+      try {
+        ConnectedStore logins = open(store, false);
+        connected.put(keyStoreId, logins);
+        tellConnected(keyStoreId);
+        LOG.info("key store {} joined: logged in to {} HSM(s)", keyStoreId, logins.tokens().size());
+        return true;
+      } catch (RuntimeException e) {
+        LOG.warn("cannot log in to the connected key store {}: {}", keyStoreId, e.getMessage());
+        return false;
+      }
+    }
+  }
+
+  /**
+   * Brings this node's logins of {@code keyStoreId} in line with the store's state as the database
+   * holds it now: logged in while it is CONNECTED, logged out once it is not connected or connecting.
+   */
+  private void follow(String keyStoreId) {
+    KeyStoreRecord store = metadata.inTransaction(c -> KeyStoreTable.byId(c, keyStoreId)).orElse(null);
+    ConnectionState state = store == null ? ConnectionState.DISCONNECTED : store.state;
+    switch (state) {
+      case CONNECTED -> join(keyStoreId);
+      case CONNECTING -> { } // the connecting node's outcome follows
+      default -> disconnect(keyStoreId);
+    }
+  }
+
+  private void followAll() {
+    for (KeyStoreRecord store : metadata.inTransaction(KeyStoreTable::all)) {
+      follow(store.id);
+    }
+    connected.keySet().forEach(this::follow); // and the ones deleted meanwhile
   }
 
   /** The logins of a CONNECTED store. */
@@ -138,7 +200,7 @@ public final class KeyStoreConnections implements AutoCloseable {
       }
       ConnectedStore logins;
       try {
-        logins = open(store);
+        logins = open(store, true);
       } catch (ConnectFailure failure) {
         LOG.warn("connecting key store {} failed: {}", keyStoreId, failure.getMessage());
         finish(keyStoreId, ConnectionState.FAILED, failure.code, null);
@@ -159,13 +221,7 @@ public final class KeyStoreConnections implements AutoCloseable {
   private void finish(String keyStoreId, ConnectionState state, ConnectionErrorCode code, ConnectedStore logins) {
     if (logins != null) {
       connected.put(keyStoreId, logins);
-      for (Consumer<String> listener : connectedListeners) {
-        try {
-          listener.accept(keyStoreId);
-        } catch (RuntimeException e) {
-          LOG.warn("after connecting key store {}: {}", keyStoreId, e.toString());
-        }
-      }
+      tellConnected(keyStoreId);
     }
     boolean kept = metadata.inTransaction(c -> {
       Optional<KeyStoreRecord> store = KeyStoreTable.lockById(c, keyStoreId);
@@ -173,6 +229,7 @@ public final class KeyStoreConnections implements AutoCloseable {
         return false;
       }
       KeyStoreTable.update(c, store.get().withState(state, code));
+      changed(c, keyStoreId);
       return true;
     });
     if (logins == null) {
@@ -186,7 +243,18 @@ public final class KeyStoreConnections implements AutoCloseable {
     }
   }
 
-  private ConnectedStore open(KeyStoreRecord store) {
+  private void tellConnected(String keyStoreId) {
+    for (Consumer<String> listener : connectedListeners) {
+      try {
+        listener.accept(keyStoreId);
+      } catch (RuntimeException e) {
+        LOG.warn("after connecting key store {}: {}", keyStoreId, e.toString());
+      }
+    }
+  }
+
+  /** Logs in to every active HSM of the store, and rotates kmsuser's password if {@code rotate}. */
+  private ConnectedStore open(KeyStoreRecord store, boolean rotate) {
     Cluster cluster = clusters.find(store.clusterId).orElseThrow(() -> new ConnectFailure(
         ConnectionErrorCode.CLUSTER_NOT_FOUND, "no cluster " + store.clusterId + " in the clusters file"));
     List<Hsm> active = cluster.activeHsms();
@@ -203,7 +271,9 @@ public final class KeyStoreConnections implements AutoCloseable {
       for (Hsm hsm : active) {
         held.put(hsm.hsmId(), logIn(hsm, candidates(store, hsm, current, pending, recorded), logins));
       }
-      rotate(store, cluster, logins, current, pending, held);
+      if (rotate) {
+        rotate(store, cluster, logins, current, pending, held);
+      }
       return logins;
     } catch (RuntimeException e) {
       logins.close();
