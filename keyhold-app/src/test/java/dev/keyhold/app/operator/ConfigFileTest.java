@@ -47,15 +47,17 @@ class ConfigFileTest {
 
   @Test
   void theDocumentedExampleReads() {
-    ConfigFile.Read read = ConfigFile.read(Path.of("..", "docs", "examples", "node.yaml"),
-        Map.of("KEYHOLD_NODE", "node-1", "KEYHOLD_DB_HOST", "db.internal")::get);
+    ConfigFile.Read read = ConfigFile.read(Path.of("..", "docs", "examples", "node.yaml"), Map.of(
+        "KEYHOLD_NODE", "node-1", "KEYHOLD_PORT", "4599", "KEYHOLD_CONFIG_DIR", "/etc/keyhold",
+        "KEYHOLD_DB_URL", "jdbc:postgresql://db.internal:5432/keyhold", "KEYHOLD_SECRETS_DIR", "/run/secrets",
+        "KEYHOLD_LOG_DIR", "/var/log/keyhold")::get);
 
     assertThat(read.problems()).isEmpty();
     NodeConfig node = read.orElseThrow();
     assertThat(node.node()).isEqualTo("node-1");
     assertThat(node.metadata().jdbc().url()).isEqualTo("jdbc:postgresql://db.internal:5432/keyhold");
-    assertThat(node.metadata().jdbc().password().file()).hasValue(Path.of("/run/secrets/keyhold-db-password"));
-    assertThat(node.listen().tls().certificate()).isEqualTo(Path.of("/etc/keyhold/tls/server.crt"));
+    assertThat(node.metadata().jdbc().password().file()).hasValue(Path.of("/run/secrets/db-password"));
+    assertThat(node.auditLog()).isEqualTo(Path.of("/var/log/keyhold/audit-node-1.log"));
   }
 
   @Test
