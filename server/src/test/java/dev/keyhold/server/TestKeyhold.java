@@ -13,6 +13,7 @@ import dev.keyhold.kms.keystore.CustomKeyStores;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.SessionPoolConfig;
+import dev.keyhold.postgres.ThrowawayPostgres;
 import dev.keyhold.server.auth.Credential;
 import dev.keyhold.server.auth.CredentialStore;
 import dev.keyhold.server.auth.SigV4Authenticator;
@@ -79,7 +80,10 @@ final class TestKeyhold implements AutoCloseable {
     this.spareClusters = all.subList(1, all.size());
     ClusterRegistry registry = ClusterRegistry.of(all);
 
-    metadata = JdbcMetadataStore.embedded(data);
+    // On a real PostgreSQL when the build runs the server's tests there (the on-postgresql execution).
+    metadata = "postgresql".equals(System.getProperty("keyhold.test.metadata"))
+        ? JdbcMetadataStore.open(ThrowawayPostgres.forThisJvm().newDatabase(), ThrowawayPostgres.USER, "")
+        : JdbcMetadataStore.embedded(data);
     MasterKey masterKey = MasterKey.loadOrCreate(data.resolve("master.key"));
     keyhold = Keyhold.open(metadata, registry, masterKey, Keyhold.Options.of(ACCOUNT)
         .withSessions(SessionPoolConfig.of(8, Duration.ofSeconds(5))).withDefaultKeyStore("default"));

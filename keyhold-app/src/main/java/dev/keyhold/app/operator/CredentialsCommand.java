@@ -73,33 +73,34 @@ public final class CredentialsCommand {
     }
   }
 
-  @Command(name = "disable", description = "Disables an access key: every node refuses it within a second.")
-  static final class Disable extends WithConfig {
+  /** What disable and delete take: the access key. */
+  abstract static class OnAccessKey extends WithConfig {
     @Option(names = "--access-key-id", required = true)
     String accessKeyId;
 
+    /** Prints why when there is no such access key, and answers the exit code. */
+    int found(boolean found) {
+      if (!found) {
+        System.err.println("no access key " + accessKeyId);
+        return 1;
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "disable", description = "Disables an access key: every node refuses it within a second.")
+  static final class Disable extends OnAccessKey {
     @Override
     int run(MetadataCredentials credentials) {
-      return found(credentials.disable(accessKeyId), accessKeyId);
+      return found(credentials.disable(accessKeyId));
     }
   }
 
   @Command(name = "delete", description = "Deletes an access key: every node refuses it within a second.")
-  static final class Delete extends WithConfig {
-    @Option(names = "--access-key-id", required = true)
-    String accessKeyId;
-
+  static final class Delete extends OnAccessKey {
     @Override
     int run(MetadataCredentials credentials) {
-      return found(credentials.delete(accessKeyId), accessKeyId);
+      return found(credentials.delete(accessKeyId));
     }
-  }
-
-  private static int found(boolean found, String accessKeyId) {
-    if (!found) {
-      System.err.println("no access key " + accessKeyId);
-      return 1;
-    }
-    return 0;
   }
 }
