@@ -15,12 +15,12 @@ import java.util.Optional;
 
 /**
  * The clusters the service knows, as read from the clusters file ({@link ClusterFile}). Immutable;
- * {@link #with} and {@link #without} give changed copies.
+ * {@link #with} and {@link #without} give changed copies. As {@link Clusters}, it never changes.
  *
  * <p>Ids are unique across the whole registry, and a token belongs to one cluster only: two clusters
  * naming the same module and token label would put each other's keys in the same HSM.
  */
-public final class ClusterRegistry {
+public final class ClusterRegistry implements Clusters {
   private static final ClusterRegistry EMPTY = new ClusterRegistry(ImmutableMap.of());
 
   private final ImmutableMap<String, Cluster> clusters; // by id, in the order given
@@ -59,6 +59,12 @@ public final class ClusterRegistry {
       }
     }
     return new ClusterRegistry(ImmutableMap.copyOf(byId));
+  }
+
+  /** This registry: it never changes. */
+  @Override
+  public ClusterRegistry current() {
+    return this;
   }
 
   public Optional<Cluster> find(String clusterId) {

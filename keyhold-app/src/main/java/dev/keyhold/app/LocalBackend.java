@@ -4,7 +4,7 @@ import static com.google.common.base.Preconditions.checkState;
 
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.ClusterFile;
-import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.cluster.ClusterFileWatcher;
 import dev.keyhold.kms.Keyhold;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.keystore.ConnectionState;
@@ -42,12 +42,16 @@ public final class LocalBackend implements AutoCloseable {
   private static final Duration REPLICATION_INTERVAL = Duration.ofSeconds(5);
   private static final Duration DELETION_INTERVAL = Duration.ofMinutes(1);
   private static final Duration CONNECT_TIMEOUT = Duration.ofMinutes(5);
+  /** How often the clusters file is checked: a cluster provisioned meanwhile is seen without a restart. */
+  private static final Duration CLUSTERS_FILE_CHECKED_EVERY = Duration.ofSeconds(1);
 
+  private final ClusterFileWatcher clusters;
   private final Keyhold keyhold;
   private final Pkcs11Module module;
   private final JdbcMetadataStore metadata;
 
-  private LocalBackend(Keyhold keyhold, Pkcs11Module module, JdbcMetadataStore metadata) {
+  private LocalBackend(ClusterFileWatcher clusters, Keyhold keyhold, Pkcs11Module module, JdbcMetadataStore metadata) {
+    this.clusters = clusters;
     this.keyhold = keyhold;
     this.module = module;
     this.metadata = metadata;
@@ -66,6 +70,7 @@ public final class LocalBackend implements AutoCloseable {
     Path clustersFile = home.resolve(LocalClusterProvisioner.CLUSTERS_FILE);
     SecureRandom random = new SecureRandom();
     Pkcs11Module module = Pkcs11Module.load(softHsmLibrary);
+    ClusterFileWatcher clusters = null;
     JdbcMetadataStore metadata = null;
     Keyhold keyhold = null;
     try {
@@ -79,8 +84,8 @@ public final class LocalBackend implements AutoCloseable {
         progress.println("  cluster " + cluster.clusterId() + ": HSMs, trust anchor and trusted wrapping key ready");
         newKmsuserPassword = Optional.of(kmsuserPassword);
       }
-      ClusterRegistry clusters = ClusterFile.read(clustersFile);
-      Cluster cluster = clusters.all().get(0);
+      clusters = ClusterFileWatcher.watch(clustersFile, CLUSTERS_FILE_CHECKED_EVERY);
+      Cluster cluster = clusters.current().all().get(0);
 
       Path data = home.resolve("data");
       metadata = JdbcMetadataStore.embedded(data);
@@ -88,13 +93,16 @@ public final class LocalBackend implements AutoCloseable {
       keyhold = Keyhold.open(metadata, clusters, masterKey, Keyhold.Options.of(account).withDefaultKeyStore(STORE_NAME));
       localStore(keyhold.keyStores(), cluster, newKmsuserPassword, progress);
       keyhold.startBackgroundWork(REPLICATION_INTERVAL, DELETION_INTERVAL);
-      return new LocalBackend(keyhold, module, metadata);
+      return new LocalBackend(clusters, keyhold, module, metadata);
     } catch (RuntimeException | InterruptedException e) {
       if (keyhold != null) {
         keyhold.close();
       }
       if (metadata != null) {
         metadata.close();
+      }
+      if (clusters != null) {
+        clusters.close();
       }
       module.close();
       throw e;
@@ -111,6 +119,7 @@ public final class LocalBackend implements AutoCloseable {
     keyhold.close();
     metadata.close();
     module.close();
+    clusters.close();
   }
 
   /** Creates the key store {@value #STORE_NAME} on the first run, and connects it. */

@@ -3,7 +3,7 @@ package dev.keyhold.kms;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 import com.google.common.util.concurrent.ThreadFactoryBuilder;
-import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.cluster.Clusters;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.KeyReplication;
 import dev.keyhold.kms.key.KmsCrypto;
@@ -59,7 +59,7 @@ public final class Keyhold implements AutoCloseable {
   /** Whether this node held the background role when it last asked. */
   private volatile boolean holdsBackgroundRole;
 
-  private Keyhold(MetadataStore metadata, ClusterRegistry clusters, MasterKey masterKey, Options options) {
+  private Keyhold(MetadataStore metadata, Clusters clusters, MasterKey masterKey, Options options) {
     this.account = options.account();
     this.metadata = metadata;
     this.node = options.node();
@@ -75,7 +75,7 @@ public final class Keyhold implements AutoCloseable {
    * Assembles a Keyhold and resumes its key stores: those that were CONNECTED (or CONNECTING) when the
    * service last stopped connect again in the background.
    */
-  public static Keyhold open(MetadataStore metadata, ClusterRegistry clusters, MasterKey masterKey, Options options) {
+  public static Keyhold open(MetadataStore metadata, Clusters clusters, MasterKey masterKey, Options options) {
     Keyhold keyhold = new Keyhold(checkNotNull(metadata, "metadata"), checkNotNull(clusters, "clusters"),
         checkNotNull(masterKey, "masterKey"), checkNotNull(options, "options"));
     keyhold.keyStores.resume();

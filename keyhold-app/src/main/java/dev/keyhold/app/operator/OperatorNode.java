@@ -1,7 +1,6 @@
 package dev.keyhold.app.operator;
 
-import dev.keyhold.cluster.ClusterFile;
-import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.cluster.ClusterFileWatcher;
 import dev.keyhold.kms.Keyhold;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
@@ -20,20 +19,25 @@ import java.time.Duration;
 
 /**
  * One node in operator mode ({@code bin/keyhold --config FILE}): a {@link Keyhold} over the
- * configured clusters, metadata store and master key, served with the credentials of the metadata
- * store, every request in the configured audit log.
+ * configured clusters (the file re-read when it changes), metadata store and master key, served with
+ * the credentials of the metadata store, every request in the configured audit log.
  */
 public final class OperatorNode implements AutoCloseable {
   private static final Duration REPLICATION_INTERVAL = Duration.ofSeconds(5);
   private static final Duration DELETION_INTERVAL = Duration.ofMinutes(1);
   private static final Duration LEASE_TERM = Duration.ofSeconds(30);
 
+  private static final Duration CLUSTERS_FILE_CHECKED_EVERY = Duration.ofSeconds(1);
+
+  private final ClusterFileWatcher clusters;
   private final JdbcMetadataStore metadata;
   private final Keyhold keyhold;
   private final AuditLog audit;
   private final KeyholdServer server;
 
-  private OperatorNode(JdbcMetadataStore metadata, Keyhold keyhold, AuditLog audit, KeyholdServer server) {
+  private OperatorNode(ClusterFileWatcher clusters, JdbcMetadataStore metadata, Keyhold keyhold, AuditLog audit,
+      KeyholdServer server) {
+    this.clusters = clusters;
     this.metadata = metadata;
     this.keyhold = keyhold;
     this.audit = audit;
@@ -43,8 +47,14 @@ public final class OperatorNode implements AutoCloseable {
   /** Starts the node {@code config} describes (as {@link ConfigFile} read it, without problems). */
   public static OperatorNode start(NodeConfig config) throws IOException, GeneralSecurityException {
     MasterKey masterKey = MasterKey.load(config.masterKey());
-    ClusterRegistry clusters = ClusterFile.read(config.clusters());
-    JdbcMetadataStore metadata = openMetadata(config.metadata());
+    ClusterFileWatcher clusters = ClusterFileWatcher.watch(config.clusters(), CLUSTERS_FILE_CHECKED_EVERY);
+    JdbcMetadataStore metadata;
+    try {
+      metadata = openMetadata(config.metadata());
+    } catch (RuntimeException e) {
+      clusters.close();
+      throw e;
+    }
     Keyhold keyhold = null;
     AuditLog audit = null;
     try {
@@ -61,7 +71,7 @@ public final class OperatorNode implements AutoCloseable {
       if (config.listen().tls() != null) {
         builder.tls(tlsOf(config.listen().tls()));
       }
-      return new OperatorNode(metadata, keyhold, audit, builder.start());
+      return new OperatorNode(clusters, metadata, keyhold, audit, builder.start());
     } catch (IOException | GeneralSecurityException | RuntimeException e) {
       if (audit != null) {
         audit.close();
@@ -70,6 +80,7 @@ public final class OperatorNode implements AutoCloseable {
         keyhold.close();
       }
       metadata.close();
+      clusters.close();
       throw e;
     }
   }
@@ -100,7 +111,8 @@ public final class OperatorNode implements AutoCloseable {
   /** Stops serving (requests in flight finish first), then the background work, the audit log and the store. */
   @Override
   public void close() {
-    try (JdbcMetadataStore store = metadata; Keyhold kms = keyhold; AuditLog log = audit) {
+    try (ClusterFileWatcher file = clusters; JdbcMetadataStore store = metadata; Keyhold kms = keyhold;
+        AuditLog log = audit) {
       server.close();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot close the audit log", e);

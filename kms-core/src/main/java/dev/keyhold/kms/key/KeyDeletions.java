@@ -4,7 +4,7 @@ import static dev.keyhold.kms.error.KmsErrorType.KMSInvalidStateException;
 import static dev.keyhold.kms.error.Validation.violated;
 
 import dev.keyhold.cluster.Cluster;
-import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.cluster.Clusters;
 import dev.keyhold.cluster.Hsm;
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.error.Validation.Rule;
@@ -33,11 +33,11 @@ public final class KeyDeletions {
 
   private final MetadataStore metadata;
   private final KeyRecords keys;
-  private final ClusterRegistry clusters;
+  private final Clusters clusters;
   private final KeyStoreConnections connections;
   private final Clock clock;
 
-  KeyDeletions(MetadataStore metadata, KeyRecords keys, ClusterRegistry clusters, KeyStoreConnections connections,
+  KeyDeletions(MetadataStore metadata, KeyRecords keys, Clusters clusters, KeyStoreConnections connections,
       Clock clock) {
     this.metadata = metadata;
     this.keys = keys;
@@ -97,7 +97,7 @@ public final class KeyDeletions {
   }
 
   private boolean claim(KeyRecord key, Instant now) {
-    List<String> hsmIds = clusters.find(key.clusterId()).map(cluster -> cluster.hsms().stream().map(Hsm::hsmId)
+    List<String> hsmIds = clusters.current().find(key.clusterId()).map(cluster -> cluster.hsms().stream().map(Hsm::hsmId)
         .toList()).orElse(List.of(NO_HSM));
     boolean claimed = metadata.inTransaction(c -> {
       if (!KeyTable.deleteIfDue(c, key.keyId(), now)) {
@@ -116,7 +116,7 @@ public final class KeyDeletions {
   Map<String, MaterialDeletion> destroyMaterial(KeyRecord key) {
     Map<String, MaterialDeletion> outcomes = new LinkedHashMap<>();
     Optional<ConnectedStore> logins = connections.connected(key.keyStoreId());
-    Cluster cluster = clusters.find(key.clusterId()).orElse(null);
+    Cluster cluster = clusters.current().find(key.clusterId()).orElse(null);
     if (cluster == null) {
       outcomes.put(NO_HSM, MaterialDeletion.failure("cluster " + key.clusterId() + " is not in the clusters file"));
       return outcomes;

@@ -11,7 +11,7 @@ import static dev.keyhold.kms.error.Validation.range;
 import static dev.keyhold.kms.error.Validation.required;
 
 import dev.keyhold.cluster.Cluster;
-import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.cluster.Clusters;
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.error.Page;
 import dev.keyhold.kms.keystore.Checkpoints;
@@ -61,7 +61,7 @@ public final class KmsKeys {
   private static final Logger LOG = LoggerFactory.getLogger(KmsKeys.class);
 
   private final MetadataStore metadata;
-  private final ClusterRegistry clusters;
+  private final Clusters clusters;
   private final CustomKeyStores keyStores;
   private final KeyStoreConnections connections;
   private final Account account;
@@ -77,7 +77,7 @@ public final class KmsKeys {
   private final CreateKeyLeases leases;
   private final CreateKeyRollback rollback;
 
-  public KmsKeys(MetadataStore metadata, ClusterRegistry clusters, CustomKeyStores keyStores,
+  public KmsKeys(MetadataStore metadata, Clusters clusters, CustomKeyStores keyStores,
       KeyStoreConnections connections, Account account, Clock clock) {
     this(metadata, clusters, keyStores, connections, account, clock, Optional.empty(), ServiceNode.LOCAL,
         Checkpoints.NONE);
@@ -93,7 +93,7 @@ public final class KmsKeys {
    *     {@code material-generated}, {@code replicated-to <hsm>}, {@code enabling}, {@code enabled}) and
    *     of a rollback pass ({@code rollback-listed}, once its candidates are read)
    */
-  public KmsKeys(MetadataStore metadata, ClusterRegistry clusters, CustomKeyStores keyStores,
+  public KmsKeys(MetadataStore metadata, Clusters clusters, CustomKeyStores keyStores,
       KeyStoreConnections connections, Account account, Clock clock, Optional<String> defaultKeyStoreName,
       ServiceNode node, Checkpoints checkpoints) {
     this.metadata = metadata;
@@ -164,7 +164,7 @@ public final class KmsKeys {
       throw new KmsException(CustomKeyStoreInvalidStateException, "Custom key store " + keyStoreId
           + " is in connection state " + store.connectionState() + "; CreateKey needs CONNECTED.");
     }
-    Cluster cluster = clusters.find(store.cloudHsmClusterId()).filter(c -> c.activeHsms().size() >= 2)
+    Cluster cluster = clusters.current().find(store.cloudHsmClusterId()).filter(c -> c.activeHsms().size() >= 2)
         .orElseThrow(() -> tooFewHsms(store.cloudHsmClusterId()));
     ConnectedStore logins = connections.connected(keyStoreId).orElseThrow(() -> new KmsException(
         CustomKeyStoreInvalidStateException, "Custom key store " + keyStoreId + " is not connected."));

@@ -21,7 +21,7 @@ import static dev.keyhold.kms.error.Validation.violated;
 
 import com.google.common.io.BaseEncoding;
 import dev.keyhold.cluster.Cluster;
-import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.cluster.Clusters;
 import dev.keyhold.cluster.TrustAnchor;
 import dev.keyhold.kms.error.KmsErrorType;
 import dev.keyhold.kms.error.KmsException;
@@ -56,13 +56,13 @@ public final class CustomKeyStores implements AutoCloseable {
   private static final int DEFAULT_LIMIT = 1000;
 
   private final MetadataStore metadata;
-  private final ClusterRegistry clusters;
+  private final Clusters clusters;
   private final MasterKey masterKey;
   private final Clock clock;
   private final KeyStoreConnections connections;
   private final SecureRandom random = new SecureRandom();
 
-  public CustomKeyStores(MetadataStore metadata, ClusterRegistry clusters, MasterKey masterKey, Clock clock,
+  public CustomKeyStores(MetadataStore metadata, Clusters clusters, MasterKey masterKey, Clock clock,
       KeyStoreConnections connections) {
     this.metadata = metadata;
     this.clusters = clusters;
@@ -313,7 +313,7 @@ public final class CustomKeyStores implements AutoCloseable {
   }
 
   private Cluster usableCluster(String clusterId) {
-    Cluster cluster = clusters.find(clusterId).orElseThrow(() -> new KmsException(CloudHsmClusterNotFoundException,
+    Cluster cluster = clusters.current().find(clusterId).orElseThrow(() -> new KmsException(CloudHsmClusterNotFoundException,
         "AWS KMS cannot find the AWS CloudHSM cluster with the specified cluster ID " + clusterId + "."));
     int active = cluster.activeHsms().size();
     if (active == 0) {

@@ -4,7 +4,7 @@ import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.ImmutableSet;
 import dev.keyhold.cluster.Cluster;
-import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.cluster.Clusters;
 import dev.keyhold.cluster.Hsm;
 import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
@@ -67,7 +67,7 @@ public final class KeyStoreConnections implements AutoCloseable {
       Set.of("CKR_USER_ANOTHER_ALREADY_LOGGED_IN", "CKR_USER_TOO_MANY_TYPES");
 
   private final MetadataStore metadata;
-  private final ClusterRegistry clusters;
+  private final Clusters clusters;
   private final MasterKey masterKey;
   private final SessionPoolConfig poolConfig;
   private final Checkpoints checkpoints;
@@ -81,7 +81,7 @@ public final class KeyStoreConnections implements AutoCloseable {
   private final List<Consumer<String>> connectedListeners = new CopyOnWriteArrayList<>();
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
 
-  public KeyStoreConnections(MetadataStore metadata, ClusterRegistry clusters, MasterKey masterKey,
+  public KeyStoreConnections(MetadataStore metadata, Clusters clusters, MasterKey masterKey,
       SessionPoolConfig poolConfig, Checkpoints checkpoints) {
     this.metadata = metadata;
     this.clusters = clusters;
@@ -255,7 +255,7 @@ public final class KeyStoreConnections implements AutoCloseable {
 
   /** Logs in to every active HSM of the store, and rotates kmsuser's password if {@code rotate}. */
   private ConnectedStore open(KeyStoreRecord store, boolean rotate) {
-    Cluster cluster = clusters.find(store.clusterId).orElseThrow(() -> new ConnectFailure(
+    Cluster cluster = clusters.current().find(store.clusterId).orElseThrow(() -> new ConnectFailure(
         ConnectionErrorCode.CLUSTER_NOT_FOUND, "no cluster " + store.clusterId + " in the clusters file"));
     List<Hsm> active = cluster.activeHsms();
     if (active.isEmpty()) {
