@@ -1,0 +1,167 @@
+package dev.keyhold.app.operator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.keyhold.cluster.Cluster;
+import dev.keyhold.kms.metadata.JdbcMetadataStore;
+import dev.keyhold.kms.secret.MasterKey;
+import dev.keyhold.postgres.ThrowawayPostgres;
+import dev.keyhold.server.auth.Credential;
+import dev.keyhold.server.auth.MetadataCredentials;
+import dev.keyhold.softhsm.ClusterId;
+import dev.keyhold.softhsm.LocalClusterProvisioner;
+import dev.keyhold.softhsm.SoftHsmClusterExtension;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.kms.KmsClient;
+import software.amazon.awssdk.services.kms.model.ConnectionStateType;
+
+/**
+ * A service in operator mode for tests, as an operator sets one up: a 2-HSM cluster and its clusters
+ * file, a master key, a real PostgreSQL database, an administrator's credential, and nodes, each a
+ * process of its own started from docs/examples/node.yaml.
+ */
+final class OperatorSite implements AutoCloseable {
+  private static final Path EXAMPLE = Path.of("..", "docs", "examples", "node.yaml");
+  private static final Pattern SERVING = Pattern.compile("serves the AWS KMS API at (\\S+)");
+
+  final Cluster cluster;
+  final Credential admin;
+  private final SoftHsmClusterExtension softhsm;
+  private final Map<String, String> environment;
+  private final List<Node> nodes = new ArrayList<>();
+
+  OperatorSite(SoftHsmClusterExtension softhsm, Path work) throws IOException {
+    this.softhsm = softhsm;
+    Path configDir = Files.createDirectories(work.resolve("etc"));
+    cluster = new LocalClusterProvisioner(softhsm.module(), configDir.resolve("clusters.json"))
+        .provision(ClusterId.random(new SecureRandom()), 2, Optional.empty(), softhsm.soPin(), softhsm.kmsuserPin())
+        .cluster();
+    MasterKey masterKey = MasterKey.loadOrCreate(configDir.resolve("master.key"));
+    Path secrets = Files.createDirectories(work.resolve("secrets"));
+    Files.writeString(secrets.resolve("db-password"), "unused\n");
+    String database = ThrowawayPostgres.forThisJvm().newDatabase();
+    environment = Map.of("KEYHOLD_PORT", "0", "KEYHOLD_CONFIG_DIR", configDir.toString(), "KEYHOLD_DB_URL", database,
+        "KEYHOLD_SECRETS_DIR", secrets.toString(),
+        "KEYHOLD_LOG_DIR", Files.createDirectories(work.resolve("log")).toString());
+    admin = Credential.generate("arn:aws:iam::111122223333:root", true, new SecureRandom());
+    try (JdbcMetadataStore metadata = JdbcMetadataStore.open(database, ThrowawayPostgres.USER, "")) {
+      new MetadataCredentials(metadata, masterKey, Clock.systemUTC()).create(admin);
+    }
+  }
+
+  /** Starts the node {@code name} and waits until it serves. */
+  Node start(String name) throws IOException, InterruptedException {
+    ProcessBuilder builder = new ProcessBuilder(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), "dev.keyhold.app.KeyholdCommand",
+        "--config", EXAMPLE.toString()).redirectErrorStream(true);
+    builder.environment().putAll(environment);
+    builder.environment().put("KEYHOLD_NODE", name);
+    Process process = builder.start();
+    BufferedReader output = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+    StringBuilder seen = new StringBuilder();
+    for (String line = output.readLine(); line != null; line = output.readLine()) {
+      seen.append(line).append('\n');
+      Matcher serving = SERVING.matcher(line);
+      if (serving.find()) {
+        Thread drain = new Thread(() -> output.lines().forEach(rest -> { }), name + "-output");
+        drain.setDaemon(true);
+        drain.start();
+        Node node = new Node(name, process, URI.create(serving.group(1)), admin);
+        nodes.add(node);
+        return node;
+      }
+    }
+    process.waitFor(10, TimeUnit.SECONDS);
+    throw new AssertionError(name + " did not start:\n" + seen);
+  }
+
+  /** Creates the key store "main" over the cluster on {@code node}, connects it, and waits until it is CONNECTED. */
+  String connectMainStore(Node node) throws InterruptedException {
+    KmsClient client = node.client();
+    String store = client.createCustomKeyStore(r -> r.customKeyStoreName("main").cloudHsmClusterId(cluster.clusterId())
+        .trustAnchorCertificate(cluster.trustAnchor().pem())
+        .keyStorePassword(softhsm.kmsuserPin().withChars(String::valueOf))).customKeyStoreId();
+    client.connectCustomKeyStore(r -> r.customKeyStoreId(store));
+    awaitWithin(Duration.ofSeconds(60), () -> client.describeCustomKeyStores(r -> r.customKeyStoreId(store))
+        .customKeyStores().get(0).connectionState() == ConnectionStateType.CONNECTED);
+    return store;
+  }
+
+  @Override
+  public void close() {
+    nodes.forEach(Node::stop);
+  }
+
+  static void awaitWithin(Duration bound, BooleanSupplier condition) throws InterruptedException {
+    long deadline = System.nanoTime() + bound.toNanos();
+    while (!condition.getAsBoolean()) {
+      assertThat(System.nanoTime()).as("within %s", bound).isLessThan(deadline);
+      Thread.sleep(20);
+    }
+  }
+
+  /** One node: {@code bin/keyhold --config docs/examples/node.yaml} in a JVM of its own. */
+  record Node(String name, Process process, URI uri, Credential admin) {
+    /** A client that signs as the administrator and never retries. */
+    KmsClient client() {
+      return KmsClient.builder()
+          .endpointOverride(uri)
+          .region(Region.EU_WEST_1)
+          .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
+              admin.accessKeyId(), admin.secretAccessKey().withChars(String::valueOf))))
+          .httpClient(UrlConnectionHttpClient.builder().build())
+          .overrideConfiguration(override -> override.retryStrategy(AwsRetryStrategy.doNotRetry()))
+          .build();
+    }
+
+    /** The body of {@code /health}. */
+    String health() throws IOException, InterruptedException {
+      return HttpClient.newHttpClient().send(HttpRequest.newBuilder(uri.resolve("/health")).build(),
+          HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    /** {@code kill -9}. */
+    void kill() throws InterruptedException {
+      process.destroyForcibly();
+      process.waitFor(30, TimeUnit.SECONDS);
+    }
+
+    void stop() {
+      process.destroy();
+      try {
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+          process.destroyForcibly();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        process.destroyForcibly();
+      }
+    }
+  }
+}
