@@ -72,9 +72,7 @@ public final class ThrowawayPostgres implements AutoCloseable {
           "--auth=trust", "--encoding=UTF8", "--no-sync"), true);
       server.run(List.of(bin.resolve("pg_ctl").toString(), "-D", server.data().toString(), "-l",
           server.directory.resolve("server.log").toString(), "-w", "-t", String.valueOf(TIMEOUT_SECONDS),
-          "-o", "-p " + server.port + " -k " + server.directory + " -c listen_addresses=127.0.0.1 -c fsync=off"
-              + " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-          "start"), true);
+          "-o", server.options(), "start"), true);
       return server;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start PostgreSQL in " + directory, e);
@@ -109,6 +107,26 @@ public final class ThrowawayPostgres implements AutoCloseable {
     return port;
   }
 
+  /** Stops the server, as an outage would, keeping its data for {@link #startAgain()}. */
+  public void stopForAnOutage() {
+    try {
+      run(List.of(bin.resolve("pg_ctl").toString(), "-D", data().toString(), "-m", "fast", "-w", "stop"), true);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot stop PostgreSQL in " + directory, e);
+    }
+  }
+
+  /** Starts the server again after {@link #stopForAnOutage()}, on the same port, with its data. */
+  public void startAgain() {
+    try {
+      run(List.of(bin.resolve("pg_ctl").toString(), "-D", data().toString(), "-l",
+          directory.resolve("server.log").toString(), "-w", "-t", String.valueOf(TIMEOUT_SECONDS),
+          "-o", options(), "start"), true);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start PostgreSQL in " + directory, e);
+    }
+  }
+
   /** Stops the server at once (the tests' data need not survive) and removes its directory. */
   public void stop() {
     try {
@@ -123,6 +141,11 @@ public final class ThrowawayPostgres implements AutoCloseable {
   @Override
   public void close() {
     stop();
+  }
+
+  private String options() {
+    return "-p " + port + " -k " + directory + " -c listen_addresses=127.0.0.1 -c fsync=off"
+        + " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200";
   }
 
   private String url(String database) {

@@ -5,13 +5,16 @@ import static com.google.common.base.Preconditions.checkNotNull;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
-import java.nio.file.Path;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.sql.SQLNonTransientConnectionException;
+import java.sql.SQLTransientConnectionException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +39,9 @@ public final class JdbcMetadataStore implements MetadataStore {
   /** Serialization failure and deadlock (PostgreSQL: 40001, 40P01; H2: 40001), and H2's concurrent update. */
   private static final Set<String> RETRYABLE_STATES = Set.of("40001", "40P01", "90131");
   private static final Pattern TOPIC = Pattern.compile("[a-z_]{1,63}");
+  private static final Duration CONNECTION_TIMEOUT = Duration.ofSeconds(5);
+  /** SQLSTATE class 08: connection exceptions. */
+  private static final String CONNECTION_EXCEPTION = "08";
 
   private final HikariDataSource dataSource;
   private final Optional<PostgresListener> listener;
@@ -93,6 +99,8 @@ public final class JdbcMetadataStore implements MetadataStore {
     config.setAutoCommit(false);
     config.setTransactionIsolation("TRANSACTION_SERIALIZABLE");
     config.setMaximumPoolSize(8);
+    // A database that does not answer fails the request in seconds, rather than holding it.
+    config.setConnectionTimeout(CONNECTION_TIMEOUT.toMillis());
     config.setPoolName("keyhold-metadata");
     HikariDataSource dataSource = new HikariDataSource(config);
     try {
@@ -137,11 +145,17 @@ public final class JdbcMetadataStore implements MetadataStore {
         }
       } catch (SQLException e) {
         if (attempt >= MAX_ATTEMPTS || !RETRYABLE_STATES.contains(String.valueOf(e.getSQLState()))) {
-          throw new MetadataException("metadata transaction failed: " + e.getMessage(), e);
+          throw new MetadataException("metadata transaction failed: " + e.getMessage(), e, unreachable(e));
         }
       }
       pauseBeforeAttempt(attempt + 1);
     }
+  }
+
+  /** A connection that could not be had, or was lost: the database did not answer. */
+  private static boolean unreachable(SQLException e) {
+    return e instanceof SQLTransientConnectionException || e instanceof SQLNonTransientConnectionException
+        || String.valueOf(e.getSQLState()).startsWith(CONNECTION_EXCEPTION);
   }
 
   @Override

@@ -2,6 +2,7 @@ package dev.keyhold.server.wire;
 
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
+import static dev.keyhold.kms.error.KmsErrorType.DependencyTimeoutException;
 import static dev.keyhold.kms.error.KmsErrorType.KMSInternalException;
 import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
 import static dev.keyhold.server.WireException.Type.UnknownOperationException;
@@ -12,6 +13,7 @@ import com.google.common.collect.ImmutableListMultimap;
 import com.google.common.collect.ImmutableMap;
 import dev.keyhold.kms.Keyhold;
 import dev.keyhold.kms.error.KmsException;
+import dev.keyhold.kms.metadata.MetadataException;
 import dev.keyhold.server.WireException;
 import dev.keyhold.server.auth.Caller;
 import dev.keyhold.server.auth.HttpRequestView;
@@ -118,6 +120,8 @@ public final class KmsWireHandler implements HttpHandler {
       reply = error(statusOf(e), e.type().name(), e.getMessage());
     } catch (WireException e) {
       reply = error(StatusCodes.BAD_REQUEST, e.type().name(), e.getMessage());
+    } catch (MetadataException e) {
+      reply = metadataFailure(exchange, trace, e);
     } catch (BodyTooLargeException e) {
       reply = error(StatusCodes.REQUEST_ENTITY_TOO_LARGE, ValidationException.name(),
           "The request body is larger than " + maxRequestBytes + " bytes.");
@@ -173,6 +177,22 @@ public final class KmsWireHandler implements HttpHandler {
     Object response = operation.call().run(keyhold, keys, request);
     keys.checkAuthorized();
     return response;
+  }
+
+  /**
+   * A metadata store that does not answer is a dependency's timeout: the caller may retry, and the
+   * hot path, which reads no database, goes on serving. Any other failure of it is the service's own.
+   */
+  private Reply metadataFailure(HttpServerExchange exchange, Trace trace, MetadataException e) {
+    if (e.unreachable()) {
+      LOG.warn("request {} ({}): the metadata store did not answer: {}", RequestIds.of(exchange), trace.operation,
+          e.getMessage());
+      return error(StatusCodes.SERVICE_UNAVAILABLE, DependencyTimeoutException.name(),
+          "The service's metadata store did not answer; nothing was changed. Retry the request.");
+    }
+    LOG.error("request {} ({}) failed", RequestIds.of(exchange), trace.operation, e);
+    return error(StatusCodes.INTERNAL_SERVER_ERROR, KMSInternalException.name(),
+        "An internal error occurred. Retry the request.");
   }
 
   /** AWS answers every fault of the request 400; only its own faults are 5xx. */
