@@ -137,7 +137,10 @@ public final class LocalBackend implements AutoCloseable {
           cluster.trustAnchor().pem(), newKmsuserPassword.get(), null));
       progress.println("  key store " + storeId + " created for " + cluster.clusterId());
     }
-    if (keyStores.describe(storeId).connectionState() == ConnectionState.FAILED) {
+    ConnectionState state = keyStores.describe(storeId).connectionState();
+    // The one node of the embedded default connects its store anew at every start, so that kmsuser's
+    // password is rotated then, as at every ConnectCustomKeyStore (a node of several joins instead).
+    if (state == ConnectionState.FAILED || state == ConnectionState.CONNECTED) {
       keyStores.disconnectCustomKeyStore(storeId);
     }
     if (keyStores.describe(storeId).connectionState() == ConnectionState.DISCONNECTED) {

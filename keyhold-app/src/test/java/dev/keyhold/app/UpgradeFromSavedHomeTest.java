@@ -93,7 +93,7 @@ class UpgradeFromSavedHomeTest {
     String newKey = upgraded.path("newKey").asText();
     assertThat(newKey).as("the key made after the upgrade").matches("[0-9a-f-]{36}");
 
-    // Flyway brought the V5 schema to V6; the old rows are read with the new columns NULL.
+    // Flyway brought the V5 schema to V7; the old rows are read with the new columns NULL.
     assertMigrated(upgraded);
     // The store connected with the kmsuser password sealed by 0f936c0 and rotated it (3 -> 4).
     assertConnectedAndRotated(upgraded, SAVED_PASSWORD_VERSION + 1);
@@ -147,7 +147,7 @@ class UpgradeFromSavedHomeTest {
       assertThat(migration.path("success").asBoolean()).as("migration %s succeeded", migration).isTrue();
       versions.add(migration.path("version").asText());
     }
-    assertThat(versions).as("flyway_schema_history").containsExactly("1", "2", "3", "4", "5", "6");
+    assertThat(versions).as("flyway_schema_history").containsExactly("1", "2", "3", "4", "5", "6", "7");
     assertThat(texts(seen.path("kmsKeysColumns"))).contains("key_id", "key_state", "deletion_date")
         .containsAll(V6_COLUMNS);
   }
