@@ -14,8 +14,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,41 +47,21 @@ class NodeFailoverTest {
         ThreeNodesTest.awaitEncrypt(client, keyId); // each has joined the store
       }
 
-      AtomicBoolean running = new AtomicBoolean(true);
-      AtomicInteger calls = new AtomicInteger();
-      List<String> failures = new ArrayList<>();
-      ExecutorService load = Executors.newFixedThreadPool(8);
-      List<Future<?>> threads = new ArrayList<>();
-      for (int t = 0; t < 8; t++) {
-        KmsClient client = survivors.get(t % 2);
-        threads.add(load.submit(() -> {
-          while (running.get()) {
-            try {
-              SdkBytes blob = client.encrypt(r -> r.keyId(keyId).plaintext(SdkBytes.fromUtf8String("load")))
-                  .ciphertextBlob();
-              client.decrypt(r -> r.ciphertextBlob(blob));
-              calls.addAndGet(2);
-            } catch (RuntimeException e) {
-              synchronized (failures) {
-                failures.add(e.toString());
-              }
-            }
-          }
-        }));
-      }
+      Load load = new Load(survivors, 8, client -> {
+        SdkBytes blob = client.encrypt(r -> r.keyId(keyId).plaintext(SdkBytes.fromUtf8String("load")))
+            .ciphertextBlob();
+        client.decrypt(r -> r.ciphertextBlob(blob));
+        return 2;
+      });
       Thread.sleep(2000);
       holder.kill();
       awaitWithin(Duration.ofSeconds(30), () -> healthOf(second).contains(ROLE) || healthOf(third).contains(ROLE));
       Thread.sleep(2000);
-      running.set(false);
-      for (Future<?> thread : threads) {
-        thread.get(30, TimeUnit.SECONDS);
-      }
-      load.shutdown();
+      List<String> failures = load.stop();
 
       assertThat(failures).isEmpty();
-      assertThat(calls.get()).isPositive();
-      System.out.printf("%d calls on the survivors while the role holder was killed; none failed%n", calls.get());
+      assertThat(load.calls()).isPositive();
+      System.out.printf("%d calls on the survivors while the role holder was killed; none failed%n", load.calls());
     }
   }
 

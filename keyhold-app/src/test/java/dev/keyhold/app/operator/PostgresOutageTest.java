@@ -7,14 +7,7 @@ import dev.keyhold.postgres.ThrowawayPostgres;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -50,29 +43,13 @@ class PostgresOutageTest {
       }
       int keysBefore = one.listKeys().keys().size();
 
-      AtomicBoolean running = new AtomicBoolean(true);
-      AtomicInteger calls = new AtomicInteger();
-      List<String> failures = new ArrayList<>();
-      ExecutorService load = Executors.newFixedThreadPool(4);
-      List<Future<?>> threads = new ArrayList<>();
-      for (int t = 0; t < 4; t++) {
-        KmsClient client = nodes.get(t % 2);
-        threads.add(load.submit(() -> {
-          while (running.get()) {
-            try {
-              SdkBytes blob = client.encrypt(r -> r.keyId(keyId).plaintext(SdkBytes.fromUtf8String("outage")))
-                  .ciphertextBlob();
-              client.decrypt(r -> r.ciphertextBlob(blob));
-              client.generateDataKey(r -> r.keyId(keyId).keySpec(DataKeySpec.AES_256));
-              calls.addAndGet(3);
-            } catch (RuntimeException e) {
-              synchronized (failures) {
-                failures.add(e.toString());
-              }
-            }
-          }
-        }));
-      }
+      Load load = new Load(nodes, 4, client -> {
+        SdkBytes blob = client.encrypt(r -> r.keyId(keyId).plaintext(SdkBytes.fromUtf8String("outage")))
+            .ciphertextBlob();
+        client.decrypt(r -> r.ciphertextBlob(blob));
+        client.generateDataKey(r -> r.keyId(keyId).keySpec(DataKeySpec.AES_256));
+        return 3;
+      });
 
       ThrowawayPostgres.forThisJvm().stopForAnOutage();
       long stoppedAt = System.nanoTime();
@@ -85,7 +62,7 @@ class PostgresOutageTest {
       }
       refusedWithin = System.nanoTime() - refusedWithin;
       Thread.sleep(Math.max(0, OUTAGE.toMillis() - (System.nanoTime() - stoppedAt) / 1_000_000));
-      int callsDuringOutage = calls.get();
+      int callsDuringOutage = load.calls();
       ThrowawayPostgres.forThisJvm().startAgain();
 
       assertThat(refused).as("a change during the outage is refused").isNotNull();
@@ -100,12 +77,7 @@ class PostgresOutageTest {
           return false;
         }
       });
-      running.set(false);
-      for (Future<?> thread : threads) {
-        thread.get(30, TimeUnit.SECONDS);
-      }
-      load.shutdown();
-      assertThat(failures).as("crypto calls that failed").isEmpty();
+      assertThat(load.stop()).as("crypto calls that failed").isEmpty();
 
       two.disableKey(r -> r.keyId(keyId));
       awaitWithin(Duration.ofSeconds(5), () -> {
