@@ -271,7 +271,7 @@ class UpgradeFromSavedHomeTest {
   }
 
   /** The fixture's softhsm2.conf names the token directory where it was made; name the unpacked one. */
-  private static void pointSoftHsmAtTokensOf(Path home) throws IOException {
+  static void pointSoftHsmAtTokensOf(Path home) throws IOException {
     Path config = home.resolve("softhsm/softhsm2.conf");
     List<String> lines = Files.readAllLines(config, StandardCharsets.UTF_8);
     List<String> rewritten = lines.stream().map(line -> line.startsWith("directories.tokendir")
@@ -281,7 +281,7 @@ class UpgradeFromSavedHomeTest {
   }
 
   /** Unpacks a gzipped ustar archive of directories and regular files, keeping their permissions. */
-  private static void unpack(InputStream gzipped, Path into) throws IOException {
+  static void unpack(InputStream gzipped, Path into) throws IOException {
     Files.createDirectories(into);
     try (InputStream in = new GZIPInputStream(gzipped)) {
       byte[] header = new byte[512];

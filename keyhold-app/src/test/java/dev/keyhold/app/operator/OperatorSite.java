@@ -25,6 +25,7 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -45,7 +46,7 @@ import software.amazon.awssdk.services.kms.model.ConnectionStateType;
  * file, a master key, a real PostgreSQL database, an administrator's credential, and nodes, each a
  * process of its own started from docs/examples/node.yaml.
  */
-final class OperatorSite implements AutoCloseable {
+public final class OperatorSite implements AutoCloseable {
   private static final Path EXAMPLE = Path.of("..", "docs", "examples", "node.yaml");
   private static final Pattern SERVING = Pattern.compile("serves the AWS KMS API at (\\S+)");
 
@@ -76,12 +77,25 @@ final class OperatorSite implements AutoCloseable {
 
   /** Starts the node {@code name} and waits until it serves. */
   Node start(String name) throws IOException, InterruptedException {
+    Map<String, String> node = new HashMap<>(environment);
+    node.put("KEYHOLD_NODE", name);
+    Node started = start(name, EXAMPLE, node, Region.EU_WEST_1, admin);
+    nodes.add(started);
+    return started;
+  }
+
+  /**
+   * Starts {@code bin/keyhold --config config} in a JVM of its own with {@code environment} added to
+   * this one's, and waits until it serves; its clients sign as {@code admin}, in {@code region}.
+   */
+  public static Node start(String name, Path config, Map<String, String> environment, Region region,
+      Credential admin)
+      throws IOException, InterruptedException {
     ProcessBuilder builder = new ProcessBuilder(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"), "dev.keyhold.app.KeyholdCommand",
-        "--config", EXAMPLE.toString()).redirectErrorStream(true);
+        "--config", config.toString()).redirectErrorStream(true);
     builder.environment().putAll(environment);
-    builder.environment().put("KEYHOLD_NODE", name);
     Process process = builder.start();
     BufferedReader output = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
     StringBuilder seen = new StringBuilder();
@@ -92,9 +106,7 @@ final class OperatorSite implements AutoCloseable {
         Thread drain = new Thread(() -> output.lines().forEach(rest -> { }), name + "-output");
         drain.setDaemon(true);
         drain.start();
-        Node node = new Node(name, process, URI.create(serving.group(1)), admin);
-        nodes.add(node);
-        return node;
+        return new Node(name, process, URI.create(serving.group(1)), region, admin);
       }
     }
     process.waitFor(10, TimeUnit.SECONDS);
@@ -127,12 +139,12 @@ final class OperatorSite implements AutoCloseable {
   }
 
   /** One node: {@code bin/keyhold --config docs/examples/node.yaml} in a JVM of its own. */
-  record Node(String name, Process process, URI uri, Credential admin) {
+  public record Node(String name, Process process, URI uri, Region region, Credential admin) {
     /** A client that signs as the administrator and never retries. */
-    KmsClient client() {
+    public KmsClient client() {
       return KmsClient.builder()
           .endpointOverride(uri)
-          .region(Region.EU_WEST_1)
+          .region(region)
           .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
               admin.accessKeyId(), admin.secretAccessKey().withChars(String::valueOf))))
           .httpClient(UrlConnectionHttpClient.builder().build())
@@ -152,7 +164,7 @@ final class OperatorSite implements AutoCloseable {
       process.waitFor(30, TimeUnit.SECONDS);
     }
 
-    void stop() {
+    public void stop() {
       process.destroy();
       try {
         if (!process.waitFor(30, TimeUnit.SECONDS)) {

@@ -63,26 +63,35 @@ public final class MetadataCredentials implements Credentials {
    */
   public void create(Credential credential) {
     checkNotNull(credential, "credential");
-    String sealed = credential.secretAccessKey()
-        .withChars(chars -> masterKey.seal(Pin.of(chars), credential.accessKeyId())).toBase64();
     boolean created = metadata.inTransaction(c -> {
       if (exists(c, credential.accessKeyId())) {
         return false;
       }
-      try (PreparedStatement insert = c.prepareStatement("INSERT INTO credentials (access_key_id, principal_arn, "
-          + "administrator, sealed_secret, state, creation_date) VALUES (?, ?, ?, ?, ?, ?)")) {
-        insert.setString(1, credential.accessKeyId());
-        insert.setString(2, credential.principalArn());
-        insert.setBoolean(3, credential.administrator());
-        insert.setString(4, sealed);
-        insert.setString(5, ACTIVE);
-        insert.setLong(6, clock.millis());
-        insert.executeUpdate();
-      }
+      insert(c, credential, masterKey, clock.millis());
       metadata.publishOnCommit(c, CHANGED, credential.accessKeyId());
       return true;
     });
     checkArgument(created, "access key id %s is already configured", credential.accessKeyId());
+  }
+
+  /**
+   * Stores {@code credential}, active, its secret sealed under {@code masterKey}, in the caller's
+   * transaction: for {@link #create}, and for moving an embedded home's credentials into a database.
+   */
+  public static void insert(Connection c, Credential credential, MasterKey masterKey, long creationMillis)
+      throws SQLException {
+    String sealed = credential.secretAccessKey()
+        .withChars(chars -> masterKey.seal(Pin.of(chars), credential.accessKeyId())).toBase64();
+    try (PreparedStatement insert = c.prepareStatement("INSERT INTO credentials (access_key_id, principal_arn, "
+        + "administrator, sealed_secret, state, creation_date) VALUES (?, ?, ?, ?, ?, ?)")) {
+      insert.setString(1, credential.accessKeyId());
+      insert.setString(2, credential.principalArn());
+      insert.setBoolean(3, credential.administrator());
+      insert.setString(4, sealed);
+      insert.setString(5, ACTIVE);
+      insert.setLong(6, creationMillis);
+      insert.executeUpdate();
+    }
   }
 
   /** Every credential, active or not, by access key id. */
