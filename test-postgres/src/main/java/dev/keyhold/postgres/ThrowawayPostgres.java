@@ -54,8 +54,9 @@ public final class ThrowawayPostgres implements AutoCloseable {
 
   /**
    * Makes a cluster in {@code directory} (which must not exist yet, or be empty) and starts it. As
-   * root, the {@code postgres} user must be able to reach the directory (a JUnit temporary directory,
-   * mode 700, is not reachable; one under {@code target/} is).
+   * root, the {@code postgres} user must be able to reach the directory's parent (a JUnit temporary
+   * directory, mode 700, is not reachable; the system's temporary directory is); the directory itself
+   * is handed to it.
    *
    * @throws IllegalStateException with what to install if PostgreSQL's binaries are missing
    */
@@ -80,12 +81,20 @@ public final class ThrowawayPostgres implements AutoCloseable {
   }
 
   /**
-   * The server of this JVM, started on the first call in {@code target/postgres-<pid>} and stopped when
-   * the JVM exits: Surefire runs each test class in a JVM of its own, so each class gets one server.
+   * The server of this JVM, started on the first call in a new directory under the system's temporary
+   * directory (which the {@code postgres} user can reach, as it may not reach a checkout under
+   * {@code /root}) and stopped when the JVM exits: Surefire runs each test class in a JVM of its own, so
+   * each class gets one server.
    */
   public static synchronized ThrowawayPostgres forThisJvm() {
     if (shared == null) {
-      shared = start(Path.of("target", "postgres-" + ProcessHandle.current().pid()));
+      Path directory;
+      try {
+        directory = Files.createTempDirectory("keyhold-postgres-");
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot make a directory for PostgreSQL", e);
+      }
+      shared = start(directory);
       Runtime.getRuntime().addShutdownHook(new Thread(shared::stop, "throwaway-postgres-stop"));
     }
     return shared;

@@ -14,9 +14,8 @@ import org.junit.jupiter.api.Test;
 class ThrowawayPostgresTest {
   @Test
   void servesARealPostgresqlAndCleansUp() throws Exception {
-    // Under target/, not a JUnit temporary directory: as root the server runs as postgres, which must
-    // be able to reach it.
-    Path directory = Path.of("target", "pg-" + ProcessHandle.current().pid());
+    // Not a JUnit temporary directory (mode 700): as root the server runs as postgres, which must reach it.
+    Path directory = Files.createTempDirectory("keyhold-postgres-test-");
     String first;
     String second;
     try (ThrowawayPostgres server = ThrowawayPostgres.start(directory)) {
