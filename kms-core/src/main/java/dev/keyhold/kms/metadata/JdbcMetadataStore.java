@@ -25,6 +25,8 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import org.flywaydb.core.Flyway;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@link MetadataStore} over JDBC, with the schema migrated by Flyway at open
@@ -40,6 +42,8 @@ public final class JdbcMetadataStore implements MetadataStore {
   private static final Set<String> RETRYABLE_STATES = Set.of("40001", "40P01", "90131");
   private static final Pattern TOPIC = Pattern.compile("[a-z_]{1,63}");
   private static final Duration CONNECTION_TIMEOUT = Duration.ofSeconds(5);
+  private static final Duration LISTEN_TIMEOUT = Duration.ofSeconds(5);
+  private static final Logger LOG = LoggerFactory.getLogger(JdbcMetadataStore.class);
   /** SQLSTATE class 08: connection exceptions. */
   private static final String CONNECTION_EXCEPTION = "08";
 
@@ -175,10 +179,21 @@ public final class JdbcMetadataStore implements MetadataStore {
     }
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>On PostgreSQL it returns once the database listens to the topic for this process (at most a few
+   * seconds): from then on, no other node's commit goes unheard. If the database does not answer
+   * meanwhile, it returns anyway; the resync when it does covers what was missed.
+   */
   @Override
   public void subscribe(String topic, Consumer<String> listener, Runnable resync) {
     checkArgument(TOPIC.matcher(topic).matches(), "not a topic name: %s", topic);
     subscriptions.add(topic, listener, resync);
+    if (this.listener.isPresent() && !subscriptions.awaitListening(topic, LISTEN_TIMEOUT)) {
+      LOG.warn("the metadata store does not listen to {} yet; changes of other nodes reach this one once it does",
+          topic);
+    }
   }
 
   @Override

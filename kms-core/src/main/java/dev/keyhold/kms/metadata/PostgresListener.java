@@ -70,6 +70,7 @@ final class PostgresListener implements AutoCloseable {
           try (Statement statement = connection.createStatement()) {
             statement.execute("LISTEN " + topic);
           }
+          subscriptions.listeningTo(topic);
           synced = false;
         }
       }

@@ -121,16 +121,21 @@ class ChangesAcrossNodesTest {
   }
 
   /** Ends every listener's connection, as a network failure between the nodes and PostgreSQL would. */
-  private static void terminateListeners(MetadataStore metadata) {
-    int terminated = metadata.inTransaction(c -> {
+  private static void terminateListeners(MetadataStore metadata) throws InterruptedException {
+    // Each store's listener connects on a thread of its own: both must be there to be cut off.
+    assertWithin(RECONNECTED, () -> listenerSessions(metadata, "COUNT(*)") >= 2);
+    assertThat(listenerSessions(metadata, "COUNT(pg_terminate_backend(pid))")).isGreaterThanOrEqualTo(2);
+  }
+
+  private static int listenerSessions(MetadataStore metadata, String aggregate) {
+    return metadata.inTransaction(c -> {
       try (Statement statement = c.createStatement();
-          ResultSet rows = statement.executeQuery("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+          ResultSet rows = statement.executeQuery("SELECT " + aggregate + " FROM pg_stat_activity "
               + "WHERE application_name = 'keyhold-metadata-listener'")) {
         rows.next();
         return rows.getInt(1);
       }
     });
-    assertThat(terminated).isGreaterThanOrEqualTo(2);
   }
 
   private static void assertWithinBound(BooleanSupplier condition) throws InterruptedException {
