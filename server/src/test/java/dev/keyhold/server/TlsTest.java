@@ -69,7 +69,7 @@ class TlsTest {
             HttpResponse.BodyHandlers.ofString());
 
     assertThat(health.statusCode()).isEqualTo(200);
-    assertThat(health.body()).startsWith("{\"status\":");
+    assertThat(health.body()).startsWith("{\"node\":\"local\",").contains("\"status\":\"ACTIVE\"");
   }
 
   private static TrustManager[] trustingTheServer() {
