@@ -106,10 +106,6 @@ public final class Keyhold implements AutoCloseable {
           ServiceNode.LOCAL, Checkpoints.NONE);
     }
 
-    public Options withClock(Clock newClock) {
-      return new Options(account, newClock, sessions, defaultKeyStoreName, node, checkpoints);
-    }
-
     public Options withSessions(SessionPoolConfig newSessions) {
       return new Options(account, clock, newSessions, defaultKeyStoreName, node, checkpoints);
     }
@@ -120,10 +116,6 @@ public final class Keyhold implements AutoCloseable {
 
     public Options withNode(ServiceNode newNode) {
       return new Options(account, clock, sessions, defaultKeyStoreName, newNode, checkpoints);
-    }
-
-    public Options withCheckpoints(Checkpoints newCheckpoints) {
-      return new Options(account, clock, sessions, defaultKeyStoreName, node, newCheckpoints);
     }
   }
 

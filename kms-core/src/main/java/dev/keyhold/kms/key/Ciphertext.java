@@ -49,19 +49,29 @@ final class Ciphertext {
   record Parsed(String keyId, String keyStoreId, byte[] header, byte[] body) {}
 
   static Optional<Parsed> parse(byte[] blob) {
-    if (blob.length < 1 + KEY_ID_BYTES + 1 || blob[0] != VERSION) {
+    return keyIdOf(blob).map(keyId -> {
+      int headerLength = headerLength(blob);
+      String keyStoreId = new String(blob, 1 + KEY_ID_BYTES + 1, headerLength - (1 + KEY_ID_BYTES + 1),
+          StandardCharsets.US_ASCII);
+      return new Parsed(keyId, keyStoreId, Arrays.copyOf(blob, headerLength),
+          Arrays.copyOfRange(blob, headerLength, blob.length));
+    });
+  }
+
+  /**
+   * The key id a blob of the shape of version 1 names, read without copying the blob: to find the key
+   * before the blob is decrypted.
+   */
+  static Optional<String> keyIdOf(byte[] blob) {
+    if (blob.length < 1 + KEY_ID_BYTES + 1 || blob[0] != VERSION
+        || blob.length < headerLength(blob) + IV_AND_TAG_BYTES) {
       return Optional.empty();
     }
-    ByteBuffer in = ByteBuffer.wrap(blob);
-    in.get();
-    UUID keyId = new UUID(in.getLong(), in.getLong());
-    int storeLength = Byte.toUnsignedInt(in.get());
-    int headerLength = 1 + KEY_ID_BYTES + 1 + storeLength;
-    if (blob.length < headerLength + IV_AND_TAG_BYTES) {
-      return Optional.empty();
-    }
-    String keyStoreId = new String(blob, 1 + KEY_ID_BYTES + 1, storeLength, StandardCharsets.US_ASCII);
-    return Optional.of(new Parsed(keyId.toString(), keyStoreId, Arrays.copyOf(blob, headerLength),
-        Arrays.copyOfRange(blob, headerLength, blob.length)));
+    ByteBuffer in = ByteBuffer.wrap(blob, 1, KEY_ID_BYTES);
+    return Optional.of(new UUID(in.getLong(), in.getLong()).toString());
+  }
+
+  private static int headerLength(byte[] blob) {
+    return 1 + KEY_ID_BYTES + 1 + Byte.toUnsignedInt(blob[1 + KEY_ID_BYTES]);
   }
 }

@@ -117,10 +117,9 @@ public final class KmsCrypto {
    *     AWS answers
    */
   public ResolvedKey keyOfCiphertext(byte[] ciphertextBlob) {
-    Ciphertext.Parsed parsed = Ciphertext.parse(checkCiphertext(ciphertextBlob))
-        .orElseThrow(KmsCrypto::invalidCiphertext);
+    String keyId = Ciphertext.keyIdOf(checkCiphertext(ciphertextBlob)).orElseThrow(KmsCrypto::invalidCiphertext);
     try {
-      return keys.resolve(parsed.keyId());
+      return keys.resolve(keyId);
     } catch (KmsException e) {
       if (e.type() != NotFoundException) {
         throw e;
