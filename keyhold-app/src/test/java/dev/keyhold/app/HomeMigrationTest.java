@@ -12,11 +12,9 @@ import dev.keyhold.app.operator.HomeMigration;
 import dev.keyhold.app.operator.NodeConfig;
 import dev.keyhold.app.operator.OperatorSite;
 import dev.keyhold.kms.secret.MasterKey;
-import dev.keyhold.postgres.ThrowawayPostgres;
 import dev.keyhold.server.auth.Credential;
 import dev.keyhold.server.auth.CredentialStore;
 import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
 import java.util.Map;
@@ -42,24 +40,8 @@ class HomeMigrationTest {
       UpgradeFromSavedHomeTest.unpack(fixture, home);
     }
     UpgradeFromSavedHomeTest.pointSoftHsmAtTokensOf(home);
-    Path config = Files.writeString(temp.resolve("node.yaml"), """
-        node: migrated-1
-        listen:
-          host: 127.0.0.1
-          port: 0
-        account:
-          id: "111122223333"
-          region: us-east-1
-        clusters: %s
-        metadata:
-          jdbc:
-            url: %s
-            user: %s
-            password: unused
-        masterKey: %s
-        auditLog: %s
-        """.formatted(home.resolve("clusters.json"), ThrowawayPostgres.forThisJvm().newDatabase(),
-        ThrowawayPostgres.USER, home.resolve("data/master.key"), temp.resolve("audit.log")));
+    Path config = OperatorSite.writeConfig(temp.resolve("node.yaml"), "migrated-1", home.resolve("clusters.json"),
+        home.resolve("data/master.key"), temp.resolve("audit.log"));
     NodeConfig node = ConfigFile.read(config, System::getenv).orElseThrow();
 
     HomeMigration.Outcome first = HomeMigration.migrate(home, node);

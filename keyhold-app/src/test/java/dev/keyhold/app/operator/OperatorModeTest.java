@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.keyhold.app.KeyholdCommand;
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.kms.secret.MasterKey;
-import dev.keyhold.postgres.ThrowawayPostgres;
 import dev.keyhold.softhsm.ClusterId;
 import dev.keyhold.softhsm.LocalClusterProvisioner;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
@@ -53,24 +52,8 @@ class OperatorModeTest {
     Cluster cluster = new LocalClusterProvisioner(softhsm.module(), work.resolve("clusters.json"))
         .provision(ClusterId.random(new SecureRandom()), 2, Optional.empty(), softhsm.soPin(), softhsm.kmsuserPin())
         .cluster();
-    Path config = Files.writeString(work.resolve("node.yaml"), """
-        node: node-1
-        listen:
-          host: 127.0.0.1
-          port: 0
-        account:
-          id: "111122223333"
-          region: us-east-1
-        clusters: %s
-        metadata:
-          jdbc:
-            url: %s
-            user: %s
-            password: unused
-        masterKey: %s
-        auditLog: %s
-        """.formatted(work.resolve("clusters.json"), ThrowawayPostgres.forThisJvm().newDatabase(),
-        ThrowawayPostgres.USER, work.resolve("master.key"), work.resolve("audit.log")));
+    Path config = OperatorSite.writeConfig(work.resolve("node.yaml"), "node-1", work.resolve("clusters.json"),
+        work.resolve("master.key"), work.resolve("audit.log"));
 
     assertThat(keyhold("--config", config.toString(), "--check").exitCode).isEqualTo(1); // no master key yet
     assertThat(keyhold("master-key", "create", "--config", config.toString()).exitCode).isZero();

@@ -130,6 +130,32 @@ public final class OperatorSite implements AutoCloseable {
     nodes.forEach(Node::stop);
   }
 
+  /**
+   * Writes {@code file}: the node {@code node}, listening on a free port of 127.0.0.1, in us-east-1,
+   * with its metadata in a new database of this JVM's PostgreSQL.
+   */
+  public static Path writeConfig(Path file, String node, Path clusters, Path masterKey, Path auditLog)
+      throws IOException {
+    return Files.writeString(file, """
+        node: %s
+        listen:
+          host: 127.0.0.1
+          port: 0
+        account:
+          id: "111122223333"
+          region: us-east-1
+        clusters: %s
+        metadata:
+          jdbc:
+            url: %s
+            user: %s
+            password: unused
+        masterKey: %s
+        auditLog: %s
+        """.formatted(node, clusters, ThrowawayPostgres.forThisJvm().newDatabase(), ThrowawayPostgres.USER, masterKey,
+        auditLog));
+  }
+
   static void awaitWithin(Duration bound, BooleanSupplier condition) throws InterruptedException {
     long deadline = System.nanoTime() + bound.toNanos();
     while (!condition.getAsBoolean()) {
