@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * closes them; the parts it was given stay the caller's to close, after it.
  *
  * <p>Several Keyholds (nodes) may share one database. The background work that changes things (the
- * reconciler's copies, the rollback of interrupted CreateKeys, the deletion of due keys) then runs on
+ * connects that a dead node left unfinished, the reconciler's copies, the rollback of interrupted
+ * CreateKeys, the deletion of due keys) then runs on
  * the one node that holds the {@value #BACKGROUND_ROLE} role ({@link MetadataStore#holdsRole}); the
  * others only probe their own HSM logins and report health. When the holder dies, the next node to
  * ask takes the role.
@@ -117,11 +118,15 @@ public final class Keyhold implements AutoCloseable {
     public Options withNode(ServiceNode newNode) {
       return new Options(account, clock, sessions, defaultKeyStoreName, newNode, checkpoints);
     }
+
+    public Options withCheckpoints(Checkpoints newCheckpoints) {
+      return new Options(account, clock, sessions, defaultKeyStoreName, node, newCheckpoints);
+    }
   }
 
   /**
-   * Starts the background work: every {@code replicationInterval} a reconciler pass (on the holder of
-   * the {@value #BACKGROUND_ROLE} role) or a probe of this node's HSMs (on the others), and every
+   * Starts the background work: every {@code replicationInterval} the abandoned connects and a
+   * reconciler pass (on the holder of the {@value #BACKGROUND_ROLE} role) or a probe of this node's HSMs (on the others), and every
    * {@code deletionInterval} the deletion of keys whose waiting period ended (on the holder); all of
    * it stops at {@link #close()}.
    */
@@ -142,6 +147,7 @@ public final class Keyhold implements AutoCloseable {
     try {
       holdsBackgroundRole = metadata.holdsRole(BACKGROUND_ROLE);
       if (holdsBackgroundRole) {
+        connections.finishAbandonedConnects();
         replication.runOnce();
       } else {
         replication.probeOnce();

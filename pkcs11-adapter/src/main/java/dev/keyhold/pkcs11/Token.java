@@ -218,6 +218,15 @@ public final class Token implements AutoCloseable {
     loginPin = newPin;
   }
 
+  /**
+   * Logs in with {@code newPin} from the next login on (after a lost token), for a PIN that someone
+   * else changed: another process sharing the token, or a cluster's own tools. Sessions logged in
+   * now stay logged in.
+   */
+  public void useLoginPin(Pin newPin) {
+    loginPin = checkNotNull(newPin, "newPin");
+  }
+
   /** Sessions handed out right now. */
   public int sessionsInUse() {
     Connection current = connection.get();

@@ -3,6 +3,7 @@ package dev.keyhold.app.operator;
 import dev.keyhold.cluster.ClusterFileWatcher;
 import dev.keyhold.kms.Keyhold;
 import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.keystore.Checkpoints;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.metadata.ServiceNode;
 import dev.keyhold.kms.secret.MasterKey;
@@ -46,6 +47,12 @@ public final class OperatorNode implements AutoCloseable {
 
   /** Starts the node {@code config} describes (as {@link ConfigFile} read it, without problems). */
   public static OperatorNode start(NodeConfig config) throws IOException, GeneralSecurityException {
+    return start(config, Checkpoints.NONE);
+  }
+
+  /** Starts the node {@code config} describes, telling {@code checkpoints} its durable steps (for crash tests). */
+  public static OperatorNode start(NodeConfig config, Checkpoints checkpoints)
+      throws IOException, GeneralSecurityException {
     MasterKey masterKey = MasterKey.load(config.masterKey());
     ClusterFileWatcher clusters = ClusterFileWatcher.watch(config.clusters(), CLUSTERS_FILE_CHECKED_EVERY);
     JdbcMetadataStore metadata;
@@ -59,7 +66,8 @@ public final class OperatorNode implements AutoCloseable {
     AuditLog audit = null;
     try {
       Account account = new Account(config.account().id(), config.account().region());
-      Keyhold.Options options = Keyhold.Options.of(account).withNode(new ServiceNode(config.node(), LEASE_TERM));
+      Keyhold.Options options = Keyhold.Options.of(account).withNode(new ServiceNode(config.node(), LEASE_TERM))
+          .withCheckpoints(checkpoints);
       keyhold = Keyhold.open(metadata, clusters, masterKey,
           config.defaultKeyStoreName().map(options::withDefaultKeyStore).orElse(options));
       keyhold.startBackgroundWork(REPLICATION_INTERVAL, DELETION_INTERVAL);

@@ -29,6 +29,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
@@ -77,11 +78,25 @@ public final class OperatorSite implements AutoCloseable {
 
   /** Starts the node {@code name} and waits until it serves. */
   Node start(String name) throws IOException, InterruptedException {
+    return started(start(name, List.of("dev.keyhold.app.KeyholdCommand", "--config", EXAMPLE.toString()),
+        environmentOf(name), Region.EU_WEST_1, admin));
+  }
+
+  /** Starts the node {@code name}, which stops for good when a connect reaches {@code step} ({@link PausingNode}). */
+  Node startPausingAt(String step, String name) throws IOException, InterruptedException {
+    return started(start(name, List.of(PausingNode.class.getName(), EXAMPLE.toString(), step),
+        environmentOf(name), Region.EU_WEST_1, admin));
+  }
+
+  private Map<String, String> environmentOf(String name) {
     Map<String, String> node = new HashMap<>(environment);
     node.put("KEYHOLD_NODE", name);
-    Node started = start(name, EXAMPLE, node, Region.EU_WEST_1, admin);
-    nodes.add(started);
-    return started;
+    return node;
+  }
+
+  private Node started(Node node) {
+    nodes.add(node);
+    return node;
   }
 
   /**
@@ -91,10 +106,16 @@ public final class OperatorSite implements AutoCloseable {
   public static Node start(String name, Path config, Map<String, String> environment, Region region,
       Credential admin)
       throws IOException, InterruptedException {
-    ProcessBuilder builder = new ProcessBuilder(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), "dev.keyhold.app.KeyholdCommand",
-        "--config", config.toString()).redirectErrorStream(true);
+    return start(name, List.of("dev.keyhold.app.KeyholdCommand", "--config", config.toString()), environment,
+        region, admin);
+  }
+
+  private static Node start(String name, List<String> mainAndArguments, Map<String, String> environment,
+      Region region, Credential admin) throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path")));
+    command.addAll(mainAndArguments);
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
     builder.environment().putAll(environment);
     Process process = builder.start();
     BufferedReader output = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
@@ -103,10 +124,11 @@ public final class OperatorSite implements AutoCloseable {
       seen.append(line).append('\n');
       Matcher serving = SERVING.matcher(line);
       if (serving.find()) {
-        Thread drain = new Thread(() -> output.lines().forEach(rest -> { }), name + "-output");
+        List<String> later = new CopyOnWriteArrayList<>();
+        Thread drain = new Thread(() -> output.lines().forEach(later::add), name + "-output");
         drain.setDaemon(true);
         drain.start();
-        return new Node(name, process, URI.create(serving.group(1)), region, admin);
+        return new Node(name, process, URI.create(serving.group(1)), region, admin, later);
       }
     }
     process.waitFor(10, TimeUnit.SECONDS);
@@ -165,7 +187,7 @@ public final class OperatorSite implements AutoCloseable {
   }
 
   /** One node: {@code bin/keyhold --config docs/examples/node.yaml} in a JVM of its own. */
-  public record Node(String name, Process process, URI uri, Region region, Credential admin) {
+  public record Node(String name, Process process, URI uri, Region region, Credential admin, List<String> output) {
     /** A client that signs as the administrator and never retries. */
     public KmsClient client() {
       return KmsClient.builder()
@@ -182,6 +204,11 @@ public final class OperatorSite implements AutoCloseable {
     String health() throws IOException, InterruptedException {
       return HttpClient.newHttpClient().send(HttpRequest.newBuilder(uri.resolve("/health")).build(),
           HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    /** Whether the node has printed a line that contains {@code text} since it started serving. */
+    boolean printed(String text) {
+      return output.stream().anyMatch(line -> line.contains(text));
     }
 
     /** {@code kill -9}. */

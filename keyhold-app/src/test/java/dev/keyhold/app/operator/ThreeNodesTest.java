@@ -71,7 +71,7 @@ class ThreeNodesTest {
     return blob[0];
   }
 
-  private static String awaitDecrypt(KmsClient client, SdkBytes blob) throws InterruptedException {
+  static String awaitDecrypt(KmsClient client, SdkBytes blob) throws InterruptedException {
     String[] plaintext = new String[1];
     awaitWithin(Duration.ofSeconds(30), () -> {
       try {

@@ -56,6 +56,14 @@ import org.slf4j.LoggerFactory;
  * happened, tries v, then v+1: at most one failed login, never a guess. It then finishes the rotation. Passwords
  * are rotated only when every HSM of the cluster is active and its profile has {@code C_SetPIN}, so no
  * HSM is left behind on a password the store forgot.
+ *
+ * <h2>One connecting node at a time</h2>
+ *
+ * A connect runs while its node holds the store's connect role ({@link MetadataStore#holdsRole}), a
+ * PostgreSQL advisory lock that goes with the node's database session. So two nodes never rotate the
+ * same password at once, and a node that dies mid-connect frees the store for another: the holder of
+ * the background role finishes the connects that nobody runs ({@link #finishAbandonedConnects}),
+ * from whatever step the dead node reached.
  */
 public final class KeyStoreConnections implements AutoCloseable {
   static final String KMSUSER = "kmsuser";
@@ -80,6 +88,8 @@ public final class KeyStoreConnections implements AutoCloseable {
   private final Map<String, ConnectedStore> connected = new ConcurrentHashMap<>();
   private final List<Consumer<String>> connectedListeners = new CopyOnWriteArrayList<>();
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
+  /** The stores whose connect waits in the connector's queue, so that a store is queued once. */
+  private final Set<String> queued = ConcurrentHashMap.newKeySet();
 
   public KeyStoreConnections(MetadataStore metadata, Clusters clusters, MasterKey masterKey,
       SessionPoolConfig poolConfig, Checkpoints checkpoints) {
@@ -108,12 +118,14 @@ public final class KeyStoreConnections implements AutoCloseable {
    */
   boolean join(String keyStoreId) {
     synchronized (lockFor(keyStoreId)) {
-      if (connected.containsKey(keyStoreId)) {
-        return true;
-      }
       KeyStoreRecord store = metadata.inTransaction(c -> KeyStoreTable.byId(c, keyStoreId)).orElse(null);
       if (store == null || store.state != ConnectionState.CONNECTED) {
         return false;
+      }
+      ConnectedStore joined = connected.get(keyStoreId);
+      if (joined != null) {
+        useStorePassword(store, joined);
+        return true;
       }
       try {
         ConnectedStore logins = open(store, false);
@@ -125,6 +137,20 @@ public final class KeyStoreConnections implements AutoCloseable {
         LOG.warn("cannot log in to the connected key store {}: {}", keyStoreId, e.getMessage());
         return false;
       }
+    }
+  }
+
+  /**
+   * Has {@code logins} log in with the password {@code store} knows from their next login on: another
+   * node may have rotated it since they logged in. Sessions logged in now stay logged in.
+   */
+  private void useStorePassword(KeyStoreRecord store, ConnectedStore logins) {
+    if (store.pendingPassword != null) {
+      return; // a rotation under way; its end publishes the settled password
+    }
+    Pin password = masterKey.open(store.password, store.id);
+    for (ServingHsm hsm : logins.hsms()) {
+      hsm.token().useLoginPin(hsm.token().profile().loginPin(KMSUSER, password));
     }
   }
 
@@ -168,7 +194,24 @@ public final class KeyStoreConnections implements AutoCloseable {
   }
 
   void connectInBackground(String keyStoreId) {
-    connector.execute(() -> connect(keyStoreId));
+    if (queued.add(keyStoreId)) {
+      connector.execute(() -> {
+        queued.remove(keyStoreId);
+        connect(keyStoreId);
+      });
+    }
+  }
+
+  /**
+   * Connects, in the background, the stores left CONNECTING that no node connects now: their node
+   * died, or lost the database, in the middle. Run by the holder of the background role.
+   */
+  public void finishAbandonedConnects() {
+    for (KeyStoreRecord store : metadata.inTransaction(KeyStoreTable::all)) {
+      if (store.state == ConnectionState.CONNECTING) {
+        connectInBackground(store.id);
+      }
+    }
   }
 
   /** Closes the store's logins; waits for a connect of the same store that is under way. */
@@ -194,24 +237,43 @@ public final class KeyStoreConnections implements AutoCloseable {
 
   private void connect(String keyStoreId) {
     synchronized (lockFor(keyStoreId)) {
-      KeyStoreRecord store = metadata.inTransaction(c -> KeyStoreTable.byId(c, keyStoreId)).orElse(null);
-      if (store == null || store.state != ConnectionState.CONNECTING) {
-        return;
+      String role = connectRoleOf(keyStoreId);
+      if (!metadata.holdsRole(role)) {
+        return; // another node connects it; its outcome follows
       }
-      ConnectedStore logins;
       try {
-        logins = open(store, true);
-      } catch (ConnectFailure failure) {
-        LOG.warn("connecting key store {} failed: {}", keyStoreId, failure.getMessage());
-        finish(keyStoreId, ConnectionState.FAILED, failure.code, null);
-        return;
-      } catch (RuntimeException e) {
-        LOG.warn("connecting key store {} failed", keyStoreId, e);
-        finish(keyStoreId, ConnectionState.FAILED, ConnectionErrorCode.INTERNAL_ERROR, null);
-        return;
+        connectHoldingRole(keyStoreId);
+      } finally {
+        metadata.releaseRole(role);
       }
-      finish(keyStoreId, ConnectionState.CONNECTED, null, logins);
     }
+  }
+
+  private void connectHoldingRole(String keyStoreId) {
+    KeyStoreRecord store = metadata.inTransaction(c -> KeyStoreTable.byId(c, keyStoreId)).orElse(null);
+    if (store == null || store.state != ConnectionState.CONNECTING) {
+      return;
+    }
+    ConnectedStore logins;
+    try {
+      logins = open(store, true);
+    } catch (ConnectRoleLost lost) {
+      LOG.warn("stopped connecting key store {}: {}", keyStoreId, lost.getMessage());
+      return;
+    } catch (ConnectFailure failure) {
+      LOG.warn("connecting key store {} failed: {}", keyStoreId, failure.getMessage());
+      finish(keyStoreId, ConnectionState.FAILED, failure.code, null);
+      return;
+    } catch (RuntimeException e) {
+      LOG.warn("connecting key store {} failed", keyStoreId, e);
+      finish(keyStoreId, ConnectionState.FAILED, ConnectionErrorCode.INTERNAL_ERROR, null);
+      return;
+    }
+    finish(keyStoreId, ConnectionState.CONNECTED, null, logins);
+  }
+
+  private static String connectRoleOf(String keyStoreId) {
+    return "keyhold_connect_" + keyStoreId;
   }
 
   /**
@@ -371,6 +433,10 @@ public final class KeyStoreConnections implements AutoCloseable {
           return null;
         });
         checkpoints.reached("changing " + hsm.hsmId());
+        if (!metadata.holdsRole(connectRoleOf(store.id))) {
+          throw new ConnectRoleLost("this node lost the database, and with it the right to rotate; the node "
+              + "that takes the store over resumes from the recorded step");
+        }
         logins.token(hsm.hsmId()).changePin(
             hsm.profile().loginPin(KMSUSER, current), hsm.profile().loginPin(KMSUSER, next));
         checkpoints.reached("pin-changed " + hsm.hsmId());
@@ -390,6 +456,7 @@ public final class KeyStoreConnections implements AutoCloseable {
       }
       KeyStoreTable.update(c, latest.withPendingPromoted());
       KeyStoreTable.clearPasswordVersionsOnHsms(c, store.id);
+      changed(c, store.id); // nodes still logged in take the new password for their next login
       return null;
     });
     checkpoints.reached("promoted");
@@ -402,6 +469,15 @@ public final class KeyStoreConnections implements AutoCloseable {
 
   /** A password the store knows, and its version. */
   private record Candidate(Pin password, int version) {}
+
+  /** Why a connect stopped without an outcome: another node takes the store over. */
+  private static final class ConnectRoleLost extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    ConnectRoleLost(String message) {
+      super(message);
+    }
+  }
 
   /** Why a connect ended FAILED. */
   private static final class ConnectFailure extends RuntimeException {

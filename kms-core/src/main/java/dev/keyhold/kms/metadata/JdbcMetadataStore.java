@@ -201,6 +201,11 @@ public final class JdbcMetadataStore implements MetadataStore {
     return roles.map(locks -> locks.holds(role)).orElse(true);
   }
 
+  @Override
+  public void releaseRole(String role) {
+    roles.ifPresent(locks -> locks.release(role));
+  }
+
   private static void pauseBeforeAttempt(int attempt) {
     try {
       Thread.sleep(ThreadLocalRandom.current().nextLong(1, 5L << attempt));

@@ -43,6 +43,9 @@ public interface MetadataStore extends AutoCloseable {
    */
   boolean holdsRole(String role);
 
+  /** Gives up {@code role} if this node holds it, so that the next node to ask takes it. */
+  void releaseRole(String role);
+
   @Override
   void close();
 

@@ -63,6 +63,20 @@ final class RoleLocks implements AutoCloseable {
     }
   }
 
+  /** Gives up {@code role} if this node holds it; a connection that is gone has given it up already. */
+  synchronized void release(String role) {
+    if (!held.remove(role) || connection == null) {
+      return;
+    }
+    try (PreparedStatement give = connection.prepareStatement("SELECT pg_advisory_unlock(hashtext(?))")) {
+      give.setString(1, role);
+      give.execute();
+    } catch (SQLException e) {
+      LOG.warn("cannot give up the role {}; it goes with this node's connection: {}", role, e.getMessage());
+      closeQuietly();
+    }
+  }
+
   private void reconnect() throws SQLException {
     closeQuietly();
     connection = DriverManager.getConnection(url, properties);
