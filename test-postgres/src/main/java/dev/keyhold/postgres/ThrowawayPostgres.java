@@ -112,6 +112,33 @@ public final class ThrowawayPostgres implements AutoCloseable {
     return url(name);
   }
 
+  /**
+   * Backs up the database of {@code jdbcUrl} into {@code file} as an operator does, with
+   * {@code pg_dump} in its custom format.
+   */
+  public void dump(String jdbcUrl, Path file) {
+    String database = jdbcUrl.substring(jdbcUrl.lastIndexOf('/') + 1);
+    try {
+      run(List.of(bin.resolve("pg_dump").toString(), "-h", "127.0.0.1", "-p", String.valueOf(port), "-U", USER,
+          "--format=custom", "--file=" + file, database), false);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot dump " + database, e);
+    }
+  }
+
+  /** Restores a {@link #dump} into a new database with {@code pg_restore}, and returns its JDBC URL. */
+  public String restore(Path file) {
+    String url = newDatabase();
+    try {
+      run(List.of(bin.resolve("pg_restore").toString(), "-h", "127.0.0.1", "-p", String.valueOf(port), "-U", USER,
+          "--exit-on-error", "--no-owner", "--dbname=" + url.substring(url.lastIndexOf('/') + 1), file.toString()),
+          false);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot restore " + file, e);
+    }
+    return url;
+  }
+
   public int port() {
     return port;
   }

@@ -14,6 +14,7 @@ import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -53,6 +54,9 @@ public final class OperatorSite implements AutoCloseable {
 
   final Cluster cluster;
   final Credential admin;
+  /** The JDBC URL of the site's database, which every node started by {@link #start(String)} uses. */
+  final String database;
+  final Path masterKeyFile;
   private final SoftHsmClusterExtension softhsm;
   private final Map<String, String> environment;
   private final List<Node> nodes = new ArrayList<>();
@@ -63,10 +67,11 @@ public final class OperatorSite implements AutoCloseable {
     cluster = new LocalClusterProvisioner(softhsm.module(), configDir.resolve("clusters.json"))
         .provision(ClusterId.random(new SecureRandom()), 2, Optional.empty(), softhsm.soPin(), softhsm.kmsuserPin())
         .cluster();
-    MasterKey masterKey = MasterKey.loadOrCreate(configDir.resolve("master.key"));
+    masterKeyFile = configDir.resolve("master.key");
+    MasterKey masterKey = MasterKey.loadOrCreate(masterKeyFile);
     Path secrets = Files.createDirectories(work.resolve("secrets"));
     Files.writeString(secrets.resolve("db-password"), "unused\n");
-    String database = ThrowawayPostgres.forThisJvm().newDatabase();
+    database = ThrowawayPostgres.forThisJvm().newDatabase();
     environment = Map.of("KEYHOLD_PORT", "0", "KEYHOLD_CONFIG_DIR", configDir.toString(), "KEYHOLD_DB_URL", database,
         "KEYHOLD_SECRETS_DIR", secrets.toString(),
         "KEYHOLD_LOG_DIR", Files.createDirectories(work.resolve("log")).toString());
@@ -78,8 +83,15 @@ public final class OperatorSite implements AutoCloseable {
 
   /** Starts the node {@code name} and waits until it serves. */
   Node start(String name) throws IOException, InterruptedException {
-    return started(start(name, List.of("dev.keyhold.app.KeyholdCommand", "--config", EXAMPLE.toString()),
-        environmentOf(name), Region.EU_WEST_1, admin));
+    return startOn(database, name);
+  }
+
+  /** Starts the node {@code name} with its metadata in the database of {@code databaseUrl}, and waits until it serves. */
+  Node startOn(String databaseUrl, String name) throws IOException, InterruptedException {
+    Map<String, String> node = environmentOf(name);
+    node.put("KEYHOLD_DB_URL", databaseUrl);
+    return started(start(name, List.of("dev.keyhold.app.KeyholdCommand", "--config", EXAMPLE.toString()), node,
+        Region.EU_WEST_1, admin));
   }
 
   /** Starts the node {@code name}, which stops for good when a connect reaches {@code step} ({@link PausingNode}). */
@@ -125,7 +137,13 @@ public final class OperatorSite implements AutoCloseable {
       Matcher serving = SERVING.matcher(line);
       if (serving.find()) {
         List<String> later = new CopyOnWriteArrayList<>();
-        Thread drain = new Thread(() -> output.lines().forEach(later::add), name + "-output");
+        Thread drain = new Thread(() -> {
+          try {
+            output.lines().forEach(later::add);
+          } catch (UncheckedIOException e) {
+            // the node was killed: its output ends here
+          }
+        }, name + "-output");
         drain.setDaemon(true);
         drain.start();
         return new Node(name, process, URI.create(serving.group(1)), region, admin, later);

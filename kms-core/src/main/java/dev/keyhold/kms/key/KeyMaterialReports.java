@@ -41,20 +41,6 @@ public final class KeyMaterialReports {
         unreachable.add(hsmId);
       }
     });
-    List<KeyMaterialReport.MissingMaterial> missing = new ArrayList<>();
-    for (KeyRecord key : owned) {
-      List<String> lacking = labelsByHsm.entrySet().stream()
-          .filter(entry -> !entry.getValue().contains(key.arn())).map(Map.Entry::getKey).toList();
-      if (!lacking.isEmpty()) {
-        missing.add(new KeyMaterialReport.MissingMaterial(key.keyId(), key.arn(), lacking));
-      }
-    }
-    Set<String> ownedArns = owned.stream().map(KeyRecord::arn).collect(Collectors.toSet());
-    String prefix = account.keyArn("");
-    List<KeyMaterialReport.Orphan> orphans = new ArrayList<>();
-    labelsByHsm.forEach((hsmId, labels) -> labels.stream().sorted()
-        .filter(label -> label.startsWith(prefix) && !ownedArns.contains(label))
-        .forEach(label -> orphans.add(new KeyMaterialReport.Orphan(hsmId, label))));
-    return new KeyMaterialReport(missing, orphans, unreachable);
+    return KeyMaterialReport.of(owned, labelsByHsm, unreachable, account.keyArn(""));
   }
 }

@@ -58,9 +58,14 @@ public final class KeyReplication implements AutoCloseable {
   private final Map<String, Map<String, Set<String>>> lastListed = new ConcurrentHashMap<>();
   private ScheduledExecutorService scheduler; // guarded by this
 
+  private final String keyArnPrefix;
+  /** The keys that each store's last pass found without material. */
+  private final Map<String, List<String>> withoutMaterial = new ConcurrentHashMap<>();
+
   public KeyReplication(KmsKeys keys, CustomKeyStores keyStores, KeyStoreConnections connections,
       MetadataStore metadata, Clock clock) {
     this.rollback = keys.rollback();
+    this.keyArnPrefix = keys.keyArnPrefix();
     this.keyStores = keyStores;
     this.connections = connections;
     this.metadata = metadata;
@@ -98,6 +103,7 @@ public final class KeyReplication implements AutoCloseable {
       connections.connected(storeId).ifPresent(logins -> pass(storeId, logins, reconcile));
     }
     health.keySet().retainAll(connections.connectedStoreIds());
+    withoutMaterial.keySet().retainAll(connections.connectedStoreIds());
   }
 
   /** The health of every connected store's cluster, as of the last pass. */
@@ -187,7 +193,19 @@ public final class KeyReplication implements AutoCloseable {
       copyMissing(storeId, logins, owned, listed);
       finishDeletions(storeId, logins);
     }
-    health.put(storeId, healthOf(storeId, keyStores.describe(storeId).cloudHsmClusterId(), logins, owned, listed));
+    KeyMaterialReport material = KeyMaterialReport.of(owned, listed, List.of(), keyArnPrefix);
+    // A key whose material was made after the listing above looks bare for one pass: report only the
+    // keys that two passes in a row found without material.
+    List<String> candidates = material.keysWithoutMaterial();
+    List<String> previously = withoutMaterial.getOrDefault(storeId, List.of());
+    List<String> bare = candidates.stream().filter(previously::contains).toList();
+    List<String> reportedBefore = health.containsKey(storeId) ? health.get(storeId).keysWithoutMaterial() : List.of();
+    bare.stream().filter(arn -> !reportedBefore.contains(arn))
+        .forEach(arn -> LOG.warn("no HSM of key store {} holds the material of {}: its calls fail until a backup "
+            + "that holds it is restored", storeId, arn));
+    withoutMaterial.put(storeId, candidates);
+    health.put(storeId, healthOf(storeId, keyStores.describe(storeId).cloudHsmClusterId(), logins, owned, listed,
+        bare, material.orphans()));
   }
 
   private static Optional<Set<String>> list(ServingHsm hsm) {
@@ -268,7 +286,8 @@ public final class KeyReplication implements AutoCloseable {
   }
 
   private static ClusterHealth healthOf(String storeId, String clusterId, ConnectedStore logins,
-      List<KeyRecord> owned, Map<String, Set<String>> listed) {
+      List<KeyRecord> owned, Map<String, Set<String>> listed, List<String> keysWithoutMaterial,
+      List<KeyMaterialReport.Orphan> orphans) {
     List<ClusterHealth.Hsm> hsms = new ArrayList<>();
     boolean complete = true;
     int answering = 0;
@@ -282,6 +301,6 @@ public final class KeyReplication implements AutoCloseable {
     }
     ClusterHealth.State state = answering == 0 ? ClusterHealth.State.UNAVAILABLE
         : complete ? ClusterHealth.State.ACTIVE : ClusterHealth.State.DEGRADED;
-    return new ClusterHealth(storeId, clusterId, state, hsms);
+    return new ClusterHealth(storeId, clusterId, state, hsms, keysWithoutMaterial, orphans);
   }
 }

@@ -375,6 +375,11 @@ public final class KmsKeys {
   }
 
   /** For the reconciler, which runs the rollback in each pass. */
+  /** The prefix of the ARNs of this account's keys, which label their material. */
+  String keyArnPrefix() {
+    return account.keyArn("");
+  }
+
   CreateKeyRollback rollback() {
     return rollback;
   }

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectWriter;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableSortedSet;
 import dev.keyhold.kms.key.ClusterHealth;
+import dev.keyhold.kms.key.KeyMaterialReport;
 import dev.keyhold.kms.key.KeyReplication;
 import java.io.UncheckedIOException;
 import java.util.Collection;
@@ -22,7 +23,8 @@ import java.util.Set;
  * <pre>{@code
  * {"node":"node-1","roles":["keyhold_background"],"status":"DEGRADED","keyStoresChecked":1,
  *  "keyStores":[{"id":"cks-...","cluster":"cluster-...",
- *  "state":"DEGRADED","hsms":[{"hsmId":"hsm-...","state":"DEGRADED","keysMissing":3}, ...]}]}
+ *  "state":"DEGRADED","hsms":[{"hsmId":"hsm-...","state":"DEGRADED","keysMissing":3}, ...],
+ *  "keysWithoutMaterial":["arn:aws:kms:..."],"orphanedMaterial":[{"hsmId":"hsm-...","label":"arn:..."}]}]}
  * }</pre>
  *
  * {@code status} is the worst of the stores' states. With no store reported it is {@code ACTIVE} and
@@ -96,10 +98,15 @@ public final class HealthReport {
     }
   }
 
-  /** The JSON of one key store; its HSMs are {@link ClusterHealth.Hsm}s as they are: hsmId, state, keysMissing. */
-  private record Store(String id, String cluster, ClusterHealth.State state, List<ClusterHealth.Hsm> hsms) {
+  /**
+   * The JSON of one key store; its HSMs are {@link ClusterHealth.Hsm}s as they are (hsmId, state,
+   * keysMissing), its orphans {@link KeyMaterialReport.Orphan}s (hsmId, label).
+   */
+  private record Store(String id, String cluster, ClusterHealth.State state, List<ClusterHealth.Hsm> hsms,
+      List<String> keysWithoutMaterial, List<KeyMaterialReport.Orphan> orphanedMaterial) {
     static Store of(ClusterHealth health) {
-      return new Store(health.customKeyStoreId(), health.clusterId(), health.state(), health.hsms());
+      return new Store(health.customKeyStoreId(), health.clusterId(), health.state(), health.hsms(),
+          health.keysWithoutMaterial(), health.orphanedMaterial());
     }
   }
 }

@@ -30,7 +30,9 @@ import java.util.function.ToDoubleFunction;
  *       each connected key store;
  *   <li>{@code keyhold_hsm_health{key_store,hsm}}: 1 ACTIVE, 0 DEGRADED;
  *   <li>{@code keyhold_hsm_keys_missing{key_store,hsm}}: the store's KMS keys the HSM lacks;
- *   <li>{@code keyhold_cluster_health{key_store,cluster}}: 1 ACTIVE, 0.5 DEGRADED, 0 UNAVAILABLE.
+ *   <li>{@code keyhold_cluster_health{key_store,cluster}}: 1 ACTIVE, 0.5 DEGRADED, 0 UNAVAILABLE;
+ *   <li>{@code keyhold_keys_without_material{key_store}}: KMS keys whose material no HSM holds;
+ *   <li>{@code keyhold_orphaned_key_material{key_store}}: material labelled as a KMS key that no key owns.
  * </ul>
  *
  * The HSM and cluster gauges are read when scraped, from the reconciler's last findings ({@link
@@ -113,6 +115,12 @@ public final class ServiceMetrics implements RequestObserver {
         .callback(gauge -> health.get().forEach(
             store -> gauge.call(clusterValue(store.state()), store.customKeyStoreId(), store.clusterId())))
         .register(registry);
+    registerStoreGauge("keyhold_keys_without_material",
+        "KMS keys of the key store whose material no HSM holds (their calls fail), as last listed.",
+        health, store -> store.keysWithoutMaterial().size());
+    registerStoreGauge("keyhold_orphaned_key_material",
+        "Key material on the store's HSMs labelled as a KMS key of the account that no key owns, as last listed.",
+        health, store -> store.orphanedMaterial().size());
   }
 
   /** Metrics over a running Keyhold: its node, reconciler and connections. */
@@ -141,6 +149,16 @@ public final class ServiceMetrics implements RequestObserver {
         .labelNames("key_store", "hsm")
         .callback(gauge -> health.get().forEach(store -> store.hsms().forEach(
             hsm -> gauge.call(value.applyAsDouble(hsm), store.customKeyStoreId(), hsm.hsmId()))))
+        .register(registry);
+  }
+
+  private void registerStoreGauge(String name, String help, Supplier<? extends Collection<ClusterHealth>> health,
+      ToDoubleFunction<ClusterHealth> value) {
+    GaugeWithCallback.builder()
+        .name(name)
+        .help(help)
+        .labelNames("key_store")
+        .callback(gauge -> health.get().forEach(store -> gauge.call(value.applyAsDouble(store), store.customKeyStoreId())))
         .register(registry);
   }
 

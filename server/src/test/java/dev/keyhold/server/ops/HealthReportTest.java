@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.keyhold.kms.key.ClusterHealth;
 import dev.keyhold.kms.key.ClusterHealth.Hsm;
 import dev.keyhold.kms.key.ClusterHealth.State;
+import dev.keyhold.kms.key.KeyMaterialReport;
 import java.io.IOException;
 import java.util.List;
 import java.util.Set;
@@ -16,13 +17,15 @@ class HealthReportTest {
   private static final ObjectMapper MAPPER = new ObjectMapper();
 
   private static final ClusterHealth ACTIVE = new ClusterHealth("cks-a", "cluster-aaaaaaaaaaa", State.ACTIVE,
-      List.of(new Hsm("hsm-a1", State.ACTIVE, 0), new Hsm("hsm-a2", State.ACTIVE, 0)));
+      List.of(new Hsm("hsm-a1", State.ACTIVE, 0), new Hsm("hsm-a2", State.ACTIVE, 0)), List.of(), List.of());
   private static final ClusterHealth DEGRADED = new ClusterHealth("cks-b", "cluster-bbbbbbbbbbb", State.DEGRADED,
-      List.of(new Hsm("hsm-b1", State.ACTIVE, 0), new Hsm("hsm-b2", State.DEGRADED, 3)));
+      List.of(new Hsm("hsm-b1", State.ACTIVE, 0), new Hsm("hsm-b2", State.DEGRADED, 3)),
+      List.of("arn:aws:kms:us-east-1:111122223333:key/bare"),
+      List.of(new KeyMaterialReport.Orphan("hsm-b1", "arn:aws:kms:us-east-1:111122223333:key/orphan")));
   private static final String NODE = "node-1";
   private static final Set<String> ROLES = Set.of("keyhold_background");
   private static final ClusterHealth UNAVAILABLE = new ClusterHealth("cks-c", "cluster-ccccccccccc",
-      State.UNAVAILABLE, List.of(new Hsm("hsm-c1", State.DEGRADED, 5)));
+      State.UNAVAILABLE, List.of(new Hsm("hsm-c1", State.DEGRADED, 5)), List.of(), List.of());
 
   @Test
   void everyClusterActiveIsActiveAnd200() throws IOException {
@@ -34,7 +37,8 @@ class HealthReportTest {
         {"node": "node-1", "roles": ["keyhold_background"], "status": "ACTIVE", "keyStoresChecked": 1, "keyStores": [
           {"id": "cks-a", "cluster": "cluster-aaaaaaaaaaa", "state": "ACTIVE", "hsms": [
             {"hsmId": "hsm-a1", "state": "ACTIVE", "keysMissing": 0},
-            {"hsmId": "hsm-a2", "state": "ACTIVE", "keysMissing": 0}]}]}
+            {"hsmId": "hsm-a2", "state": "ACTIVE", "keysMissing": 0}],
+           "keysWithoutMaterial": [], "orphanedMaterial": []}]}
         """));
   }
 
@@ -48,10 +52,13 @@ class HealthReportTest {
         {"node": "node-1", "roles": ["keyhold_background"], "status": "DEGRADED", "keyStoresChecked": 2, "keyStores": [
           {"id": "cks-a", "cluster": "cluster-aaaaaaaaaaa", "state": "ACTIVE", "hsms": [
             {"hsmId": "hsm-a1", "state": "ACTIVE", "keysMissing": 0},
-            {"hsmId": "hsm-a2", "state": "ACTIVE", "keysMissing": 0}]},
+            {"hsmId": "hsm-a2", "state": "ACTIVE", "keysMissing": 0}],
+           "keysWithoutMaterial": [], "orphanedMaterial": []},
           {"id": "cks-b", "cluster": "cluster-bbbbbbbbbbb", "state": "DEGRADED", "hsms": [
             {"hsmId": "hsm-b1", "state": "ACTIVE", "keysMissing": 0},
-            {"hsmId": "hsm-b2", "state": "DEGRADED", "keysMissing": 3}]}]}
+            {"hsmId": "hsm-b2", "state": "DEGRADED", "keysMissing": 3}],
+           "keysWithoutMaterial": ["arn:aws:kms:us-east-1:111122223333:key/bare"],
+           "orphanedMaterial": [{"hsmId": "hsm-b1", "label": "arn:aws:kms:us-east-1:111122223333:key/orphan"}]}]}
         """));
   }
 
@@ -66,7 +73,8 @@ class HealthReportTest {
     assertThat(body.get("keyStoresChecked").asInt()).isEqualTo(3);
     assertThat(body.get("keyStores").get(2)).isEqualTo(json("""
         {"id": "cks-c", "cluster": "cluster-ccccccccccc", "state": "UNAVAILABLE", "hsms": [
-          {"hsmId": "hsm-c1", "state": "DEGRADED", "keysMissing": 5}]}
+          {"hsmId": "hsm-c1", "state": "DEGRADED", "keysMissing": 5}],
+         "keysWithoutMaterial": [], "orphanedMaterial": []}
         """));
   }
 

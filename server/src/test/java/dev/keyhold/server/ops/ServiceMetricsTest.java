@@ -66,7 +66,7 @@ class ServiceMetricsTest {
   @Test
   void gaugesShowTheHealthAndSessionsSuppliedAtScrapeTime() throws IOException {
     health.set(List.of(new ClusterHealth(STORE, CLUSTER, State.ACTIVE,
-        List.of(new ClusterHealth.Hsm("hsm-1", State.ACTIVE, 0), new ClusterHealth.Hsm("hsm-2", State.ACTIVE, 0)))));
+        List.of(new ClusterHealth.Hsm("hsm-1", State.ACTIVE, 0), new ClusterHealth.Hsm("hsm-2", State.ACTIVE, 0)), List.of(), List.of())));
     sessions.set(List.of(new SessionsInUse(STORE, "hsm-1", 3), new SessionsInUse(STORE, "hsm-2", 0)));
 
     Exposition active = Exposition.scrape(metrics);
@@ -79,7 +79,8 @@ class ServiceMetricsTest {
     assertThat(active.value("keyhold_hsm_sessions_in_use", hsm("hsm-2"))).hasValue(0);
 
     health.set(List.of(new ClusterHealth(STORE, CLUSTER, State.DEGRADED,
-        List.of(new ClusterHealth.Hsm("hsm-1", State.ACTIVE, 0), new ClusterHealth.Hsm("hsm-2", State.DEGRADED, 7)))));
+        List.of(new ClusterHealth.Hsm("hsm-1", State.ACTIVE, 0), new ClusterHealth.Hsm("hsm-2", State.DEGRADED, 7)),
+        List.of("arn:aws:kms:us-east-1:111122223333:key/bare"), List.of())));
 
     Exposition degraded = Exposition.scrape(metrics);
 
@@ -87,9 +88,11 @@ class ServiceMetricsTest {
     assertThat(degraded.value("keyhold_hsm_health", hsm("hsm-1"))).hasValue(1);
     assertThat(degraded.value("keyhold_hsm_health", hsm("hsm-2"))).hasValue(0);
     assertThat(degraded.value("keyhold_hsm_keys_missing", hsm("hsm-2"))).hasValue(7);
+    assertThat(degraded.value("keyhold_keys_without_material", Map.of("key_store", STORE))).hasValue(1);
+    assertThat(degraded.value("keyhold_orphaned_key_material", Map.of("key_store", STORE))).hasValue(0);
 
     health.set(List.of(new ClusterHealth(STORE, CLUSTER, State.UNAVAILABLE,
-        List.of(new ClusterHealth.Hsm("hsm-1", State.DEGRADED, 0), new ClusterHealth.Hsm("hsm-2", State.DEGRADED, 7)))));
+        List.of(new ClusterHealth.Hsm("hsm-1", State.DEGRADED, 0), new ClusterHealth.Hsm("hsm-2", State.DEGRADED, 7)), List.of(), List.of())));
 
     Exposition unavailable = Exposition.scrape(metrics);
 
@@ -99,7 +102,7 @@ class ServiceMetricsTest {
 
   @Test
   void aStoreNoLongerConnectedLeavesNoSeries() throws IOException {
-    health.set(List.of(new ClusterHealth(STORE, CLUSTER, State.ACTIVE, List.of(new ClusterHealth.Hsm("hsm-1", State.ACTIVE, 0)))));
+    health.set(List.of(new ClusterHealth(STORE, CLUSTER, State.ACTIVE, List.of(new ClusterHealth.Hsm("hsm-1", State.ACTIVE, 0)), List.of(), List.of())));
     sessions.set(List.of(new SessionsInUse(STORE, "hsm-1", 1)));
     assertThat(Exposition.scrape(metrics).named("keyhold_cluster_health")).hasSize(1);
 
