@@ -40,6 +40,23 @@ class BackgroundRoleTest {
   }
 
   @Test
+  void aReleasedRoleGoesToTheNextNodeThatAsks() {
+    String url = ThrowawayPostgres.forThisJvm().newDatabase();
+    try (JdbcMetadataStore a = JdbcMetadataStore.open(url, ThrowawayPostgres.USER, "");
+        JdbcMetadataStore b = JdbcMetadataStore.open(url, ThrowawayPostgres.USER, "")) {
+      assertThat(a.holdsRole("keyhold_connect_cks-1")).isTrue();
+      assertThat(b.holdsRole("keyhold_connect_cks-1")).isFalse();
+      assertThat(b.holdsRole(ROLE)).as("another role is another lock").isTrue();
+
+      a.releaseRole("keyhold_connect_cks-1");
+
+      assertThat(b.holdsRole("keyhold_connect_cks-1")).isTrue();
+      assertThat(a.holdsRole("keyhold_connect_cks-1")).isFalse();
+      assertThat(b.holdsRole(ROLE)).as("releasing one role keeps the others").isTrue();
+    }
+  }
+
+  @Test
   void anEmbeddedStoreAlwaysHoldsItsRoles(@TempDir Path data) {
     try (JdbcMetadataStore embedded = JdbcMetadataStore.embedded(data)) {
       assertThat(embedded.holdsRole(ROLE)).isTrue();
