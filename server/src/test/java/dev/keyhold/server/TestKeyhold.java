@@ -16,6 +16,8 @@ import dev.keyhold.pkcs11.SessionPoolConfig;
 import dev.keyhold.postgres.ThrowawayPostgres;
 import dev.keyhold.server.auth.Credential;
 import dev.keyhold.server.auth.CredentialStore;
+import dev.keyhold.server.auth.Credentials;
+import dev.keyhold.server.auth.MetadataCredentials;
 import dev.keyhold.server.auth.SigV4Authenticator;
 import dev.keyhold.server.ops.RequestObserver;
 import dev.keyhold.server.ops.RequestOutcome;
@@ -30,6 +32,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
@@ -43,7 +46,7 @@ import software.amazon.awssdk.services.kms.KmsClient;
  * A whole Keyhold from real parts, as the tests of the HTTP layer drive it: SoftHSM2 clusters
  * provisioned in the test class's token directory, an H2 metadata store and a master key in a data
  * directory, a key store connected and made the default one, credentials sealed in a credentials
- * file, SigV4 and key policies enforced, and the server on a free port of 127.0.0.1. Clients are the
+ * file (on PostgreSQL: in the database, as in operator mode), SigV4 and key policies enforced, and the server on a free port of 127.0.0.1. Clients are the
  * AWS SDK's own {@link KmsClient}.
  *
  * <p>Its callers: {@link #admin} (the account root, an administrator), {@link #alice} (a user of the
@@ -80,8 +83,10 @@ final class TestKeyhold implements AutoCloseable {
     this.spareClusters = all.subList(1, all.size());
     ClusterRegistry registry = ClusterRegistry.of(all);
 
-    // On a real PostgreSQL when the build runs the server's tests there (the on-postgresql execution).
-    metadata = "postgresql".equals(System.getProperty("keyhold.test.metadata"))
+    // On a real PostgreSQL when the build runs the server's tests there (the on-postgresql execution),
+    // with the credentials in the database, as a node in operator mode keeps them.
+    boolean onPostgresql = "postgresql".equals(System.getProperty("keyhold.test.metadata"));
+    metadata = onPostgresql
         ? JdbcMetadataStore.open(ThrowawayPostgres.forThisJvm().newDatabase(), ThrowawayPostgres.USER, "")
         : JdbcMetadataStore.embedded(data);
     MasterKey masterKey = MasterKey.loadOrCreate(data.resolve("master.key"));
@@ -94,10 +99,20 @@ final class TestKeyhold implements AutoCloseable {
     checkState(keyStores.awaitConnected(storeId, Duration.ofSeconds(30)).connectionState() == ConnectionState.CONNECTED,
         "key store %s did not connect", storeId);
 
-    CredentialStore credentials = CredentialStore.load(data.resolve("credentials.json"), masterKey);
-    admin = add(credentials, Credential.generate("arn:aws:iam::111122223333:root", true, random));
-    alice = add(credentials, Credential.generate("arn:aws:iam::111122223333:user/alice", false, random));
-    mallory = add(credentials, Credential.generate("arn:aws:iam::444455556666:user/mallory", false, random));
+    Credentials credentials;
+    Consumer<Credential> adding;
+    if (onPostgresql) {
+      MetadataCredentials inDatabase = new MetadataCredentials(metadata, masterKey, Clock.systemUTC());
+      credentials = inDatabase;
+      adding = inDatabase::create;
+    } else {
+      CredentialStore inFile = CredentialStore.load(data.resolve("credentials.json"), masterKey);
+      credentials = inFile;
+      adding = inFile::add;
+    }
+    admin = add(adding, Credential.generate("arn:aws:iam::111122223333:root", true, random));
+    alice = add(adding, Credential.generate("arn:aws:iam::111122223333:user/alice", false, random));
+    mallory = add(adding, Credential.generate("arn:aws:iam::444455556666:user/mallory", false, random));
     RequestObserver recorder = outcomes::add;
     server = configuration.apply(KeyholdServer.builder(keyhold,
             new SigV4Authenticator(credentials, ACCOUNT.region(), Clock.systemUTC()))
@@ -153,8 +168,8 @@ final class TestKeyhold implements AutoCloseable {
     metadata.close();
   }
 
-  private static Credential add(CredentialStore credentials, Credential credential) {
-    credentials.add(credential);
+  private static Credential add(Consumer<Credential> credentials, Credential credential) {
+    credentials.accept(credential);
     return credential;
   }
 }
