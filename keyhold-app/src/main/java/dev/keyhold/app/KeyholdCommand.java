@@ -12,6 +12,7 @@ import dev.keyhold.server.KeyholdServer;
 import dev.keyhold.server.ServerTls;
 import dev.keyhold.server.auth.Credential;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -162,6 +163,28 @@ public final class KeyholdCommand implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new KeyholdCommand()).execute(args));
+    System.exit(run(args, System.err));
+  }
+
+  /**
+   * Runs {@code bin/keyhold} with {@code args} and returns its exit code. A failure to start prints
+   * one line to {@code err}, {@code keyhold: <what went wrong>}, never a stack trace: an operator reads
+   * it, and the log above it says where it came from.
+   */
+  static int run(String[] args, PrintStream err) {
+    return new CommandLine(new KeyholdCommand())
+        .setExecutionExceptionHandler((exception, command, parsed) -> {
+          err.println("keyhold: " + oneLine(exception));
+          return 1;
+        })
+        .execute(args);
+  }
+
+  private static String oneLine(Throwable failure) {
+    String message = failure.getMessage();
+    if (message == null || failure instanceof IOException) { // an I/O message is often a bare path
+      message = failure.getClass().getSimpleName() + (message == null ? "" : ": " + message);
+    }
+    return message.replace('\n', ' ');
   }
 }

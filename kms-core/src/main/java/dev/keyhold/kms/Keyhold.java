@@ -125,8 +125,9 @@ public final class Keyhold implements AutoCloseable {
   }
 
   /**
-   * Starts the background work: every {@code replicationInterval} the abandoned connects and a
-   * reconciler pass (on the holder of the {@value #BACKGROUND_ROLE} role) or a probe of this node's HSMs (on the others), and every
+   * Starts the background work: every {@code replicationInterval} the logins to HSMs that answer
+   * again (on every node), the abandoned connects and a reconciler pass (on the holder of the
+   * {@value #BACKGROUND_ROLE} role) or a probe of this node's HSMs (on the others), and every
    * {@code deletionInterval} the deletion of keys whose waiting period ended (on the holder); all of
    * it stops at {@link #close()}.
    */
@@ -145,6 +146,7 @@ public final class Keyhold implements AutoCloseable {
 
   private void reconcileOrProbe() {
     try {
+      connections.logInToReturningHsms();
       holdsBackgroundRole = metadata.holdsRole(BACKGROUND_ROLE);
       if (holdsBackgroundRole) {
         connections.finishAbandonedConnects();

@@ -42,10 +42,16 @@ public final class Token implements AutoCloseable {
   private final String label;
   private final TokenProfile profile;
   private final SessionPoolConfig poolConfig;
+  /** Null while a token made by {@link #awaitingLogin} has not logged in. */
   private volatile Pin loginPin;
   /** Null while the token is lost; swapped without a lock so a failing call never waits on a reconnect. */
   private final AtomicReference<Connection> connection = new AtomicReference<>();
-  private boolean everConnected; // guarded by this
+  /**
+   * Whether a token missing from the library is a lost device (to wait for, or to re-initialise the
+   * library for) rather than a label that names nothing: once it was reached, or when it was opened
+   * to be reached later. Guarded by this.
+   */
+  private boolean knownToExist;
   private volatile boolean closed;
 
   private Token(Pkcs11Module module, String label, TokenProfile profile, Pin loginPin, SessionPoolConfig poolConfig) {
@@ -65,14 +71,55 @@ public final class Token implements AutoCloseable {
    */
   public static Token login(
       Pkcs11Module module, String label, TokenProfile profile, Pin loginPin, SessionPoolConfig poolConfig) {
-    Token token = new Token(
-        checkNotNull(module, "module"),
-        checkNotNull(label, "label"),
-        checkNotNull(profile, "profile"),
-        checkNotNull(loginPin, "loginPin"),
-        checkNotNull(poolConfig, "poolConfig"));
+    Token token = new Token(checkNotNull(module, "module"), checkNotNull(label, "label"),
+        checkNotNull(profile, "profile"), checkNotNull(loginPin, "loginPin"), checkNotNull(poolConfig, "poolConfig"));
     token.connection();
     return token;
+  }
+
+  /**
+   * A token that is not logged in yet, such as one HSM of a cluster that is down while the others
+   * serve: every call fails with {@link DeviceLostException}, and nothing reaches the library, until
+   * {@link #logIn} succeeds. So a caller unsure which PIN the token holds decides each login attempt
+   * itself: a token that locks its user out after a few failures never sees one by accident.
+   */
+  public static Token awaitingLogin(Pkcs11Module module, String label, TokenProfile profile,
+      SessionPoolConfig poolConfig) {
+    Token token = new Token(checkNotNull(module, "module"), checkNotNull(label, "label"),
+        checkNotNull(profile, "profile"), null, checkNotNull(poolConfig, "poolConfig"));
+    synchronized (token) {
+      token.knownToExist = true;
+    }
+    return token;
+  }
+
+  /**
+   * Logs in to a token made by {@link #awaitingLogin} with {@code loginPin}, which it keeps for later
+   * logins; a token logged in already keeps its login and takes {@code loginPin} for the next.
+   *
+   * @throws BadCredentialsException if the token refuses {@code loginPin}; the token stays as it was
+   * @throws DeviceLostException if the token does not answer
+   */
+  public synchronized void logIn(Pin loginPin) {
+    checkNotNull(loginPin, "loginPin");
+    Pin before = this.loginPin;
+    this.loginPin = loginPin;
+    try {
+      connection();
+    } catch (RuntimeException e) {
+      this.loginPin = before;
+      throw e;
+    }
+  }
+
+  /** Whether the library shows a token with this label now, found without logging in. */
+  public boolean isPresent() {
+    try {
+      module.slotId(label);
+      return true;
+    } catch (TokenNotFoundException | DeviceLostException e) {
+      return false;
+    }
   }
 
   public String label() {
@@ -338,6 +385,9 @@ public final class Token implements AutoCloseable {
    */
   private synchronized Connection connect() {
     checkState(!closed, "token '%s' is closed", label);
+    if (loginPin == null) {
+      throw new DeviceLostException("token '" + label + "' is not logged in yet", null, null);
+    }
     Connection current = connection.get();
     if (current != null) {
       if (current.generation == module.generation()) {
@@ -347,7 +397,7 @@ public final class Token implements AutoCloseable {
       current.pool.abandon(); // died with the old C_Initialize; closing its handles could hit new sessions
     }
     Connection opened;
-    if (!everConnected) {
+    if (!knownToExist) {
       opened = open();
     } else {
       long seen = module.generation();
@@ -367,7 +417,7 @@ public final class Token implements AutoCloseable {
         }
       }
     }
-    everConnected = true;
+    knownToExist = true;
     connection.set(opened);
     return opened;
   }

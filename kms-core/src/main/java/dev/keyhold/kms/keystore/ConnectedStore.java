@@ -9,8 +9,10 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A connected key store's logins: one {@link Token} per active HSM, logged in as kmsuser, and which
- * of them answer. Built by the connecting thread before the store is visible; read-only after.
+ * A connected key store's logins: one {@link Token} per active HSM, logged in as kmsuser (or awaiting
+ * its login, for an HSM that did not answer at connect), and which of them answer. Built by the
+ * connecting thread before the store is visible; its list of HSMs is fixed after, so that whatever
+ * is indexed by it (a key's Aead per HSM) stays aligned.
  */
 public final class ConnectedStore implements AutoCloseable {
   private final List<Pkcs11Module> modules = new ArrayList<>();
@@ -24,7 +26,16 @@ public final class ConnectedStore implements AutoCloseable {
   }
 
   void add(String hsmId, Token token) {
-    building.add(new ServingHsm(hsmId, token));
+    add(new ServingHsm(hsmId, token, false));
+  }
+
+  /** Adds an HSM that did not answer, at its place in the cluster's order, to be logged in to later. */
+  void addAwaitingLogin(String hsmId, Token token) {
+    add(new ServingHsm(hsmId, token, true));
+  }
+
+  private void add(ServingHsm hsm) {
+    building.add(hsm);
     hsms = ImmutableList.copyOf(building);
   }
 

@@ -88,6 +88,8 @@ public final class KeyStoreConnections implements AutoCloseable {
   private final Map<String, ConnectedStore> connected = new ConcurrentHashMap<>();
   private final List<Consumer<String>> connectedListeners = new CopyOnWriteArrayList<>();
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
+  /** Tokens of returning HSMs that refused every password the store knows: never tried again. */
+  private final Set<Token> refused = ConcurrentHashMap.newKeySet();
   /** The stores whose connect waits in the connector's queue, so that a store is queued once. */
   private final Set<String> queued = ConcurrentHashMap.newKeySet();
 
@@ -150,7 +152,9 @@ public final class KeyStoreConnections implements AutoCloseable {
     }
     Pin password = masterKey.open(store.password, store.id);
     for (ServingHsm hsm : logins.hsms()) {
-      hsm.token().useLoginPin(hsm.token().profile().loginPin(KMSUSER, password));
+      if (!hsm.isAwaitingLogin()) { // that one's login is decided in logInToReturningHsms
+        hsm.token().useLoginPin(hsm.token().profile().loginPin(KMSUSER, password));
+      }
     }
   }
 
@@ -219,6 +223,7 @@ public final class KeyStoreConnections implements AutoCloseable {
     synchronized (lockFor(keyStoreId)) {
       ConnectedStore store = connected.remove(keyStoreId);
       if (store != null) {
+        store.hsms().forEach(hsm -> refused.remove(hsm.token()));
         store.close();
       }
     }
@@ -330,16 +335,88 @@ public final class KeyStoreConnections implements AutoCloseable {
     ConnectedStore logins = new ConnectedStore();
     try {
       Map<String, Integer> held = new HashMap<>();
+      ConnectFailure unreachable = null;
       for (Hsm hsm : active) {
-        held.put(hsm.hsmId(), logIn(hsm, candidates(store, hsm, current, pending, recorded), logins));
+        Pkcs11Module module = load(hsm, logins);
+        try {
+          held.put(hsm.hsmId(), logIn(hsm, module, candidates(store, hsm, current, pending, recorded), logins));
+        } catch (Unreachable e) {
+          LOG.warn("key store {}: {}; serving from the other HSMs until it answers", store.id, e.getMessage());
+          logins.addAwaitingLogin(hsm.hsmId(), Token.awaitingLogin(module, hsm.tokenLabel(), hsm.profile(), poolConfig));
+          unreachable = e;
+        }
       }
-      if (rotate) {
+      if (held.isEmpty()) {
+        throw unreachable;
+      }
+      if (rotate && held.size() < active.size()) {
+        LOG.info("kmsuser password of key store {} not rotated: an HSM does not answer; the next connect with every"
+            + " HSM answering rotates it", store.id);
+      } else if (rotate) {
         rotate(store, cluster, logins, current, pending, held);
       }
       return logins;
     } catch (RuntimeException e) {
       logins.close();
       throw e;
+    }
+  }
+
+  /**
+   * Logs in to the HSMs of connected stores that did not answer when the store connected and answer
+   * now, each with the password the store records for it (or, for the one HSM whose password change a
+   * crash may have interrupted, the two it may hold): at most one refused login per HSM, never a
+   * guess. Every node does this for its own logins, at each background pass; the reconciler then
+   * copies in the keys such an HSM lacks.
+   */
+  public void logInToReturningHsms() {
+    for (String storeId : connectedStoreIds()) {
+      synchronized (lockFor(storeId)) {
+        ConnectedStore logins = connected.get(storeId);
+        List<ServingHsm> returning = logins == null ? List.of() : logins.hsms().stream()
+            .filter(hsm -> hsm.isAwaitingLogin() && !refused.contains(hsm.token()) && hsm.token().isPresent())
+            .toList();
+        if (!returning.isEmpty()) {
+          logInToReturning(storeId, returning);
+        }
+      }
+    }
+  }
+
+  private void logInToReturning(String storeId, List<ServingHsm> returning) {
+    KeyStoreRecord store = metadata.inTransaction(c -> KeyStoreTable.byId(c, storeId)).orElse(null);
+    if (store == null || store.state != ConnectionState.CONNECTED) {
+      return; // the store's own change follows
+    }
+    Pin current = masterKey.open(store.password, store.id);
+    Pin pending = store.pendingPassword == null ? null : masterKey.open(store.pendingPassword, store.id);
+    ImmutableMap<String, Integer> recorded = metadata.inTransaction(c -> KeyStoreTable.passwordVersionsOnHsms(c, store.id));
+    Optional<Cluster> cluster = clusters.current().find(store.clusterId);
+    for (ServingHsm serving : returning) {
+      Hsm hsm = cluster.flatMap(c -> c.hsms().stream().filter(h -> h.hsmId().equals(serving.hsmId())).findFirst())
+          .orElse(null);
+      if (hsm == null) {
+        continue; // gone from the clusters file; the next connect leaves it out
+      }
+      try {
+        for (Candidate candidate : candidates(store, hsm, current, pending, recorded)) {
+          try {
+            serving.token().logIn(hsm.profile().loginPin(KMSUSER, candidate.password));
+            serving.loggedIn();
+            LOG.info("HSM {} of key store {} answers again: logged in as kmsuser", hsm.hsmId(), storeId);
+            break;
+          } catch (BadCredentialsException refusedOnce) {
+            // the next candidate, if any
+          }
+        }
+        if (serving.isAwaitingLogin()) {
+          refused.add(serving.token());
+          LOG.error("HSM {} of key store {} refuses every password the store knows for kmsuser; it stays out of "
+              + "service until the store is disconnected and connected again", hsm.hsmId(), storeId);
+        }
+      } catch (Pkcs11Exception e) {
+        LOG.info("HSM {} of key store {} does not answer yet: {}", hsm.hsmId(), storeId, e.getMessage());
+      }
     }
   }
 
@@ -358,8 +435,8 @@ public final class KeyStoreConnections implements AutoCloseable {
     return ImmutableList.of(version == store.passwordVersion ? known : next);
   }
 
-  /** Logs in to {@code hsm} with the first candidate it takes; returns that candidate's version. */
-  private int logIn(Hsm hsm, List<Candidate> candidates, ConnectedStore logins) {
+  /** Loads {@code hsm}'s PKCS#11 library, released with {@code logins}. */
+  private static Pkcs11Module load(Hsm hsm, ConnectedStore logins) {
     Pkcs11Module module;
     try {
       module = Pkcs11Module.load(hsm.module());
@@ -367,6 +444,15 @@ public final class KeyStoreConnections implements AutoCloseable {
       throw new ConnectFailure(ConnectionErrorCode.NETWORK_ERRORS, hsm.hsmId() + ": " + e.getMessage());
     }
     logins.add(module);
+    return module;
+  }
+
+  /**
+   * Logs in to {@code hsm} with the first candidate it takes; returns that candidate's version.
+   *
+   * @throws Unreachable if the HSM does not answer
+   */
+  private int logIn(Hsm hsm, Pkcs11Module module, List<Candidate> candidates, ConnectedStore logins) {
     for (Candidate candidate : candidates) {
       try {
         Token token = Token.login(module, hsm.tokenLabel(), hsm.profile(),
@@ -380,7 +466,7 @@ public final class KeyStoreConnections implements AutoCloseable {
       } catch (PinLockedException e) {
         throw new ConnectFailure(ConnectionErrorCode.USER_LOCKED_OUT, hsm.hsmId() + ": " + e.getMessage());
       } catch (TokenNotFoundException | DeviceLostException | SessionsExhaustedException e) {
-        throw new ConnectFailure(ConnectionErrorCode.NETWORK_ERRORS, hsm.hsmId() + ": " + e.getMessage());
+        throw new Unreachable(hsm.hsmId() + " does not answer: " + e.getMessage());
       } catch (Pkcs11Exception e) {
         if (SOMEONE_ELSE_LOGGED_IN.contains(e.returnValue().orElse(""))) {
           throw new ConnectFailure(ConnectionErrorCode.USER_LOGGED_IN, hsm.hsmId() + ": " + e.getMessage());
@@ -480,13 +566,22 @@ public final class KeyStoreConnections implements AutoCloseable {
   }
 
   /** Why a connect ended FAILED. */
-  private static final class ConnectFailure extends RuntimeException {
+  private static class ConnectFailure extends RuntimeException {
     private static final long serialVersionUID = 1L;
     private final transient ConnectionErrorCode code;
 
     ConnectFailure(ConnectionErrorCode code, String message) {
       super(message);
       this.code = code;
+    }
+  }
+
+  /** An HSM that does not answer: the store connects without it if another one answers. */
+  private static final class Unreachable extends ConnectFailure {
+    private static final long serialVersionUID = 1L;
+
+    Unreachable(String message) {
+      super(ConnectionErrorCode.NETWORK_ERRORS, message);
     }
   }
 }

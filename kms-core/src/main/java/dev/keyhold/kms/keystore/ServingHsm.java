@@ -13,10 +13,17 @@ public final class ServingHsm {
   private final String hsmId;
   private final Token token;
   private volatile boolean lost;
+  private volatile boolean awaitingLogin;
 
-  ServingHsm(String hsmId, Token token) {
+  /**
+   * @param awaitingLogin whether the HSM did not answer when the store connected, so that this node
+   *     has not logged in to it yet; it counts as lost until {@link KeyStoreConnections} logs in
+   */
+  ServingHsm(String hsmId, Token token, boolean awaitingLogin) {
     this.hsmId = hsmId;
     this.token = token;
+    this.lost = awaitingLogin;
+    this.awaitingLogin = awaitingLogin;
   }
 
   public String hsmId() {
@@ -37,11 +44,25 @@ public final class ServingHsm {
   }
 
   public void markAnswering() {
+    lost = awaitingLogin;
+  }
+
+  /**
+   * Whether this node has yet to log in to the HSM, which did not answer when the store connected.
+   * Only {@link KeyStoreConnections} logs in to it, since it alone knows which passwords the HSM may
+   * hold; every call on it fails until then, without reaching the HSM.
+   */
+  public boolean isAwaitingLogin() {
+    return awaitingLogin;
+  }
+
+  void loggedIn() {
+    awaitingLogin = false;
     lost = false;
   }
 
   @Override
   public String toString() {
-    return "ServingHsm[" + hsmId + (lost ? ", lost]" : "]");
+    return "ServingHsm[" + hsmId + (awaitingLogin ? ", awaiting login]" : lost ? ", lost]" : "]");
   }
 }
