@@ -68,6 +68,25 @@ class LoginTest {
   }
 
   @Test
+  void aTokenAwaitingLoginReachesNothingUntilItsCallerLogsIn() {
+    String label = cluster.tokenLabels().get(0);
+    try (Token token = Token.awaitingLogin(cluster.module(), label, TokenProfile.SOFTHSM2,
+        SessionPoolConfig.defaults())) {
+      assertThat(token.isPresent()).isTrue();
+      assertThatThrownBy(token::probe).isInstanceOf(DeviceLostException.class).hasMessageContaining("not logged in");
+      Pin wrong = Pin.random(new SecureRandom(), 14);
+      assertThatThrownBy(() -> token.logIn(wrong)).isInstanceOf(BadCredentialsException.class);
+      assertThatThrownBy(token::probe).as("a refused PIN is not kept").isInstanceOf(DeviceLostException.class);
+
+      token.logIn(cluster.kmsuserPin());
+
+      token.probe();
+    }
+    assertThat(Token.awaitingLogin(cluster.module(), "no such token", TokenProfile.SOFTHSM2,
+        SessionPoolConfig.defaults()).isPresent()).isFalse();
+  }
+
+  @Test
   void changedPinLogsInFromThenOn() {
     Pin next = Pin.random(new SecureRandom(), 14);
     String label = cluster.tokenLabels().get(1);
