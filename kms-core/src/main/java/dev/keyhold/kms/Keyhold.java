@@ -8,7 +8,7 @@ import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.KeyReplication;
 import dev.keyhold.kms.key.KmsCrypto;
 import dev.keyhold.kms.key.KmsKeys;
-import dev.keyhold.kms.keystore.Checkpoints;
+import dev.keyhold.kms.metadata.Checkpoints;
 import dev.keyhold.kms.keystore.CustomKeyStores;
 import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.kms.metadata.MetadataStore;

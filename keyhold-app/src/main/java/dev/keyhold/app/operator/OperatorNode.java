@@ -3,7 +3,7 @@ package dev.keyhold.app.operator;
 import dev.keyhold.cluster.ClusterFileWatcher;
 import dev.keyhold.kms.Keyhold;
 import dev.keyhold.kms.key.Account;
-import dev.keyhold.kms.keystore.Checkpoints;
+import dev.keyhold.kms.metadata.Checkpoints;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.metadata.ServiceNode;
 import dev.keyhold.kms.secret.MasterKey;

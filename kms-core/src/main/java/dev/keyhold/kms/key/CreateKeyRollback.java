@@ -1,6 +1,6 @@
 package dev.keyhold.kms.key;
 
-import dev.keyhold.kms.keystore.Checkpoints;
+import dev.keyhold.kms.metadata.Checkpoints;
 import dev.keyhold.kms.metadata.MetadataStore;
 import java.util.List;
 import org.slf4j.Logger;

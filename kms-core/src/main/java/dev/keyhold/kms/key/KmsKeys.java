@@ -14,7 +14,7 @@ import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.Clusters;
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.error.Page;
-import dev.keyhold.kms.keystore.Checkpoints;
+import dev.keyhold.kms.metadata.Checkpoints;
 import dev.keyhold.kms.keystore.ConnectedStore;
 import dev.keyhold.kms.keystore.ConnectionState;
 import dev.keyhold.kms.keystore.CustomKeyStores;

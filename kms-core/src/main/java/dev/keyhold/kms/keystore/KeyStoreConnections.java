@@ -6,6 +6,7 @@ import com.google.common.collect.ImmutableSet;
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.Clusters;
 import dev.keyhold.cluster.Hsm;
+import dev.keyhold.kms.metadata.Checkpoints;
 import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.kms.secret.SealedSecret;

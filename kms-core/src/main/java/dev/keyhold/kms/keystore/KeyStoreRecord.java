@@ -67,6 +67,12 @@ final class KeyStoreRecord {
         passwordVersion, password, pending);
   }
 
+  /** The same passwords, sealed again (under another master key): nothing else changes. */
+  KeyStoreRecord withResealed(SealedSecret samePassword, SealedSecret samePending) {
+    return new KeyStoreRecord(id, name, clusterId, trustAnchorCertificate, state, errorCode, creationDate,
+        passwordVersion, samePassword, samePending);
+  }
+
   /** Every HSM now holds the pending password: it becomes the password. */
   KeyStoreRecord withPendingPromoted() {
     return new KeyStoreRecord(id, name, clusterId, trustAnchorCertificate, state, errorCode, creationDate,

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.kms.error.KmsErrorType;
 import dev.keyhold.kms.error.KmsException;
-import dev.keyhold.kms.keystore.Checkpoints;
+import dev.keyhold.kms.metadata.Checkpoints;
 import dev.keyhold.kms.keystore.KeyStoreFixture;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.metadata.MetadataStore;

@@ -2,7 +2,7 @@ package dev.keyhold.kms.key;
 
 import dev.keyhold.cluster.ClusterFile;
 import dev.keyhold.cluster.ClusterRegistry;
-import dev.keyhold.kms.keystore.Checkpoints;
+import dev.keyhold.kms.metadata.Checkpoints;
 import dev.keyhold.kms.keystore.CustomKeyStores;
 import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.kms.error.KmsErrorType;
-import dev.keyhold.kms.keystore.Checkpoints;
+import dev.keyhold.kms.metadata.Checkpoints;
 import dev.keyhold.kms.keystore.ConnectionState;
 import dev.keyhold.kms.keystore.CustomKeyStores;
 import dev.keyhold.kms.keystore.KeyStoreFixture;

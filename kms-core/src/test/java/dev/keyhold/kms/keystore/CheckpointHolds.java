@@ -1,5 +1,6 @@
 package dev.keyhold.kms.keystore;
 
+import dev.keyhold.kms.metadata.Checkpoints;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;

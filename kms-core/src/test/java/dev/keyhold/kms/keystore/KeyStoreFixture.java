@@ -7,6 +7,7 @@ import dev.keyhold.cluster.Hsm;
 import dev.keyhold.cluster.HsmState;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.KmsKeys;
+import dev.keyhold.kms.metadata.Checkpoints;
 import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.metadata.ServiceNode;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;

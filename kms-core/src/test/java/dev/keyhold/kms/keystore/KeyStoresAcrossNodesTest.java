@@ -3,6 +3,7 @@ package dev.keyhold.kms.keystore;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keyhold.cluster.Cluster;
+import dev.keyhold.kms.metadata.Checkpoints;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.metadata.TestMetadata;
 import dev.keyhold.kms.secret.MasterKey;

@@ -4,6 +4,7 @@ import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.ClusterFile;
 import dev.keyhold.cluster.ClusterRegistry;
 import dev.keyhold.cluster.Hsm;
+import dev.keyhold.kms.metadata.Checkpoints;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.Pin;

@@ -8,6 +8,7 @@ import com.google.common.cache.CacheBuilder;
 import com.google.common.collect.ImmutableList;
 import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
+import dev.keyhold.kms.secret.MasterKeyRotation;
 import dev.keyhold.kms.secret.SealedSecret;
 import dev.keyhold.pkcs11.Pin;
 import java.sql.Connection;
@@ -92,6 +93,23 @@ public final class MetadataCredentials implements Credentials {
       insert.setLong(6, creationMillis);
       insert.executeUpdate();
     }
+  }
+
+  /** The credentials' sealed secrets, for a master key rotation. */
+  public static MasterKeyRotation.SealedSecrets secrets() {
+    return (c, reseal) -> {
+      try (PreparedStatement select = c.prepareStatement("SELECT access_key_id, sealed_secret FROM credentials");
+          ResultSet rows = select.executeQuery();
+          PreparedStatement update = c.prepareStatement(
+              "UPDATE credentials SET sealed_secret = ? WHERE access_key_id = ?")) {
+        while (rows.next()) {
+          String accessKeyId = rows.getString(1);
+          update.setString(1, reseal.apply(SealedSecret.fromBase64(rows.getString(2)), accessKeyId).toBase64());
+          update.setString(2, accessKeyId);
+          update.executeUpdate();
+        }
+      }
+    };
   }
 
   /** Every credential, active or not, by access key id. */
