@@ -100,6 +100,24 @@ public final class OperatorSite implements AutoCloseable {
         environmentOf(name), Region.EU_WEST_1, admin));
   }
 
+  /** The configuration of the node {@code name}, as it reads docs/examples/node.yaml. */
+  NodeConfig config(String name) {
+    return ConfigFile.read(EXAMPLE, environmentOf(name)::get).orElseThrow();
+  }
+
+  /**
+   * Starts {@code main} with {@code arguments} in a JVM of its own, with the environment of the node
+   * {@code name} and the example configuration as its first argument; its output is merged.
+   */
+  Process launch(String name, Class<?> main, String... arguments) throws IOException {
+    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), main.getName(), EXAMPLE.toString()));
+    command.addAll(List.of(arguments));
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    builder.environment().putAll(environmentOf(name));
+    return builder.start();
+  }
+
   private Map<String, String> environmentOf(String name) {
     Map<String, String> node = new HashMap<>(environment);
     node.put("KEYHOLD_NODE", name);
