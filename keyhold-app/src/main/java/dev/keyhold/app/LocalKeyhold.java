@@ -8,6 +8,7 @@ import dev.keyhold.server.auth.Credential;
 import dev.keyhold.server.auth.CredentialStore;
 import dev.keyhold.server.auth.SigV4Authenticator;
 import dev.keyhold.server.ops.AuditLog;
+import dev.keyhold.server.quota.QuotaConfig;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -48,8 +49,11 @@ public final class LocalKeyhold implements AutoCloseable {
       CredentialStore credentials = CredentialStore.load(home.resolve("credentials.json"),
           MasterKey.loadOrCreate(home.resolve("data/master.key")));
       Credential root = rootCredential(credentials, account);
+      // No quotas: one machine serves far fewer requests than AWS's quotas admit, and the benchmarks
+      // that run this must measure the server, not a throttle.
       KeyholdServer server = listen.apply(KeyholdServer.builder(local.keyhold(),
               new SigV4Authenticator(credentials, account.region(), Clock.systemUTC()))
+          .quotas(QuotaConfig.unlimited())
           .observer(audit))
           .start();
       return new LocalKeyhold(local, audit, server, root);

@@ -3,12 +3,15 @@ package dev.keyhold.server;
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
+import com.google.common.base.Ticker;
 import com.google.common.collect.ImmutableList;
 import dev.keyhold.kms.Keyhold;
 import dev.keyhold.server.auth.RequestAuthenticator;
 import dev.keyhold.server.ops.HealthReport;
 import dev.keyhold.server.ops.RequestObserver;
 import dev.keyhold.server.ops.ServiceMetrics;
+import dev.keyhold.server.quota.QuotaConfig;
+import dev.keyhold.server.quota.RequestQuotas;
 import dev.keyhold.server.wire.KmsWireHandler;
 import dev.keyhold.server.wire.RequestIds;
 import io.undertow.Handlers;
@@ -31,6 +34,7 @@ import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.xnio.Options;
 
 /**
  * Keyhold's HTTP service: the AWS KMS API on {@code POST /} ({@link KmsWireHandler}), the cluster
@@ -50,6 +54,13 @@ import org.slf4j.LoggerFactory;
  * <p>{@code /health} and {@code /metrics} need no signature (monitors do not sign), and say only
  * which key stores, clusters and HSMs are up and how busy the service is: bind to an address only
  * trusted callers reach, as the default {@code 127.0.0.1} is.
+ *
+ * <p>Overload: requests over a quota ({@link QuotaConfig}, none unless {@link Builder#quotas} sets
+ * them) are answered {@code ThrottlingException}; at most {@link Builder#maxConnections} connections
+ * are open at once, and the kernel queues further ones in the listen backlog until one closes; a
+ * client that sends its headers too slowly, stalls a transfer, or sits idle between requests is
+ * disconnected ({@link Builder#requestHeaderTimeout}, {@link Builder#transferTimeout},
+ * {@link Builder#idleTimeout}), so that slow clients cannot hold the server's connections.
  *
  * <p>The server closes neither the Keyhold nor the observers: whoever built them does, after
  * {@link #close()}.
@@ -72,7 +83,7 @@ public final class KeyholdServer implements AutoCloseable {
     ServiceMetrics metrics = ServiceMetrics.create(builder.keyhold);
     KmsWireHandler kms = new KmsWireHandler(builder.keyhold, builder.authenticator,
         ImmutableList.<RequestObserver>builder().add(metrics).addAll(builder.observers).build(),
-        builder.maxRequestBytes);
+        builder.maxRequestBytes, RequestQuotas.of(builder.quotas, Ticker.systemTicker()));
     requests = new GracefulShutdownHandler(Handlers.routing()
         .post("/", new HttpContinueReadHandler(kms))
         .get("/health", new BlockingHandler(exchange -> health(exchange, builder.keyhold)))
@@ -80,6 +91,14 @@ public final class KeyholdServer implements AutoCloseable {
         .setFallbackHandler(ResponseCodeHandler.HANDLE_404));
     Undertow.Builder server = Undertow.builder()
         .setServerOption(UndertowOptions.MAX_ENTITY_SIZE, (long) builder.maxRequestBytes * DRAIN_FACTOR)
+        .setServerOption(UndertowOptions.REQUEST_PARSE_TIMEOUT, millis(builder.requestHeaderTimeout))
+        .setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, millis(builder.idleTimeout))
+        .setSocketOption(Options.READ_TIMEOUT, millis(builder.transferTimeout))
+        .setSocketOption(Options.WRITE_TIMEOUT, millis(builder.transferTimeout))
+        // XNIO stops accepting at the high water mark and accepts again below the low one; the
+        // connections beyond wait in the kernel's listen backlog.
+        .setSocketOption(Options.CONNECTION_HIGH_WATER, builder.maxConnections)
+        .setSocketOption(Options.CONNECTION_LOW_WATER, builder.maxConnections)
         .setHandler(new RequestIds(requests));
     if (builder.tls.isPresent()) {
       server.addHttpsListener(builder.port, builder.host, builder.tls.get().sslContext());
@@ -136,6 +155,10 @@ public final class KeyholdServer implements AutoCloseable {
     LOG.info("stopped serving on {}", uri);
   }
 
+  private static int millis(Duration timeout) {
+    return Math.toIntExact(timeout.toMillis());
+  }
+
   private static void health(HttpServerExchange exchange, Keyhold keyhold) {
     HealthReport report = HealthReport.of(keyhold.nodeName(), keyhold.roles(), keyhold.replication().health());
     exchange.setStatusCode(report.httpStatus());
@@ -158,6 +181,11 @@ public final class KeyholdServer implements AutoCloseable {
     private Optional<ServerTls> tls = Optional.empty();
     private int maxRequestBytes = 1 << 20;
     private Duration shutdownTimeout = Duration.ofSeconds(30);
+    private QuotaConfig quotas = QuotaConfig.unlimited();
+    private int maxConnections = 1024;
+    private Duration requestHeaderTimeout = Duration.ofSeconds(10);
+    private Duration transferTimeout = Duration.ofSeconds(30);
+    private Duration idleTimeout = Duration.ofSeconds(60);
 
     private Builder(Keyhold keyhold, RequestAuthenticator authenticator) {
       this.keyhold = checkNotNull(keyhold, "keyhold");
@@ -197,6 +225,55 @@ public final class KeyholdServer implements AutoCloseable {
       checkArgument(!shutdownTimeout.isNegative(), "a negative timeout: %s", shutdownTimeout);
       this.shutdownTimeout = shutdownTimeout;
       return this;
+    }
+
+    /**
+     * The request quotas this server enforces, per node (each server keeps its own buckets); none
+     * unless set. {@link QuotaConfig#aws()} is AWS's.
+     */
+    public Builder quotas(QuotaConfig quotas) {
+      this.quotas = checkNotNull(quotas, "quotas");
+      return this;
+    }
+
+    /**
+     * How many connections are open at once (default 1,024). Further clients are not refused: their
+     * connections wait in the kernel's listen backlog, unanswered, until one of the open ones closes.
+     */
+    public Builder maxConnections(int maxConnections) {
+      checkArgument(maxConnections > 0, "maxConnections must be positive: %s", maxConnections);
+      this.maxConnections = maxConnections;
+      return this;
+    }
+
+    /**
+     * How long a client may take to send a request's line and headers, from its first byte
+     * (default 10 s); then the connection closes. Stops clients that trickle headers.
+     */
+    public Builder requestHeaderTimeout(Duration timeout) {
+      this.requestHeaderTimeout = checkTimeout(timeout);
+      return this;
+    }
+
+    /**
+     * How long a read or write may wait for the client to send or take a byte while a request is
+     * read or its answer written (default 30 s); then the connection closes.
+     */
+    public Builder transferTimeout(Duration timeout) {
+      this.transferTimeout = checkTimeout(timeout);
+      return this;
+    }
+
+    /** How long a connection may sit between requests before it is closed (default 60 s). */
+    public Builder idleTimeout(Duration timeout) {
+      this.idleTimeout = checkTimeout(timeout);
+      return this;
+    }
+
+    private static Duration checkTimeout(Duration timeout) {
+      checkArgument(timeout.toMillis() > 0 && timeout.toMillis() <= Integer.MAX_VALUE,
+          "a timeout must be 1 ms to 24 days: %s", timeout);
+      return timeout;
     }
 
     /**

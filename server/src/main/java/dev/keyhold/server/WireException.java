@@ -3,8 +3,9 @@ package dev.keyhold.server;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 /**
- * A request refused before it reached kms-core: its envelope (target, content type, JSON) or its
- * signature is wrong. Answered 400 with {@code {"__type": type, "message": message}}, as AWS does.
+ * A request refused before it reached kms-core's operation: its envelope (target, content type, JSON)
+ * or its signature is wrong, or it is over a quota. Answered 400 with
+ * {@code {"__type": type, "message": message}}, as AWS does.
  */
 public final class WireException extends RuntimeException {
   /** The error types of the protocol itself; each name is the exact {@code __type} AWS sends. */
@@ -14,7 +15,9 @@ public final class WireException extends RuntimeException {
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
     SerializationException,
-    UnknownOperationException
+    UnknownOperationException,
+    /** Over a request quota ({@code dev.keyhold.server.quota}); the AWS SDKs retry it with backoff. */
+    ThrottlingException
   }
 
   private final Type type;

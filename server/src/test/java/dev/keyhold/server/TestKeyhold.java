@@ -41,6 +41,7 @@ import software.amazon.awssdk.http.SdkHttpClient;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.kms.KmsClient;
+import software.amazon.awssdk.services.kms.KmsClientBuilder;
 
 /**
  * A whole Keyhold from real parts, as the tests of the HTTP layer drive it: SoftHSM2 clusters
@@ -67,6 +68,7 @@ final class TestKeyhold implements AutoCloseable {
   private final SoftHsmClusterExtension softhsm;
   private final JdbcMetadataStore metadata;
   private final Keyhold keyhold;
+  private final SigV4Authenticator authenticator;
 
   private TestKeyhold(SoftHsmClusterExtension softhsm, Path data, int spareClusters,
       UnaryOperator<KeyholdServer.Builder> configuration) throws InterruptedException {
@@ -113,11 +115,8 @@ final class TestKeyhold implements AutoCloseable {
     admin = add(adding, Credential.generate("arn:aws:iam::111122223333:root", true, random));
     alice = add(adding, Credential.generate("arn:aws:iam::111122223333:user/alice", false, random));
     mallory = add(adding, Credential.generate("arn:aws:iam::444455556666:user/mallory", false, random));
-    RequestObserver recorder = outcomes::add;
-    server = configuration.apply(KeyholdServer.builder(keyhold,
-            new SigV4Authenticator(credentials, ACCOUNT.region(), Clock.systemUTC()))
-        .observer(recorder))
-        .start();
+    authenticator = new SigV4Authenticator(credentials, ACCOUNT.region(), Clock.systemUTC());
+    server = serve(configuration);
   }
 
   /** Two-HSM clusters: one behind the default key store, and {@code spareClusters} more. */
@@ -131,6 +130,15 @@ final class TestKeyhold implements AutoCloseable {
     return new TestKeyhold(softhsm, data, 0, configuration);
   }
 
+  /**
+   * A server of this Keyhold as {@code configuration} sets it up, every answer in {@link #outcomes};
+   * its caller closes it. The test's {@link #server} is one.
+   */
+  KeyholdServer serve(UnaryOperator<KeyholdServer.Builder> configuration) {
+    RequestObserver recorder = outcomes::add;
+    return configuration.apply(KeyholdServer.builder(keyhold, authenticator).observer(recorder)).start();
+  }
+
   URI endpoint() {
     return server.uri();
   }
@@ -141,14 +149,19 @@ final class TestKeyhold implements AutoCloseable {
   }
 
   KmsClient client(Credential caller, SdkHttpClient http) {
+    return clientOf(caller, server.uri(), http)
+        .overrideConfiguration(override -> override.retryStrategy(AwsRetryStrategy.doNotRetry()))
+        .build();
+  }
+
+  /** A client of {@code endpoint} that signs as {@code caller}, with the SDK's default retries unless set. */
+  static KmsClientBuilder clientOf(Credential caller, URI endpoint, SdkHttpClient http) {
     return KmsClient.builder()
-        .endpointOverride(server.uri())
+        .endpointOverride(endpoint)
         .region(Region.of(ACCOUNT.region()))
         .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
             caller.accessKeyId(), caller.secretAccessKey().withChars(String::new))))
-        .httpClient(http)
-        .overrideConfiguration(override -> override.retryStrategy(AwsRetryStrategy.doNotRetry()))
-        .build();
+        .httpClient(http);
   }
 
   /** The kmsuser password of every provisioned HSM. */

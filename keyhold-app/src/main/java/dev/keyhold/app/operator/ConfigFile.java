@@ -9,6 +9,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.google.common.collect.ImmutableList;
+import dev.keyhold.server.authz.KmsOperation;
+import dev.keyhold.server.quota.QuotaConfig;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -162,6 +164,8 @@ public final class ConfigFile {
           "/listen/port", "listen.port must be 0 to 65535");
       checks.that(node.listen().host() != null && !node.listen().host().isBlank(), "/listen/host",
           "listen.host must name an address to listen on");
+      checks.that(node.listen().maxConnections() == null || node.listen().maxConnections() > 0,
+          "/listen/maxConnections", "listen.maxConnections must be positive");
       NodeConfig.Tls tls = node.listen().tls();
       if (tls != null) {
         boolean pem = tls.certificate() != null && tls.privateKey() != null && tls.pkcs12() == null;
@@ -188,8 +192,33 @@ public final class ConfigFile {
         checks.present(metadata.jdbc().password(), "/metadata/jdbc/password");
       }
     }
+    if (node.quotas() != null) {
+      checkQuotas(node.quotas(), checks);
+    }
     checks.present(node.masterKey(), "/masterKey");
     checks.present(node.auditLog(), "/auditLog");
+  }
+
+  private static void checkQuotas(NodeConfig.Quotas quotas, Checks checks) {
+    checkRate(quotas.cryptographicPerAccount(), "/quotas/cryptographicPerAccount", checks);
+    checkRate(quotas.perKeyStore(), "/quotas/perKeyStore", checks);
+    checkRate(quotas.perCredential(), "/quotas/perCredential", checks);
+    quotas.operations().forEach((name, rate) -> {
+      String path = "/quotas/operations/" + name;
+      Optional<KmsOperation> operation = KmsOperation.named(name);
+      if (checks.that(operation.isPresent(), path, "quotas.operations: " + name + " is no operation Keyhold serves")) {
+        checks.that(!QuotaConfig.CRYPTOGRAPHIC.contains(operation.get()), path, "quotas.operations: " + name
+            + " shares quotas.cryptographicPerAccount and has no rate of its own");
+      }
+      checkRate(rate, path, checks);
+    });
+  }
+
+  private static void checkRate(String rate, String path, Checks checks) {
+    if (rate != null) {
+      checks.that(NodeConfig.Quotas.rate(rate).isPresent(), path, path.substring(1).replace('/', '.')
+          + " must be a positive number of requests per second, or unlimited");
+    }
   }
 
   /** Adds a problem, at its member's line, for each check that fails. */

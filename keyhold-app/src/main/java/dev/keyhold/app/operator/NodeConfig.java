@@ -2,12 +2,17 @@ package dev.keyhold.app.operator;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.google.common.primitives.Doubles;
+import dev.keyhold.server.authz.KmsOperation;
+import dev.keyhold.server.quota.QuotaConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalDouble;
 
 /**
  * One node of the service in operator mode, as its YAML file describes it ({@link ConfigFile}, which
@@ -20,6 +25,7 @@ import java.util.Optional;
  * @param masterKey the file of the master key that seals kmsuser passwords and credentials; every node
  *     of the service uses the same one
  * @param defaultKeyStore the name of the key store where CreateKey puts keys that name none (optional)
+ * @param quotas this node's request quotas (optional: without it, none)
  */
 public record NodeConfig(
     String node,
@@ -29,10 +35,54 @@ public record NodeConfig(
     Metadata metadata,
     Path masterKey,
     Path auditLog,
-    String defaultKeyStore) {
+    String defaultKeyStore,
+    Quotas quotas) {
 
-  /** Where the node serves; {@code tls} is optional. */
-  public record Listen(String host, Integer port, Tls tls) {}
+  /** Where the node serves; {@code tls} and {@code maxConnections} (open at once) are optional. */
+  public record Listen(String host, Integer port, Tls tls, Integer maxConnections) {}
+
+  /**
+   * Request quotas, per node: the section turns on AWS's ({@link QuotaConfig#aws()}), and each member
+   * given replaces one of them. A rate is requests per second: a positive number, or {@code unlimited}.
+   *
+   * @param operations rates by operation name ({@code CreateKey: 10}); not the cryptographic ones,
+   *     which share {@code cryptographicPerAccount}
+   */
+  public record Quotas(String cryptographicPerAccount, String perKeyStore, Map<String, String> operations,
+      String perCredential) {
+    /** A rate as the file writes it, if it is one. */
+    static OptionalDouble rate(String rate) {
+      if ("unlimited".equals(rate)) {
+        return OptionalDouble.of(QuotaConfig.UNLIMITED);
+      }
+      Double value = Doubles.tryParse(rate);
+      return value != null && value > 0 && !value.isInfinite() ? OptionalDouble.of(value) : OptionalDouble.empty();
+    }
+
+    /** The quotas, once {@link ConfigFile} found every rate and operation good. */
+    public QuotaConfig toQuotaConfig() {
+      QuotaConfig quotas = QuotaConfig.aws();
+      if (cryptographicPerAccount != null) {
+        quotas = quotas.withCryptographicPerAccount(rate(cryptographicPerAccount).orElseThrow());
+      }
+      if (perKeyStore != null) {
+        quotas = quotas.withPerKeyStore(rate(perKeyStore).orElseThrow());
+      }
+      if (perCredential != null) {
+        quotas = quotas.withPerCredential(rate(perCredential).orElseThrow());
+      }
+      for (Map.Entry<String, String> operation : operations().entrySet()) {
+        quotas = quotas.withOperation(KmsOperation.named(operation.getKey()).orElseThrow(),
+            rate(operation.getValue()).orElseThrow());
+      }
+      return quotas;
+    }
+
+    @Override
+    public Map<String, String> operations() {
+      return operations == null ? Map.of() : operations;
+    }
+  }
 
   /** PEM files ({@code certificate} and {@code privateKey}), or a PKCS#12 store and its password. */
   public record Tls(Path certificate, Path privateKey, Path pkcs12, Secret password) {}

@@ -12,6 +12,7 @@ import dev.keyhold.server.ServerTls;
 import dev.keyhold.server.auth.MetadataCredentials;
 import dev.keyhold.server.auth.SigV4Authenticator;
 import dev.keyhold.server.ops.AuditLog;
+import dev.keyhold.server.quota.QuotaConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.security.GeneralSecurityException;
@@ -75,7 +76,11 @@ public final class OperatorNode implements AutoCloseable {
       MetadataCredentials credentials = new MetadataCredentials(metadata, masterKey, Clock.systemUTC());
       KeyholdServer.Builder builder = KeyholdServer.builder(keyhold,
               new SigV4Authenticator(credentials, account.region(), Clock.systemUTC()))
-          .host(config.listen().host()).port(config.listen().port()).observer(audit);
+          .host(config.listen().host()).port(config.listen().port()).observer(audit)
+          .quotas(config.quotas() == null ? QuotaConfig.unlimited() : config.quotas().toQuotaConfig());
+      if (config.listen().maxConnections() != null) {
+        builder.maxConnections(config.listen().maxConnections());
+      }
       if (config.listen().tls() != null) {
         builder.tls(tlsOf(config.listen().tls()));
       }

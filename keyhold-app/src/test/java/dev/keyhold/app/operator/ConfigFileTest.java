@@ -2,6 +2,8 @@ package dev.keyhold.app.operator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.keyhold.server.authz.KmsOperation;
+import dev.keyhold.server.quota.QuotaConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -105,5 +107,75 @@ class ConfigFileTest {
     assertThat(read.problems()).hasSize(1);
     assertThat(read.problems().get(0).line()).isEqualTo(4);
     assertThat(read.problems().get(0).message()).contains("\"prot\"");
+  }
+
+  @Test
+  void quotasStartFromAwsAndEachMemberReplacesOne() throws Exception {
+    NodeConfig node = ConfigFile.read(withQuotas("""
+        quotas:
+          perKeyStore: 900
+          perCredential: 50.5
+          operations:
+            CreateKey: unlimited
+            DescribeKey: 100
+        """), Map.<String, String>of()::get).orElseThrow();
+
+    QuotaConfig quotas = node.quotas().toQuotaConfig();
+    assertThat(quotas.perKeyStore()).isEqualTo(900);
+    assertThat(quotas.perCredential()).isEqualTo(50.5);
+    assertThat(quotas.rateOf(KmsOperation.CreateKey)).isEqualTo(QuotaConfig.UNLIMITED);
+    assertThat(quotas.rateOf(KmsOperation.DescribeKey)).isEqualTo(100);
+    assertThat(quotas.rateOf(KmsOperation.Encrypt)).isEqualTo(QuotaConfig.aws().cryptographicPerAccount());
+    assertThat(quotas.rateOf(KmsOperation.ListKeys)).isEqualTo(QuotaConfig.aws().rateOf(KmsOperation.ListKeys));
+  }
+
+  @Test
+  void badQuotasAreReportedAtTheirLines() throws Exception {
+    ConfigFile.Read read = ConfigFile.read(withQuotas("""
+        quotas:
+          perKeyStore: 0
+          perCredential: lots
+          operations:
+            Encrypt: 10
+            Shred: 10
+        """), Map.<String, String>of()::get);
+
+    assertThat(read.problems()).extracting(ConfigFile.Problem::toString).containsExactly(
+        "line 11: quotas.perKeyStore must be a positive number of requests per second, or unlimited",
+        "line 12: quotas.perCredential must be a positive number of requests per second, or unlimited",
+        "line 14: quotas.operations: Encrypt shares quotas.cryptographicPerAccount and has no rate of its own",
+        "line 15: quotas.operations: Shred is no operation Keyhold serves");
+  }
+
+  @Test
+  void anUnknownQuotaFails() throws Exception {
+    ConfigFile.Read read = ConfigFile.read(withQuotas("""
+        quotas:
+          perAccount: 10
+        """), Map.<String, String>of()::get);
+
+    assertThat(read.problems()).singleElement().satisfies(problem -> {
+      assertThat(problem.line()).isEqualTo(11);
+      assertThat(problem.message()).contains("perAccount");
+    });
+  }
+
+  /** A complete file, quotas from its line 10 on. */
+  private Path withQuotas(String quotas) throws Exception {
+    return Files.writeString(work.resolve("node.yaml"), """
+        node: node-1
+        listen:
+          host: 127.0.0.1
+          port: 0
+        account:
+          id: "111122223333"
+          region: eu-west-1
+        clusters: /etc/keyhold/clusters.json
+        masterKey: /etc/keyhold/master.key
+        """ + quotas + """
+        metadata:
+          h2: /var/lib/keyhold
+        auditLog: /var/log/keyhold/audit.log
+        """);
   }
 }

@@ -30,6 +30,11 @@ public final class ResolvedKey {
     return record.arn();
   }
 
+  /** The custom key store whose HSMs hold the key's material. */
+  public String keyStoreId() {
+    return record.keyStoreId();
+  }
+
   public KeyState state() {
     return record.state();
   }

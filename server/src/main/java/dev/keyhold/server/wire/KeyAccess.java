@@ -11,6 +11,8 @@ import dev.keyhold.kms.key.ResolvedKey;
 import dev.keyhold.kms.policy.KeyPolicyAuthorizer;
 import dev.keyhold.server.auth.Caller;
 import dev.keyhold.server.authz.KmsOperation;
+import dev.keyhold.server.quota.QuotaConfig;
+import dev.keyhold.server.quota.RequestQuotas;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -25,6 +27,9 @@ import java.util.function.Supplier;
  *
  * <p>Operations call it for the keys they use ({@link Operations}); the handler then checks that an
  * operation on keys did, so that an operation that forgot fails closed ({@link #checkAuthorized}).
+ *
+ * <p>A cryptographic operation's key, once allowed, counts against its custom key store's quota
+ * ({@link RequestQuotas#admitKeyStore}): only requests that go on to the HSMs spend the store's rate.
  */
 final class KeyAccess {
   private final KmsOperation operation;
@@ -32,18 +37,20 @@ final class KeyAccess {
   private final Account account;
   private final KeyRecords keys;
   private final KeyPolicyAuthorizer authorizer;
+  private final RequestQuotas quotas;
   private final Set<String> encryptionContextKeys = new TreeSet<>();
   private String keyArn;
   private boolean keyAllowed;
   private boolean destinationAllowed;
 
   KeyAccess(KmsOperation operation, Caller caller, Account account, KeyRecords keys,
-      KeyPolicyAuthorizer authorizer) {
+      KeyPolicyAuthorizer authorizer, RequestQuotas quotas) {
     this.operation = operation;
     this.caller = caller;
     this.account = account;
     this.keys = keys;
     this.authorizer = authorizer;
+    this.quotas = quotas;
   }
 
   /**
@@ -88,6 +95,13 @@ final class KeyAccess {
     ResolvedKey key = allow(operation.keyAction(), keyOfCiphertext.get(), encryptionContext);
     keyAllowed = true;
     return key;
+  }
+
+  /** For GenerateRandom: a request that names a custom key store draws from its HSMs, and from its quota. */
+  void useKeyStore(String customKeyStoreId) {
+    if (customKeyStoreId != null) {
+      quotas.admitKeyStore(customKeyStoreId);
+    }
   }
 
   /**
@@ -144,6 +158,9 @@ final class KeyAccess {
     }
     authorizer.authorize(caller.principal(), action, key.arn(), key.policy(),
         encryptionContext == null ? Map.of() : encryptionContext);
+    if (QuotaConfig.CRYPTOGRAPHIC.contains(operation)) {
+      quotas.admitKeyStore(key.keyStoreId());
+    }
     return key;
   }
 

@@ -21,6 +21,7 @@ import dev.keyhold.server.auth.RequestAuthenticator;
 import dev.keyhold.server.authz.KmsOperation;
 import dev.keyhold.server.ops.RequestObserver;
 import dev.keyhold.server.ops.RequestOutcome;
+import dev.keyhold.server.quota.RequestQuotas;
 import io.undertow.server.HttpHandler;
 import io.undertow.server.HttpServerExchange;
 import io.undertow.server.RequestTooBigException;
@@ -44,7 +45,9 @@ import org.slf4j.LoggerFactory;
  * fault of the request, as AWS answers whatever its model says, 500 for a fault of the service and
  * 503 for a timeout.
  *
- * <p>Each request is read (at most {@code maxRequestBytes}), authenticated, authorized (custom key store
+ * <p>Each request is read (at most {@code maxRequestBytes}), authenticated, admitted by the quotas
+ * ({@link RequestQuotas}: the caller's, the operation's, and for a cryptographic operation its key
+ * store's once its key is allowed), authorized (custom key store
  * operations for administrators, key operations by each key's policy), run against kms-core, told to
  * every {@link RequestObserver}, and answered. An exception that is not a {@link KmsException} is a
  * fault of the service: it is logged with its request id, and the caller gets a KMSInternalException
@@ -64,6 +67,7 @@ public final class KmsWireHandler implements HttpHandler {
   private final RequestAuthenticator authenticator;
   private final ImmutableList<RequestObserver> observers;
   private final int maxRequestBytes;
+  private final RequestQuotas quotas;
   private final WireJson json = new WireJson();
   private final ImmutableMap<KmsOperation, WireOperation<?>> operations = Operations.all();
 
@@ -72,12 +76,13 @@ public final class KmsWireHandler implements HttpHandler {
    *     (and discarded) so that the connection stays usable
    */
   public KmsWireHandler(Keyhold keyhold, RequestAuthenticator authenticator, List<RequestObserver> observers,
-      int maxRequestBytes) {
+      int maxRequestBytes, RequestQuotas quotas) {
     checkArgument(maxRequestBytes > 0, "maxRequestBytes must be positive: %s", maxRequestBytes);
     this.keyhold = checkNotNull(keyhold, "keyhold");
     this.authenticator = checkNotNull(authenticator, "authenticator");
     this.observers = ImmutableList.copyOf(observers);
     this.maxRequestBytes = maxRequestBytes;
+    this.quotas = checkNotNull(quotas, "quotas");
   }
 
   /**
@@ -163,8 +168,10 @@ public final class KmsWireHandler implements HttpHandler {
     byte[] body = requestBody.bytes();
     Caller caller = authenticator.authenticate(view(exchange, body));
     trace.principalArn = Optional.of(caller.principalArn());
+    // After the signature: an unauthenticated caller spends nobody's quota.
+    quotas.admit(operation, caller.accessKeyId());
     KeyAccess keys = new KeyAccess(
-        operation, caller, keyhold.account(), keyhold.keys().resolver(), keyhold.authorizer());
+        operation, caller, keyhold.account(), keyhold.keys().resolver(), keyhold.authorizer(), quotas);
     trace.keys = Optional.of(keys);
     if (operation.authorization() == KmsOperation.Authorization.ADMINISTRATORS) {
       keys.checkAdministrator();

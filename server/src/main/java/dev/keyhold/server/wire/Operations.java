@@ -183,8 +183,10 @@ final class Operations {
         onKey(GenerateDataKeyWithoutPlaintext, GenerateDataKeyRequest.class, GenerateDataKeyRequest::keyId,
             GenerateDataKeyRequest::encryptionContext,
             (kms, key, r) -> kms.crypto().generateDataKeyWithoutPlaintext(key, r)),
-        op(GenerateRandom, GenerateRandomRequest.class, (kms, r) -> Map.of("Plaintext",
-            kms.crypto().generateRandom(r.numberOfBytes(), r.customKeyStoreId())))),
+        custom(GenerateRandom, GenerateRandomRequest.class, (kms, keys, r) -> {
+          keys.useKeyStore(r.customKeyStoreId());
+          return Map.of("Plaintext", kms.crypto().generateRandom(r.numberOfBytes(), r.customKeyStoreId()));
+        })),
         WireOperation::operation);
   }
 

@@ -3,12 +3,15 @@ package dev.keyhold.server.wire;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.google.common.base.Ticker;
 import dev.keyhold.kms.error.KmsErrorType;
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.policy.KeyPolicyAuthorizer;
 import dev.keyhold.server.auth.Caller;
 import dev.keyhold.server.authz.KmsOperation;
+import dev.keyhold.server.quota.QuotaConfig;
+import dev.keyhold.server.quota.RequestQuotas;
 import org.junit.jupiter.api.Test;
 
 /** What KeyAccess decides before it needs a key: who administers, and failing closed. */
@@ -43,6 +46,7 @@ class KeyAccessTest {
 
   private static KeyAccess access(KmsOperation operation, Caller caller) {
     // No key is resolved in these tests, so no key resolution is needed.
-    return new KeyAccess(operation, caller, ACCOUNT, null, new KeyPolicyAuthorizer());
+    return new KeyAccess(operation, caller, ACCOUNT, null, new KeyPolicyAuthorizer(),
+        RequestQuotas.of(QuotaConfig.unlimited(), Ticker.systemTicker()));
   }
 }
