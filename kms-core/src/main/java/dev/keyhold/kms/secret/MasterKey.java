@@ -180,7 +180,7 @@ public final class MasterKey {
     byte[] id = Arrays.copyOfRange(bytes, 1, 1 + ID_BYTES);
     Key key = ring.find(id).orElseGet(() -> {
       reload();
-      return ring.find(id).orElseThrow(() -> new IllegalArgumentException("the secret is sealed under master key "
+      return ring.find(id).orElseThrow(() -> new IllegalArgumentException("the sealed secret does not open: it is sealed under master key "
           + BaseEncoding.base16().lowerCase().encode(id) + ", which " + file + " and its rotation files do not hold"));
     });
     return open(key, bytes, 1 + ID_BYTES, context).orElseThrow(() ->
