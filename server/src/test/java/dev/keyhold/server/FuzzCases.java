@@ -223,7 +223,7 @@ final class FuzzCases {
         String name = names.isEmpty() ? "KeyId" : pick(random, names);
         byte[] text = request.text();
         String duplicate = "{\"" + name + "\":" + JSON.valueToTree(randomString(random, 8)) + (text.length > 2 ? "," : "");
-        request.text = concat(duplicate.getBytes(UTF_8), slice(text, 1, text.length));
+        request.text = concat(duplicate.getBytes(UTF_8), afterBrace(text));
       }
       case WRONG_VALUE -> member(request, random).set(TextNode.valueOf(pick(random, wrongValues(random))));
       case NUMBER_OUT_OF_RANGE -> {
@@ -273,7 +273,7 @@ final class FuzzCases {
       case OVERSIZED_BODY -> {
         byte[] text = request.text();
         String padding = "{\"Padding\":\"" + "p".repeat(maxRequestBytes + random.nextInt(maxRequestBytes)) + "\",";
-        request.text = concat(padding.getBytes(UTF_8), slice(text, 1, text.length));
+        request.text = concat(padding.getBytes(UTF_8), afterBrace(text));
       }
       case CONTENT_TYPE -> {
         request.contentTypeSet = true;
@@ -554,6 +554,11 @@ final class FuzzCases {
   private static byte[] insert(byte[] text, SplittableRandom random, byte[] inserted) {
     int at = random.nextInt(text.length + 1);
     return concat(concat(slice(text, 0, at), inserted), slice(text, at, text.length));
+  }
+
+  /** {@code text} without its opening brace, to go on after members put before its own; an empty one stays empty. */
+  private static byte[] afterBrace(byte[] text) {
+    return slice(text, Math.min(1, text.length), text.length);
   }
 
   private static byte[] slice(byte[] bytes, int from, int to) {
