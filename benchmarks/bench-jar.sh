@@ -1,12 +1,13 @@
-# Sourced by benchmarks/run-crash-loop and benchmarks/run-create-keys: the benchmarks' jar (every module
-# and dependency in one), rebuilt when a main source or POM is newer than it, or when REBUILD=1.
+# Sourced by benchmarks/run-crash-loop, benchmarks/run-create-keys and benchmarks/run-fuzz: the benchmarks' jar (every module
+# and dependency in one, and the server's test-jar for run-fuzz), rebuilt when a main source, a server test
+# source or a POM is newer than it, or when REBUILD=1.
 
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench_jar=$bench_root/benchmarks/target/benchmarks.jar
 
 bench_build_jar() {
   if [ -f "$bench_jar" ] && [ "${REBUILD:-0}" != 1 ] \
-      && [ -z "$(find "$bench_root" \( -path '*/src/main/*' -o -name pom.xml \) -newer "$bench_jar" -print -quit)" ]; then
+      && [ -z "$(find "$bench_root" \( -path '*/src/main/*' -o -path '*/server/src/test/*' -o -name pom.xml \) -newer "$bench_jar" -print -quit)" ]; then
     return 0
   fi
   echo "== building $bench_jar (mvn package, tests skipped)" >&2

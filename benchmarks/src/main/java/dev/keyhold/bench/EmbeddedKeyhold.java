@@ -52,12 +52,17 @@ public final class EmbeddedKeyhold implements AutoCloseable {
     return service.server().uri();
   }
 
+  /** The account root's credential, an administrator. */
+  public Credential root() {
+    return service.root();
+  }
+
   /**
    * A client over {@code http} that signs as the account root and never retries, so that a failed
    * call ends a run instead of hiding in a figure.
    */
   public KmsClient client(SdkHttpClient http) {
-    Credential root = service.root();
+    Credential root = root();
     return client(uri(), ACCOUNT.region(), StaticCredentialsProvider.create(
         AwsBasicCredentials.create(root.accessKeyId(), root.secretAccessKey().withChars(String::new))), http);
   }

@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
@@ -77,14 +78,11 @@ public final class KeyholdProcess implements AutoCloseable {
    * them. Fails with the service's output if it ends first or {@code timeout} passes.
    */
   public Credentials awaitCredentials(Duration timeout) throws IOException, InterruptedException {
-    Path file = home.resolve(CREDENTIALS_FILE);
     long deadline = System.nanoTime() + timeout.toNanos();
     while (true) {
-      Map<String, String> variables = readEnvironment(file);
-      // The endpoint is written after the credential: with it, the file is whole.
-      if (variables.containsKey("KEYHOLD_ENDPOINT")) {
-        return new Credentials(URI.create(variables.get("KEYHOLD_ENDPOINT")), variables.get("AWS_DEFAULT_REGION"),
-            variables.get("AWS_ACCESS_KEY_ID"), variables.get("AWS_SECRET_ACCESS_KEY"));
+      Optional<Credentials> written = credentials(home);
+      if (written.isPresent()) {
+        return written.get();
       }
       if (!process.isAlive()) {
         throw new IllegalStateException("Keyhold ended with exit code " + process.exitValue()
@@ -133,6 +131,17 @@ public final class KeyholdProcess implements AutoCloseable {
     } catch (IOException e) {
       return "(cannot read " + log + ": " + e + ")";
     }
+  }
+
+  /** The credentials the service serving {@code home} wrote there; empty until it has written them whole. */
+  public static Optional<Credentials> credentials(Path home) throws IOException {
+    Map<String, String> variables = readEnvironment(home.resolve(CREDENTIALS_FILE));
+    // The endpoint is written after the credential: with it, the file is whole.
+    if (!variables.containsKey("KEYHOLD_ENDPOINT")) {
+      return Optional.empty();
+    }
+    return Optional.of(new Credentials(URI.create(variables.get("KEYHOLD_ENDPOINT")),
+        variables.get("AWS_DEFAULT_REGION"), variables.get("AWS_ACCESS_KEY_ID"), variables.get("AWS_SECRET_ACCESS_KEY")));
   }
 
   private static Map<String, String> readEnvironment(Path file) throws IOException {

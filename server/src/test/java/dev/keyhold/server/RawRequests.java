@@ -8,12 +8,15 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.common.base.Splitter;
 import com.google.common.io.ByteStreams;
 import dev.keyhold.server.auth.Credential;
+import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.net.URI;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -22,6 +25,7 @@ import software.amazon.awssdk.http.ContentStreamProvider;
 import software.amazon.awssdk.http.SdkHttpMethod;
 import software.amazon.awssdk.http.SdkHttpRequest;
 import software.amazon.awssdk.http.auth.aws.signer.AwsV4HttpSigner;
+import software.amazon.awssdk.http.auth.spi.signer.HttpSigner;
 import software.amazon.awssdk.identity.spi.AwsCredentialsIdentity;
 
 /**
@@ -31,19 +35,29 @@ import software.amazon.awssdk.identity.spi.AwsCredentialsIdentity;
  */
 final class RawRequests implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** Longer than any answer takes: a server that has not answered by then hangs. */
+  private static final Duration READ_TIMEOUT = Duration.ofSeconds(30);
 
   private final URI endpoint;
   private final Credential caller;
+  private final String region;
   private final Socket socket;
   private final OutputStream out;
   private final InputStream in;
 
+  /** A connection to a TestKeyhold, signing as {@code caller} for its region. */
   RawRequests(URI endpoint, Credential caller) throws IOException {
+    this(endpoint, caller, TestKeyhold.ACCOUNT.region());
+  }
+
+  RawRequests(URI endpoint, Credential caller, String region) throws IOException {
     this.endpoint = endpoint;
     this.caller = caller;
+    this.region = region;
     this.socket = new Socket(endpoint.getHost(), endpoint.getPort());
+    socket.setSoTimeout(Math.toIntExact(READ_TIMEOUT.toMillis()));
     this.out = socket.getOutputStream();
-    this.in = socket.getInputStream();
+    this.in = new BufferedInputStream(socket.getInputStream());
   }
 
   /** An answer: its status, headers (by lower-case name) and body. */
@@ -56,6 +70,11 @@ final class RawRequests implements AutoCloseable {
     String error() throws IOException {
       return json().path("__type").asText() + ": " + json().path("message").asText();
     }
+
+    /** Whether the server closes the connection after this answer. */
+    boolean closes() {
+      return "close".equalsIgnoreCase(headers.getOrDefault("connection", ""));
+    }
   }
 
   /** A KMS call: {@code target} in {@code X-Amz-Target}, with the JSON protocol's content type. */
@@ -65,25 +84,45 @@ final class RawRequests implements AutoCloseable {
 
   /** A signed POST / with {@code headers} (host, date and signature added) and {@code body}. */
   Response send(Map<String, String> headers, byte[] body) throws IOException {
-    SdkHttpRequest.Builder unsigned = SdkHttpRequest.builder().method(SdkHttpMethod.POST).uri(endpoint)
-        .putHeader("Content-Length", Integer.toString(body.length));
+    SdkHttpRequest.Builder unsigned = post(body);
     headers.forEach(unsigned::putHeader);
-    SdkHttpRequest signed = AwsV4HttpSigner.create().sign(sign -> sign
+    return send(sign(unsigned.build(), body, caller, region, "kms", Clock.systemUTC()), body);
+  }
+
+  /** An unsigned POST / to this connection's endpoint with {@code body}'s Content-Length. */
+  SdkHttpRequest.Builder post(byte[] body) {
+    return SdkHttpRequest.builder().method(SdkHttpMethod.POST).uri(endpoint)
+        .putHeader("Content-Length", Integer.toString(body.length));
+  }
+
+  /**
+   * {@code unsigned} as the SDK's SigV4 signer signs it as {@code signer}, for {@code region} and
+   * {@code service}, at {@code clock}'s time: with host, x-amz-date, x-amz-content-sha256 and
+   * Authorization added.
+   */
+  static SdkHttpRequest sign(SdkHttpRequest unsigned, byte[] body, Credential signer, String region,
+      String service, Clock clock) {
+    return AwsV4HttpSigner.create().sign(sign -> sign
             .identity(AwsCredentialsIdentity.create(
-                caller.accessKeyId(), caller.secretAccessKey().withChars(String::new)))
-            .request(unsigned.build())
+                signer.accessKeyId(), signer.secretAccessKey().withChars(String::new)))
+            .request(unsigned)
             .payload(ContentStreamProvider.fromByteArray(body))
-            .putProperty(AwsV4HttpSigner.SERVICE_SIGNING_NAME, "kms")
-            .putProperty(AwsV4HttpSigner.REGION_NAME, TestKeyhold.ACCOUNT.region()))
+            .putProperty(AwsV4HttpSigner.SERVICE_SIGNING_NAME, service)
+            .putProperty(AwsV4HttpSigner.REGION_NAME, region)
+            .putProperty(HttpSigner.SIGNING_CLOCK, clock))
         .request();
+  }
+
+  /** Sends {@code request}'s headers as they are, each value on a line of its own, then {@code body}. */
+  Response send(SdkHttpRequest request, byte[] body) throws IOException {
     StringBuilder head = new StringBuilder("POST / HTTP/1.1\r\n");
-    signed.forEachHeader(
+    request.forEachHeader(
         (name, values) -> values.forEach(value -> head.append(name).append(": ").append(value).append("\r\n")));
     // In one write: a server that answers from the head alone and closes finds the whole request sent.
-    ByteArrayOutputStream request = new ByteArrayOutputStream();
-    request.writeBytes(head.append("\r\n").toString().getBytes(US_ASCII));
-    request.writeBytes(body);
-    out.write(request.toByteArray());
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    bytes.writeBytes(head.append("\r\n").toString().getBytes(US_ASCII));
+    bytes.writeBytes(body);
+    out.write(bytes.toByteArray());
     out.flush();
     return read();
   }

@@ -12,6 +12,9 @@ import java.util.regex.Pattern;
  * Sensitive members never echo their value.
  */
 public final class Validation {
+  /** What {@link #text} allows. */
+  private static final Pattern STORABLE_TEXT = Pattern.compile("[^\\u0000]*", Pattern.DOTALL);
+
   private Validation() {}
 
   /** The checks AWS's service makes beyond its model's constraints, in AWS's words. */
@@ -57,6 +60,16 @@ public final class Validation {
       throw violation(value, member, false, "Member must have length less than or equal to " + max);
     }
     return value;
+  }
+
+  /**
+   * As {@link #length}, for text the metadata store keeps or looks up: it must not contain U+0000,
+   * which PostgreSQL's text cannot hold (AWS's model sets no pattern on these members; this is
+   * Keyhold's, worded as AWS words a pattern, so that every metadata store refuses the same text).
+   */
+  public static String text(String value, String member, int min, int max) {
+    length(value, member, min, max);
+    return pattern(value, member, STORABLE_TEXT);
   }
 
   /** As {@link #length}, without echoing the value. */

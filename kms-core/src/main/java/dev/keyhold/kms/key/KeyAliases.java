@@ -9,6 +9,7 @@ import static dev.keyhold.kms.error.Validation.length;
 import static dev.keyhold.kms.error.Validation.pattern;
 import static dev.keyhold.kms.error.Validation.range;
 import static dev.keyhold.kms.error.Validation.required;
+import static dev.keyhold.kms.error.Validation.text;
 import static dev.keyhold.kms.error.Validation.violated;
 
 import dev.keyhold.kms.error.KmsException;
@@ -109,7 +110,7 @@ public final class KeyAliases {
   /** ListAliases: all, or those of one key; Limit 1 to 100 (default 50). */
   public ListAliasesResponse listAliases(String keyId, Integer limit, String marker) {
     int pageSize = Optional.ofNullable(range(limit, "limit", 1, 100)).orElse(50);
-    length(marker, "marker", 1, 1024);
+    text(marker, "marker", 1, 1024);
     String filter = keyId == null ? null : keys.resolve(keyId).keyId();
     List<AliasListEntry> all = metadata.inTransaction(c -> {
       String sql = "SELECT " + COLUMNS + " FROM aliases" + (filter == null ? "" : " WHERE target_key_id = ?")

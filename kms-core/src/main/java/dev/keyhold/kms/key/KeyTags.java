@@ -2,9 +2,9 @@ package dev.keyhold.kms.key;
 
 import static dev.keyhold.kms.error.KmsErrorType.KMSInvalidStateException;
 import static dev.keyhold.kms.error.KmsErrorType.TagException;
-import static dev.keyhold.kms.error.Validation.length;
 import static dev.keyhold.kms.error.Validation.range;
 import static dev.keyhold.kms.error.Validation.required;
+import static dev.keyhold.kms.error.Validation.text;
 
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.error.Page;
@@ -81,8 +81,8 @@ public final class KeyTags {
     for (int i = 0; i < tags.size(); i++) {
       Tag tag = tags.get(i);
       String path = "tags." + (i + 1) + ".member.";
-      length(required(tag.tagKey(), path + "tagKey"), path + "tagKey", 1, 128);
-      length(required(tag.tagValue(), path + "tagValue"), path + "tagValue", 0, 256);
+      text(required(tag.tagKey(), path + "tagKey"), path + "tagKey", 1, 128);
+      text(required(tag.tagValue(), path + "tagValue"), path + "tagValue", 0, 256);
       if (tag.tagKey().toLowerCase(Locale.ROOT).startsWith("aws:")) {
         throw new KmsException(TagException, "Tags beginning with aws: are reserved");
       }

@@ -6,9 +6,9 @@ import static dev.keyhold.kms.error.KmsErrorType.KMSInternalException;
 import static dev.keyhold.kms.error.KmsErrorType.KMSInvalidStateException;
 import static dev.keyhold.kms.error.KmsErrorType.UnsupportedOperationException;
 import static dev.keyhold.kms.error.Validation.enumValue;
-import static dev.keyhold.kms.error.Validation.length;
 import static dev.keyhold.kms.error.Validation.range;
 import static dev.keyhold.kms.error.Validation.required;
+import static dev.keyhold.kms.error.Validation.text;
 
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.Clusters;
@@ -151,7 +151,7 @@ public final class KmsKeys {
 
   /** CreateKey: a symmetric KMS key whose AES-256 material is generated in the key store's cluster. */
   public KeyMetadata createKey(CreateKeyRequest request) {
-    String description = Optional.ofNullable(length(request.description(), "description", 0, 8192)).orElse("");
+    String description = Optional.ofNullable(text(request.description(), "description", 0, 8192)).orElse("");
     checkSupported(request);
     String policy = request.policy() == null ? KeyPolicies.defaultPolicy(account)
         : Policy.parse(request.policy()).document();
@@ -305,7 +305,7 @@ public final class KmsKeys {
   /** ListKeys: every key in any state, Limit 1 to 1000 (default 100), Marker from the previous page. */
   public ListKeysResponse listKeys(Integer limit, String marker) {
     int pageSize = Optional.ofNullable(range(limit, "limit", 1, 1000)).orElse(DEFAULT_LIST_LIMIT);
-    length(marker, "marker", 1, 1024);
+    text(marker, "marker", 1, 1024);
     Page<KeyRecord> page = Page.of(metadata.inTransaction(KeyTable::all), KeyRecord::keyId, pageSize, marker);
     return new ListKeysResponse(page.items().stream().map(k -> new ListKeysResponse.Entry(k.keyId(), k.arn())).toList(),
         page.nextMarker(), page.truncated());
@@ -323,7 +323,7 @@ public final class KmsKeys {
 
   /** UpdateKeyDescription (0 to 8192 characters). */
   public void updateKeyDescription(String keyId, String description) {
-    String text = length(required(description, "description"), "description", 0, 8192);
+    String text = text(required(description, "description"), "description", 0, 8192);
     records.change(keyId, key -> notPendingDeletion(key).withDescription(text));
   }
 

@@ -17,6 +17,7 @@ import static dev.keyhold.kms.error.Validation.pattern;
 import static dev.keyhold.kms.error.Validation.range;
 import static dev.keyhold.kms.error.Validation.required;
 import static dev.keyhold.kms.error.Validation.sensitiveLength;
+import static dev.keyhold.kms.error.Validation.text;
 import static dev.keyhold.kms.error.Validation.violated;
 
 import com.google.common.io.BaseEncoding;
@@ -98,7 +99,7 @@ public final class CustomKeyStores implements AutoCloseable {
 
   /** CreateCustomKeyStore: a new DISCONNECTED store for a cluster, or the identical one that exists. */
   public String createCustomKeyStore(CreateCustomKeyStoreRequest request) {
-    String name = length(required(request.customKeyStoreName(), "customKeyStoreName"), "customKeyStoreName", 1, 256);
+    String name = text(required(request.customKeyStoreName(), "customKeyStoreName"), "customKeyStoreName", 1, 256);
     String type = request.customKeyStoreType() == null ? AWS_CLOUDHSM : request.customKeyStoreType();
     checkType(type);
     String clusterId = checkClusterId(required(request.cloudHsmClusterId(), "cloudHsmClusterId"));
@@ -141,8 +142,8 @@ public final class CustomKeyStores implements AutoCloseable {
 
   /** DescribeCustomKeyStores: one store by id or by name, or a page of all. */
   public DescribeCustomKeyStoresResponse describeCustomKeyStores(DescribeCustomKeyStoresRequest request) {
-    String id = length(request.customKeyStoreId(), "customKeyStoreId", 1, 64);
-    String name = length(request.customKeyStoreName(), "customKeyStoreName", 1, 256);
+    String id = text(request.customKeyStoreId(), "customKeyStoreId", 1, 64);
+    String name = text(request.customKeyStoreName(), "customKeyStoreName", 1, 256);
     int limit = Optional.ofNullable(range(request.limit(), "limit", 1, 1000)).orElse(DEFAULT_LIMIT);
     String marker = pattern(length(request.marker(), "marker", 1, 1024), "marker", MARKER);
     if (id != null && name != null) {
@@ -200,8 +201,8 @@ public final class CustomKeyStores implements AutoCloseable {
 
   /** UpdateCustomKeyStore: a new name (CONNECTED or DISCONNECTED), password or related cluster (DISCONNECTED). */
   public void updateCustomKeyStore(UpdateCustomKeyStoreRequest request) {
-    String id = length(required(request.customKeyStoreId(), "customKeyStoreId"), "customKeyStoreId", 1, 64);
-    String newName = length(request.newCustomKeyStoreName(), "newCustomKeyStoreName", 1, 256);
+    String id = text(required(request.customKeyStoreId(), "customKeyStoreId"), "customKeyStoreId", 1, 64);
+    String newName = text(request.newCustomKeyStoreName(), "newCustomKeyStoreName", 1, 256);
     Pin password = request.keyStorePassword() == null ? null : checkPassword(request.keyStorePassword());
     String clusterId = request.cloudHsmClusterId() == null ? null : checkClusterId(request.cloudHsmClusterId());
     metadata.inTransaction(connection -> {
@@ -240,7 +241,7 @@ public final class CustomKeyStores implements AutoCloseable {
 
   /** ConnectCustomKeyStore: returns at once; the store goes CONNECTING, then CONNECTED or FAILED. */
   public void connectCustomKeyStore(String customKeyStoreId) {
-    String id = length(required(customKeyStoreId, "customKeyStoreId"), "customKeyStoreId", 1, 64);
+    String id = text(required(customKeyStoreId, "customKeyStoreId"), "customKeyStoreId", 1, 64);
     boolean start = metadata.inTransaction(connection -> {
       KeyStoreRecord store = KeyStoreTable.lockById(connection, id).orElseThrow(() -> notFound(id));
       switch (store.state) {
@@ -263,7 +264,7 @@ public final class CustomKeyStores implements AutoCloseable {
 
   /** DisconnectCustomKeyStore: logs out of every HSM; the store's keys become unusable. */
   public void disconnectCustomKeyStore(String customKeyStoreId) {
-    String id = length(required(customKeyStoreId, "customKeyStoreId"), "customKeyStoreId", 1, 64);
+    String id = text(required(customKeyStoreId, "customKeyStoreId"), "customKeyStoreId", 1, 64);
     metadata.inTransaction(connection -> {
       KeyStoreRecord store = KeyStoreTable.lockById(connection, id).orElseThrow(() -> notFound(id));
       if (store.state == ConnectionState.DISCONNECTED || store.state == ConnectionState.DISCONNECTING) {
@@ -279,7 +280,7 @@ public final class CustomKeyStores implements AutoCloseable {
 
   /** DeleteCustomKeyStore: only a DISCONNECTED store without KMS keys. The cluster is not touched. */
   public void deleteCustomKeyStore(String customKeyStoreId) {
-    String id = length(required(customKeyStoreId, "customKeyStoreId"), "customKeyStoreId", 1, 64);
+    String id = text(required(customKeyStoreId, "customKeyStoreId"), "customKeyStoreId", 1, 64);
     metadata.inTransaction(connection -> {
       KeyStoreRecord store = KeyStoreTable.lockById(connection, id).orElseThrow(() -> notFound(id));
       if (store.state != ConnectionState.DISCONNECTED) {
