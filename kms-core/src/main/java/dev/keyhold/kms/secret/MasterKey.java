@@ -51,6 +51,9 @@ import javax.crypto.spec.SecretKeySpec;
  * a secret with the key its id names. When the files change (a rotation on this host or another that
  * shares them) it reads them again: before sealing, and when a secret names a key it does not hold. So
  * a running node follows a rotation without a restart.
+ *
+ * <p>It also gives keys for other purposes ({@link #deriveKeys}), so that no second secret file is
+ * needed and the master keys themselves are used for sealing alone.
  */
 public final class MasterKey {
   private static final int KEY_BYTES = 32;
@@ -58,6 +61,7 @@ public final class MasterKey {
   private static final byte NAMED = 2;
   private static final int ID_BYTES = 8;
   private static final int IV_BYTES = 12;
+  private static final String HMAC = "HmacSHA256";
   private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
 
   private final Path file;
@@ -234,6 +238,46 @@ public final class MasterKey {
     } finally {
       if (plaintext != null) {
         Arrays.fill(plaintext, (byte) 0);
+      }
+    }
+  }
+
+  /**
+   * 256-bit HMAC-SHA256 keys for {@code purpose}, one derived from each key this node holds, the
+   * configured file's first (its files read again first if it changed, as before sealing). Each is
+   * derived with HKDF-SHA256 (RFC 5869: no salt, {@code purpose} in UTF-8 as the info): the same purpose
+   * always gives the same key under the same master key; different purposes give independent keys; none
+   * reveals a master key or another derived key. A purpose names its use and version, e.g.
+   * {@code "keyhold audit log v1"}.
+   */
+  public ImmutableList<SecretKey> deriveKeys(String purpose) {
+    checkArgument(!purpose.isEmpty(), "a purpose is required");
+    refreshIfChanged();
+    return ring.keys().stream().map(key -> derive(key.secret(), purpose)).collect(ImmutableList.toImmutableList());
+  }
+
+  private static SecretKey derive(SecretKey master, String purpose) {
+    byte[] masterBytes = master.getEncoded();
+    byte[] pseudoRandomKey = null;
+    byte[] derived = null;
+    try {
+      Mac mac = Mac.getInstance(HMAC);
+      mac.init(new SecretKeySpec(new byte[KEY_BYTES], HMAC)); // HKDF-Extract; no salt is HashLen zero bytes
+      pseudoRandomKey = mac.doFinal(masterBytes);
+      mac.init(new SecretKeySpec(pseudoRandomKey, HMAC)); // HKDF-Expand: one block is the 32 bytes wanted
+      mac.update(purpose.getBytes(StandardCharsets.UTF_8));
+      mac.update((byte) 1);
+      derived = mac.doFinal();
+      return new SecretKeySpec(derived, HMAC);
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("HMAC-SHA256 failed", e);
+    } finally {
+      Arrays.fill(masterBytes, (byte) 0);
+      if (pseudoRandomKey != null) {
+        Arrays.fill(pseudoRandomKey, (byte) 0);
+      }
+      if (derived != null) {
+        Arrays.fill(derived, (byte) 0);
       }
     }
   }
