@@ -89,12 +89,14 @@ public final class KeyholdCommand implements Callable<Integer> {
       selfSigned.ifPresent(builder::tls);
       return builder;
     };
-    try (LocalKeyhold keyhold = LocalKeyhold.start(home, softHsmLibrary, account, System.out, listen)) {
-      KeyholdServer server = keyhold.server();
-      Path environment = writeEnvironment(keyhold.root(), server, account);
-      printUsage(server, environment);
-      awaitShutdown(server);
+    LocalKeyhold keyhold = LocalKeyhold.start(home, softHsmLibrary, account, System.out, listen);
+    try {
+      printUsage(keyhold.server(), writeEnvironment(keyhold.root(), keyhold.server(), account));
+    } catch (IOException | RuntimeException e) {
+      keyhold.close();
+      throw e;
     }
+    serveUntilShutdown(keyhold::close);
     return 0;
   }
 
@@ -110,19 +112,25 @@ public final class KeyholdCommand implements Callable<Integer> {
       System.out.println(config + ": no problems found");
       return 0;
     }
-    try (OperatorNode node = OperatorNode.start(read.orElseThrow())) {
-      System.out.println("Keyhold node " + read.orElseThrow().node() + " serves the AWS KMS API at " + node.server().uri());
-      awaitShutdown(node.server());
-    }
+    OperatorNode node = OperatorNode.start(read.orElseThrow());
+    System.out.println("Keyhold node " + read.orElseThrow().node() + " serves the AWS KMS API at " + node.server().uri());
+    serveUntilShutdown(node::close);
     return 0;
   }
 
-  /** Waits for the JVM's shutdown, then closes the server gracefully: requests in flight finish first. */
-  private static void awaitShutdown(KeyholdServer server) throws InterruptedException {
+  /**
+   * Serves until the JVM shuts down, then runs {@code close} in the shutdown: the server stops
+   * gracefully (requests in flight finish first), then what it served, the audit log's close line
+   * among it. In the shutdown, not after it: the JVM halts once its shutdown hooks return.
+   */
+  private static void serveUntilShutdown(Runnable close) throws InterruptedException {
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      server.close();
-      stopped.countDown();
+      try {
+        close.run();
+      } finally {
+        stopped.countDown();
+      }
     }, "keyhold-shutdown"));
     stopped.await();
   }

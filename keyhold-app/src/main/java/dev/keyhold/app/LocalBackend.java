@@ -38,6 +38,8 @@ import java.util.Optional;
  * key store, which seals it and rotates it at every connect. Neither is ever written in clear.
  */
 public final class LocalBackend implements AutoCloseable {
+  /** The master key, in the home: it seals the kmsuser password and the credentials, and keys the audit log. */
+  public static final String MASTER_KEY = "data/master.key";
   static final String STORE_NAME = "local";
   private static final Duration REPLICATION_INTERVAL = Duration.ofSeconds(5);
   private static final Duration DELETION_INTERVAL = Duration.ofMinutes(1);
@@ -89,7 +91,7 @@ public final class LocalBackend implements AutoCloseable {
 
       Path data = home.resolve("data");
       metadata = JdbcMetadataStore.embedded(data);
-      MasterKey masterKey = MasterKey.loadOrCreate(data.resolve("master.key"));
+      MasterKey masterKey = MasterKey.loadOrCreate(home.resolve(MASTER_KEY));
       keyhold = Keyhold.open(metadata, clusters, masterKey, Keyhold.Options.of(account).withDefaultKeyStore(STORE_NAME));
       localStore(keyhold.keyStores(), cluster, newKmsuserPassword, progress);
       keyhold.startBackgroundWork(REPLICATION_INTERVAL, DELETION_INTERVAL);

@@ -23,6 +23,9 @@ import java.util.function.UnaryOperator;
  * {@code audit.log}. {@code bin/keyhold} runs it; the benchmarks run it in their own JVM.
  */
 public final class LocalKeyhold implements AutoCloseable {
+  /** The audit log, in the home. */
+  public static final String AUDIT_LOG = "audit.log";
+
   private final LocalBackend local;
   private final AuditLog audit;
   private final KeyholdServer server;
@@ -45,9 +48,9 @@ public final class LocalKeyhold implements AutoCloseable {
     LocalBackend local = LocalBackend.open(home, softHsmLibrary, account, progress);
     AuditLog audit = null;
     try {
-      audit = AuditLog.toFile(home.resolve("audit.log"));
-      CredentialStore credentials = CredentialStore.load(home.resolve("credentials.json"),
-          MasterKey.loadOrCreate(home.resolve("data/master.key")));
+      MasterKey masterKey = MasterKey.loadOrCreate(home.resolve(LocalBackend.MASTER_KEY));
+      audit = AuditLog.toFile(home.resolve(AUDIT_LOG), masterKey);
+      CredentialStore credentials = CredentialStore.load(home.resolve("credentials.json"), masterKey);
       Credential root = rootCredential(credentials, account);
       // No quotas: one machine serves far fewer requests than AWS's quotas admit, and the benchmarks
       // that run this must measure the server, not a throttle.

@@ -23,14 +23,17 @@ import java.util.Map;
  * Reads the service's {@code audit.log} as it grows, a segment at a time (what was appended since the
  * last read), and checks that every line is whole: one JSON object with exactly the fields that
  * {@code dev.keyhold.server.ops.AuditLog} documents, in its order, its time an ISO-8601 instant and
- * its status a number. A segment that does not end in a newline ends in a torn line. Also gathers the
- * request ids of the requests audited as successful, to check that every acknowledged request was
- * audited. Not thread-safe: one reader reads between incarnations of the service.
+ * its status a number, then the chain's fields; or one of the log's own lines (an {@code event}: open,
+ * close) ending with the chain's fields. A segment that does not end in a newline ends in a torn line.
+ * Also gathers the request ids of the requests audited as successful, to check that every acknowledged
+ * request was audited. Whether the chain holds is {@code AuditLogVerifier}'s question. Not
+ * thread-safe: one reader reads between incarnations of the service.
  */
 final class AuditLines {
-  /** {@code AuditLog.Line}'s components, in order. */
+  /** {@code AuditLog.Line}'s components, in order, then the chain's fields ({@code AuditLine}). */
   static final List<String> FIELDS = List.of("time", "requestId", "principal", "operation", "keyArn",
-      "encryptionContextKeys", "outcome", "httpStatus", "durationMillis");
+      "encryptionContextKeys", "outcome", "httpStatus", "durationMillis", "seq", "keyId", "mac");
+  private static final List<String> CHAIN = FIELDS.subList(FIELDS.size() - 3, FIELDS.size());
   // Two lines run together, {...}{...}, are one torn line, not the first of them.
   private static final ObjectMapper JSON =
       JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
@@ -102,7 +105,15 @@ final class AuditLines {
     } catch (IOException e) {
       return false;
     }
-    if (node == null || !node.isObject() || !fieldNames(node).equals(FIELDS)) {
+    if (node == null || !node.isObject()) {
+      return false;
+    }
+    List<String> names = fieldNames(node);
+    if (node.has("event")) {
+      return names.size() >= 2 + CHAIN.size() && names.subList(0, 2).equals(List.of("time", "event"))
+          && names.subList(names.size() - CHAIN.size(), names.size()).equals(CHAIN);
+    }
+    if (!names.equals(FIELDS)) {
       return false;
     }
     try {

@@ -72,7 +72,7 @@ public final class OperatorNode implements AutoCloseable {
       keyhold = Keyhold.open(metadata, clusters, masterKey,
           config.defaultKeyStoreName().map(options::withDefaultKeyStore).orElse(options));
       keyhold.startBackgroundWork(REPLICATION_INTERVAL, DELETION_INTERVAL);
-      audit = AuditLog.toFile(config.auditLog());
+      audit = AuditLog.toFile(config.auditLog(), masterKey);
       MetadataCredentials credentials = new MetadataCredentials(metadata, masterKey, Clock.systemUTC());
       KeyholdServer.Builder builder = KeyholdServer.builder(keyhold,
               new SigV4Authenticator(credentials, account.region(), Clock.systemUTC()))

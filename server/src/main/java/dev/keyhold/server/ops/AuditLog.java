@@ -1,19 +1,15 @@
 package dev.keyhold.server.ops;
 
 import static com.google.common.base.Preconditions.checkNotNull;
-import static java.nio.charset.StandardCharsets.UTF_8;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
+import dev.keyhold.kms.secret.MasterKey;
 import java.io.Closeable;
-import java.io.FileOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.math.BigDecimal;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -36,11 +32,18 @@ import org.slf4j.LoggerFactory;
  * reach it; Jackson escapes control characters, so caller-given text (context keys) cannot break a
  * line or forge one.
  *
- * <p>Lines go to a file, or, without one, to the SLF4J logger {@code keyhold.audit}. A file is
- * appended to and, when this creates it, readable by its owner only (0600). Each line reaches the
- * operating system in one write as its request is answered: a crash of the service loses none, and
- * writers never interleave within a line, in this process or another appending to the same file. A
- * line is not forced to disk: a sync per request would cost more than the request.
+ * <p>Lines go to a file, or, without one, to the SLF4J logger {@code keyhold.audit}. In a file, every
+ * line also ends with {@code "seq"}, {@code "keyId"} and {@code "mac"}: an HMAC-SHA256, under a key
+ * derived from the master key, of the line and of the line before, so that a line removed, moved or
+ * changed shows ({@link AuditLogVerifier}); the file holds lines of its own besides, where a writer
+ * opens and closes it. {@code AuditLine} defines the format, {@code ChainedFile} the file's handling
+ * (restarts, lines a crash cut short, renaming by logrotate). Lines to the logger are not chained.
+ *
+ * <p>A file is appended to and, when this creates it, readable by its owner only (0600). Each line
+ * reaches the operating system in one write as its request is answered: a crash of the service loses
+ * none, and writers never interleave within a line, in this process or another appending to the same
+ * file. One process writes a file: another's lines would break its chain (each node of a service has
+ * its own file). A line is not forced to disk: a sync per request would cost more than the request.
  *
  * <p>A write that fails never fails the request (a request that cannot be audited has already been
  * served): the first failure is logged, and every one counted in {@link #writeFailures()}.
@@ -58,17 +61,15 @@ public final class AuditLog implements RequestObserver, Closeable {
     this.sink = sink;
   }
 
-  /** Appends to {@code file}, creating it with mode 0600 if absent. */
-  public static AuditLog toFile(Path file) throws IOException {
+  /**
+   * Appends to {@code file}, creating it with mode 0600 if absent, its lines chained under the audit
+   * key that {@code masterKey} derives. The chain goes on after the file's last line.
+   *
+   * @throws IOException if the file cannot be opened, or its end read
+   */
+  public static AuditLog toFile(Path file, MasterKey masterKey) throws IOException {
     checkNotNull(file, "file");
-    try {
-      Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-    } catch (FileAlreadyExistsException e) {
-      // Appended to as it is: it holds no secret.
-    }
-    // A FileOutputStream, not a FileChannel: a channel closes for good when a thread writing to it is
-    // interrupted, which would end auditing for every later request.
-    return new AuditLog(new FileSink(new FileOutputStream(file.toFile(), true)));
+    return new AuditLog(ChainedFile.open(file, AuditKey.of(masterKey), Clock.systemUTC()));
   }
 
   /**
@@ -85,9 +86,13 @@ public final class AuditLog implements RequestObserver, Closeable {
       sink.write(JSON.writeValueAsString(Line.of(outcome)));
     } catch (IOException | RuntimeException e) {
       // RuntimeException too: an observer must not throw into the request it observes.
-      if (writeFailures.getAndIncrement() == 0) {
-        LOG.error("cannot write the audit log; requests go on, and later failures are only counted", e);
-      }
+      failed(e);
+    }
+  }
+
+  private void failed(Exception e) {
+    if (writeFailures.getAndIncrement() == 0) {
+      LOG.error("cannot write the audit log; requests go on, and later failures are only counted", e);
     }
   }
 
@@ -96,36 +101,27 @@ public final class AuditLog implements RequestObserver, Closeable {
     return writeFailures.get();
   }
 
+  /** Ends the log (a file's close line; a failure to write it is counted as any other), and closes it. */
   @Override
   public void close() throws IOException {
+    try {
+      sink.finish();
+    } catch (IOException | RuntimeException e) {
+      failed(e);
+    }
     sink.close();
   }
 
   /** Where lines go. */
-  private interface Sink extends Closeable {
-    void write(String line) throws IOException;
+  interface Sink extends Closeable {
+    /** Writes the line {@code json}, one JSON object. */
+    void write(String json) throws IOException;
+
+    /** Writes what ends the log, before it is closed. */
+    default void finish() throws IOException {}
 
     @Override
     default void close() throws IOException {}
-  }
-
-  private static final class FileSink implements Sink {
-    private final OutputStream file;
-
-    FileSink(OutputStream file) {
-      this.file = file;
-    }
-
-    @Override
-    public synchronized void write(String line) throws IOException {
-      // One write of the whole line: with O_APPEND, the kernel keeps it whole at the end of the file.
-      file.write((line + "\n").getBytes(UTF_8));
-    }
-
-    @Override
-    public synchronized void close() throws IOException {
-      file.close();
-    }
   }
 
   /** The JSON of one line; its components are the documented fields, in order. */

@@ -10,6 +10,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.keyhold.kms.secret.MasterKey;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,6 +23,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
@@ -30,33 +32,52 @@ class AuditLogTest {
   private static final ObjectMapper MAPPER = new ObjectMapper();
   private static final List<String> FIELDS = List.of("time", "requestId", "principal", "operation", "keyArn",
       "encryptionContextKeys", "outcome", "httpStatus", "durationMillis");
+  private static final List<String> CHAIN = List.of("seq", "keyId", "mac");
 
   @TempDir Path directory;
+  private MasterKey masterKey;
+
+  @BeforeEach
+  void masterKey() {
+    masterKey = MasterKey.loadOrCreate(directory.resolve("master.key"));
+  }
 
   @Test
-  void writesOneLineWithExactlyTheDocumentedFields() throws IOException {
+  void writesOneLineWithExactlyTheDocumentedFieldsBetweenTheOpenAndCloseLines() throws IOException {
     Path file = directory.resolve("audit.log");
-    try (AuditLog log = AuditLog.toFile(file)) {
+    try (AuditLog log = AuditLog.toFile(file, masterKey)) {
       log.completed(Outcomes.encrypt("request-1", List.of("purpose", "tenant"), Duration.ofNanos(1_234_567)));
     }
 
     List<String> lines = Files.readAllLines(file, UTF_8);
-    assertThat(lines).containsExactly("{\"time\":\"2025-01-02T03:04:05.678901Z\",\"requestId\":\"request-1\","
+    assertThat(lines).hasSize(3);
+    String keyId = AuditKey.of(masterKey).id();
+    assertThat(lines.get(1)).startsWith("{\"time\":\"2025-01-02T03:04:05.678901Z\",\"requestId\":\"request-1\","
         + "\"principal\":\"" + Outcomes.PRINCIPAL + "\",\"operation\":\"Encrypt\",\"keyArn\":\"" + Outcomes.KEY_ARN
         + "\",\"encryptionContextKeys\":[\"purpose\",\"tenant\"],\"outcome\":\"success\",\"httpStatus\":200,"
-        + "\"durationMillis\":1.234}");
-    assertThat(fieldNames(MAPPER.readTree(lines.get(0)))).isEqualTo(FIELDS);
+        + "\"durationMillis\":1.234,\"seq\":2,\"keyId\":\"" + keyId + "\",\"mac\":\"").matches(".*\"[0-9a-f]{64}\"}");
+    assertThat(fieldNames(MAPPER.readTree(lines.get(1)))).isEqualTo(concat(FIELDS, CHAIN));
+    JsonNode open = MAPPER.readTree(lines.get(0));
+    assertThat(fieldNames(open)).isEqualTo(concat(List.of("time", "event", "reason", "previousMac"), CHAIN));
+    assertThat(open.get("event").asText()).isEqualTo("open");
+    assertThat(open.get("reason").asText()).isEqualTo("start");
+    assertThat(open.get("previousMac").isNull()).isTrue();
+    assertThat(open.get("seq").asLong()).isEqualTo(1);
+    JsonNode close = MAPPER.readTree(lines.get(2));
+    assertThat(fieldNames(close)).isEqualTo(concat(List.of("time", "event"), CHAIN));
+    assertThat(close.get("event").asText()).isEqualTo("close");
+    assertThat(close.get("seq").asLong()).isEqualTo(3);
   }
 
   @Test
   void aFailureHasNullsForWhatIsUnknownAndTheErrorTypeAsOutcome() throws IOException {
     Path file = directory.resolve("audit.log");
-    try (AuditLog log = AuditLog.toFile(file)) {
+    try (AuditLog log = AuditLog.toFile(file, masterKey)) {
       log.completed(Outcomes.failed("Decrypt", "UnrecognizedClientException", 400, Duration.ofMillis(2)));
     }
 
-    JsonNode line = MAPPER.readTree(Files.readString(file));
-    assertThat(fieldNames(line)).isEqualTo(FIELDS);
+    JsonNode line = MAPPER.readTree(Files.readAllLines(file, UTF_8).get(1));
+    assertThat(fieldNames(line)).isEqualTo(concat(FIELDS, CHAIN));
     assertThat(line.get("principal").isNull()).isTrue();
     assertThat(line.get("keyArn").isNull()).isTrue();
     assertThat(line.get("encryptionContextKeys").isEmpty()).isTrue();
@@ -69,19 +90,20 @@ class AuditLogTest {
   void aCallersContextKeyCannotBreakOrForgeALine() throws IOException {
     Path file = directory.resolve("audit.log");
     String hostile = "purpose\n{\"requestId\":\"forged\"}";
-    try (AuditLog log = AuditLog.toFile(file)) {
+    try (AuditLog log = AuditLog.toFile(file, masterKey)) {
       log.completed(Outcomes.encrypt("request-1", List.of(hostile), Duration.ofMillis(1)));
     }
 
     List<String> lines = Files.readAllLines(file, UTF_8);
-    assertThat(lines).hasSize(1);
-    assertThat(MAPPER.readTree(lines.get(0)).get("encryptionContextKeys").get(0).asText()).isEqualTo(hostile);
+    assertThat(lines).hasSize(3);
+    assertThat(MAPPER.readTree(lines.get(1)).get("encryptionContextKeys").get(0).asText()).isEqualTo(hostile);
+    assertThat(AuditLogVerifier.of(masterKey).verify(List.of(file), true).ok()).isTrue();
   }
 
   @Test
   void createsTheFileReadableByItsOwnerOnly() throws IOException {
     Path file = directory.resolve("audit.log");
-    AuditLog.toFile(file).close();
+    AuditLog.toFile(file, masterKey).close();
 
     assertThat(Files.getPosixFilePermissions(file)).isEqualTo(PosixFilePermissions.fromString("rw-------"));
   }
@@ -90,7 +112,7 @@ class AuditLogTest {
   void appendsToTheFileOfAnEarlierRun() throws IOException {
     Path file = directory.resolve("audit.log");
     for (String requestId : List.of("first-run", "second-run")) {
-      try (AuditLog log = AuditLog.toFile(file)) {
+      try (AuditLog log = AuditLog.toFile(file, masterKey)) {
         log.completed(Outcomes.encrypt(requestId, List.of(), Duration.ofMillis(1)));
       }
     }
@@ -106,7 +128,7 @@ class AuditLogTest {
     // Long context keys make each line several kilobytes, so that torn writes would show.
     List<String> contextKeys = List.of("k".repeat(4_000), "tenant");
     ExecutorService pool = Executors.newFixedThreadPool(threads);
-    try (AuditLog log = AuditLog.toFile(file)) {
+    try (AuditLog log = AuditLog.toFile(file, masterKey)) {
       CountDownLatch start = new CountDownLatch(1);
       List<Future<?>> writers = new ArrayList<>();
       for (int t = 0; t < threads; t++) {
@@ -129,17 +151,20 @@ class AuditLogTest {
     }
 
     List<String> lines = Files.readAllLines(file, UTF_8);
-    assertThat(lines).hasSize(threads * perThread);
-    for (String line : lines) {
-      assertThat(fieldNames(MAPPER.readTree(line))).isEqualTo(FIELDS);
+    assertThat(lines).hasSize(threads * perThread + 2); // and the open and close lines
+    for (String line : lines.subList(1, lines.size() - 1)) {
+      assertThat(fieldNames(MAPPER.readTree(line))).isEqualTo(concat(FIELDS, CHAIN));
     }
     assertThat(new HashSet<>(requestIds(lines))).hasSize(threads * perThread);
+    AuditLogVerifier.Verification verification = AuditLogVerifier.of(masterKey).verify(List.of(file), true);
+    assertThat(verification.problem()).isEmpty();
+    assertThat(verification.files().get(0).verifiedLines()).isEqualTo(lines.size());
   }
 
   @Test
   void aWriteThatFailsIsCountedAndNeverThrown() throws IOException {
     // Every write to /dev/full fails with ENOSPC, as on a full disk.
-    try (AuditLog log = AuditLog.toFile(Path.of("/dev/full"))) {
+    try (AuditLog log = AuditLog.toFile(Path.of("/dev/full"), masterKey)) {
       RequestOutcome outcome = Outcomes.encrypt("request-1", List.of(), Duration.ofMillis(1));
 
       assertThatCode(() -> {
@@ -177,11 +202,21 @@ class AuditLogTest {
     return names;
   }
 
+  /** The request ids of the request lines, in order; the log's own lines have none. */
   private static List<String> requestIds(List<String> lines) throws IOException {
     List<String> ids = new ArrayList<>();
     for (String line : lines) {
-      ids.add(MAPPER.readTree(line).get("requestId").asText());
+      JsonNode requestId = MAPPER.readTree(line).get("requestId");
+      if (requestId != null) {
+        ids.add(requestId.asText());
+      }
     }
     return ids;
+  }
+
+  private static List<String> concat(List<String> first, List<String> second) {
+    List<String> both = new ArrayList<>(first);
+    both.addAll(second);
+    return both;
   }
 }
