@@ -1,6 +1,7 @@
 package dev.keyhold.app;
 
 import com.google.common.collect.ImmutableList;
+import dev.keyhold.app.operator.AuditCommand;
 import dev.keyhold.app.operator.ConfigFile;
 import dev.keyhold.app.operator.CredentialsCommand;
 import dev.keyhold.app.operator.MasterKeyCommand;
@@ -38,7 +39,7 @@ import picocli.CommandLine.Option;
 @Command(name = "keyhold", mixinStandardHelpOptions = true,
     description = "Serves the AWS KMS API over a local SoftHSM2 cluster (provisioned on the first run), or, with "
         + "--config, as one node of a service configured in a YAML file.",
-    subcommands = {CredentialsCommand.class, MasterKeyCommand.class, MigrateCommand.class})
+    subcommands = {CredentialsCommand.class, MasterKeyCommand.class, MigrateCommand.class, AuditCommand.class})
 public final class KeyholdCommand implements Callable<Integer> {
   @Option(names = "--config", paramLabel = "FILE", description = "Run one node in operator mode, as FILE describes "
       + "(docs/deployment.md); the other options do not apply.")

@@ -6,6 +6,8 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.secret.MasterKey;
+import dev.keyhold.server.ops.AuditLogVerifier;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import dev.keyhold.softhsm.SoftHsmDirectory;
 import java.io.IOException;
@@ -139,6 +141,17 @@ class UpgradeFromSavedHomeTest {
     assertThat(reopened.path("cancelDeletion").path("ok").asText())
         .as("%s", reopened.path("cancelDeletion")).isEqualTo("Disabled");
     assertMaterial(reopened, List.of(ENABLED_KEY, DISABLED_KEY, PENDING_DELETION_KEY, newKey));
+
+    // 0f936c0's audit lines predate the chain: noted, not verified; every line since verifies, across
+    // both runs, to the close line of the second.
+    AuditLogVerifier.Verification chain = AuditLogVerifier.of(MasterKey.load(home.resolve(LocalBackend.MASTER_KEY)))
+        .verify(List.of(home.resolve(LocalKeyhold.AUDIT_LOG)), true);
+    assertThat(chain.problem()).isEmpty();
+    assertThat(chain.files().get(0).notes()).first().extracting(AuditLogVerifier.Note::text).asString()
+        .startsWith("lines 1-" + savedAudit.size() + " are not chained");
+    assertThat(chain.files().get(0).verifiedLines())
+        .isEqualTo(Files.readAllLines(home.resolve(LocalKeyhold.AUDIT_LOG), StandardCharsets.UTF_8).size()
+            - savedAudit.size());
   }
 
   private static void assertMigrated(JsonNode seen) {

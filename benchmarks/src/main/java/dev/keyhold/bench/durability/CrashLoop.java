@@ -2,8 +2,12 @@ package dev.keyhold.bench.durability;
 
 import com.google.common.io.MoreFiles;
 import com.google.common.io.RecursiveDeleteOption;
+import dev.keyhold.app.LocalBackend;
+import dev.keyhold.app.LocalKeyhold;
 import dev.keyhold.bench.EmbeddedKeyhold;
 import dev.keyhold.bench.KeyholdProcess;
+import dev.keyhold.kms.secret.MasterKey;
+import dev.keyhold.server.ops.AuditLogVerifier;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -39,7 +43,8 @@ import software.amazon.awssdk.services.kms.KmsClient;
  * {@link KillPlan} kills it: mostly under load with CreateKeys in flight, sometimes right after the
  * restart. After the last round the service is started once more, left alone for the reconciler, and
  * checked whole: every acknowledged key listed, Enabled and usable, every acknowledged ciphertext
- * decrypting to its plaintext, every audit line whole, every acknowledged CreateKey and Encrypt audited.
+ * decrypting to its plaintext, every audit line whole, every acknowledged CreateKey and Encrypt audited,
+ * and the audit log's chain intact from the first line to the last.
  *
  * <p>Run through {@code benchmarks/run-crash-loop}. Exits 0 when nothing was lost, 1 when something
  * was, 2 when the loop could not run.
@@ -135,7 +140,7 @@ public final class CrashLoop implements Callable<Integer> {
     KillPlan plan = new KillPlan(chosenSeed, minDelay, maxDelay, afterRestartShare);
     SplittableRandom payloads = new SplittableRandom(chosenSeed);
     Ledger ledger = new Ledger(out);
-    AuditLines audit = new AuditLines(home.resolve("audit.log"));
+    AuditLines audit = new AuditLines(home.resolve(LocalKeyhold.AUDIT_LOG));
     List<CrashLoopReport.Round> done = new ArrayList<>();
     Optional<String> notRestarted = Optional.empty();
     LedgerCheck.Tally finalCheck;
@@ -156,7 +161,17 @@ public final class CrashLoop implements Callable<Integer> {
     List<String> unaudited = unaudited(ledger, audit);
     return new CrashLoopReport(chosenSeed, done, notRestarted, finalCheck, ledger.keys().size(),
         ledger.ciphertexts().size(), ledger.losses(), ledger.keysLost(), ledger.ciphertextsLost(), audit.lines(),
-        audit.torn(), unaudited, Duration.ofNanos(System.nanoTime() - started));
+        audit.torn(), unaudited, auditChainProblem(notRestarted.isEmpty()),
+        Duration.ofNanos(System.nanoTime() - started));
+  }
+
+  /**
+   * The first problem of {@code audit.log}'s chain, under the home's master key, across every crash and
+   * restart; once the final check stopped the service gracefully, the log must end with its close line.
+   */
+  private Optional<String> auditChainProblem(boolean stoppedGracefully) throws IOException {
+    return AuditLogVerifier.of(MasterKey.load(home.resolve(LocalBackend.MASTER_KEY)))
+        .verify(List.of(home.resolve(LocalKeyhold.AUDIT_LOG)), stoppedGracefully).problem().map(Object::toString);
   }
 
   /**

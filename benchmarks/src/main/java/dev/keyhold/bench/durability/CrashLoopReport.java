@@ -9,11 +9,15 @@ import java.util.Optional;
 /**
  * What a {@link CrashLoop} run found: a row per round, the final check, and the totals. It passed
  * when the service came back after every crash, nothing acknowledged was lost, every audit line was
- * whole, every acknowledged request was audited, and the final check had an answer for every item.
+ * whole, every acknowledged request was audited, the audit log's chain verified, and the final check
+ * had an answer for every item.
+ *
+ * @param auditChainProblem the first problem {@code AuditLogVerifier} found in the audit log, if any
  */
 record CrashLoopReport(long seed, List<Round> rounds, Optional<String> notRestarted, LedgerCheck.Tally finalCheck,
     long keysAcknowledged, long ciphertextsAcknowledged, List<Ledger.Loss> losses, long keysLost,
-    long ciphertextsLost, long auditLines, List<String> tornAuditLines, List<String> unaudited, Duration elapsed) {
+    long ciphertextsLost, long auditLines, List<String> tornAuditLines, List<String> unaudited,
+    Optional<String> auditChainProblem, Duration elapsed) {
   private static final int SHOWN = 20;
 
   /**
@@ -43,7 +47,7 @@ record CrashLoopReport(long seed, List<Round> rounds, Optional<String> notRestar
 
   public boolean passed() {
     return notRestarted.isEmpty() && losses.isEmpty() && tornAuditLines.isEmpty() && unaudited.isEmpty()
-        && finalCheck.undecided() == 0;
+        && auditChainProblem.isEmpty() && finalCheck.undecided() == 0;
   }
 
   public long roundsKilledWithCreateKeysInFlight() {
@@ -70,6 +74,7 @@ record CrashLoopReport(long seed, List<Round> rounds, Optional<String> notRestar
     out.printf("  ciphertexts lost:                     %d%n", ciphertextsLost);
     out.printf("  torn audit lines:                     %d (of %d)%n", tornAuditLines.size(), auditLines);
     out.printf("  acknowledged requests not audited:    %d%n", unaudited.size());
+    out.printf("  audit log's chain:                    %s%n", auditChainProblem.orElse("verified"));
     out.printf("  final check: %d keys, %d ciphertexts, %d unanswered%n", finalCheck.keys(),
         finalCheck.ciphertexts(), finalCheck.undecided());
     out.printf("  errors answered under load:           %d%n", errors());

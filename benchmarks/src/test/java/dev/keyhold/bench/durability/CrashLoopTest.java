@@ -60,6 +60,7 @@ class CrashLoopTest {
     assertThat(report.ciphertextsLost()).isZero();
     assertThat(report.tornAuditLines()).isEmpty();
     assertThat(report.unaudited()).isEmpty();
+    assertThat(report.auditChainProblem()).as("the audit log's chain, across every crash").isEmpty();
     assertThat(report.finalCheck().undecided()).isZero();
     assertThat(report.passed()).isTrue();
 
