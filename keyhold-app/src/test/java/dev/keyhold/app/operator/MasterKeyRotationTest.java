@@ -8,6 +8,7 @@ import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.server.auth.Credential;
 import dev.keyhold.server.auth.MetadataCredentials;
+import dev.keyhold.server.ops.AuditLogVerifier;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -99,6 +100,14 @@ class MasterKeyRotationTest {
       }
       System.out.printf("%d calls on two nodes while the master key rotated, the rotation killed once; none failed%n",
           load.calls());
+    }
+    // The nodes stopped gracefully. Each one's audit log followed the rotation with a key change line,
+    // and verifies under the rotated key's files: the new key, and the old one beside it.
+    AuditLogVerifier rotated = AuditLogVerifier.of(MasterKey.load(work.resolve("etc/master.key")));
+    for (String node : List.of("node-1", "node-2")) {
+      Path log = work.resolve("log/audit-" + node + ".log");
+      assertThat(rotated.verify(List.of(log), true).problem()).as(node).isEmpty();
+      assertThat(Files.readString(log)).as(node).contains("\"event\":\"keyChange\"");
     }
   }
 

@@ -3,15 +3,18 @@ package dev.keyhold.server.ops;
 import static com.google.common.base.Preconditions.checkNotNull;
 import static java.nio.charset.StandardCharsets.UTF_8;
 
+import com.google.common.collect.ImmutableMap;
 import com.google.common.hash.HashCode;
 import com.google.common.hash.HashFunction;
 import com.google.common.hash.Hashing;
 import dev.keyhold.kms.secret.MasterKey;
 import java.util.Arrays;
+import java.util.function.Function;
+import javax.crypto.SecretKey;
 
 /**
- * The key that MACs the audit log's lines: HMAC-SHA256 under the key that {@link MasterKey#deriveKeys}
- * derives for {@value #PURPOSE}, never under the master key itself. Its {@link #id} names it in every
+ * A key that MACs the audit log's lines: HMAC-SHA256 under a key that {@link MasterKey#deriveKeys}
+ * derives for {@value #PURPOSE}, never under a master key itself. Its {@link #id} names it in every
  * line: the first 8 bytes, in hex, of its HMAC of {@code "key id"}, which tell nothing of the key.
  *
  * <p>Immutable and thread-safe; its {@code toString} shows the id alone.
@@ -23,14 +26,22 @@ final class AuditKey {
   private final HashFunction hmac;
   private final String id;
 
-  private AuditKey(HashFunction hmac) {
-    this.hmac = hmac;
+  private AuditKey(SecretKey derived) {
+    this.hmac = Hashing.hmacSha256(derived);
     this.id = HashCode.fromBytes(Arrays.copyOf(hmac.hashString("key id", UTF_8).asBytes(), ID_BYTES)).toString();
   }
 
-  static AuditKey of(MasterKey masterKey) {
+  /** The audit key of {@code masterKey}'s configured file, as it holds that file now: lines are MACed under it. */
+  static AuditKey current(MasterKey masterKey) {
     checkNotNull(masterKey, "masterKey");
-    return new AuditKey(Hashing.hmacSha256(masterKey.deriveKeys(PURPOSE).get(0)));
+    return new AuditKey(masterKey.deriveKeys(PURPOSE).get(0));
+  }
+
+  /** The audit keys of every key {@code masterKey} holds (its file's, and a rotation's beside it), by id. */
+  static ImmutableMap<String, AuditKey> all(MasterKey masterKey) {
+    checkNotNull(masterKey, "masterKey");
+    return masterKey.deriveKeys(PURPOSE).stream().map(AuditKey::new)
+        .collect(ImmutableMap.toImmutableMap(AuditKey::id, Function.identity(), (first, same) -> first));
   }
 
   /** 16 hex digits that name this key. */

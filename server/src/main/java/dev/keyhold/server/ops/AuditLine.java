@@ -38,14 +38,17 @@ import java.util.Optional;
  *       it follows, null at {@code start}. A file's first chained line is an open line.
  *   <li>{@code "event":"close"}, the last line a writer writes to a file, when it closes it or finds it
  *       renamed.
+ *   <li>{@code "event":"keyChange"}, when the master key was rotated: MACed under the old key, it names
+ *       the new key's id, {@code newKeyId}; the lines after it carry that id and are MACed under the new
+ *       key. An open line may change the key too: it is MACed under the key of its writer's start.
  * </ul>
  *
- * A later release may add events (a master key change: a line MACed under the old key naming the new
- * key's id, after which lines carry the new id) without changing any of the above.
+ * A later release may add events without changing any of the above.
  */
 final class AuditLine {
   static final String OPEN = "open";
   static final String CLOSE = "close";
+  static final String KEY_CHANGE = "keyChange";
   private static final String MAC_FIELD = ",\"mac\":\"";
   private static final int MAC_HEX_DIGITS = 64;
   /** {@code ,"mac":"}, the hex, and {@code "}}. */
@@ -57,6 +60,7 @@ final class AuditLine {
       .build();
   private static final ObjectWriter OPENED = new ObjectMapper().writerFor(Opened.class);
   private static final ObjectWriter CLOSED = new ObjectMapper().writerFor(Closed.class);
+  private static final ObjectWriter KEY_CHANGED = new ObjectMapper().writerFor(KeyChanged.class);
 
   /** A line's place in its chain: its sequence number and MAC. */
   record Link(long seq, HashCode mac) {
@@ -108,6 +112,11 @@ final class AuditLine {
   /** The JSON of a close line at {@code time}. */
   static String closeJson(Instant time) {
     return json(CLOSED, new Closed(time.toString(), CLOSE));
+  }
+
+  /** The JSON of a key change line at {@code time}: the lines after it are MACed under the key {@code newKeyId}. */
+  static String keyChangeJson(Instant time, String newKeyId) {
+    return json(KEY_CHANGED, new KeyChanged(time.toString(), KEY_CHANGE, newKeyId));
   }
 
   /**
@@ -189,6 +198,13 @@ final class AuditLine {
     return CLOSE.equals(fields.path("event").textValue());
   }
 
+  /** The id of the key the lines after this one are MACed under, if this is a key change line. */
+  Optional<String> newKeyId() {
+    return KEY_CHANGE.equals(fields.path("event").textValue())
+        ? Optional.ofNullable(fields.path("newKeyId").textValue())
+        : Optional.empty();
+  }
+
   private static String json(ObjectWriter writer, Object line) {
     try {
       return writer.writeValueAsString(line);
@@ -202,4 +218,7 @@ final class AuditLine {
 
   /** The JSON of a close line. */
   private record Closed(String time, String event) {}
+
+  /** The JSON of a key change line. */
+  private record KeyChanged(String time, String event, String newKeyId) {}
 }

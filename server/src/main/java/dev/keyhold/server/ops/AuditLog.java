@@ -36,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * line also ends with {@code "seq"}, {@code "keyId"} and {@code "mac"}: an HMAC-SHA256, under a key
  * derived from the master key, of the line and of the line before, so that a line removed, moved or
  * changed shows ({@link AuditLogVerifier}); the file holds lines of its own besides, where a writer
- * opens and closes it. {@code AuditLine} defines the format, {@code ChainedFile} the file's handling
+ * opens and closes it, and where it follows a rotation of the master key. {@code AuditLine} defines the format, {@code ChainedFile} the file's handling
  * (restarts, lines a crash cut short, renaming by logrotate). Lines to the logger are not chained.
  *
  * <p>A file is appended to and, when this creates it, readable by its owner only (0600). Each line
@@ -63,13 +63,15 @@ public final class AuditLog implements RequestObserver, Closeable {
 
   /**
    * Appends to {@code file}, creating it with mode 0600 if absent, its lines chained under the audit
-   * key that {@code masterKey} derives. The chain goes on after the file's last line.
+   * key that {@code masterKey} derives, and following its rotations. The chain goes on after the file's
+   * last line.
    *
    * @throws IOException if the file cannot be opened, or its end read
    */
   public static AuditLog toFile(Path file, MasterKey masterKey) throws IOException {
     checkNotNull(file, "file");
-    return new AuditLog(ChainedFile.open(file, AuditKey.of(masterKey), Clock.systemUTC()));
+    checkNotNull(masterKey, "masterKey");
+    return new AuditLog(ChainedFile.open(file, () -> AuditKey.current(masterKey), Clock.systemUTC()));
   }
 
   /**

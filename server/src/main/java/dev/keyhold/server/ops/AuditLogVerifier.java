@@ -5,6 +5,7 @@ import static com.google.common.base.Preconditions.checkNotNull;
 import static java.nio.charset.StandardCharsets.UTF_8;
 
 import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableMap;
 import com.google.common.hash.HashCode;
 import dev.keyhold.kms.secret.MasterKey;
 import java.io.ByteArrayOutputStream;
@@ -19,11 +20,13 @@ import java.util.Optional;
 import java.util.zip.GZIPInputStream;
 
 /**
- * Verifies chained audit logs ({@link AuditLog}) under the audit key a master key derives, and finds
+ * Verifies chained audit logs ({@link AuditLog}) under the audit keys a master key derives, and finds
  * the first line that was removed, moved or changed, or a last line cut short.
  *
- * <p>Every chained line must carry this key's id and a MAC that covers it and the line before, and
- * follow that line's sequence number. A file's first chained line opens it: a new chain
+ * <p>Every chained line must carry the id of an audit key that a key of the master key's files derives
+ * (its configured file's, and a rotation's beside it), and a MAC under that key that covers it and the
+ * line before, and follow that line's sequence number. The key changes only after a key change line
+ * that names the next, or at an open line. A file's first chained line opens it: a new chain
  * ({@code start}), or, in a file that logrotate made, the chain of the file before ({@code rotate}),
  * which is checked when that file is verified with it. Lines a crash cut short may stand in the middle
  * of a file when the writer started again right after them (an open line that continues the line
@@ -36,15 +39,15 @@ import java.util.zip.GZIPInputStream;
  * <p>Files ending in {@code .gz} are read through gzip. Immutable and thread-safe.
  */
 public final class AuditLogVerifier {
-  private final AuditKey key;
+  private final ImmutableMap<String, AuditKey> keys;
 
-  private AuditLogVerifier(AuditKey key) {
-    this.key = key;
+  private AuditLogVerifier(ImmutableMap<String, AuditKey> keys) {
+    this.keys = keys;
   }
 
-  /** Verifies with the audit key that {@code masterKey} derives. */
+  /** Verifies with the audit keys that the keys {@code masterKey} holds now derive. */
   public static AuditLogVerifier of(MasterKey masterKey) {
-    return new AuditLogVerifier(AuditKey.of(masterKey));
+    return new AuditLogVerifier(AuditKey.all(masterKey));
   }
 
   /** What is wrong with a line. */
@@ -57,7 +60,7 @@ public final class AuditLogVerifier {
     REORDERED,
     /** The file's last line was cut short: its writer was killed mid-write, or the end of the file removed. */
     TORN,
-    /** It was MACed under a key other than this master key's. */
+    /** It was MACed under a key that none of the master key's files derives. */
     WRONG_KEY
   }
 
@@ -95,7 +98,7 @@ public final class AuditLogVerifier {
   public Verification verify(List<Path> files, boolean writerStopped) throws IOException {
     checkArgument(!files.isEmpty(), "no file to verify");
     ImmutableList.Builder<FileVerification> verified = ImmutableList.builder();
-    Optional<AuditLine.Link> carried = Optional.empty();
+    Optional<AuditLine> carried = Optional.empty();
     Optional<Path> previousFile = Optional.empty();
     for (int i = 0; i < files.size(); i++) {
       Path file = checkNotNull(files.get(i), "file");
@@ -105,7 +108,7 @@ public final class AuditLogVerifier {
       if (problem.isPresent()) {
         return new Verification(verified.build(), problem);
       }
-      carried = check.last.map(AuditLine::link);
+      carried = check.last;
       previousFile = Optional.of(file);
     }
     return new Verification(verified.build(), Optional.empty());
@@ -116,7 +119,7 @@ public final class AuditLogVerifier {
     private final Path file;
     private final Optional<Path> previousFile;
     /** The last line of the file before, which this one's first chained line must follow. */
-    private final Optional<AuditLine.Link> carried;
+    private final Optional<AuditLine> carried;
     private final List<Note> notes = new ArrayList<>();
     private Optional<AuditLine> last = Optional.empty();
     private long lastNumber;
@@ -126,7 +129,7 @@ public final class AuditLogVerifier {
     /** The first of the lines cut short since the last chained line, or 0. */
     private long firstTorn;
 
-    FileCheck(Path file, Optional<Path> previousFile, Optional<AuditLine.Link> carried) {
+    FileCheck(Path file, Optional<Path> previousFile, Optional<AuditLine> carried) {
       this.file = file;
       this.previousFile = previousFile;
       this.carried = carried;
@@ -177,9 +180,10 @@ public final class AuditLogVerifier {
         return Optional.empty();
       }
       AuditLine line = parsed.get();
-      if (!line.keyId().equals(key.id())) {
-        return problem(number, Kind.WRONG_KEY, "MACed under the audit key " + line.keyId() + ", not under this "
-            + "master key's (" + key.id() + "): another master key, or the line was changed");
+      if (!keys.containsKey(line.keyId())) {
+        return problem(number, Kind.WRONG_KEY, "MACed under the audit key " + line.keyId() + ", which no key of "
+            + "this master key's files derives (they derive " + String.join(", ", keys.keySet()) + "): another "
+            + "master key, one rotated away, or the line was changed");
       }
       Optional<Problem> problem = last.isEmpty() ? checkFirst(line, number, lines) : checkNext(line, number, lines);
       if (problem.isEmpty()) {
@@ -209,11 +213,12 @@ public final class AuditLogVerifier {
               + " (files between them are missing, or the files are out of order)");
         }
         if (opening.equals(Optional.of(AuditLine.Opening.ROTATE))
-            && !previousMac.equals(Optional.of(carried.get().mac()))) {
+            && !previousMac.equals(Optional.of(carried.get().link().mac()))) {
           return problem(number, Kind.REMOVED, "does not continue " + previousFile.orElseThrow() + ": it follows "
               + "another file's last line (files between them are missing, or the files are out of order)");
         }
-        return checkLink(line, number, carried.get(), "the last line of " + previousFile.orElseThrow(), lines);
+        return checkLink(line, number, carried.get().link(), "the last line of " + previousFile.orElseThrow(),
+            lines);
       }
       if (opening.equals(Optional.of(AuditLine.Opening.ROTATE)) && previousMac.isPresent()) {
         notes.add(new Note(number, "continues the chain of the file before it (sequence " + (line.link().seq() - 1)
@@ -264,7 +269,14 @@ public final class AuditLogVerifier {
       long expected = previous.seq() + 1;
       long seq = line.link().seq();
       if (seq == expected) {
-        return key.mac(previous.mac(), line.body()).equals(line.link().mac())
+        Optional<String> keyBefore = (last.isPresent() ? last : carried)
+            .map(before -> before.newKeyId().orElse(before.keyId()));
+        if (line.opening().isEmpty() && keyBefore.isPresent() && !keyBefore.get().equals(line.keyId())) {
+          return problem(number, Kind.CHANGED, "changed: MACed under the audit key " + line.keyId() + " where "
+              + what + " leaves off under " + keyBefore.get() + " (only a key change line or an open line changes "
+              + "the key)");
+        }
+        return follows(line, previous)
             ? Optional.empty()
             : problem(number, Kind.CHANGED, "changed: its MAC does not match its content and " + what);
       }
@@ -274,8 +286,7 @@ public final class AuditLogVerifier {
       }
       for (String text = rest.next(); text != null; text = rest.next()) {
         Optional<AuditLine> later = AuditLine.parse(text);
-        if (later.isPresent() && later.get().link().seq() == expected
-            && key.mac(previous.mac(), later.get().body()).equals(later.get().link().mac())) {
+        if (later.isPresent() && later.get().link().seq() == expected && follows(later.get(), previous)) {
           return problem(number, Kind.REORDERED, "out of order: line " + rest.number() + " is the one that follows "
               + what);
         }
@@ -283,6 +294,12 @@ public final class AuditLogVerifier {
       return problem(number, Kind.REMOVED, "removed before it: "
           + (seq - expected == 1 ? "the line with sequence " + expected + " is" : "the lines with sequence " + expected
               + "-" + (seq - 1) + " are") + " missing after " + what);
+    }
+
+    /** Whether {@code line}'s MAC, under the key it names, covers it after {@code previous}. */
+    private boolean follows(AuditLine line, AuditLine.Link previous) {
+      AuditKey key = keys.get(line.keyId());
+      return key != null && key.mac(previous.mac(), line.body()).equals(line.link().mac());
     }
 
     private Optional<Problem> problem(long line, Kind kind, String detail) {

@@ -17,6 +17,7 @@ import java.time.Clock;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * The audit log's file, each line chained to the one before ({@link AuditLine}).
@@ -29,17 +30,27 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>At most once a second, a write checks that the path still names the file it writes: when an
  * operator (logrotate) renamed it, the old file gets its close line and the path's file, created
- * (0600) if there is none, starts with an open line that continues the chain.
+ * (0600) if there is none, starts with an open line that continues the chain. It also checks the
+ * master key: when it was rotated, a key change line, under the old audit key, names the new one, and
+ * the lines after it are MACed under the new.
  *
  * <p>Thread-safe: a line is sealed and written under the lock, so the file's order is the chain's.
  */
 final class ChainedFile implements AuditLog.Sink {
-  private static final long ROTATION_CHECKED_EVERY_NANOS = TimeUnit.SECONDS.toNanos(1);
+  private static final long CHECKED_EVERY_NANOS = TimeUnit.SECONDS.toNanos(1);
   private static final int CHUNK = 8192;
 
   private final Path path;
-  private final AuditKey key;
+  private final Supplier<AuditKey> currentKey;
   private final Clock clock;
+
+  /** The key lines are MACed under. */
+  @GuardedBy("this")
+  private AuditKey key;
+
+  /** The key of a master key rotation, for the key change line the next write starts with; or null. */
+  @GuardedBy("this")
+  private AuditKey nextKey;
 
   /** Null after a failed write, until the next one opens the file again. */
   @GuardedBy("this")
@@ -60,21 +71,25 @@ final class ChainedFile implements AuditLog.Sink {
   private boolean endsMidLine;
 
   @GuardedBy("this")
-  private long nextRotationCheck;
+  private long nextCheck;
 
   @GuardedBy("this")
   private boolean closed;
 
-  private ChainedFile(Path path, AuditKey key, Clock clock) {
+  private ChainedFile(Path path, Supplier<AuditKey> currentKey, Clock clock) {
     this.path = path;
-    this.key = key;
+    this.currentKey = currentKey;
     this.clock = clock;
   }
 
-  /** Opens the file at {@code path}, creating it (0600) if absent, to chain lines under {@code key}. */
-  static ChainedFile open(Path path, AuditKey key, Clock clock) throws IOException {
-    ChainedFile file = new ChainedFile(path, key, clock);
+  /**
+   * Opens the file at {@code path}, creating it (0600) if absent, to chain lines under the key that
+   * {@code currentKey} gives, asked again at every check.
+   */
+  static ChainedFile open(Path path, Supplier<AuditKey> currentKey, Clock clock) throws IOException {
+    ChainedFile file = new ChainedFile(path, currentKey, clock);
     synchronized (file) {
+      file.key = currentKey.get();
       file.openPath(Optional.empty());
     }
     return file;
@@ -85,8 +100,11 @@ final class ChainedFile implements AuditLog.Sink {
     if (closed) {
       throw new IOException("the audit log " + path + " is closed");
     }
-    if (out != null && rotationCheckDue() && !pathNamesTheOpenFile()) {
-      leaveRenamedFile();
+    if (out != null && checkDue()) {
+      followMasterKey();
+      if (!pathNamesTheOpenFile()) {
+        leaveRenamedFile();
+      }
     }
     if (out == null) {
       // A chain that has begun goes on in whatever file the path names now.
@@ -145,12 +163,17 @@ final class ChainedFile implements AuditLog.Sink {
     }
     endsMidLine = tail.endsMidLine();
     out = stream;
-    nextRotationCheck = System.nanoTime() + ROTATION_CHECKED_EVERY_NANOS;
+    nextCheck = System.nanoTime() + CHECKED_EVERY_NANOS;
+    if (nextKey != null) {
+      // The open line may change the key itself.
+      key = nextKey;
+      nextKey = null;
+    }
   }
 
   /**
-   * Appends {@code json}'s line, after the open line if it is still to write, in one write: the kernel
-   * keeps it whole at the end of the file (O_APPEND).
+   * Appends {@code json}'s line, after the open line and the key change line if they are still to
+   * write, in one write: the kernel keeps it whole at the end of the file (O_APPEND).
    */
   @GuardedBy("this")
   private void append(String json) throws IOException {
@@ -159,12 +182,19 @@ final class ChainedFile implements AuditLog.Sink {
       text.append('\n');
     }
     AuditLine.Link link = last;
+    AuditKey sealing = key;
     if (opening != null) {
-      AuditLine.Sealed open = AuditLine.seal(AuditLine.openJson(clock.instant(), opening, link), link, key);
+      AuditLine.Sealed open = AuditLine.seal(AuditLine.openJson(clock.instant(), opening, link), link, sealing);
       text.append(open.text()).append('\n');
       link = open.link();
     }
-    AuditLine.Sealed line = AuditLine.seal(json, link, key);
+    if (nextKey != null) {
+      AuditLine.Sealed change = AuditLine.seal(AuditLine.keyChangeJson(clock.instant(), nextKey.id()), link, sealing);
+      text.append(change.text()).append('\n');
+      link = change.link();
+      sealing = nextKey;
+    }
+    AuditLine.Sealed line = AuditLine.seal(json, link, sealing);
     text.append(line.text()).append('\n');
     try {
       out.write(text.toString().getBytes(UTF_8));
@@ -174,8 +204,28 @@ final class ChainedFile implements AuditLog.Sink {
       throw e;
     }
     last = line.link();
+    key = sealing;
     opening = null;
+    nextKey = null;
     endsMidLine = false;
+  }
+
+  /** Notes a rotation of the master key, for the next write's key change line. */
+  @GuardedBy("this")
+  private void followMasterKey() {
+    AuditKey now;
+    try {
+      now = currentKey.get();
+    } catch (RuntimeException e) {
+      return; // the key files cannot be read this moment (an operator copying them): the next check asks again
+    }
+    if (now.id().equals(key.id())) {
+      nextKey = null;
+    } else if (opening != null) {
+      key = now; // nothing written to this file since it was opened: its open line changes the key
+    } else {
+      nextKey = now;
+    }
   }
 
   /** Ends the file the path no longer names with its close line, if this writer wrote to it, and closes it. */
@@ -191,12 +241,12 @@ final class ChainedFile implements AuditLog.Sink {
   }
 
   @GuardedBy("this")
-  private boolean rotationCheckDue() {
+  private boolean checkDue() {
     long now = System.nanoTime();
-    if (now - nextRotationCheck < 0) {
+    if (now - nextCheck < 0) {
       return false;
     }
-    nextRotationCheck = now + ROTATION_CHECKED_EVERY_NANOS;
+    nextCheck = now + CHECKED_EVERY_NANOS;
     return true;
   }
 

@@ -13,7 +13,10 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -336,15 +339,84 @@ class AuditChainTest {
   }
 
   @Test
+  void aRotatedMasterKeyIsFollowedWithAKeyChangeLine() throws Exception {
+    Path keyFile = directory.resolve("master.key");
+    try (AuditLog audit = AuditLog.toFile(log, masterKey)) {
+      write(audit, 2);
+      rotate(keyFile);
+      Thread.sleep(1_100); // the writer looks at the master key at most once a second
+      write(audit, 2);
+    }
+
+    List<String> lines = lines(log);
+    assertThat(lines).hasSize(7);
+    String oldKey = JSON.readTree(lines.get(0)).get("keyId").asText();
+    JsonNode change = JSON.readTree(lines.get(3));
+    assertThat(change.get("event").asText()).isEqualTo("keyChange");
+    assertThat(change.get("keyId").asText()).isEqualTo(oldKey);
+    String newKey = change.get("newKeyId").asText();
+    assertThat(newKey).isNotEqualTo(oldKey);
+    assertThat(lines.subList(4, 7)).allSatisfy(line -> assertThat(JSON.readTree(line).get("keyId").asText())
+        .isEqualTo(newKey));
+    // As a node holds the master key after a rotation: the new key, and the old one as FILE.previous.
+    Verification verification = AuditLogVerifier.of(MasterKey.load(keyFile)).verify(List.of(log), true);
+    assertThat(verification.problem()).isEmpty();
+    assertThat(verification.files().get(0).verifiedLines()).isEqualTo(7);
+    // The key changes only where a key change line says so.
+    lines.remove(3);
+    rewrite(lines);
+    assertThat(AuditLogVerifier.of(MasterKey.load(keyFile)).verify(List.of(log), true).problem())
+        .hasValueSatisfying(problem -> {
+          assertThat(problem.line()).isEqualTo(4);
+          assertThat(problem.kind()).isEqualTo(Kind.REMOVED);
+        });
+  }
+
+  @Test
+  void aWriterStartedAfterARotationGoesOnUnderTheNewKeyAndTheOldLinesNeedTheOldKey() throws Exception {
+    Path keyFile = directory.resolve("master.key");
+    writeRun(1);
+    rotate(keyFile);
+    writeRun(1);
+
+    List<String> lines = lines(log);
+    assertThat(JSON.readTree(lines.get(3)).get("reason").asText()).isEqualTo("continue");
+    assertThat(JSON.readTree(lines.get(3)).get("keyId").asText())
+        .isNotEqualTo(JSON.readTree(lines.get(2)).get("keyId").asText());
+    assertThat(AuditLogVerifier.of(MasterKey.load(keyFile)).verify(List.of(log), true).problem()).isEmpty();
+    Files.delete(keyFile.resolveSibling("master.key.previous"));
+    assertThat(AuditLogVerifier.of(MasterKey.load(keyFile)).verify(List.of(log), true).problem())
+        .hasValueSatisfying(problem -> {
+          assertThat(problem.line()).isEqualTo(1);
+          assertThat(problem.kind()).isEqualTo(Kind.WRONG_KEY);
+          assertThat(problem.detail()).contains("which no key of this master key's files derives");
+        });
+  }
+
+  @Test
   void neitherTheMasterKeyNorTheAuditKeyIsWrittenOrShown() throws IOException {
     writeRun(2);
 
     String derived = HexFormat.of().formatHex(masterKey.deriveKeys(AuditKey.PURPOSE).get(0).getEncoded());
     String master = HexFormat.of().formatHex(Files.readAllBytes(directory.resolve("master.key")));
-    AuditKey key = AuditKey.of(masterKey);
+    AuditKey key = AuditKey.current(masterKey);
     assertThat(key.id()).matches("[0-9a-f]{16}");
     assertThat(key).hasToString("AuditKey[" + key.id() + "]");
     assertThat(Files.readString(log)).doesNotContain(derived).doesNotContain(master);
+  }
+
+  /**
+   * What {@code bin/keyhold master-key rotate} leaves: the old key beside the file as
+   * {@code FILE.previous}, a new one in its place (renamed over it, as the rotation does).
+   */
+  private static void rotate(Path keyFile) throws IOException {
+    Files.copy(keyFile, keyFile.resolveSibling("master.key.previous"), StandardCopyOption.COPY_ATTRIBUTES);
+    Path next = keyFile.resolveSibling("master.key.next");
+    Files.createFile(next, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    byte[] bytes = new byte[32];
+    new SecureRandom().nextBytes(bytes);
+    Files.write(next, bytes);
+    Files.move(next, keyFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
   }
 
   /** One run of a writer: opens the log, writes {@code count} request lines, closes it. */

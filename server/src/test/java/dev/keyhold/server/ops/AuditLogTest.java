@@ -51,7 +51,7 @@ class AuditLogTest {
 
     List<String> lines = Files.readAllLines(file, UTF_8);
     assertThat(lines).hasSize(3);
-    String keyId = AuditKey.of(masterKey).id();
+    String keyId = AuditKey.current(masterKey).id();
     assertThat(lines.get(1)).startsWith("{\"time\":\"2025-01-02T03:04:05.678901Z\",\"requestId\":\"request-1\","
         + "\"principal\":\"" + Outcomes.PRINCIPAL + "\",\"operation\":\"Encrypt\",\"keyArn\":\"" + Outcomes.KEY_ARN
         + "\",\"encryptionContextKeys\":[\"purpose\",\"tenant\"],\"outcome\":\"success\",\"httpStatus\":200,"
