@@ -1,5 +1,6 @@
-# Sourced by benchmarks/run-crash-loop and benchmarks/run-create-keys: the benchmarks' jar (every module
-# and dependency in one), rebuilt when a main source or POM is newer than it, or when REBUILD=1.
+# Sourced by benchmarks/run-crash-loop, benchmarks/run-create-keys and benchmarks/run-metadata: the
+# benchmarks' jar (every module and dependency in one), rebuilt when a main source or POM is newer than it,
+# or when REBUILD=1.
 
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench_jar=$bench_root/benchmarks/target/benchmarks.jar
