@@ -11,6 +11,7 @@ import dev.keyhold.kms.keystore.ConnectionState;
 import dev.keyhold.kms.keystore.CreateCustomKeyStoreRequest;
 import dev.keyhold.kms.keystore.CustomKeyStores;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
+import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.Pkcs11Module;
@@ -27,9 +28,10 @@ import java.util.Optional;
 
 /**
  * A connected custom key store over a local SoftHSM2 cluster provisioned for one benchmark trial
- * (tokens, trust anchor and trust ceremony, H2 metadata and master key in a fresh directory beside
- * {@code SOFTHSM2_CONF}), with the KMS key and crypto operations over it: the setup of
- * {@link KmsCryptoBenchmark}, shared by the replication benchmarks.
+ * (tokens, trust anchor and trust ceremony, master key and, unless another metadata store is given,
+ * H2 metadata in a fresh directory beside {@code SOFTHSM2_CONF}), with the KMS key and crypto
+ * operations over it: the setup of {@link KmsCryptoBenchmark}, shared by the replication benchmarks
+ * and {@link MetadataStoreBenchmark}.
  *
  * <p>Every PKCS#11 call of the trial goes through the one library given to {@link #open}: the
  * provisioner records its path as each HSM's module, so the key store's connection loads the same
@@ -46,13 +48,13 @@ final class BenchKeyStore implements AutoCloseable {
   final Path dataDirectory;
   final Pkcs11Module module;
   final Cluster cluster;
-  final JdbcMetadataStore metadata;
+  final MetadataStore metadata;
   final Keyhold keyhold;
   final KmsKeys keys;
   final KmsCrypto crypto;
   final String storeId;
 
-  private BenchKeyStore(Path dataDirectory, Pkcs11Module module, Cluster cluster, JdbcMetadataStore metadata,
+  private BenchKeyStore(Path dataDirectory, Pkcs11Module module, Cluster cluster, MetadataStore metadata,
       Keyhold keyhold, String storeId) {
     this.dataDirectory = dataDirectory;
     this.module = module;
@@ -78,16 +80,24 @@ final class BenchKeyStore implements AutoCloseable {
 
   /**
    * Provisions a cluster of {@code hsms} tokens through {@code library}, creates a key store over it
-   * and connects it.
+   * and connects it, with the metadata in an H2 database in {@code dataDirectory}.
    */
   static BenchKeyStore open(Path dataDirectory, Path library, int hsms) throws InterruptedException {
+    return open(dataDirectory, library, hsms, JdbcMetadataStore.embedded(dataDirectory));
+  }
+
+  /**
+   * As {@link #open(Path, Path, int)}, with the metadata in {@code metadata}, which must hold no key
+   * store yet; it is closed with the returned store.
+   */
+  static BenchKeyStore open(Path dataDirectory, Path library, int hsms, MetadataStore metadata)
+      throws InterruptedException {
     SecureRandom random = new SecureRandom();
     Pin kmsuserPin = Pin.random(random, 16);
     Pkcs11Module module = Pkcs11Module.load(library);
     Cluster cluster = new LocalClusterProvisioner(module, dataDirectory.resolve(LocalClusterProvisioner.CLUSTERS_FILE))
         .provision(ClusterId.random(random), hsms, Optional.empty(), Pin.random(random, 16), kmsuserPin).cluster();
     ClusterRegistry registry = ClusterRegistry.of(List.of(cluster));
-    JdbcMetadataStore metadata = JdbcMetadataStore.embedded(dataDirectory);
     MasterKey masterKey = MasterKey.loadOrCreate(dataDirectory.resolve("master.key"));
     Keyhold keyhold = Keyhold.open(metadata, registry, masterKey, Keyhold.Options.of(ACCOUNT));
     CustomKeyStores keyStores = keyhold.keyStores();
