@@ -16,17 +16,7 @@ public final class PausingNode {
   public static void main(String[] args) throws Exception {
     NodeConfig config = ConfigFile.read(Path.of(args[0]), System::getenv).orElseThrow();
     String pauseAt = args[1];
-    OperatorNode node = OperatorNode.start(config, step -> {
-      if (step.equals(pauseAt)) {
-        System.out.println("paused at " + step);
-        System.out.flush();
-        try {
-          Thread.sleep(Long.MAX_VALUE);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
-    });
+    OperatorNode node = OperatorNode.start(config, new PauseAt(pauseAt));
     System.out.println("Keyhold node " + config.node() + " serves the AWS KMS API at " + node.server().uri());
   }
 }

@@ -15,17 +15,7 @@ public final class PausingRotation {
     NodeConfig config = ConfigFile.read(Path.of(args[0]), System::getenv).orElseThrow();
     String pauseAt = args[1];
     try (JdbcMetadataStore metadata = OperatorNode.openMetadata(config.metadata())) {
-      MasterKeyCommand.rotation(config, metadata, step -> {
-        if (step.equals(pauseAt)) {
-          System.out.println("paused at " + step);
-          System.out.flush();
-          try {
-            Thread.sleep(Long.MAX_VALUE);
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
-        }
-      }).rotate();
+      MasterKeyCommand.rotation(config, metadata, new PauseAt(pauseAt)).rotate();
     }
   }
 }
