@@ -14,6 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 import software.amazon.awssdk.core.SdkBytes;
 import software.amazon.awssdk.services.kms.KmsClient;
 import software.amazon.awssdk.services.kms.model.ConnectionStateType;
+import software.amazon.awssdk.services.kms.model.CustomKeyStoresListEntry;
 import software.amazon.awssdk.services.kms.model.KeyListEntry;
 import software.amazon.awssdk.services.kms.model.KmsException;
 
@@ -21,11 +22,21 @@ import software.amazon.awssdk.services.kms.model.KmsException;
  * Three nodes, each a process of its own started from docs/examples/node.yaml, on one real
  * PostgreSQL and one 2-HSM SoftHSM2 cluster, driven with the AWS SDK: a key store connected on node 1
  * is CONNECTED on all three; a key made on node 1 encrypts on node 2 and decrypts on node 3; a key
- * disabled on node 2 is refused on node 1 within a second; ListKeys is the same everywhere.
+ * disabled on node 2 is refused on node 1 within a second; an alias moved on node 1, a policy put on
+ * node 2 and a tag put on node 3 are seen on the others within a second, past what they cached;
+ * ListKeys and DescribeCustomKeyStores are the same everywhere.
  */
 class ThreeNodesTest {
   @RegisterExtension static final SoftHsmClusterExtension softhsm = SoftHsmClusterExtension.withHsms(2);
   private static final Duration BOUND = Duration.ofSeconds(1);
+  /** The account keeps the key, and may not encrypt with it. */
+  private static final String NO_ENCRYPT = """
+      {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Sid": "NoEncrypt", "Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+         "Action": "kms:Encrypt", "Resource": "*"}]}
+      """;
 
   @TempDir Path work;
 
@@ -51,9 +62,28 @@ class ThreeNodesTest {
       awaitWithin(BOUND, () -> errorOf(() -> one.encrypt(r -> r.keyId(keyId)
           .plaintext(SdkBytes.fromUtf8String("x")))).equals("DisabledException"));
 
+      // An alias, a policy and a tag changed on one node reach the others within a second, past their caches.
+      String a = one.createKey(r -> r.description("a")).keyMetadata().arn();
+      String b = one.createKey(r -> r.description("b")).keyMetadata().arn();
+      one.createAlias(r -> r.aliasName("alias/three-nodes").targetKeyId(a));
+      awaitEncrypt(three, "alias/three-nodes"); // node 3 now holds the alias, and key a, in its cache
+      awaitEncrypt(three, b);
+      one.updateAlias(r -> r.aliasName("alias/three-nodes").targetKeyId(b));
+      awaitWithin(BOUND, () -> three.encrypt(r -> r.keyId("alias/three-nodes")
+          .plaintext(SdkBytes.fromUtf8String("x"))).keyId().equals(b));
+      two.putKeyPolicy(r -> r.keyId(b).policyName("default").policy(NO_ENCRYPT));
+      awaitWithin(BOUND, () -> errorOf(() -> three.encrypt(r -> r.keyId(b)
+          .plaintext(SdkBytes.fromUtf8String("x")))).equals("AccessDeniedException"));
+      three.tagResource(r -> r.keyId(a).tags(tag -> tag.tagKey("team").tagValue("three")));
+      awaitWithin(BOUND, () -> one.listResourceTags(r -> r.keyId(a)).tags().stream()
+          .anyMatch(tag -> tag.tagKey().equals("team") && tag.tagValue().equals("three")));
+
       List<String> listed = keys(one);
       assertThat(keys(two)).isEqualTo(listed);
       assertThat(keys(three)).isEqualTo(listed).contains(keyId);
+      List<CustomKeyStoresListEntry> stores = one.describeCustomKeyStores().customKeyStores();
+      assertThat(two.describeCustomKeyStores().customKeyStores()).isEqualTo(stores);
+      assertThat(three.describeCustomKeyStores().customKeyStores()).isEqualTo(stores).hasSize(1);
     }
   }
 
