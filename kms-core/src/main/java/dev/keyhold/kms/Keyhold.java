@@ -125,8 +125,8 @@ public final class Keyhold implements AutoCloseable {
   }
 
   /**
-   * Starts the background work: every {@code replicationInterval} the logins to HSMs that answer
-   * again (on every node), the abandoned connects and a reconciler pass (on the holder of the
+   * Starts the background work: every {@code replicationInterval} the logins to stores this node
+   * missed and to HSMs that answer again (on every node), the abandoned connects and a reconciler pass (on the holder of the
    * {@value #BACKGROUND_ROLE} role) or a probe of this node's HSMs (on the others), and every
    * {@code deletionInterval} the deletion of keys whose waiting period ended (on the holder); all of
    * it stops at {@link #close()}.
@@ -146,6 +146,7 @@ public final class Keyhold implements AutoCloseable {
 
   private void reconcileOrProbe() {
     try {
+      connections.catchUp();
       connections.logInToReturningHsms();
       holdsBackgroundRole = metadata.holdsRole(BACKGROUND_ROLE);
       if (holdsBackgroundRole) {

@@ -89,15 +89,21 @@ class ThreeNodesTest {
 
   static SdkBytes awaitEncrypt(KmsClient client, String keyId) throws InterruptedException {
     SdkBytes[] blob = new SdkBytes[1];
-    awaitWithin(Duration.ofSeconds(30), () -> {
-      try {
-        blob[0] = client.encrypt(r -> r.keyId(keyId).plaintext(SdkBytes.fromUtf8String("across nodes")))
-            .ciphertextBlob();
-        return true;
-      } catch (KmsException e) {
-        return false;
-      }
-    });
+    String[] lastError = {"none"};
+    try {
+      awaitWithin(Duration.ofSeconds(30), () -> {
+        try {
+          blob[0] = client.encrypt(r -> r.keyId(keyId).plaintext(SdkBytes.fromUtf8String("across nodes")))
+              .ciphertextBlob();
+          return true;
+        } catch (KmsException e) {
+          lastError[0] = e.getMessage();
+          return false;
+        }
+      });
+    } catch (AssertionError e) {
+      throw new AssertionError("Encrypt with " + keyId + " kept failing; the last error: " + lastError[0], e);
+    }
     return blob[0];
   }
 

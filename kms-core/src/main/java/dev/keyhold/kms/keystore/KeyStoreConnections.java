@@ -89,6 +89,12 @@ public final class KeyStoreConnections implements AutoCloseable {
   private final Map<String, ConnectedStore> connected = new ConcurrentHashMap<>();
   private final List<Consumer<String>> connectedListeners = new CopyOnWriteArrayList<>();
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
+  /**
+   * Stores whose join a token refused with the password the store knows: {@link #catchUp} leaves
+   * them alone (a token that locks its user out must not see a refused login every pass) until the
+   * store changes and its notification asks again.
+   */
+  private final Set<String> refusedJoins = ConcurrentHashMap.newKeySet();
   /** Tokens of returning HSMs that refused every password the store knows: never tried again. */
   private final Set<Token> refused = ConcurrentHashMap.newKeySet();
   /** The stores whose connect waits in the connector's queue, so that a store is queued once. */
@@ -137,6 +143,9 @@ public final class KeyStoreConnections implements AutoCloseable {
         LOG.info("key store {} joined: logged in to {} HSM(s)", keyStoreId, logins.tokens().size());
         return true;
       } catch (RuntimeException e) {
+        if (e instanceof ConnectFailure failure && failure.code == ConnectionErrorCode.INVALID_CREDENTIALS) {
+          refusedJoins.add(keyStoreId);
+        }
         LOG.warn("cannot log in to the connected key store {}: {}", keyStoreId, e.getMessage());
         return false;
       }
@@ -164,12 +173,32 @@ public final class KeyStoreConnections implements AutoCloseable {
    * holds it now: logged in while it is CONNECTED, logged out once it is not connected or connecting.
    */
   private void follow(String keyStoreId) {
+    refusedJoins.remove(keyStoreId);
     KeyStoreRecord store = metadata.inTransaction(c -> KeyStoreTable.byId(c, keyStoreId)).orElse(null);
     ConnectionState state = store == null ? ConnectionState.DISCONNECTED : store.state;
     switch (state) {
       case CONNECTED -> join(keyStoreId);
       case CONNECTING -> { } // the connecting node's outcome follows
       default -> disconnect(keyStoreId);
+    }
+  }
+
+  /**
+   * Joins the stores that are CONNECTED but not logged in here, and leaves those no longer connected,
+   * as their notifications would have: a node whose join failed for a passing reason (a token busy,
+   * a notification lost while its listener reconnected) catches up at the next background pass
+   * instead of waiting for the store's next change. A store whose token refused the password is
+   * left to its next change.
+   */
+  public void catchUp() {
+    for (KeyStoreRecord store : metadata.inTransaction(KeyStoreTable::all)) {
+      boolean joined = connected.containsKey(store.id);
+      boolean missed = store.state == ConnectionState.CONNECTED
+          ? !joined && !refusedJoins.contains(store.id)
+          : joined && store.state != ConnectionState.CONNECTING;
+      if (missed) {
+        connector.execute(() -> follow(store.id));
+      }
     }
   }
 
