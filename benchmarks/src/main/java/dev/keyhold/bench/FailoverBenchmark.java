@@ -28,7 +28,7 @@ import org.openjdk.jmh.annotations.TearDown;
  *
  * <p>Both cases run every PKCS#11 call through {@link HsmOutages}' shim over SoftHSM2, the only
  * library loaded in the process (provisioning too), so they differ only in the outage; the shim adds
- * a {@code C_GetSessionInfo} and an {@code access(2)} to every call, so compare these figures with
+ * a {@code C_GetSessionInfo} and two {@code access(2)} to every call, so compare these figures with
  * each other, not with {@link KmsCryptoBenchmark}. The HSM is down, and the KMS layer has marked it
  * lost (a {@link KeyReplication} pass, as the service's background reconciler would make), before the
  * first warm-up call; the trial fails if it is not, or if it comes back during the run.

@@ -12,9 +12,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * A failover-drill tool: takes chosen tokens of a PKCS#11 library down and brings them back, while
- * the library's other tokens keep answering, so that a benchmark or a test can watch a client lose
- * one HSM of a cluster and regain it.
+ * A failover-drill tool: takes chosen tokens of a PKCS#11 library down and brings them back, or makes
+ * them hang and releases them, while the library's other tokens keep answering, so that a benchmark
+ * or a test can watch a client lose one HSM of a cluster and regain it.
  *
  * <p>This is a fault-injecting wrapper around the real module, not a mock. {@link #module()} is a
  * PKCS#11 library ({@code outage-shim.c}, compiled here with gcc) that forwards every call to the
@@ -24,12 +24,19 @@ import java.nio.file.Path;
  * (closing sessions still works, so nothing leaks); once it is back, calls reach the real token
  * again, which never noticed: its keys are all there.
  *
- * <p>A token is down while its marker file exists: {@code <workDir>/down/<label>} with every '/'
- * replaced by '_' ({@code cluster-abc/hsm2} becomes {@code cluster-abc_hsm2}). The shim looks for it
- * on every call, so a change takes effect at the next call, and another process (a shell's
- * {@code touch}) may take tokens down too. One instance per {@code workDir}.
+ * <p>A hanging token is a network HSM that stops answering without refusing: {@code C_OpenSession}
+ * and every call on a session of that token block inside the shim, before the real library, until
+ * {@link #release}; the other tokens answer as before. {@code C_GetTokenInfo} (so finding tokens by
+ * label) and closing sessions never block. See {@link #hang}.
  *
- * <p>The check costs every call on a session a {@code C_GetSessionInfo} and an {@code access(2)}:
+ * <p>A token is down while its marker file exists: {@code <workDir>/down/<label>} with every '/'
+ * replaced by '_' ({@code cluster-abc/hsm2} becomes {@code cluster-abc_hsm2}); it hangs while
+ * {@code <workDir>/down/<label>.hang} exists. The shim looks for them on every call, so a change takes
+ * effect at the next call (a release within the shim's 20 ms poll), and another process (a shell's
+ * {@code touch}) may take tokens down or make them hang too. A token that hangs while down blocks,
+ * then fails once released. One instance per {@code workDir}.
+ *
+ * <p>The checks cost every call on a session a {@code C_GetSessionInfo} and two {@code access(2)}:
  * measure throughput against the real library, and use this to measure behaviour during an outage.
  *
  * <p>Thread-safe.
@@ -38,6 +45,8 @@ public final class HsmOutages {
   private static final String SOURCE = "outage-shim.c";
   /** The shim trims only this padding from CK_TOKEN_INFO labels. */
   private static final CharMatcher BLANK = CharMatcher.is(' ');
+  /** Appended to a token's marker name, names the file that makes it hang, as in the shim. */
+  private static final String HANG_SUFFIX = ".hang";
 
   private final Path module;
   private final Path markers;
@@ -50,7 +59,7 @@ public final class HsmOutages {
   /**
    * Compiles the shim into {@code workDir} ({@code outage-shim.so}), forwarding to {@code realModule},
    * with its marker directory {@code workDir/down} (created if absent; markers an earlier run left
-   * there still count).
+   * there still count, hang markers too: a test that made a token hang releases it when done).
    *
    * @param realModule the PKCS#11 library to wrap, e.g. {@code /usr/lib/softhsm/libsofthsm2.so}
    * @throws IllegalStateException if gcc or SoftHSM2's header is missing (with what to install)
@@ -75,7 +84,7 @@ public final class HsmOutages {
     return module;
   }
 
-  /** Where the marker files of down tokens live. */
+  /** Where the marker files of down and hanging tokens live. */
   public Path markerDirectory() {
     return markers;
   }
@@ -106,13 +115,67 @@ public final class HsmOutages {
     return Files.exists(markerOf(tokenLabel));
   }
 
-  /** The marker file of {@code tokenLabel}, named as {@code outage-shim.c} names it. */
+  /**
+   * Makes the token labelled {@code tokenLabel} hang from the next call on, as a network HSM that stops
+   * answering without refusing; idempotent. Until {@link #release}, {@code C_OpenSession} on its slot
+   * and every call on a session of its slot block in the shim before they reach the real library, so
+   * they hold none of its locks and the library's other tokens answer as before. {@code C_GetTokenInfo},
+   * {@code C_GetSlotList}, {@code C_GetSlotInfo}, {@code C_GetMechanism*}, {@code C_CloseSession} and
+   * {@code C_CloseAllSessions} still answer at once.
+   *
+   * <p>A call blocked in the shim cannot be interrupted or timed out, as a call into a real hung library
+   * cannot: {@link Thread#interrupt} does not reach native code. It goes on once the token is released
+   * (to the real library, or failing with {@code CKR_DEVICE_REMOVED} if the token was taken down
+   * meanwhile), so a test must release every token it made hang, or its blocked threads never end.
+   */
+  public void hang(String tokenLabel) {
+    Path marker = hangMarkerOf(tokenLabel);
+    try {
+      Files.createFile(marker);
+    } catch (FileAlreadyExistsException alreadyHanging) {
+      // idempotent
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot make token '" + tokenLabel + "' hang: " + marker, e);
+    }
+  }
+
+  /**
+   * Lets the token labelled {@code tokenLabel} answer again; idempotent. Calls blocked on it go on
+   * within the shim's poll interval (20 ms), in no set order, and later calls no longer block.
+   */
+  public void release(String tokenLabel) {
+    Path marker = hangMarkerOf(tokenLabel);
+    try {
+      Files.deleteIfExists(marker);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot release token '" + tokenLabel + "': " + marker, e);
+    }
+  }
+
+  public boolean isHanging(String tokenLabel) {
+    return Files.exists(hangMarkerOf(tokenLabel));
+  }
+
+  /**
+   * The marker file of {@code tokenLabel}, named as {@code outage-shim.c} names it.
+   *
+   * @throws IllegalArgumentException for a label that names no file, or ends in {@code .hang}: its
+   *     down marker would be the hang marker of another label
+   */
   Path markerOf(String tokenLabel) {
     String name = BLANK.trimTrailingFrom(checkNotNull(tokenLabel, "tokenLabel")).replace('/', '_');
     checkArgument(!name.isEmpty() && !name.equals(".") && !name.equals(".."),
         "token label '%s' names no marker file", tokenLabel);
     checkArgument(name.indexOf('\0') < 0, "token label '%s' holds a NUL", tokenLabel);
+    checkArgument(!name.endsWith(HANG_SUFFIX),
+        "token label '%s' ends in %s, so its marker would make another token hang", tokenLabel, HANG_SUFFIX);
     return markers.resolve(name);
+  }
+
+  /** The hang marker file of {@code tokenLabel}: its marker with {@code .hang} appended. */
+  Path hangMarkerOf(String tokenLabel) {
+    Path marker = markerOf(tokenLabel);
+    return marker.resolveSibling(marker.getFileName() + HANG_SUFFIX);
   }
 
   @Override

@@ -1,12 +1,15 @@
 /*
  * A PKCS#11 v2.40 module that forwards every call to a real one (REAL_MODULE, fixed at compile time)
  * and makes chosen tokens unreachable, for failover drills: a token is down while a file named after
- * its label exists in OUTAGE_DIR. SoftHSM2's tokens never go away on their own, and stopping the
- * whole library would take every token down at once, so without this nothing could show what a
- * client does when one HSM of a cluster stops answering while the others carry on.
+ * its label exists in OUTAGE_DIR, and hangs while that name with ".hang" appended exists there.
+ * SoftHSM2's tokens never go away on their own, and stopping the whole library would take every token
+ * down at once, so without this nothing could show what a client does when one HSM of a cluster stops
+ * answering while the others carry on.
  *
  * The file of a token is its label without the blank padding, each '/' replaced by '_' (a file name
- * holds no '/'): label "cluster-abc/hsm2" -> OUTAGE_DIR/cluster-abc_hsm2.
+ * holds no '/'): label "cluster-abc/hsm2" -> OUTAGE_DIR/cluster-abc_hsm2 (down) and
+ * OUTAGE_DIR/cluster-abc_hsm2.hang (hanging). So a token labelled "x.hang" would be down whenever
+ * token "x" hangs; HsmOutages refuses such labels.
  *
  * While a token is down, the calls that reach it through its slot (C_GetTokenInfo, C_OpenSession,
  * C_GetMechanism*, C_InitToken) and every call on a session of its slot return CKR_DEVICE_REMOVED
@@ -16,10 +19,30 @@
  * file is removed the token answers again; sessions opened before the outage may still work then, as
  * after a network outage that did not restart the HSM.
  *
+ * While a token hangs, it is a network HSM that stops answering without refusing: C_OpenSession and
+ * C_InitToken on its slot and every call on a session of its slot block, before the real module is
+ * reached, so no lock of SoftHSM2's is held meanwhile and its other tokens answer as before. They
+ * sleep in steps of HANG_POLL, looking at the file again after each; once it is gone they go on to
+ * the real call, or return CKR_DEVICE_REMOVED if the token is down by then (with both files, a call
+ * hangs first and fails after). Nothing interrupts the wait, as nothing interrupts a real library
+ * waiting on a silent device. What never blocks: C_GetTokenInfo, C_GetSlotList, C_GetSlotInfo and
+ * C_GetMechanism*, because a client library answers them from what it learnt of the HSM when it could
+ * reach it, and because a client finds a token by reading every slot's token info: blocking one slot's
+ * would stall the lookup of every token, the ones that answer too, which no real outage of one HSM
+ * does. Nor C_CloseSession and C_CloseAllSessions, because closing must never hang: a client that
+ * gives up on a silent HSM has to be able to let go of its sessions.
+ *
+ * Cost on the normal path: every call on a session makes one C_GetSessionInfo and two access(2), one
+ * per file, where it made one access(2) before (C_OpenSession: the two access(2)); neither file exists
+ * then, and each missing name takes a lookup of its own. Watching the directory's mtime instead would
+ * save them, but a file created within the timestamp's granularity after a look would go unseen.
+ * The slot calls that never block make one access(2), as before.
+ *
  * Build: gcc -shared -fPIC -O2 -I/usr/include/softhsm -DREAL_MODULE=\"/usr/lib/softhsm/libsofthsm2.so\"
  *        -DOUTAGE_DIR=\"/abs/dir\" -Wl,-z,nodelete -o outage-shim.so outage-shim.c
  */
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "forwarding.h"
@@ -77,41 +100,75 @@ static CK_BBOOL file_of(CK_SLOT_ID slot, char file[LABEL_LEN + 1]) {
   return CK_TRUE;
 }
 
-/* Whether slot's token is down: its outage file exists. Checked on every call, so a drill takes
- * effect at the next call, from this process or any other. */
-static CK_BBOOL is_down(CK_SLOT_ID slot) {
+/* Appended to a token's file name, it names the file that makes the token hang. */
+#define HANG_SUFFIX ".hang"
+/* OUTAGE_DIR "/" <file> HANG_SUFFIX and the NUL: the longest marker path. */
+#define MARKER_SIZE (sizeof(OUTAGE_DIR) + 1 + LABEL_LEN + sizeof(HANG_SUFFIX) - 1)
+/* How long a hanging call sleeps between two looks at the hang file: a release takes effect within it,
+ * and a blocked thread costs one access(2) per step. */
+static const struct timespec HANG_POLL = {0, 20 * 1000 * 1000};
+
+/* Writes the path of slot's down file, OUTAGE_DIR/<file>, to marker and returns its length; 0 if the
+ * token has no file (not initialised, or a name that would be OUTAGE_DIR itself or its parent). */
+static size_t marker_of(CK_SLOT_ID slot, char marker[MARKER_SIZE]) {
   char file[LABEL_LEN + 1];
   if (!file_of(slot, file) || file[0] == '\0' || strcmp(file, ".") == 0 || strcmp(file, "..") == 0) {
-    return CK_FALSE;  /* these names would be OUTAGE_DIR itself or its parent */
+    return 0;
   }
-  char path[sizeof(OUTAGE_DIR) + 1 + LABEL_LEN];
-  snprintf(path, sizeof path, "%s/%s", OUTAGE_DIR, file);
-  return access(path, F_OK) == 0;
+  int len = snprintf(marker, MARKER_SIZE, "%s/%s", OUTAGE_DIR, file);
+  return len > 0 ? (size_t) len : 0;
 }
 
-/* CKR_DEVICE_REMOVED if session is on a down token's slot, else CKR_OK. */
+/* Whether the file marker (of length len) with suffix appended exists; leaves marker as it was. Checked
+ * on every call, so a drill takes effect at the next call, from this process or any other. */
+static CK_BBOOL exists(char marker[MARKER_SIZE], size_t len, const char *suffix) {
+  /* Fits: MARKER_SIZE leaves room for HANG_SUFFIX after the longest file name. */
+  strcpy(marker + len, suffix);
+  CK_BBOOL found = access(marker, F_OK) == 0;
+  marker[len] = '\0';
+  return found;
+}
+
+/* For the calls a client library answers without the HSM: CKR_DEVICE_REMOVED if slot's token is down,
+ * else CKR_OK, at once even while it hangs. */
+static CK_RV check_slot(CK_SLOT_ID slot) {
+  char marker[MARKER_SIZE];
+  size_t len = marker_of(slot, marker);
+  return len > 0 && exists(marker, len, "") ? CKR_DEVICE_REMOVED : CKR_OK;
+}
+
+/* For the calls that need the HSM to answer: sleeps while slot's token hangs, then as check_slot.
+ * Holds no lock and is outside the real module while asleep, so every other call goes on. */
+static CK_RV await_slot(CK_SLOT_ID slot) {
+  char marker[MARKER_SIZE];
+  size_t len = marker_of(slot, marker);
+  if (len == 0) {
+    return CKR_OK;
+  }
+  while (exists(marker, len, HANG_SUFFIX)) {
+    nanosleep(&HANG_POLL, NULL);  /* cut short by a signal: only looks again sooner */
+  }
+  return exists(marker, len, "") ? CKR_DEVICE_REMOVED : CKR_OK;
+}
+
+/* As await_slot for the slot of session: CKR_DEVICE_REMOVED if it is on a down token's slot. */
 static CK_RV check_session(CK_SESSION_HANDLE session) {
   CK_SESSION_INFO info;
   /* A handle the real module does not know is not ours to judge: the real call will refuse it. */
   if (real->C_GetSessionInfo(session, &info) != CKR_OK) {
     return CKR_OK;
   }
-  return is_down(info.slotID) ? CKR_DEVICE_REMOVED : CKR_OK;
+  return await_slot(info.slotID);
 }
 
-static CK_RV check_slot(CK_SLOT_ID slot) {
-  return is_down(slot) ? CKR_DEVICE_REMOVED : CKR_OK;
-}
-
-/* Every function of CK_FUNCTION_LIST that reaches a token through a slot: X(name, params, args). */
+/* The functions of CK_FUNCTION_LIST that reach a token through a slot and never block (C_OpenSession
+ * and C_InitToken, which do, are below): X(name, params, args). */
 #define SLOT_FUNCTIONS(X)                                                                           \
   X(C_GetTokenInfo, (CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info), (slot, info))                        \
   X(C_GetMechanismList, (CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count),          \
     (slot, list, count))                                                                            \
   X(C_GetMechanismInfo, (CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info),      \
-    (slot, type, info))                                                                             \
-  X(C_OpenSession, (CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,             \
-    CK_SESSION_HANDLE_PTR session), (slot, flags, app, notify, session))
+    (slot, type, info))
 
 /* Every function that takes a session, but C_CloseSession: X(name, params, args). */
 #define SESSION_FUNCTIONS(X)                                                                        \
@@ -210,7 +267,7 @@ static CK_RV check_slot(CK_SLOT_ID slot) {
   (CK_SESSION_HANDLE session, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 #define IN_OUT_ARGS (session, in, in_len, out, out_len)
 
-/* guarded_C_x: checks, then forwards to real's C_x. */
+/* guarded_C_x: checks (and for a session, waits while its token hangs), then forwards to real's C_x. */
 #define GUARDED_SLOT(name, params, args)        \
   static CK_RV guarded_##name params {          \
     CK_RV rv = check_slot(slot);                \
@@ -224,9 +281,17 @@ static CK_RV check_slot(CK_SLOT_ID slot) {
 SLOT_FUNCTIONS(GUARDED_SLOT)
 SESSION_FUNCTIONS(GUARDED_SESSION)
 
-/* A re-initialised token may get a new label: forget the cached one once the real call is done. */
+/* Opening a session asks the HSM itself: it hangs with the token. */
+static CK_RV guarded_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
+    CK_SESSION_HANDLE_PTR session) {
+  CK_RV rv = await_slot(slot);
+  return rv == CKR_OK ? real->C_OpenSession(slot, flags, app, notify, session) : rv;
+}
+
+/* Hangs with the token, as it rewrites it. A re-initialised token may get a new label: forget the
+ * cached one once the real call is done. */
 static CK_RV guarded_C_InitToken(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG len, CK_UTF8CHAR_PTR label) {
-  CK_RV rv = check_slot(slot);
+  CK_RV rv = await_slot(slot);
   if (rv != CKR_OK) {
     return rv;
   }
@@ -247,6 +312,7 @@ static CK_RV guarded_C_InitToken(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG 
 /* C_CloseSession, C_CloseAllSessions and the slot list stay real's, as said above. */
 static void replace_entries(void) {
   shim.C_InitToken = guarded_C_InitToken;
+  shim.C_OpenSession = guarded_C_OpenSession;
   SLOT_FUNCTIONS(INSTALL)
   SESSION_FUNCTIONS(INSTALL)
 }
