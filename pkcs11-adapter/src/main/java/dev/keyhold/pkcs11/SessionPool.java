@@ -15,6 +15,10 @@ import org.xipki.pkcs11.wrapper.Session;
  *
  * <p>The pool does not log in: login state belongs to the application, and the owning {@link Token}
  * keeps it alive with a session of its own.
+ *
+ * <p>Each session carries the {@link CallWatchdog.Watch} of the calls made on it. A session whose
+ * call the watchdog abandoned is {@linkplain #discard discarded}: its permit comes back only when its
+ * call returns, so a hung token keeps at most its {@code maxSessions} callers.
  */
 final class SessionPool implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(SessionPool.class);
@@ -23,11 +27,13 @@ final class SessionPool implements AutoCloseable {
   private final String label;
   private final SessionPoolConfig config;
   private final Semaphore permits;
-  private final ConcurrentLinkedDeque<Session> idle = new ConcurrentLinkedDeque<>();
+  private final Token owner;
+  private final ConcurrentLinkedDeque<Pooled> idle = new ConcurrentLinkedDeque<>();
   private volatile boolean closed;
   private volatile boolean abandoned;
 
-  SessionPool(org.xipki.pkcs11.wrapper.Token token, String label, SessionPoolConfig config) {
+  SessionPool(Token owner, org.xipki.pkcs11.wrapper.Token token, String label, SessionPoolConfig config) {
+    this.owner = owner;
     this.token = token;
     this.label = label;
     this.config = config;
@@ -40,7 +46,7 @@ final class SessionPool implements AutoCloseable {
    *
    * @throws SessionsExhaustedException if none came free within the timeout
    */
-  Session acquire() throws PKCS11Exception {
+  Pooled acquire() throws PKCS11Exception {
     boolean acquired;
     try {
       acquired = permits.tryAcquire(config.acquireTimeout().toNanos(), TimeUnit.NANOSECONDS);
@@ -53,21 +59,36 @@ final class SessionPool implements AutoCloseable {
           "all " + config.maxSessions() + " sessions of token '" + label + "' stayed busy for "
               + config.acquireTimeout().toMillis() + " ms", null, null);
     }
-    Session session = idle.pollFirst();
-    if (session != null) {
-      return session;
+    Pooled reused = idle.pollFirst();
+    if (reused != null) {
+      return reused;
     }
+    // Opening is a call into the token like any other: a hung token may keep it, and the call it
+    // opens for must be rescued like one that hangs in the token.
+    CallWatchdog.Watch watch = CallWatchdog.instance().watch(owner);
+    watch.begin("C_OpenSession", config.callDeadline().toNanos());
+    Session opened;
     try {
-      return token.openSession(true);
+      opened = token.openSession(true);
     } catch (PKCS11Exception | RuntimeException e) {
+      boolean unused = watch.end(); // late or not, the call failed: nothing to drop
+      watch.close();
       permits.release();
       throw e;
     }
+    Pooled session = new Pooled(opened, watch);
+    if (!watch.end()) {
+      discard(session);
+      throw new DeviceLostException("C_OpenSession on token '" + label + "' returned after its deadline of "
+          + config.callDeadline().toMillis() + " ms", null, null);
+    }
+    return session;
   }
 
   /** Returns {@code session}; a {@code broken} one, or any after {@link #close}, is closed instead. */
-  void release(Session session, boolean broken) {
+  void release(Pooled session, boolean broken) {
     if (abandoned) {
+      session.watch.close();
       permits.release();
       return;
     }
@@ -82,8 +103,28 @@ final class SessionPool implements AutoCloseable {
     permits.release();
   }
 
+  /**
+   * Gives back the permit of a session whose call the watchdog abandoned, once the call returned: the
+   * session, in a state nobody knows, is closed and never reused.
+   */
+  void discard(Pooled session) {
+    closeQuietly(session);
+    permits.release();
+  }
+
   int idleSessions() {
     return idle.size();
+  }
+
+  /** A session of the pool and the watch on its calls. */
+  static final class Pooled {
+    final Session session;
+    final CallWatchdog.Watch watch;
+
+    private Pooled(Session session, CallWatchdog.Watch watch) {
+      this.session = session;
+      this.watch = watch;
+    }
   }
 
   int sessionsInUse() {
@@ -94,7 +135,7 @@ final class SessionPool implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
-    for (Session session; (session = idle.pollFirst()) != null; ) {
+    for (Pooled session; (session = idle.pollFirst()) != null; ) {
       closeQuietly(session);
     }
   }
@@ -106,12 +147,15 @@ final class SessionPool implements AutoCloseable {
   void abandon() {
     abandoned = true;
     closed = true;
-    idle.clear();
+    for (Pooled session; (session = idle.pollFirst()) != null; ) {
+      session.watch.close();
+    }
   }
 
-  private void closeQuietly(Session session) {
+  private void closeQuietly(Pooled session) {
+    session.watch.close();
     try {
-      session.closeSession();
+      session.session.closeSession();
     } catch (PKCS11Exception e) {
       LOG.debug("closing a session on token '{}' failed: {}", label, Pkcs11Errors.nameOf(e.getErrorCode()));
     }

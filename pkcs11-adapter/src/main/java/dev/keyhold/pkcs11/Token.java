@@ -15,6 +15,8 @@ import com.google.common.collect.ImmutableList;
 import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Lock;
 import org.slf4j.Logger;
@@ -32,6 +34,12 @@ import org.xipki.pkcs11.wrapper.Slot;
  * token stops answering, the call that saw it fails with {@link DeviceLostException}, every session
  * and cached handle is dropped, and the next call finds the token by label again and logs in anew:
  * no restart is needed.
+ *
+ * <p>Every call on a pooled session has a deadline ({@link SessionPoolConfig#callDeadline()}). When
+ * one passes it, the {@link CallWatchdog} abandons the call and marks the token hung: from then on
+ * every call fails at once with {@link DeviceLostException}, nothing more reaches the library, and
+ * a probe thread opens a session once a second. When one opens within the deadline, the token drops
+ * its sessions (their permits included, which stuck calls hold) and the next call logs in anew.
  *
  * <p>Thread-safe.
  */
@@ -53,6 +61,8 @@ public final class Token implements AutoCloseable {
    */
   private boolean knownToExist;
   private volatile boolean closed;
+  /** Set by the watchdog when a call passed its deadline; cleared by the probe that finds the token answering. */
+  private final AtomicBoolean hung = new AtomicBoolean();
 
   private Token(Pkcs11Module module, String label, TokenProfile profile, Pin loginPin, SessionPoolConfig poolConfig) {
     this.module = module;
@@ -109,6 +119,80 @@ public final class Token implements AutoCloseable {
     } catch (RuntimeException e) {
       this.loginPin = before;
       throw e;
+    }
+  }
+
+  /**
+   * Whether a call on this token passed its deadline and no probe has found it answering since: while
+   * it is, every call fails at once with {@link DeviceLostException}.
+   */
+  public boolean isHung() {
+    return hung.get();
+  }
+
+  /** The watchdog abandoned a call on this token: fail every call until a probe answers. */
+  void hung() {
+    if (hung.compareAndSet(false, true)) {
+      Thread probe = new Thread(this::probeUntilAnswering, "keyhold-probe-" + label);
+      probe.setDaemon(true);
+      probe.start();
+    }
+  }
+
+  /**
+   * Once a second, opens a session within the deadline, watched like any call: a probe the hang
+   * keeps is abandoned in turn, and the next one starts when it returns. When one answers, the
+   * connection is dropped, so the next call opens a full pool and logs in again.
+   */
+  private void probeUntilAnswering() {
+    long deadline = poolConfig.callDeadline().toNanos();
+    while (hung.get() && !closed) {
+      try {
+        TimeUnit.SECONDS.sleep(1);
+      } catch (InterruptedException e) {
+        return; // a daemon: only the process's end interrupts it
+      }
+      CallWatchdog.Watch watch = CallWatchdog.instance().watch(this);
+      watch.begin("C_OpenSession (probe)", deadline);
+      boolean answered = opensASession();
+      boolean inTime = watch.end();
+      watch.close();
+      if (answered && inTime) {
+        dropConnection();
+        hung.set(false);
+        LOG.warn("token '{}' answers again after a hang; the next call logs in anew", label);
+      }
+    }
+  }
+
+  private boolean opensASession() {
+    Lock callLock = module.callLock();
+    callLock.lock();
+    try {
+      Optional<Slot> slot = module.findSlot(label);
+      if (slot.isEmpty()) {
+        return false;
+      }
+      Connection.closeQuietly(slot.get().getToken().openSession(false));
+      return true;
+    } catch (PKCS11Exception | Pkcs11Exception e) {
+      return false;
+    } finally {
+      callLock.unlock();
+    }
+  }
+
+  private void dropConnection() {
+    Connection current = connection.getAndSet(null);
+    if (current != null) {
+      module.callLock().lock();
+      try {
+        if (current.generation == module.generation()) {
+          current.close();
+        }
+      } finally {
+        module.callLock().unlock();
+      }
     }
   }
 
@@ -290,17 +374,14 @@ public final class Token implements AutoCloseable {
   @Override
   public synchronized void close() {
     closed = true;
-    Connection current = connection.getAndSet(null);
-    if (current != null) {
-      module.callLock().lock();
-      try {
-        if (current.generation == module.generation()) {
-          current.close();
-        }
-      } finally {
-        module.callLock().unlock();
+    if (hung.get()) {
+      Connection current = connection.getAndSet(null);
+      if (current != null) {
+        current.pool.abandon(); // closing sessions of a hung token would hang this thread too
       }
+      return;
     }
+    dropConnection();
   }
 
   @Override
@@ -330,6 +411,10 @@ public final class Token implements AutoCloseable {
    * holds the module's call lock, so the library is never re-initialised under it.
    */
   <T> T call(String function, boolean decrypting, SessionCall<T> body) {
+    if (hung.get()) {
+      throw new DeviceLostException("token '" + label + "' is hung: a call did not return within "
+          + poolConfig.callDeadline().toMillis() + " ms, and no probe has answered since", null, null);
+    }
     Lock callLock = module.callLock();
     while (true) {
       Connection current = connection();
@@ -346,23 +431,45 @@ public final class Token implements AutoCloseable {
   }
 
   private <T> T callOn(Connection current, String function, boolean decrypting, SessionCall<T> body) {
-    Session session;
+    SessionPool.Pooled session;
     try {
       session = current.pool.acquire();
     } catch (PKCS11Exception e) {
       throw failure(current, e, "C_OpenSession", false);
     }
-    boolean broken = true;
+    session.watch.begin(function, poolConfig.callDeadline().toNanos());
+    T result;
     try {
-      T result = body.call(session, current);
-      broken = false;
-      return result;
+      result = body.call(session.session, current);
     } catch (PKCS11Exception e) {
-      broken = Pkcs11Errors.breaksSession(e.getErrorCode(), decrypting, profile);
-      throw failure(current, e, function, decrypting);
-    } finally {
-      current.pool.release(session, broken);
+      if (!session.watch.end()) {
+        throw late(current, session, function);
+      }
+      Pkcs11Exception mapped = failure(current, e, function, decrypting);
+      current.pool.release(session, Pkcs11Errors.breaksSession(e.getErrorCode(), decrypting, profile));
+      throw mapped;
+    } catch (RuntimeException | Error e) {
+      if (!session.watch.end()) {
+        throw late(current, session, function);
+      }
+      current.pool.release(session, true);
+      throw e;
     }
+    if (!session.watch.end()) {
+      throw late(current, session, function);
+    }
+    current.pool.release(session, false);
+    return result;
+  }
+
+  /**
+   * A call that returned after the watchdog abandoned it: its caller has moved on, so its outcome is
+   * dropped as if the process had died in the call, and its session is never used again.
+   */
+  private DeviceLostException late(Connection current, SessionPool.Pooled session, String function) {
+    current.pool.discard(session);
+    return new DeviceLostException(function + " on token '" + label + "' returned after its deadline of "
+        + poolConfig.callDeadline().toMillis() + " ms; its outcome is dropped", null, null);
   }
 
   private Pkcs11Exception failure(Connection current, PKCS11Exception e, String function, boolean decrypting) {
@@ -447,7 +554,7 @@ public final class Token implements AutoCloseable {
         Arrays.fill(pin, '\0');
       }
       LOG.info("logged in to token '{}' (slot {}, {})", label, slot.getSlotID(), profile);
-      return new Connection(generation, anchor, new SessionPool(slot.getToken(), label, poolConfig));
+      return new Connection(generation, anchor, new SessionPool(this, slot.getToken(), label, poolConfig));
     } finally {
       callLock.unlock();
     }

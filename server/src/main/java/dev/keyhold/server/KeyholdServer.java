@@ -78,10 +78,11 @@ public final class KeyholdServer implements AutoCloseable {
   private final Duration shutdownTimeout;
   private final URI uri;
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final KmsWireHandler kms;
 
   private KeyholdServer(Builder builder) {
     ServiceMetrics metrics = ServiceMetrics.create(builder.keyhold);
-    KmsWireHandler kms = new KmsWireHandler(builder.keyhold, builder.authenticator,
+    kms = new KmsWireHandler(builder.keyhold, builder.authenticator,
         ImmutableList.<RequestObserver>builder().add(metrics).addAll(builder.observers).build(),
         builder.maxRequestBytes, RequestQuotas.of(builder.quotas, Ticker.systemTicker()));
     requests = new GracefulShutdownHandler(Handlers.routing()
@@ -151,6 +152,11 @@ public final class KeyholdServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     } finally {
       undertow.stop();
+      try {
+        kms.close();
+      } catch (Exception e) {
+        LOG.warn("stopping the rescue of stuck requests: {}", e.toString());
+      }
     }
     LOG.info("stopped serving on {}", uri);
   }

@@ -5,6 +5,7 @@ import static com.google.common.base.Preconditions.checkState;
 import com.google.common.collect.ImmutableList;
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.ClusterRegistry;
+import dev.keyhold.cluster.Hsm;
 import dev.keyhold.kms.Keyhold;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.keystore.ConnectionState;
@@ -60,6 +61,8 @@ final class TestKeyhold implements AutoCloseable {
   final Credential alice;
   final Credential mallory;
   final String storeId;
+  /** The cluster of the default key store. */
+  final Cluster cluster;
   /** Clusters provisioned for the test, each with two HSMs, that no key store uses yet. */
   final ImmutableList<Cluster> spareClusters;
   final KeyholdServer server;
@@ -72,6 +75,12 @@ final class TestKeyhold implements AutoCloseable {
 
   private TestKeyhold(SoftHsmClusterExtension softhsm, Path data, int spareClusters,
       UnaryOperator<KeyholdServer.Builder> configuration) throws InterruptedException {
+    this(softhsm, data, spareClusters, configuration, Optional.empty(), SessionPoolConfig.of(8, Duration.ofSeconds(5)));
+  }
+
+  private TestKeyhold(SoftHsmClusterExtension softhsm, Path data, int spareClusters,
+      UnaryOperator<KeyholdServer.Builder> configuration, Optional<Path> module, SessionPoolConfig sessions)
+      throws InterruptedException {
     this.softhsm = softhsm;
     SecureRandom random = new SecureRandom();
     LocalClusterProvisioner provisioner =
@@ -81,7 +90,13 @@ final class TestKeyhold implements AutoCloseable {
       clusters.add(provisioner.provision(ClusterId.random(random), 2, Optional.empty(), softhsm.soPin(),
           softhsm.kmsuserPin()).cluster());
     }
-    ImmutableList<Cluster> all = clusters.build();
+    ImmutableList<Cluster> provisioned = clusters.build();
+    Cluster main = provisioned.get(0);
+    this.cluster = module.map(library -> Cluster.of(main.clusterId(), main.hsms().stream()
+        .map(hsm -> Hsm.of(hsm.hsmId(), library, hsm.tokenLabel(), hsm.profile(), hsm.state())).toList(),
+        main.trustAnchor())).orElse(main);
+    ImmutableList<Cluster> all = ImmutableList.<Cluster>builder().add(cluster)
+        .addAll(provisioned.subList(1, provisioned.size())).build();
     this.spareClusters = all.subList(1, all.size());
     ClusterRegistry registry = ClusterRegistry.of(all);
 
@@ -93,7 +108,7 @@ final class TestKeyhold implements AutoCloseable {
         : JdbcMetadataStore.embedded(data);
     MasterKey masterKey = MasterKey.loadOrCreate(data.resolve("master.key"));
     keyhold = Keyhold.open(metadata, registry, masterKey, Keyhold.Options.of(ACCOUNT)
-        .withSessions(SessionPoolConfig.of(8, Duration.ofSeconds(5))).withDefaultKeyStore("default"));
+        .withSessions(sessions).withDefaultKeyStore("default"));
     CustomKeyStores keyStores = keyhold.keyStores();
     storeId = keyStores.createCustomKeyStore(new CreateCustomKeyStoreRequest(
         "default", all.get(0).clusterId(), all.get(0).trustAnchor().pem(), softhsm.kmsuserPin(), null));
@@ -122,6 +137,12 @@ final class TestKeyhold implements AutoCloseable {
   /** Two-HSM clusters: one behind the default key store, and {@code spareClusters} more. */
   static TestKeyhold start(SoftHsmClusterExtension softhsm, Path data, int spareClusters) throws InterruptedException {
     return new TestKeyhold(softhsm, data, spareClusters, UnaryOperator.identity());
+  }
+
+  /** As {@link #start}, without spare clusters, with every HSM reached through {@code module} and {@code sessions}. */
+  static TestKeyhold startThrough(SoftHsmClusterExtension softhsm, Path data, Path module, SessionPoolConfig sessions)
+      throws InterruptedException {
+    return new TestKeyhold(softhsm, data, 0, UnaryOperator.identity(), Optional.of(module), sessions);
   }
 
   /** As {@link #start}, with the server configured further. */

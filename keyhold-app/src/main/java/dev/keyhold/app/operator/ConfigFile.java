@@ -10,7 +10,6 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.google.common.collect.ImmutableList;
 import dev.keyhold.server.authz.KmsOperation;
-import dev.keyhold.server.quota.QuotaConfig;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -195,6 +194,10 @@ public final class ConfigFile {
     if (node.quotas() != null) {
       checkQuotas(node.quotas(), checks);
     }
+    if (node.hsmCallDeadlineMillis() != null) {
+      checks.that(node.hsmCallDeadlineMillis() >= 100, "/hsmCallDeadlineMillis",
+          "hsmCallDeadlineMillis must be at least 100 (milliseconds)");
+    }
     checks.present(node.masterKey(), "/masterKey");
     checks.present(node.auditLog(), "/auditLog");
   }
@@ -207,7 +210,7 @@ public final class ConfigFile {
       String path = "/quotas/operations/" + name;
       Optional<KmsOperation> operation = KmsOperation.named(name);
       if (checks.that(operation.isPresent(), path, "quotas.operations: " + name + " is no operation Keyhold serves")) {
-        checks.that(!QuotaConfig.CRYPTOGRAPHIC.contains(operation.get()), path, "quotas.operations: " + name
+        checks.that(!KmsOperation.CRYPTOGRAPHIC.contains(operation.get()), path, "quotas.operations: " + name
             + " shares quotas.cryptographicPerAccount and has no rate of its own");
       }
       checkRate(rate, path, checks);

@@ -3,6 +3,7 @@ package dev.keyhold.app.operator;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.google.common.primitives.Doubles;
+import dev.keyhold.pkcs11.SessionPoolConfig;
 import dev.keyhold.server.authz.KmsOperation;
 import dev.keyhold.server.quota.QuotaConfig;
 import java.io.IOException;
@@ -10,6 +11,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
@@ -26,6 +28,8 @@ import java.util.OptionalDouble;
  *     of the service uses the same one
  * @param defaultKeyStore the name of the key store where CreateKey puts keys that name none (optional)
  * @param quotas this node's request quotas (optional: without it, none)
+ * @param hsmCallDeadlineMillis how long one PKCS#11 call may take before it is abandoned and the work
+ *     goes to another HSM (optional: {@link SessionPoolConfig#DEFAULT_CALL_DEADLINE})
  */
 public record NodeConfig(
     String node,
@@ -36,7 +40,15 @@ public record NodeConfig(
     Path masterKey,
     Path auditLog,
     String defaultKeyStore,
-    Quotas quotas) {
+    Quotas quotas,
+    Integer hsmCallDeadlineMillis) {
+
+  /** The session pools of this node's HSMs, with its call deadline. */
+  public SessionPoolConfig sessions() {
+    SessionPoolConfig defaults = SessionPoolConfig.defaults();
+    return hsmCallDeadlineMillis == null ? defaults
+        : defaults.withCallDeadline(Duration.ofMillis(hsmCallDeadlineMillis));
+  }
 
   /** Where the node serves; {@code tls} and {@code maxConnections} (open at once) are optional. */
   public record Listen(String host, Integer port, Tls tls, Integer maxConnections) {}

@@ -68,7 +68,7 @@ public final class OperatorNode implements AutoCloseable {
     try {
       Account account = new Account(config.account().id(), config.account().region());
       Keyhold.Options options = Keyhold.Options.of(account).withNode(new ServiceNode(config.node(), LEASE_TERM))
-          .withCheckpoints(checkpoints);
+          .withCheckpoints(checkpoints).withSessions(config.sessions());
       keyhold = Keyhold.open(metadata, clusters, masterKey,
           config.defaultKeyStoreName().map(options::withDefaultKeyStore).orElse(options));
       keyhold.startBackgroundWork(REPLICATION_INTERVAL, DELETION_INTERVAL);

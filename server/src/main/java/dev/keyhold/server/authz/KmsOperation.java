@@ -3,7 +3,9 @@ package dev.keyhold.server.authz;
 import static com.google.common.base.Preconditions.checkState;
 
 import com.google.common.base.Enums;
+import com.google.common.collect.Sets;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Every KMS operation Keyhold serves, named exactly as in {@code X-Amz-Target: TrentService.<name>},
@@ -54,6 +56,14 @@ public enum KmsOperation {
   ReEncrypt("kms:ReEncryptFrom", "kms:ReEncryptTo"),
   GenerateDataKey("kms:GenerateDataKey"),
   GenerateDataKeyWithoutPlaintext("kms:GenerateDataKeyWithoutPlaintext");
+
+  /**
+   * The cryptographic operations: they share the account's request rate, and they use a key's
+   * material in an HSM while changing nothing stored, so that running one again (on another HSM, when
+   * the first hangs) answers its caller as well as the first run would have.
+   */
+  public static final Set<KmsOperation> CRYPTOGRAPHIC = Sets.immutableEnumSet(
+      Encrypt, Decrypt, ReEncrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext, GenerateRandom);
 
   /** Who may run an operation. */
   public enum Authorization {

@@ -2,20 +2,12 @@ package dev.keyhold.server.quota;
 
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
-import static dev.keyhold.server.authz.KmsOperation.Decrypt;
-import static dev.keyhold.server.authz.KmsOperation.Encrypt;
-import static dev.keyhold.server.authz.KmsOperation.GenerateDataKey;
-import static dev.keyhold.server.authz.KmsOperation.GenerateDataKeyWithoutPlaintext;
-import static dev.keyhold.server.authz.KmsOperation.GenerateRandom;
-import static dev.keyhold.server.authz.KmsOperation.ReEncrypt;
 
 import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.Maps;
-import com.google.common.collect.Sets;
 import dev.keyhold.server.authz.KmsOperation;
 import java.util.EnumMap;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * How many requests per second one node admits, as AWS KMS counts them: the cryptographic operations
@@ -24,7 +16,7 @@ import java.util.Set;
  * {@link #UNLIMITED} ({@link Double#POSITIVE_INFINITY}) admits everything. Immutable; the {@code with}
  * methods return a copy.
  *
- * @param cryptographicPerAccount the rate the {@link #CRYPTOGRAPHIC} operations share (AWS's
+ * @param cryptographicPerAccount the rate the {@link KmsOperation#CRYPTOGRAPHIC} operations share (AWS's
  *     "Cryptographic operations (symmetric) request rate"). Keyhold serves one account, so this is one
  *     rate for the node
  * @param perKeyStore the rate of each custom key store: every key a cryptographic operation uses, and a
@@ -35,10 +27,6 @@ import java.util.Set;
 public record QuotaConfig(double cryptographicPerAccount, double perKeyStore,
     ImmutableMap<KmsOperation, Double> perOperation, double perCredential) {
   public static final double UNLIMITED = Double.POSITIVE_INFINITY;
-
-  /** The operations that share the account's cryptographic rate, and never have one of their own. */
-  public static final Set<KmsOperation> CRYPTOGRAPHIC = Sets.immutableEnumSet(
-      Encrypt, Decrypt, ReEncrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext, GenerateRandom);
 
   /**
    * AWS's per-operation quotas (requests per second) for the operations Keyhold serves, from AWS KMS's
@@ -91,7 +79,7 @@ public record QuotaConfig(double cryptographicPerAccount, double perKeyStore,
     checkRate(perCredential, "perCredential");
     perOperation = Maps.immutableEnumMap(checkNotNull(perOperation, "perOperation"));
     perOperation.forEach((operation, rate) -> {
-      checkArgument(!CRYPTOGRAPHIC.contains(operation),
+      checkArgument(!KmsOperation.CRYPTOGRAPHIC.contains(operation),
           "%s shares the account's cryptographic rate and has none of its own", operation);
       checkRate(rate, operation.name());
     });
@@ -122,7 +110,7 @@ public record QuotaConfig(double cryptographicPerAccount, double perKeyStore,
   /**
    * This quota with {@code operation} at {@code rate}.
    *
-   * @throws IllegalArgumentException for a {@link #CRYPTOGRAPHIC} operation: those share the account's rate
+   * @throws IllegalArgumentException for a {@link KmsOperation#CRYPTOGRAPHIC} operation: those share the account's rate
    */
   public QuotaConfig withOperation(KmsOperation operation, double rate) {
     EnumMap<KmsOperation, Double> rates = new EnumMap<>(KmsOperation.class);
@@ -133,7 +121,7 @@ public record QuotaConfig(double cryptographicPerAccount, double perKeyStore,
 
   /** The rate of {@code operation}: the account's cryptographic rate for those, else its own or unlimited. */
   public double rateOf(KmsOperation operation) {
-    return CRYPTOGRAPHIC.contains(operation) ? cryptographicPerAccount : perOperation.getOrDefault(operation, UNLIMITED);
+    return KmsOperation.CRYPTOGRAPHIC.contains(operation) ? cryptographicPerAccount : perOperation.getOrDefault(operation, UNLIMITED);
   }
 
   private static void checkRate(double rate, String name) {

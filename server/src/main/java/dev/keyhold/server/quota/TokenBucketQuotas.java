@@ -31,7 +31,7 @@ final class TokenBucketQuotas implements RequestQuotas {
     TokenBucket account = new TokenBucket(config.cryptographicPerAccount(), ticker);
     EnumMap<KmsOperation, TokenBucket> buckets = new EnumMap<>(KmsOperation.class);
     for (KmsOperation operation : KmsOperation.values()) {
-      buckets.put(operation, QuotaConfig.CRYPTOGRAPHIC.contains(operation)
+      buckets.put(operation, KmsOperation.CRYPTOGRAPHIC.contains(operation)
           ? account
           : new TokenBucket(config.rateOf(operation), ticker));
     }

@@ -11,7 +11,6 @@ import dev.keyhold.kms.key.ResolvedKey;
 import dev.keyhold.kms.policy.KeyPolicyAuthorizer;
 import dev.keyhold.server.auth.Caller;
 import dev.keyhold.server.authz.KmsOperation;
-import dev.keyhold.server.quota.QuotaConfig;
 import dev.keyhold.server.quota.RequestQuotas;
 import java.util.Map;
 import java.util.Optional;
@@ -158,7 +157,7 @@ final class KeyAccess {
     }
     authorizer.authorize(caller.principal(), action, key.arn(), key.policy(),
         encryptionContext == null ? Map.of() : encryptionContext);
-    if (QuotaConfig.CRYPTOGRAPHIC.contains(operation)) {
+    if (KmsOperation.CRYPTOGRAPHIC.contains(operation)) {
       quotas.admitKeyStore(key.keyStoreId());
     }
     return key;

@@ -53,9 +53,14 @@ import org.slf4j.LoggerFactory;
  * fault of the service: it is logged with its request id, and the caller gets a KMSInternalException
  * that says nothing more.
  *
+ * <p>A request whose worker thread an HSM keeps past the call deadline ({@link StuckRequests}) is
+ * answered by another thread: a cryptographic operation is run again there, on another HSM (the
+ * hung one fails at once now); any other operation, which may have changed something, is answered
+ * DependencyTimeoutException, and what its stuck call leaves is for the crash recovery to settle.
+ *
  * <p>Run it on an I/O thread: it reads the body there and answers on a worker thread.
  */
-public final class KmsWireHandler implements HttpHandler {
+public final class KmsWireHandler implements HttpHandler, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(KmsWireHandler.class);
   static final String CONTENT_TYPE = "application/x-amz-json-1.1";
   private static final HttpString TARGET = new HttpString("X-Amz-Target");
@@ -70,6 +75,7 @@ public final class KmsWireHandler implements HttpHandler {
   private final RequestQuotas quotas;
   private final WireJson json = new WireJson();
   private final ImmutableMap<KmsOperation, WireOperation<?>> operations = Operations.all();
+  private final StuckRequests stuck = new StuckRequests();
 
   /**
    * @param maxRequestBytes the largest body served; a larger one is answered 413, after being read
@@ -97,7 +103,7 @@ public final class KmsWireHandler implements HttpHandler {
         (ex, chunk, last) -> {
           body.append(chunk);
           if (last) {
-            ex.dispatch(() -> answer(ex, body));
+            ex.dispatch(() -> answer(ex, body, Instant.now(), System.nanoTime()));
           }
         },
         (ex, e) -> {
@@ -105,7 +111,7 @@ public final class KmsWireHandler implements HttpHandler {
             // Longer than Undertow drains: answered, then the connection closes.
             ex.setPersistent(false);
             body.refuse();
-            ex.dispatch(() -> answer(ex, body));
+            ex.dispatch(() -> answer(ex, body, Instant.now(), System.nanoTime()));
           } else {
             LOG.debug("request {}: the client went away while sending", RequestIds.of(ex), e);
             ex.setPersistent(false);
@@ -114,10 +120,10 @@ public final class KmsWireHandler implements HttpHandler {
         });
   }
 
-  private void answer(HttpServerExchange exchange, Body body) {
-    Instant received = Instant.now();
-    long start = System.nanoTime();
+  /** Answers the request received at {@code received} ({@code start} on the nano clock). */
+  private void answer(HttpServerExchange exchange, Body body, Instant received, long start) {
     Trace trace = new Trace();
+    StuckRequests.Running running = stuck.enter(() -> rescue(exchange, body, received, start, trace));
     Reply reply;
     try {
       reply = new Reply(StatusCodes.OK, serve(exchange, body, trace), Optional.empty());
@@ -135,6 +141,30 @@ public final class KmsWireHandler implements HttpHandler {
       reply = error(StatusCodes.INTERNAL_SERVER_ERROR, KMSInternalException.name(),
           "An internal error occurred. Retry the request.");
     }
+    if (stuck.leave(running)) {
+      finish(exchange, received, start, trace, reply);
+    } // else its rescue answered it
+  }
+
+  /**
+   * Answers, on this rescuing thread, the request whose thread is stuck in a hung HSM's call: runs a
+   * cryptographic operation again, and answers any other DependencyTimeoutException.
+   */
+  private void rescue(HttpServerExchange exchange, Body body, Instant received, long start, Trace stuckTrace) {
+    // The connection ends with this answer: Undertow reads a connection's next request only once the
+    // thread it handed this one to returns, which a stuck thread may never do.
+    exchange.setPersistent(false);
+    Optional<KmsOperation> operation = KmsOperation.named(stuckTrace.operation);
+    if (operation.isPresent() && KmsOperation.CRYPTOGRAPHIC.contains(operation.get())) {
+      answer(exchange, body, received, start);
+    } else {
+      finish(exchange, received, start, stuckTrace, error(StatusCodes.SERVICE_UNAVAILABLE,
+          DependencyTimeoutException.name(), "The system timed out while trying to fulfill the request. "
+              + "You can retry the request."));
+    }
+  }
+
+  private void finish(HttpServerExchange exchange, Instant received, long start, Trace trace, Reply reply) {
     // Observers first: no request is answered unaudited, and a graceful shutdown, which waits for
     // answers, waits for the audit too.
     RequestOutcome outcome = new RequestOutcome(received, RequestIds.of(exchange), trace.principalArn,
@@ -153,11 +183,20 @@ public final class KmsWireHandler implements HttpHandler {
     }
   }
 
-  /** What the request asked for and who asked, as far as it got; for the audit log. */
+  /**
+   * What the request asked for and who asked, as far as it got; for the audit log, and for its rescue
+   * (read by another thread while this one is stuck, hence volatile).
+   */
   private static final class Trace {
-    String operation = UNKNOWN;
-    Optional<String> principalArn = Optional.empty();
-    Optional<KeyAccess> keys = Optional.empty();
+    volatile String operation = UNKNOWN;
+    volatile Optional<String> principalArn = Optional.empty();
+    volatile Optional<KeyAccess> keys = Optional.empty();
+  }
+
+  /** Stops rescuing requests. */
+  @Override
+  public void close() throws Exception {
+    stuck.close();
   }
 
   /** The answer's body, from reading the request to running it. */
