@@ -2,7 +2,6 @@ package dev.keyhold.kms;
 
 import static com.google.common.base.Preconditions.checkNotNull;
 
-import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import dev.keyhold.cluster.Clusters;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.KeyReplication;
@@ -10,6 +9,7 @@ import dev.keyhold.kms.key.KmsCrypto;
 import dev.keyhold.kms.key.KmsKeys;
 import dev.keyhold.kms.metadata.Checkpoints;
 import dev.keyhold.kms.keystore.CustomKeyStores;
+import dev.keyhold.kms.keystore.HsmWorker;
 import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.metadata.ServiceNode;
@@ -20,10 +20,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,7 +52,7 @@ public final class Keyhold implements AutoCloseable {
   private final KmsCrypto crypto;
   private final KeyReplication replication;
   private final KeyPolicyAuthorizer authorizer = new KeyPolicyAuthorizer();
-  private ScheduledExecutorService background; // guarded by this
+  private HsmWorker background; // guarded by this
   /** Whether this node held the background role when it last asked. */
   private volatile boolean holdsBackgroundRole;
 
@@ -135,13 +131,9 @@ public final class Keyhold implements AutoCloseable {
     if (background != null) {
       return;
     }
-    background = Executors.newSingleThreadScheduledExecutor(
-        new ThreadFactoryBuilder().setNameFormat("keyhold-background").setDaemon(true).build());
-    // The futures are not needed: each task logs its own failures, and close() stops the scheduler.
-    Future<?> unused = background.scheduleWithFixedDelay(
-        this::reconcileOrProbe, 0, replicationInterval.toMillis(), TimeUnit.MILLISECONDS);
-    Future<?> alsoUnused = background.scheduleWithFixedDelay(
-        this::deleteDueKeys, 0, deletionInterval.toMillis(), TimeUnit.MILLISECONDS);
+    background = new HsmWorker("keyhold-background");
+    background.runEvery(replicationInterval, this::reconcileOrProbe);
+    background.runEvery(deletionInterval, this::deleteDueKeys);
   }
 
   private void reconcileOrProbe() {
@@ -214,7 +206,7 @@ public final class Keyhold implements AutoCloseable {
   @Override
   public synchronized void close() {
     if (background != null) {
-      background.shutdownNow();
+      background.close();
       background = null;
     }
     replication.close();

@@ -145,23 +145,31 @@ public final class Token implements AutoCloseable {
    * connection is dropped, so the next call opens a full pool and logs in again.
    */
   private void probeUntilAnswering() {
-    long deadline = poolConfig.callDeadline().toNanos();
     while (hung.get() && !closed) {
       try {
         TimeUnit.SECONDS.sleep(1);
       } catch (InterruptedException e) {
         return; // a daemon: only the process's end interrupts it
       }
-      CallWatchdog.Watch watch = CallWatchdog.instance().watch(this);
-      watch.begin("C_OpenSession (probe)", deadline);
-      boolean answered = opensASession();
-      boolean inTime = watch.end();
+      probeOnce();
+    }
+  }
+
+  /** One watched probe of a hung token: clears the hang if a session opens within the deadline. */
+  private void probeOnce() {
+    CallWatchdog.Watch watch = CallWatchdog.instance().watch(this);
+    watch.begin("C_OpenSession (probe)", poolConfig.callDeadline().toNanos());
+    boolean answered;
+    boolean inTime;
+    try {
+      answered = opensASession();
+    } finally {
+      inTime = watch.end();
       watch.close();
-      if (answered && inTime) {
-        dropConnection();
-        hung.set(false);
-        LOG.warn("token '{}' answers again after a hang; the next call logs in anew", label);
-      }
+    }
+    if (answered && inTime && hung.compareAndSet(true, false)) {
+      dropConnection();
+      LOG.warn("token '{}' answers again after a hang; the next call logs in anew", label);
     }
   }
 
@@ -177,6 +185,8 @@ public final class Token implements AutoCloseable {
       return true;
     } catch (PKCS11Exception | Pkcs11Exception e) {
       return false;
+    } catch (IllegalStateException closedMeanwhile) {
+      return false; // the module closed while the token hung; the probe loop ends with the token
     } finally {
       callLock.unlock();
     }
@@ -468,6 +478,11 @@ public final class Token implements AutoCloseable {
    */
   private DeviceLostException late(Connection current, SessionPool.Pooled session, String function) {
     current.pool.discard(session);
+    // The token answered after all: probe it now rather than at the next second, so that the caller's
+    // own clean-up (a CreateKey destroying what its late C_GenerateKey made) can reach it at once.
+    if (hung.get()) {
+      probeOnce();
+    }
     return new DeviceLostException(function + " on token '" + label + "' returned after its deadline of "
         + poolConfig.callDeadline().toMillis() + " ms; its outcome is dropped", null, null);
   }
@@ -536,28 +551,55 @@ public final class Token implements AutoCloseable {
       long generation = module.generation();
       Slot slot = module.findSlot(label).orElseThrow(() -> new TokenNotFoundException(
           "no token labelled '" + label + "' in " + module.library(), null, null));
-      Session anchor;
-      try {
-        anchor = slot.getToken().openSession(true);
-      } catch (PKCS11Exception e) {
-        throw Pkcs11Errors.translate(e, "C_OpenSession", label, false, profile);
-      }
-      char[] pin = loginPin.copyChars();
-      try {
-        anchor.login(CKU_USER, pin);
-      } catch (PKCS11Exception e) {
-        if (e.getErrorCode() != CKR_USER_ALREADY_LOGGED_IN) {
-          Connection.closeQuietly(anchor);
-          throw Pkcs11Errors.translate(e, "C_Login", label, false, profile);
-        }
-      } finally {
-        Arrays.fill(pin, '\0');
-      }
+      Session anchor = logInAnchor(slot);
       LOG.info("logged in to token '{}' (slot {}, {})", label, slot.getSlotID(), profile);
       return new Connection(generation, anchor, new SessionPool(this, slot.getToken(), label, poolConfig));
     } finally {
       callLock.unlock();
     }
+  }
+
+  /**
+   * Opens the anchor session and logs in on it, watched like any call: a hung token would otherwise
+   * keep a login (a connect, a reconnect) without end.
+   */
+  private Session logInAnchor(Slot slot) {
+    CallWatchdog.Watch watch = CallWatchdog.instance().watch(this);
+    watch.begin("C_OpenSession and C_Login", poolConfig.callDeadline().toNanos());
+    Session anchor = null;
+    try {
+      anchor = slot.getToken().openSession(true);
+      char[] pin = loginPin.copyChars();
+      try {
+        anchor.login(CKU_USER, pin);
+      } catch (PKCS11Exception e) {
+        if (e.getErrorCode() != CKR_USER_ALREADY_LOGGED_IN) {
+          throw e;
+        }
+      } finally {
+        Arrays.fill(pin, '\0');
+      }
+    } catch (PKCS11Exception e) {
+      boolean unused = watch.end(); // late or not, the login failed
+      if (anchor != null) {
+        Connection.closeQuietly(anchor);
+      }
+      throw Pkcs11Errors.translate(e, anchor == null ? "C_OpenSession" : "C_Login", label, false, profile);
+    } catch (RuntimeException e) {
+      boolean unused = watch.end();
+      if (anchor != null) {
+        Connection.closeQuietly(anchor);
+      }
+      throw e;
+    } finally {
+      watch.close();
+    }
+    if (!watch.end()) {
+      Connection.closeQuietly(anchor);
+      throw new DeviceLostException("logging in to token '" + label + "' returned after its deadline of "
+          + poolConfig.callDeadline().toMillis() + " ms", null, null);
+    }
+    return anchor;
   }
 
   private void checkUnique(long[] found, String what) {

@@ -11,6 +11,7 @@ import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.kms.secret.SealedSecret;
 import dev.keyhold.pkcs11.BadCredentialsException;
+import dev.keyhold.pkcs11.CallWatchdog;
 import dev.keyhold.pkcs11.DeviceLostException;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.PinLockedException;
@@ -29,9 +30,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -81,11 +79,11 @@ public final class KeyStoreConnections implements AutoCloseable {
   private final SessionPoolConfig poolConfig;
   private final Checkpoints checkpoints;
   private final SecureRandom random = new SecureRandom();
-  private final ExecutorService connector = Executors.newSingleThreadExecutor(runnable -> {
-    Thread thread = new Thread(runnable, "keyhold-key-store-connector");
-    thread.setDaemon(true);
-    return thread;
-  });
+  private final HsmWorker connector = new HsmWorker("keyhold-key-store-connector");
+  /** The store whose connect the connector runs now, and the thread running it; see {@link #connectStuck}. */
+  private volatile String connectingStore;
+  private volatile Thread connectingThread;
+  private final AutoCloseable stuckConnects = CallWatchdog.whenAbandoned(this::connectStuck);
   private final Map<String, ConnectedStore> connected = new ConcurrentHashMap<>();
   private final List<Consumer<String>> connectedListeners = new CopyOnWriteArrayList<>();
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
@@ -261,11 +259,11 @@ public final class KeyStoreConnections implements AutoCloseable {
 
   @Override
   public void close() {
-    connector.shutdownNow();
+    connector.close();
     try {
-      connector.awaitTermination(30, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+      stuckConnects.close();
+    } catch (Exception e) {
+      LOG.debug("{}", e.toString());
     }
     connected.keySet().forEach(this::disconnect);
   }
@@ -276,10 +274,15 @@ public final class KeyStoreConnections implements AutoCloseable {
       if (!metadata.holdsRole(role)) {
         return; // another node connects it; its outcome follows
       }
+      connectingStore = keyStoreId;
+      connectingThread = Thread.currentThread();
       try {
         connectHoldingRole(keyStoreId);
       } finally {
-        metadata.releaseRole(role);
+        if (connectingThread == Thread.currentThread()) {
+          connectingThread = null;
+          metadata.releaseRole(role);
+        } // else abandoned, and connectStuck released the role
       }
     }
   }
@@ -297,14 +300,47 @@ public final class KeyStoreConnections implements AutoCloseable {
       return;
     } catch (ConnectFailure failure) {
       LOG.warn("connecting key store {} failed: {}", keyStoreId, failure.getMessage());
-      finish(keyStoreId, ConnectionState.FAILED, failure.code, null);
+      settle(keyStoreId, ConnectionState.FAILED, failure.code, null);
       return;
     } catch (RuntimeException e) {
       LOG.warn("connecting key store {} failed", keyStoreId, e);
-      finish(keyStoreId, ConnectionState.FAILED, ConnectionErrorCode.INTERNAL_ERROR, null);
+      settle(keyStoreId, ConnectionState.FAILED, ConnectionErrorCode.INTERNAL_ERROR, null);
       return;
     }
-    finish(keyStoreId, ConnectionState.CONNECTED, null, logins);
+    settle(keyStoreId, ConnectionState.CONNECTED, null, logins);
+  }
+
+  /** Records the outcome of this thread's connect, unless it was abandoned ({@link #connectStuck}). */
+  private void settle(String keyStoreId, ConnectionState state, ConnectionErrorCode code, ConnectedStore logins) {
+    if (Thread.currentThread() != connectingThread) {
+      LOG.warn("the connect of key store {} returned from a hung HSM after it was abandoned; its outcome is dropped",
+          keyStoreId);
+      if (logins != null) {
+        logins.close();
+      }
+      return;
+    }
+    finish(keyStoreId, state, code, logins);
+  }
+
+  /**
+   * The connector thread is stuck in an HSM call past its deadline: its connect ends FAILED with
+   * NETWORK_ERRORS, as AWS reports HSMs it cannot reach, so that the operator can connect again; the
+   * store gets a fresh lock, so that the next connect, and every other change of it, goes on without
+   * the stuck thread (which keeps the old one). If the stuck call ever returns, it fails, and the
+   * connect it was part of records nothing ({@link #settle}); what a late {@code C_SetPIN} did is one
+   * of the two passwords the rotation's records allow for that HSM, which the next connect tries.
+   */
+  private void connectStuck(Thread stuck) {
+    String storeId = connectingStore;
+    if (stuck != connectingThread || storeId == null) {
+      return;
+    }
+    connectingThread = null;
+    locks.remove(storeId);
+    metadata.releaseRole(connectRoleOf(storeId)); // another node, or this one, may connect it again
+    LOG.warn("the connect of key store {} is stuck in an HSM call past its deadline; it ends FAILED", storeId);
+    connector.execute(() -> finish(storeId, ConnectionState.FAILED, ConnectionErrorCode.NETWORK_ERRORS, null));
   }
 
   private static String connectRoleOf(String keyStoreId) {
@@ -549,6 +585,10 @@ public final class KeyStoreConnections implements AutoCloseable {
           return null;
         });
         checkpoints.reached("changing " + hsm.hsmId());
+        if (Thread.currentThread() != connectingThread) {
+          throw new ConnectRoleLost("this connect was abandoned when an HSM hung; the next connect resumes from the "
+              + "recorded step");
+        }
         if (!metadata.holdsRole(connectRoleOf(store.id))) {
           throw new ConnectRoleLost("this node lost the database, and with it the right to rotate; the node "
               + "that takes the store over resumes from the recorded step");

@@ -47,6 +47,8 @@ public final class KeyStoreFixture implements AutoCloseable {
   public MetadataStore metadata;
   public KeyStoreConnections connections;
   public CustomKeyStores keyStores;
+  /** The session pools (and call deadline) of the next {@link #open}. */
+  public SessionPoolConfig sessions = SessionPoolConfig.of(2, Duration.ofSeconds(5));
 
   public KeyStoreFixture(SoftHsmClusterExtension softhsm, Path dataDirectory) {
     this(softhsm, dataDirectory, TestMetadata::open);
@@ -119,8 +121,7 @@ public final class KeyStoreFixture implements AutoCloseable {
     }
     metadata = metadataOpener.apply(dataDirectory);
     MasterKey masterKey = MasterKey.loadOrCreate(dataDirectory.resolve("master.key"));
-    connections = new KeyStoreConnections(metadata, registry, masterKey,
-        SessionPoolConfig.of(2, Duration.ofSeconds(5)), checkpoints);
+    connections = new KeyStoreConnections(metadata, registry, masterKey, sessions, checkpoints);
     keyStores = new CustomKeyStores(metadata, registry, masterKey, Clock.systemUTC(), connections);
     opened.add(metadata);
     opened.add(keyStores);
