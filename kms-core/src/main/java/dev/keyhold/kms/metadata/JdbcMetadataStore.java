@@ -46,6 +46,11 @@ public final class JdbcMetadataStore implements MetadataStore {
   private static final Logger LOG = LoggerFactory.getLogger(JdbcMetadataStore.class);
   /** SQLSTATE class 08: connection exceptions. */
   private static final String CONNECTION_EXCEPTION = "08";
+  /**
+   * PostgreSQL's server going away (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03
+   * cannot_connect_now): a statement under way when the server stops ends with one of these, not 08.
+   */
+  private static final String SERVER_GOING_AWAY = "57P";
 
   private final HikariDataSource dataSource;
   private final Optional<PostgresListener> listener;
@@ -159,7 +164,8 @@ public final class JdbcMetadataStore implements MetadataStore {
   /** A connection that could not be had, or was lost: the database did not answer. */
   private static boolean unreachable(SQLException e) {
     return e instanceof SQLTransientConnectionException || e instanceof SQLNonTransientConnectionException
-        || String.valueOf(e.getSQLState()).startsWith(CONNECTION_EXCEPTION);
+        || String.valueOf(e.getSQLState()).startsWith(CONNECTION_EXCEPTION)
+        || String.valueOf(e.getSQLState()).startsWith(SERVER_GOING_AWAY);
   }
 
   @Override
