@@ -51,7 +51,8 @@ class HungHsmTest {
       String keyId = setup.createKey(r -> r.description("hang")).keyMetadata().keyId();
 
       int[] stuck = new int[1];
-      Latencies latencies = underLoad(keyhold, keyId, () -> outages.hang(hanging), () -> {
+      // 8 s after the hang: long enough that the few calls it catches stay under 1% of them.
+      Latencies latencies = underLoad(keyhold, keyId, Duration.ofSeconds(8), () -> outages.hang(hanging), () -> {
         stuck[0] = CallWatchdog.stuckCalls();
         outages.release(hanging); // a thread blocked in the shim would keep the JVM from ending
       });
@@ -81,7 +82,8 @@ class HungHsmTest {
       String down = keyhold.cluster.hsms().get(1).tokenLabel();
       String keyId = keyhold.client(keyhold.admin).createKey(r -> r.description("down")).keyMetadata().keyId();
 
-      Latencies latencies = underLoad(keyhold, keyId, () -> outages.takeDown(down), () -> outages.bringBack(down));
+      Latencies latencies = underLoad(keyhold, keyId, Duration.ofSeconds(3), () -> outages.takeDown(down),
+          () -> outages.bringBack(down));
 
       latencies.print("one HSM down", 0);
       assertThat(latencies.max()).as("a refusing HSM costs a call one round trip, not a deadline")
@@ -90,10 +92,11 @@ class HungHsmTest {
   }
 
   /**
-   * {@value #THREADS} threads of Encrypt and Decrypt for 1.5 s, then {@code fault}, then 8 s more;
+   * {@value #THREADS} threads of Encrypt and Decrypt for 1.5 s, then {@code fault}, then {@code after} more;
    * {@code restore} runs however it ends. Asserts that no call failed.
    */
-  private static Latencies underLoad(TestKeyhold keyhold, String keyId, Runnable fault, Runnable restore)
+  private static Latencies underLoad(TestKeyhold keyhold, String keyId, Duration after, Runnable fault,
+      Runnable restore)
       throws Exception {
     Queue<Long> unloaded = new ConcurrentLinkedQueue<>();
     Queue<Long> faulted = new ConcurrentLinkedQueue<>();
@@ -127,7 +130,7 @@ class HungHsmTest {
       Thread.sleep(1500);
       afterFault.set(true);
       fault.run();
-      Thread.sleep(8000); // long enough that the few calls a hang catches stay under 1% of them
+      Thread.sleep(after.toMillis());
       stop.set(true);
       for (Future<?> thread : running) {
         thread.get(30, TimeUnit.SECONDS);
