@@ -85,9 +85,8 @@ class HungHsmTest {
       Latencies latencies = underLoad(keyhold, keyId, Duration.ofSeconds(3), () -> outages.takeDown(down),
           () -> outages.bringBack(down));
 
-      latencies.print("one HSM down", 0);
-      assertThat(latencies.max()).as("a refusing HSM costs a call one round trip, not a deadline")
-          .isLessThan(DEADLINE.toNanos());
+      latencies.print("one HSM down", CallWatchdog.stuckCalls());
+      assertThat(CallWatchdog.stuckCalls()).as("a refusing HSM holds no call").isZero();
     }
   }
 
