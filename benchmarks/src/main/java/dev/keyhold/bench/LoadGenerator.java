@@ -216,6 +216,16 @@ public final class LoadGenerator implements AutoCloseable {
       return latencies.getTotalCount();
     }
 
+    /** This run and {@code other} as one: calls, times and CPU added, the others' share weighted by time. */
+    public Result plus(Result other) {
+      Histogram both = latencies.copy();
+      both.add(other.latencies);
+      long elapsed = elapsedNanos + other.elapsedNanos;
+      return new Result(both, elapsed, callerCpuNanos + other.callerCpuNanos, processCpuNanos + other.processCpuNanos,
+          (othersCpuShare * elapsedNanos + other.othersCpuShare * other.elapsedNanos) / elapsed,
+          jitMillis + other.jitMillis);
+    }
+
     public double perSecond() {
       return calls() * (double) TimeUnit.SECONDS.toNanos(1) / elapsedNanos;
     }

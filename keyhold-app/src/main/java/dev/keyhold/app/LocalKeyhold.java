@@ -29,18 +29,22 @@ public final class LocalKeyhold implements AutoCloseable {
   private final LocalBackend local;
   private final AuditLog audit;
   private final KeyholdServer server;
+  private final CredentialStore credentials;
   private final Credential root;
 
-  private LocalKeyhold(LocalBackend local, AuditLog audit, KeyholdServer server, Credential root) {
+  private LocalKeyhold(LocalBackend local, AuditLog audit, KeyholdServer server, CredentialStore credentials,
+      Credential root) {
     this.local = local;
     this.audit = audit;
     this.server = server;
+    this.credentials = credentials;
     this.root = root;
   }
 
   /**
    * Opens (and on the first run provisions) the Keyhold in {@code home}, telling {@code progress} what
-   * it does, and serves it on the address and TLS that {@code listen} sets on the builder.
+   * it does, and serves it on the address and TLS that {@code listen} sets on the builder; whatever
+   * else {@code listen} sets (quotas, say) overrides the defaults here.
    * SoftHSM2 reads {@code SOFTHSM2_CONF} once per process: it must name {@code home/softhsm/softhsm2.conf}.
    */
   public static LocalKeyhold start(Path home, Path softHsmLibrary, Account account, PrintStream progress,
@@ -59,7 +63,7 @@ public final class LocalKeyhold implements AutoCloseable {
           .quotas(QuotaConfig.unlimited())
           .observer(audit))
           .start();
-      return new LocalKeyhold(local, audit, server, root);
+      return new LocalKeyhold(local, audit, server, credentials, root);
     } catch (IOException | RuntimeException e) {
       if (audit != null) {
         audit.close();
@@ -88,6 +92,11 @@ public final class LocalKeyhold implements AutoCloseable {
 
   public KeyholdServer server() {
     return server;
+  }
+
+  /** The access keys requests are checked against; one {@linkplain CredentialStore#add added} is honoured at once. */
+  public CredentialStore credentials() {
+    return credentials;
   }
 
   /** The account root's credential, for the user to call with. */
