@@ -338,9 +338,12 @@ public final class KeyStoreConnections implements AutoCloseable {
     }
     connectingThread = null;
     locks.remove(storeId);
-    metadata.releaseRole(connectRoleOf(storeId)); // another node, or this one, may connect it again
     LOG.warn("the connect of key store {} is stuck in an HSM call past its deadline; it ends FAILED", storeId);
-    connector.execute(() -> finish(storeId, ConnectionState.FAILED, ConnectionErrorCode.NETWORK_ERRORS, null));
+    // On the connector, not the watchdog's thread: both steps wait for the database.
+    connector.execute(() -> {
+      metadata.releaseRole(connectRoleOf(storeId)); // another node, or this one, may connect it again
+      finish(storeId, ConnectionState.FAILED, ConnectionErrorCode.NETWORK_ERRORS, null);
+    });
   }
 
   private static String connectRoleOf(String keyStoreId) {
