@@ -8,17 +8,22 @@ import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKA_LABEL;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKM_AES_ECB;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKM_AES_KEY_GEN;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKM_AES_KEY_WRAP_PAD;
+import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKR_KEY_HANDLE_INVALID;
+import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKR_OBJECT_HANDLE_INVALID;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKR_USER_ALREADY_LOGGED_IN;
 import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKU_USER;
 
 import com.google.common.collect.ImmutableList;
 import java.util.Arrays;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Lock;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xipki.pkcs11.wrapper.AttributeVector;
@@ -28,7 +33,7 @@ import org.xipki.pkcs11.wrapper.Session;
 import org.xipki.pkcs11.wrapper.Slot;
 
 /**
- * One token, logged in as its user, with a pool of sessions and a cache of key handles.
+ * One token, logged in as its user, with a pool of sessions and an index of key handles.
  *
  * <p>The token stays logged in through a session of its own that the pool never hands out. When the
  * token stops answering, the call that saw it fails with {@link DeviceLostException}, every session
@@ -41,10 +46,23 @@ import org.xipki.pkcs11.wrapper.Slot;
  * a probe thread opens a session once a second. When one opens within the deadline, the token drops
  * its sessions (their permits included, which stuck calls hold) and the next call logs in anew.
  *
+ * <p>The index maps each {@link AesKey} to its handle, per connection, since handles die with it. The
+ * first miss of a connection fills it from one enumeration of the token's AES keys, so that the first
+ * use of any key present then costs what its hundredth does: SoftHSM2 and others search by label
+ * object by object ({@code C_FindObjects} costs some 25-30 µs per object in the token), and the
+ * enumeration costs about two such searches (see docs/benchmarks.md). The token's own operations keep
+ * the index current. Other processes (other nodes, a cluster's own key sync) create and destroy keys
+ * behind it, so a miss is never taken as absence: the key is searched for and remembered; a handle
+ * the token calls invalid is dropped and the key searched for once more. The index costs about
+ * 2.5 MB per 10,000 keys of 75-character labels and 16-byte ids (computed: about 250 bytes an entry
+ * with its key, label, id, boxed handle and table slot).
+ *
  * <p>Thread-safe.
  */
 public final class Token implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Token.class);
+  /** Handles per call of an enumeration: some milliseconds of {@code C_GetAttributeValue} calls. */
+  private static final int ENUMERATION_CHUNK = 500;
 
   private final Pkcs11Module module;
   private final String label;
@@ -63,6 +81,10 @@ public final class Token implements AutoCloseable {
   private volatile boolean closed;
   /** Set by the watchdog when a call passed its deadline; cleared by the probe that finds the token answering. */
   private final AtomicBoolean hung = new AtomicBoolean();
+  /** Per-key {@code C_FindObjects} searches, the ones the index spares: for tests to count. */
+  final AtomicLong keySearches = new AtomicLong();
+  /** Enumerations of every AES key (index fills and {@link #listAesKeys}): for tests to count. */
+  final AtomicLong enumerations = new AtomicLong();
 
   private Token(Pkcs11Module module, String label, TokenProfile profile, Pin loginPin, SessionPoolConfig poolConfig) {
     this.module = module;
@@ -227,45 +249,142 @@ public final class Token implements AutoCloseable {
   /**
    * Generates a persistent AES-256 key from {@code template} inside the token.
    *
-   * @return the key's name, already resolved in the handle cache
+   * @return the key's name, already in the handle index
    */
   public AesKey generateAesKey(AesKeyTemplate template) {
     checkNotNull(template, "template");
     AesKey key = template.key();
     return call("C_GenerateKey", false, (session, connection) -> {
       long handle = session.generateKey(new Mechanism(CKM_AES_KEY_GEN), template.toAttributes());
-      connection.handles.put(key, handle);
+      connection.remember(key, handle);
       return key;
     });
   }
 
-  /** The AES key labelled {@code label}, if the token holds exactly one. */
+  /**
+   * The AES key labelled {@code label}, if the token holds exactly one. A key in the handle index is
+   * checked on the token by its handle (one {@code C_GetAttributeValue}: it must still exist and carry
+   * this label and id) rather than searched for, so this answer does not re-prove that no second key
+   * with the label appeared since; every other answer, absence above all, comes from a search of the
+   * token, since other processes create keys behind the index.
+   */
   public Optional<AesKey> findAesKey(String label) {
     checkNotNull(label, "label");
+    indexOnFirstMiss(current -> current.indexed(label).isEmpty());
     return call("C_FindObjects", false, (session, connection) -> {
+      Optional<Map.Entry<AesKey, Long>> indexed = connection.indexed(label);
+      if (indexed.isPresent() && stillNames(session, indexed.get().getValue(), indexed.get().getKey())) {
+        return Optional.of(indexed.get().getKey());
+      }
+      indexed.ifPresent(entry -> connection.forget(entry.getKey()));
+      keySearches.incrementAndGet();
       long[] found = session.findObjectsSingle(AttributeVector.newAESSecretKey().label(label), 2);
       if (found.length == 0) {
         return Optional.empty();
       }
       checkUnique(found, "labelled '" + label + "'");
       AesKey key = AesKey.of(label, session.getAttrValues(found[0], CKA_ID).id());
-      connection.handles.put(key, found[0]);
+      connection.remember(key, found[0]);
       return Optional.of(key);
     });
   }
 
-  /** Every AES key on the token that the user can see, by label and id: for reports of the material. */
-  public ImmutableList<AesKey> listAesKeys() {
-    return call("C_FindObjects", false, (session, connection) -> {
-      ImmutableList.Builder<AesKey> keys = ImmutableList.builder();
-      for (long handle : session.findAllObjectsSingle(AttributeVector.newAESSecretKey())) {
-        AttributeVector attributes = session.getAttrValues(handle, CKA_LABEL, CKA_ID);
-        if (attributes.label() != null && attributes.id() != null && attributes.id().length > 0) {
-          keys.add(AesKey.of(attributes.label(), attributes.id()));
-        }
+  /** Whether {@code handle} still names {@code key} on the token; false for a handle no longer valid. */
+  private static boolean stillNames(Session session, long handle, AesKey key) throws PKCS11Exception {
+    Optional<AesKey> named = keyAt(session, handle);
+    return named.isPresent() && named.get().equals(key);
+  }
+
+  /**
+   * The key that {@code handle} names, if it names one with a label and id; empty for a handle no
+   * longer valid (its object destroyed since it was found).
+   */
+  private static Optional<AesKey> keyAt(Session session, long handle) throws PKCS11Exception {
+    AttributeVector attributes;
+    try {
+      attributes = session.getAttrValues(handle, CKA_LABEL, CKA_ID);
+    } catch (PKCS11Exception e) {
+      if (e.getErrorCode() == CKR_OBJECT_HANDLE_INVALID || e.getErrorCode() == CKR_KEY_HANDLE_INVALID) {
+        return Optional.empty();
       }
-      return keys.build();
-    });
+      throw e;
+    }
+    String label = attributes.label();
+    byte[] id = attributes.id();
+    return label == null || label.isEmpty() || id == null || id.length == 0
+        ? Optional.empty() : Optional.of(AesKey.of(label, id));
+  }
+
+  /**
+   * Every AES key on the token that the user can see, by label and id: for reports of the material.
+   * Fills the handle index as it goes.
+   */
+  public ImmutableList<AesKey> listAesKeys() {
+    return enumerate();
+  }
+
+  /**
+   * Every AES key on the token, its handle remembered in the index of the connection that found it:
+   * one {@code C_FindObjects}, then {@code C_GetAttributeValue} for each handle (the wrapper reads no
+   * more than one object per call), those in calls of {@link #ENUMERATION_CHUNK} handles so that no
+   * call of a large token nears the call deadline.
+   *
+   * @throws DeviceLostException also when the token reconnected between the calls
+   */
+  private ImmutableList<AesKey> enumerate() {
+    enumerations.incrementAndGet();
+    Found found = call("C_FindObjects", false, (session, connection) ->
+        new Found(connection, session.findAllObjectsSingle(AttributeVector.newAESSecretKey())));
+    ImmutableList.Builder<AesKey> keys = ImmutableList.builder();
+    for (int start = 0; start < found.handles.length; start += ENUMERATION_CHUNK) {
+      int from = start;
+      int to = Math.min(found.handles.length, start + ENUMERATION_CHUNK);
+      boolean sameConnection = call("C_GetAttributeValue", false, (session, connection) -> {
+        if (connection != found.connection) {
+          return false;
+        }
+        for (int i = from; i < to; i++) {
+          long handle = found.handles[i];
+          keyAt(session, handle).ifPresent(key -> {
+            connection.remember(key, handle);
+            keys.add(key);
+          });
+        }
+        return true;
+      });
+      if (!sameConnection) {
+        throw new DeviceLostException("token '" + label + "' reconnected while its keys were listed", null, null);
+      }
+    }
+    found.connection.indexed = true;
+    return keys.build();
+  }
+
+  /**
+   * Fills the current connection's index from one enumeration, if it has not been filled and
+   * {@code misses} says it lacks what the caller needs. Callers racing the fill wait for it rather than
+   * search the token on their own. A failed fill is not tried again on this connection: misses fall
+   * back to searches, as they would without an index; a lost token makes a new connection anyway.
+   */
+  private void indexOnFirstMiss(Predicate<Connection> misses) {
+    Connection current = connection.get();
+    if (current == null || current.generation != module.generation() || current.indexed || hung.get()
+        || !misses.test(current)) {
+      return; // not connected yet: the call connects, and a later miss fills the new connection's index
+    }
+    synchronized (current.indexing) {
+      if (current.indexed) {
+        return;
+      }
+      try {
+        enumerate();
+      } catch (Pkcs11Exception e) {
+        LOG.warn("listing the keys of token '{}' for its handle index failed; keys are searched for one by one"
+            + " until it reconnects: {}", label, e.getMessage());
+      } finally {
+        current.indexed = true;
+      }
+    }
   }
 
   /**
@@ -276,18 +395,21 @@ public final class Token implements AutoCloseable {
   public byte[] wrapKey(AesKey wrappingKey, AesKey key) {
     checkNotNull(wrappingKey, "wrappingKey");
     checkNotNull(key, "key");
-    return call("C_WrapKey", false, (session, connection) -> session.wrapKey(new Mechanism(CKM_AES_KEY_WRAP_PAD),
-        connection.handleOf(wrappingKey, session), connection.handleOf(key, session)));
+    return withKeys("C_WrapKey", false, (session, connection) -> session.wrapKey(new Mechanism(CKM_AES_KEY_WRAP_PAD),
+        connection.handleOf(wrappingKey, session), connection.handleOf(key, session)), wrappingKey, key);
   }
 
   /** Unwraps what {@link #wrapKey} made into a persistent key with {@code template}'s attributes. */
   public AesKey unwrapAesKey(AesKey unwrappingKey, byte[] wrapped, AesKeyTemplate template) {
     checkNotNull(wrapped, "wrapped");
     checkNotNull(template, "template");
-    return withKey(unwrappingKey, "C_UnwrapKey", false, (session, handle) -> {
-      session.unwrapKey(new Mechanism(CKM_AES_KEY_WRAP_PAD), handle, wrapped, template.toUnwrapAttributes());
+    checkNotNull(unwrappingKey, "unwrappingKey");
+    return withKeys("C_UnwrapKey", false, (session, connection) -> {
+      long handle = session.unwrapKey(new Mechanism(CKM_AES_KEY_WRAP_PAD), connection.handleOf(unwrappingKey, session),
+          wrapped, template.toUnwrapAttributes());
+      connection.remember(template.key(), handle);
       return template.key();
-    });
+    }, unwrappingKey);
   }
 
   /** AES-256-GCM with {@code key}, computed inside this token. */
@@ -322,14 +444,12 @@ public final class Token implements AutoCloseable {
 
   /** Destroys {@code key} on this token. */
   public void destroyKey(AesKey key) {
-    withKey(key, "C_DestroyObject", false, (session, handle) -> {
-      session.destroyObject(handle);
+    checkNotNull(key, "key");
+    withKeys("C_DestroyObject", false, (session, connection) -> {
+      session.destroyObject(connection.handleOf(key, session));
+      connection.forget(key);
       return null;
-    });
-    Connection current = connection.get();
-    if (current != null) {
-      current.handles.remove(key);
-    }
+    }, key);
   }
 
   /**
@@ -399,20 +519,32 @@ public final class Token implements AutoCloseable {
     return "Token[" + label + ", " + profile + "]";
   }
 
-  /** Runs {@code body} with the handle of {@code key}; a stale cached handle is looked up once more. */
+  /** Runs {@code body} with the handle of {@code key}; a stale indexed handle is looked up once more. */
   <T> T withKey(AesKey key, String function, boolean decrypting, KeyCall<T> body) {
+    checkNotNull(key, "key");
+    return withKeys(function, decrypting, (session, connection) -> body.call(session, connection.handleOf(key, session)),
+        key);
+  }
+
+  /**
+   * Runs {@code body}, which resolves {@code keys} with {@link Connection#handleOf}: a first miss fills
+   * the index, and when the token calls a handle invalid, the handles of {@code keys} are dropped and
+   * {@code body} runs once more with handles looked up anew.
+   */
+  private <T> T withKeys(String function, boolean decrypting, SessionCall<T> body, AesKey... keys) {
+    indexOnFirstMiss(current -> Arrays.stream(keys).anyMatch(key -> !current.handles.containsKey(key)));
     try {
-      return call(function, decrypting, (session, connection) -> body.call(session, connection.handleOf(key, session)));
+      return call(function, decrypting, body);
     } catch (ObjectNotFoundException e) {
       if (e.returnValue().isEmpty()) {
         throw e; // the lookup itself found nothing: the key is not there
       }
       Connection current = connection.get();
       if (current != null) {
-        current.handles.remove(key);
+        Arrays.stream(keys).forEach(current::forget);
       }
-      LOG.debug("cached handle of {} on token '{}' went stale; looking it up again", key, label);
-      return call(function, decrypting, (session, connection) -> body.call(session, connection.handleOf(key, session)));
+      LOG.debug("an indexed handle of {} on token '{}' went stale; looking it up again", Arrays.toString(keys), label);
+      return call(function, decrypting, body);
     }
   }
 
@@ -608,13 +740,21 @@ public final class Token implements AutoCloseable {
     }
   }
 
-  /** A logged-in anchor session, the pool, and the handles that are valid while both live. */
+  /** A logged-in anchor session, the pool, and the handle index, valid while both live. */
   final class Connection {
     /** The module's generation when this was opened; its handles mean nothing in another. */
     private final long generation;
     private final Session anchor;
     private final SessionPool pool;
+    /**
+     * Key to handle, for keys this connection has seen. An entry may outlive its object (destroyed by
+     * another process, or by this one while an enumeration read it): the token then calls it invalid.
+     */
     private final ConcurrentHashMap<AesKey, Long> handles = new ConcurrentHashMap<>();
+    /** Whether an enumeration filled {@link #handles}, or one failed: either way, not tried again. */
+    private volatile boolean indexed;
+    /** Held while the index fills, so that the misses racing it wait instead of searching. */
+    private final Object indexing = new Object();
 
     private Connection(long generation, Session anchor, SessionPool pool) {
       this.generation = generation;
@@ -622,11 +762,13 @@ public final class Token implements AutoCloseable {
       this.pool = pool;
     }
 
+    /** The handle of {@code key}: from the index, else from a search of the token, then remembered. */
     long handleOf(AesKey key, Session session) throws PKCS11Exception {
-      Long cached = handles.get(key);
-      if (cached != null) {
-        return cached;
+      Long indexed = handles.get(key);
+      if (indexed != null) {
+        return indexed;
       }
+      keySearches.incrementAndGet();
       long[] found = session.findObjectsSingle(
           AttributeVector.newAESSecretKey().label(key.label()).id(key.idUnsafe()), 2);
       if (found.length == 0) {
@@ -635,6 +777,32 @@ public final class Token implements AutoCloseable {
       checkUnique(found, "named " + key);
       handles.put(key, found[0]);
       return found[0];
+    }
+
+    void remember(AesKey key, long handle) {
+      handles.put(key, handle);
+    }
+
+    void forget(AesKey key) {
+      handles.remove(key);
+    }
+
+    /**
+     * The indexed key labelled {@code label} with its handle, if the index holds exactly one: a scan
+     * of the index, some tens of microseconds at 10,000 keys, against a search of the token that
+     * costs milliseconds.
+     */
+    Optional<Map.Entry<AesKey, Long>> indexed(String label) {
+      Map.Entry<AesKey, Long> match = null;
+      for (Map.Entry<AesKey, Long> entry : handles.entrySet()) {
+        if (entry.getKey().label().equals(label)) {
+          if (match != null) {
+            return Optional.empty(); // two ids under one label: the search reports it
+          }
+          match = Map.entry(entry.getKey(), entry.getValue());
+        }
+      }
+      return Optional.ofNullable(match);
     }
 
     private void close() {
@@ -651,6 +819,9 @@ public final class Token implements AutoCloseable {
       }
     }
   }
+
+  /** The handles one {@code C_FindObjects} found, and the connection they are valid on. */
+  private record Found(Connection connection, long[] handles) {}
 
   /** Work on one session; may throw the wrapper's exception, which {@link #call} maps. */
   @FunctionalInterface
