@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,13 +50,13 @@ import org.xipki.pkcs11.wrapper.Slot;
  * <p>The index maps each {@link AesKey} to its handle, per connection, since handles die with it. The
  * first miss of a connection fills it from one enumeration of the token's AES keys, so that the first
  * use of any key present then costs what its hundredth does: SoftHSM2 and others search by label
- * object by object ({@code C_FindObjects} costs some 25-30 µs per object in the token), and the
- * enumeration costs about two such searches (see docs/benchmarks.md). The token's own operations keep
- * the index current. Other processes (other nodes, a cluster's own key sync) create and destroy keys
- * behind it, so a miss is never taken as absence: the key is searched for and remembered; a handle
- * the token calls invalid is dropped and the key searched for once more. The index costs about
- * 2.5 MB per 10,000 keys of 75-character labels and 16-byte ids (computed: about 250 bytes an entry
- * with its key, label, id, boxed handle and table slot).
+ * object by object ({@code C_FindObjects} costs some 25-35 µs per object in the token), and the
+ * enumeration costs about three such searches, once (see docs/benchmarks.md). The token's own
+ * operations keep the index current. Other processes (other nodes, a cluster's own key sync) create
+ * and destroy keys behind it, so a miss is never taken as absence: the key is searched for and
+ * remembered; a handle the token calls invalid is dropped and the key searched for once more. The
+ * index costs about 2.3 MB per 10,000 keys of 75-character labels and 16-byte ids (computed: about
+ * 230 bytes an entry with its key, label, id, boxed handle, map node and table slot).
  *
  * <p>Thread-safe.
  */
@@ -363,8 +364,10 @@ public final class Token implements AutoCloseable {
   /**
    * Fills the current connection's index from one enumeration, if it has not been filled and
    * {@code misses} says it lacks what the caller needs. Callers racing the fill wait for it rather than
-   * search the token on their own. A failed fill is not tried again on this connection: misses fall
-   * back to searches, as they would without an index; a lost token makes a new connection anyway.
+   * search the token on their own, for one call deadline at most: a fill stuck in a hung token keeps
+   * its thread, and theirs must go on to fail fast. A failed fill is not tried again on this
+   * connection: misses fall back to searches, as they would without an index; a lost token makes a
+   * new connection anyway.
    */
   private void indexOnFirstMiss(Predicate<Connection> misses) {
     Connection current = connection.get();
@@ -372,18 +375,24 @@ public final class Token implements AutoCloseable {
         || !misses.test(current)) {
       return; // not connected yet: the call connects, and a later miss fills the new connection's index
     }
-    synchronized (current.indexing) {
-      if (current.indexed) {
+    try {
+      if (!current.indexing.tryLock(poolConfig.callDeadline().toNanos(), TimeUnit.NANOSECONDS)) {
         return;
       }
-      try {
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    }
+    try {
+      if (!current.indexed) {
         enumerate();
-      } catch (Pkcs11Exception e) {
-        LOG.warn("listing the keys of token '{}' for its handle index failed; keys are searched for one by one"
-            + " until it reconnects: {}", label, e.getMessage());
-      } finally {
-        current.indexed = true;
       }
+    } catch (Pkcs11Exception e) {
+      LOG.warn("listing the keys of token '{}' for its handle index failed; keys are searched for one by one"
+          + " until it reconnects: {}", label, e.getMessage());
+    } finally {
+      current.indexed = true;
+      current.indexing.unlock();
     }
   }
 
@@ -754,7 +763,7 @@ public final class Token implements AutoCloseable {
     /** Whether an enumeration filled {@link #handles}, or one failed: either way, not tried again. */
     private volatile boolean indexed;
     /** Held while the index fills, so that the misses racing it wait instead of searching. */
-    private final Object indexing = new Object();
+    private final ReentrantLock indexing = new ReentrantLock();
 
     private Connection(long generation, Session anchor, SessionPool pool) {
       this.generation = generation;
