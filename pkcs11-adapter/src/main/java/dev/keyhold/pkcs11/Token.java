@@ -531,8 +531,8 @@ public final class Token implements AutoCloseable {
   /** Runs {@code body} with the handle of {@code key}; a stale indexed handle is looked up once more. */
   <T> T withKey(AesKey key, String function, boolean decrypting, KeyCall<T> body) {
     checkNotNull(key, "key");
-    return withKeys(function, decrypting, (session, connection) -> body.call(session, connection.handleOf(key, session)),
-        key);
+    return withKeys(function, decrypting,
+        (session, connection) -> body.call(session, connection.handleOf(key, session)), key);
   }
 
   /**
