@@ -541,7 +541,10 @@ public final class Token implements AutoCloseable {
    * {@code body} runs once more with handles looked up anew.
    */
   private <T> T withKeys(String function, boolean decrypting, SessionCall<T> body, AesKey... keys) {
-    indexOnFirstMiss(current -> Arrays.stream(keys).anyMatch(key -> !current.handles.containsKey(key)));
+    Connection now = connection.get();
+    if (now != null && !now.indexed) { // checked first so that the hot path builds no predicate
+      indexOnFirstMiss(current -> Arrays.stream(keys).anyMatch(key -> !current.handles.containsKey(key)));
+    }
     try {
       return call(function, decrypting, body);
     } catch (ObjectNotFoundException e) {
