@@ -321,7 +321,16 @@ public final class Token implements AutoCloseable {
    * Fills the handle index as it goes.
    */
   public ImmutableList<AesKey> listAesKeys() {
-    return enumerate();
+    Connection current = connection.get();
+    if (current == null) {
+      return enumerate();
+    }
+    current.indexing.lock(); // a first miss racing a listing waits for its index instead of listing too
+    try {
+      return enumerate();
+    } finally {
+      current.indexing.unlock();
+    }
   }
 
   /**

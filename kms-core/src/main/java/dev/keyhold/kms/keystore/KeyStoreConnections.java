@@ -387,6 +387,28 @@ public final class KeyStoreConnections implements AutoCloseable {
         LOG.warn("after connecting key store {}: {}", keyStoreId, e.toString());
       }
     }
+    connector.execute(() -> indexKeys(keyStoreId));
+  }
+
+  /**
+   * Lists each logged-in HSM's keys once, in the background, which fills its token's handle index: the
+   * first use of a key after a connect then costs what its hundredth does, not a search of the token.
+   */
+  private void indexKeys(String keyStoreId) {
+    ConnectedStore logins = connected.get(keyStoreId);
+    if (logins == null) {
+      return; // disconnected meanwhile
+    }
+    for (ServingHsm hsm : logins.hsms()) {
+      if (!hsm.isAwaitingLogin()) {
+        try {
+          hsm.token().listAesKeys();
+        } catch (Pkcs11Exception e) {
+          LOG.info("HSM {} of key store {}: keys not indexed ({}); they are looked up on first use", hsm.hsmId(),
+              keyStoreId, e.getMessage());
+        }
+      }
+    }
   }
 
   /** Logs in to every active HSM of the store, and rotates kmsuser's password if {@code rotate}. */
