@@ -334,6 +334,16 @@ public final class Token implements AutoCloseable {
   }
 
   /**
+   * Fills the handle index of this login from one enumeration of the token's AES keys, unless it is
+   * filled already (or being filled: then this waits for it, one call deadline at most): for a caller
+   * about to use many keys, so that none of them pays a search of the token. Not connected yet, it
+   * does nothing; a failed enumeration is logged, and keys are then searched for one by one.
+   */
+  public void fillKeyIndex() {
+    indexOnFirstMiss(current -> true);
+  }
+
+  /**
    * Every AES key on the token, its handle remembered in the index of the connection that found it:
    * one {@code C_FindObjects}, then {@code C_GetAttributeValue} for each handle (the wrapper reads no
    * more than one object per call), those in calls of {@link #ENUMERATION_CHUNK} handles so that no

@@ -391,8 +391,8 @@ public final class KeyStoreConnections implements AutoCloseable {
   }
 
   /**
-   * Lists each logged-in HSM's keys once, in the background, which fills its token's handle index: the
-   * first use of a key after a connect then costs what its hundredth does, not a search of the token.
+   * Fills each logged-in HSM's handle index once, in the background: the first use of a key after a
+   * connect then costs what its hundredth does, not a search of the token.
    */
   private void indexKeys(String keyStoreId) {
     ConnectedStore logins = connected.get(keyStoreId);
@@ -401,12 +401,7 @@ public final class KeyStoreConnections implements AutoCloseable {
     }
     for (ServingHsm hsm : logins.hsms()) {
       if (!hsm.isAwaitingLogin()) {
-        try {
-          hsm.token().listAesKeys();
-        } catch (Pkcs11Exception e) {
-          LOG.info("HSM {} of key store {}: keys not indexed ({}); they are looked up on first use", hsm.hsmId(),
-              keyStoreId, e.getMessage());
-        }
+        hsm.token().fillKeyIndex();
       }
     }
   }
