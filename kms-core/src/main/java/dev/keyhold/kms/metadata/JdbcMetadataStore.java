@@ -113,7 +113,10 @@ public final class JdbcMetadataStore implements MetadataStore {
     config.setPoolName("keyhold-metadata");
     HikariDataSource dataSource = new HikariDataSource(config);
     try {
-      Flyway.configure().dataSource(dataSource).load().migrate();
+      // On connections of Flyway's own, in read committed: in the pool's serializable transactions,
+      // a node that waited for Flyway's lock while another migrated would read the schema history
+      // as it was before the wait, and apply the same migration again.
+      Flyway.configure().dataSource(url, user, password).load().migrate();
     } catch (RuntimeException e) {
       dataSource.close();
       throw new MetadataException("cannot migrate the metadata schema at " + url, e);

@@ -40,7 +40,7 @@ public final class SigV4Authenticator implements RequestAuthenticator {
   private final Credentials credentials;
   private final String region;
   private final Clock clock;
-  private final SdkRequestSigner signer;
+  private final RequestSigner signer;
   // Requests signed in the same second carry the same date; parsing one costs microseconds.
   private volatile ParsedDate lastDate = new ParsedDate("", Instant.EPOCH);
 
@@ -53,7 +53,7 @@ public final class SigV4Authenticator implements RequestAuthenticator {
     this.region = checkNotNull(region, "region");
     this.clock = checkNotNull(clock, "clock");
     checkArgument(!region.isEmpty(), "region must not be empty");
-    this.signer = new SdkRequestSigner(region, SERVICE);
+    this.signer = new RequestSigner(region, SERVICE);
   }
 
   @Override
@@ -78,7 +78,7 @@ public final class SigV4Authenticator implements RequestAuthenticator {
     CredentialScope scope = CredentialScope.parse(authorization.credential());
     scope.check(region, SERVICE, date.get());
     Credential credential = credentials.lookup(scope.accessKeyId()).orElseThrow(AuthErrors::unrecognizedClient);
-    if (!signatureMatches(request, authorization, credential, signedAt)) {
+    if (!signatureMatches(request, authorization, credential, date.get())) {
       throw AuthErrors.invalidSignature(SIGNATURE_MISMATCH);
     }
     // AWS checks the token last, once the signature holds.
@@ -89,12 +89,12 @@ public final class SigV4Authenticator implements RequestAuthenticator {
   }
 
   private boolean signatureMatches(
-      HttpRequestView request, AuthorizationHeader authorization, Credential credential, Instant signedAt) {
+      HttpRequestView request, AuthorizationHeader authorization, Credential credential, String amzDate) {
     String expected;
     try {
-      expected = signer.signature(request, authorization.signedHeaders(), credential, signedAt);
+      expected = signer.signature(request, authorization.signedHeaders(), credential, amzDate);
     } catch (IllegalArgumentException e) {
-      return false; // the SDK cannot canonicalise the request, so no SDK signed it
+      return false; // a request that cannot be canonicalised, so no SDK signed it
     }
     return MessageDigest.isEqual(expected.getBytes(US_ASCII), authorization.signature().getBytes(US_ASCII));
   }

@@ -18,19 +18,10 @@ import software.amazon.awssdk.http.auth.aws.internal.signer.V4Properties;
 import software.amazon.awssdk.identity.spi.AwsCredentialsIdentity;
 
 /**
- * Computes the SigV4 signature a request should carry, with the AWS SDK's own request signer, so that
- * the canonical request, the key derivation and the HMAC are the SDK's, not ours.
- *
- * <p>Why the SDK's internal {@code DefaultV4RequestSigner} and not its public {@code AwsV4HttpSigner}:
- * the public signer always adds and signs an {@code x-amz-content-sha256} header, so it can only
- * reproduce signatures that cover one. The AWS SDK for Java v2 signs it; the AWS CLI (botocore) does
- * not ({@code content-type;host;x-amz-date;x-amz-target}). The request signer underneath signs exactly
- * the headers it is given. It is the same code the public signer runs, pinned by the SDK version in
- * the build, and the tests verify both clients' signatures through it.
- *
- * <p>Like every SigV4 signer of the SDK, it never signs {@code connection}, {@code expect},
- * {@code user-agent} or {@code x-amzn-trace-id}; a client that signs one of them (no AWS SDK or CLI
- * does) cannot be verified.
+ * The AWS SDK's own SigV4 request signer, for {@link RequestSignerTest} to hold the server's to. It
+ * is the internal {@code DefaultV4RequestSigner} rather than the public {@code AwsV4HttpSigner}, which
+ * always adds and signs {@code x-amz-content-sha256}: this one signs exactly the headers it is given,
+ * as a verifier must.
  */
 final class SdkRequestSigner {
   /** Stands in for the URI's scheme and authority, which are not signed: the {@code host} header is. */
