@@ -2,15 +2,18 @@ package dev.keyhold.server.ops;
 
 import static com.google.common.base.Preconditions.checkNotNull;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.ObjectWriter;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
 import dev.keyhold.kms.secret.MasterKey;
 import java.io.Closeable;
 import java.io.IOException;
-import java.math.BigDecimal;
+import java.io.StringWriter;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.List;
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -26,7 +29,7 @@ import org.slf4j.LoggerFactory;
  *  "outcome":"success","httpStatus":200,"durationMillis":1.234}
  * }</pre>
  *
- * {@code time} is ISO-8601 in UTC; {@code principal} and {@code keyArn} are null when there is none;
+ * {@code time} is ISO-8601 in UTC, to the microsecond; {@code principal} and {@code keyArn} are null when there is none;
  * {@code outcome} is {@code success} or the error type sent. A line is built from a {@link
  * RequestOutcome} alone, which holds names only, so no plaintext, ciphertext, password or data key can
  * reach it; Jackson escapes control characters, so caller-given text (context keys) cannot break a
@@ -52,7 +55,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class AuditLog implements RequestObserver, Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(AuditLog.class);
-  private static final ObjectWriter JSON = new ObjectMapper().writerFor(Line.class);
+  private static final JsonFactory JSON = new JsonFactory();
+  /** Each thread's line buffer and clock text: every answered request writes a line. */
+  private static final ThreadLocal<LineWriter> LINE_WRITER = ThreadLocal.withInitial(LineWriter::new);
 
   private final Sink sink;
   private final AtomicLong writeFailures = new AtomicLong();
@@ -85,7 +90,7 @@ public final class AuditLog implements RequestObserver, Closeable {
   @Override
   public void completed(RequestOutcome outcome) {
     try {
-      sink.write(JSON.writeValueAsString(Line.of(outcome)));
+      sink.write(LINE_WRITER.get().json(outcome));
     } catch (IOException | RuntimeException e) {
       // RuntimeException too: an observer must not throw into the request it observes.
       failed(e);
@@ -126,29 +131,52 @@ public final class AuditLog implements RequestObserver, Closeable {
     default void close() throws IOException {}
   }
 
-  /** The JSON of one line; its components are the documented fields, in order. */
-  private record Line(
-      String time,
-      String requestId,
-      String principal,
-      String operation,
-      String keyArn,
-      List<String> encryptionContextKeys,
-      String outcome,
-      int httpStatus,
-      BigDecimal durationMillis) {
-    static Line of(RequestOutcome outcome) {
-      return new Line(
-          outcome.time().toString(),
-          outcome.requestId(),
-          outcome.principalArn().orElse(null),
-          outcome.operation(),
-          outcome.keyArn().orElse(null),
-          outcome.encryptionContextKeys(),
-          outcome.outcomeName(),
-          outcome.httpStatus(),
-          // Exact to the microsecond, with no binary-fraction noise such as 1.2340000000000002.
-          BigDecimal.valueOf(TimeUnit.NANOSECONDS.toMicros(outcome.durationNanos()), 3));
+  /**
+   * Writes lines with Jackson's streaming generator, which escapes every string, into a buffer the
+   * thread keeps; the date and time to the second are formatted once per second.
+   */
+  private static final class LineWriter {
+    private final StringWriter buffer = new StringWriter(512);
+    private long second = Long.MIN_VALUE;
+    private String secondText;
+
+    /** The line of {@code outcome}: the documented fields, in order. */
+    String json(RequestOutcome outcome) throws IOException {
+      buffer.getBuffer().setLength(0);
+      try (JsonGenerator line = JSON.createGenerator(buffer)) {
+        line.writeStartObject();
+        line.writeStringField("time", time(outcome.time()));
+        line.writeStringField("requestId", outcome.requestId());
+        line.writeStringField("principal", outcome.principalArn().orElse(null));
+        line.writeStringField("operation", outcome.operation());
+        line.writeStringField("keyArn", outcome.keyArn().orElse(null));
+        line.writeArrayFieldStart("encryptionContextKeys");
+        for (String key : outcome.encryptionContextKeys()) {
+          line.writeString(key);
+        }
+        line.writeEndArray();
+        line.writeStringField("outcome", outcome.outcomeName());
+        line.writeNumberField("httpStatus", outcome.httpStatus());
+        // Exact to the microsecond, with no binary-fraction noise such as 1.2340000000000002.
+        long micros = TimeUnit.NANOSECONDS.toMicros(outcome.durationNanos());
+        line.writeFieldName("durationMillis");
+        line.writeNumber(micros / 1000 + "." + threeDigits(micros % 1000));
+        line.writeEndObject();
+      }
+      return buffer.toString();
+    }
+
+    private String time(Instant time) {
+      if (time.getEpochSecond() != second) {
+        second = time.getEpochSecond();
+        secondText = DateTimeFormatter.ISO_LOCAL_DATE_TIME.format(LocalDateTime.ofEpochSecond(second, 0, ZoneOffset.UTC));
+      }
+      int micros = time.getNano() / 1000;
+      return secondText + "." + threeDigits(micros / 1000) + threeDigits(micros % 1000) + "Z";
+    }
+
+    private static String threeDigits(long value) {
+      return value < 10 ? "00" + value : value < 100 ? "0" + value : Long.toString(value);
     }
   }
 }

@@ -14,10 +14,15 @@ import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 
 /**
  * The audit log's file, each line chained to the one before ({@link AuditLine}).
@@ -34,7 +39,11 @@ import java.util.function.Supplier;
  * master key: when it was rotated, a key change line, under the old audit key, names the new one, and
  * the lines after it are MACed under the new.
  *
- * <p>Thread-safe: a line is sealed and written under the lock, so the file's order is the chain's.
+ * <p>Thread-safe: lines are sealed and written under the lock, so the file's order is the chain's.
+ * Writers that come while another holds the lock queue their lines, and whoever takes the lock next
+ * writes every queued line in one write: under load the lines of many requests cost one system
+ * call. A writer returns once its own line is written (or its write failed), so a line is in the
+ * file before its request is answered, and the queue holds at most one line per writing thread.
  */
 final class ChainedFile implements AuditLog.Sink {
   private static final long CHECKED_EVERY_NANOS = TimeUnit.SECONDS.toNanos(1);
@@ -76,6 +85,9 @@ final class ChainedFile implements AuditLog.Sink {
   @GuardedBy("this")
   private boolean closed;
 
+  /** Lines handed to {@link #write} and not written yet, in the order they came. */
+  private final Queue<Queued> queued = new ConcurrentLinkedQueue<>();
+
   private ChainedFile(Path path, Supplier<AuditKey> currentKey, Clock clock) {
     this.path = path;
     this.currentKey = currentKey;
@@ -96,7 +108,40 @@ final class ChainedFile implements AuditLog.Sink {
   }
 
   @Override
-  public synchronized void write(String json) throws IOException {
+  public void write(String json) throws IOException {
+    Queued line = new Queued(json);
+    queued.add(line);
+    synchronized (this) {
+      if (!line.written) {
+        writeQueued();
+      }
+    }
+    if (line.failure != null) {
+      throw line.failure;
+    }
+  }
+
+  /** Writes every queued line, in one write, or fails them all. */
+  @GuardedBy("this")
+  private void writeQueued() {
+    List<Queued> batch = new ArrayList<>();
+    for (Queued line = queued.poll(); line != null; line = queued.poll()) {
+      batch.add(line);
+    }
+    try {
+      prepareToWrite();
+      append(batch.stream().map(line -> line.json).collect(Collectors.toList()));
+    } catch (IOException e) {
+      batch.forEach(line -> line.failure = e);
+    } catch (RuntimeException e) {
+      batch.forEach(line -> line.failure = new IOException("the audit log " + path + " cannot be written", e));
+    } finally {
+      batch.forEach(line -> line.written = true);
+    }
+  }
+
+  @GuardedBy("this")
+  private void prepareToWrite() throws IOException {
     if (closed) {
       throw new IOException("the audit log " + path + " is closed");
     }
@@ -110,7 +155,17 @@ final class ChainedFile implements AuditLog.Sink {
       // A chain that has begun goes on in whatever file the path names now.
       openPath(last.seq() > 0 ? Optional.of(last) : Optional.empty());
     }
-    append(json);
+  }
+
+  /** A line handed to {@link #write}; its fields are set under the file's lock, and read after it. */
+  private static final class Queued {
+    final String json;
+    boolean written;
+    IOException failure;
+
+    Queued(String json) {
+      this.json = json;
+    }
   }
 
   /** Writes the close line. */
@@ -172,11 +227,11 @@ final class ChainedFile implements AuditLog.Sink {
   }
 
   /**
-   * Appends {@code json}'s line, after the open line and the key change line if they are still to
-   * write, in one write: the kernel keeps it whole at the end of the file (O_APPEND).
+   * Appends the lines of {@code jsons}, after the open line and the key change line if they are still
+   * to write, in one write: the kernel keeps it whole at the end of the file (O_APPEND).
    */
   @GuardedBy("this")
-  private void append(String json) throws IOException {
+  private void append(List<String> jsons) throws IOException {
     StringBuilder text = new StringBuilder();
     if (endsMidLine) {
       text.append('\n');
@@ -194,8 +249,11 @@ final class ChainedFile implements AuditLog.Sink {
       link = change.link();
       sealing = nextKey;
     }
-    AuditLine.Sealed line = AuditLine.seal(json, link, sealing);
-    text.append(line.text()).append('\n');
+    for (String json : jsons) {
+      AuditLine.Sealed line = AuditLine.seal(json, link, sealing);
+      text.append(line.text()).append('\n');
+      link = line.link();
+    }
     try {
       out.write(text.toString().getBytes(UTF_8));
     } catch (IOException e) {
@@ -203,7 +261,7 @@ final class ChainedFile implements AuditLog.Sink {
       release();
       throw e;
     }
-    last = line.link();
+    last = link;
     key = sealing;
     opening = null;
     nextKey = null;
@@ -233,7 +291,7 @@ final class ChainedFile implements AuditLog.Sink {
   private void leaveRenamedFile() throws IOException {
     try {
       if (opening == null) {
-        append(AuditLine.closeJson(clock.instant()));
+        append(List.of(AuditLine.closeJson(clock.instant())));
       }
     } finally {
       release();

@@ -26,6 +26,7 @@ import com.fasterxml.jackson.databind.deser.DeserializationProblemHandler;
 import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.module.SimpleModule;
+import com.fasterxml.jackson.module.blackbird.BlackbirdModule;
 import com.fasterxml.jackson.databind.ser.std.StdSerializer;
 import com.fasterxml.jackson.databind.type.LogicalType;
 import dev.keyhold.kms.error.KmsException;
@@ -128,6 +129,8 @@ final class WireJson {
         .defaultSetterInfo(JsonSetter.Value.forContentNulls(Nulls.FAIL))
         .addMixIn(KeyMetadata.class, KeyMetadataMixIn.class)
         .addMixIn(CreateKeyRequest.class, CreateKeyRequestMixIn.class)
+        // Members read and written through generated accessors rather than reflection, per request.
+        .addModule(new BlackbirdModule())
         .addModule(new SimpleModule("awsJson1_1")
             .addDeserializer(byte[].class, new BlobDeserializer())
             .addDeserializer(Pin.class, new PasswordDeserializer())
