@@ -198,20 +198,21 @@ final class RequestSigner {
     text.append('\n').append(String.join(";", headers.keySet())).append('\n');
   }
 
+  /** Appends {@code value} trimmed, its runs of white space made one space, a word at a time. */
   private static void appendTrimmed(StringBuilder text, String value) {
-    boolean pendingSpace = false;
-    boolean started = false;
-    for (int i = 0; i < value.length(); i++) {
-      char c = value.charAt(i);
-      if (isWhiteSpace(c)) {
-        pendingSpace = started;
-      } else {
-        if (pendingSpace) {
+    int wordStart = -1;
+    boolean firstWord = true;
+    for (int i = 0; i <= value.length(); i++) {
+      boolean space = i == value.length() || isWhiteSpace(value.charAt(i));
+      if (space && wordStart >= 0) {
+        text.append(value, wordStart, i);
+        wordStart = -1;
+      } else if (!space && wordStart < 0) {
+        if (!firstWord) {
           text.append(' ');
-          pendingSpace = false;
         }
-        text.append(c);
-        started = true;
+        firstWord = false;
+        wordStart = i;
       }
     }
   }

@@ -22,7 +22,7 @@ class RequestSignerTest {
       "/a%2Fb", "/~user/*", "/x//y", "/./", "/../a", "/caf%C3%A9", "/a+b", "/a=b;c", "/a/b/.", "/:@!$&'()");
   private static final List<String> QUERIES = List.of("", "", "", "a=1", "b=2&a=1", "a=2&a=1", "a", "a=",
       "=x", "a=1&&b", "x=%2B+y", "k=~*'()", "z=%C3%A9&y=%7E", "list=1,2,3");
-  private static final List<String> VALUES = List.of("v", "  spaced   out  ", "\ttab\tbed\t", "", "a,b",
+  private static final List<String> VALUES = List.of("v", "  spaced   out  ", "\ttab\tbed\t", "", "a,b", "a, b ,c:  d:",
       "multi\u000bspace\f\r\nend", "application/x-amz-json-1.1", "TrentService.Encrypt", "caf\u00e9");
   private static final List<String> NAMES = List.of("host", "x-amz-date", "content-type", "x-amz-target",
       "x-custom", "user-agent", "x-amzn-trace-id", "content-length");
