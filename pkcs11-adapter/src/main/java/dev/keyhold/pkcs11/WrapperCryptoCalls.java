@@ -46,4 +46,9 @@ final class WrapperCryptoCalls implements CryptoCalls {
   public String describe() {
     return "IAIK wrapper (JNI)";
   }
+
+  @Override
+  public String toString() {
+    return describe();
+  }
 }

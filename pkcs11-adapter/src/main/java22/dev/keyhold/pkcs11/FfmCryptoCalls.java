@@ -97,6 +97,7 @@ final class FfmCryptoCalls implements CryptoCalls {
    * @throws UnsupportedOperationException on a platform whose {@code CK_ULONG} or pointers are not 8 bytes
    * @throws IllegalStateException if the library's {@code C_GetFunctionList} fails
    */
+  @SuppressWarnings("restricted") // the native access this class exists for
   FfmCryptoCalls(Path library) throws Throwable {
     if (ULONG.byteSize() != 8 || ADDRESS.byteSize() != 8) {
       throw new UnsupportedOperationException("CK_ULONG of " + ULONG.byteSize() + " bytes and pointers of "
@@ -166,6 +167,11 @@ final class FfmCryptoCalls implements CryptoCalls {
     return "FFM fast path (JDK " + Runtime.version().feature() + ")";
   }
 
+  @Override
+  public String toString() {
+    return describe();
+  }
+
   private static long call(MethodHandle function, long a, long b, long c) {
     try {
       return (long) function.invokeExact(a, b, c);
@@ -194,6 +200,7 @@ final class FfmCryptoCalls implements CryptoCalls {
     }
   }
 
+  @SuppressWarnings("restricted")
   private static MethodHandle function(MemorySegment functions, int index, FunctionDescriptor descriptor) {
     MemorySegment pointer = functions.getAtIndex(ADDRESS, 1 + index);
     if (pointer.equals(MemorySegment.NULL)) {
