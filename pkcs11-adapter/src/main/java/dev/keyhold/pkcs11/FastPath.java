@@ -37,10 +37,9 @@ final class FastPath {
     try {
       return FFM.get().newInstance(library);
     } catch (InvocationTargetException e) {
-      LOG.warn("the FFM fast path cannot call into {}; its calls go through the IAIK wrapper: {}",
-          library, e.getCause().toString());
+      LOG.warn("the FFM fast path cannot call into {}; its calls go through the IAIK wrapper", library, e.getCause());
     } catch (ReflectiveOperationException e) {
-      LOG.warn("the FFM fast path cannot be set up; calls into {} go through the IAIK wrapper: {}", library, e.toString());
+      LOG.warn("the FFM fast path cannot be set up; calls into {} go through the IAIK wrapper", library, e);
     }
     return WrapperCryptoCalls.INSTANCE;
   }
@@ -62,7 +61,7 @@ final class FastPath {
       LOG.warn("PKCS#11 calls go through the IAIK wrapper: this JDK {} runs an adapter built on a JDK older than 22,"
           + " without the FFM fast path", feature);
     } catch (ReflectiveOperationException | LinkageError e) {
-      LOG.warn("PKCS#11 calls go through the IAIK wrapper: the FFM fast path does not load: {}", e.toString());
+      LOG.warn("PKCS#11 calls go through the IAIK wrapper: the FFM fast path does not load", e);
     }
     return Optional.empty();
   }

@@ -31,14 +31,14 @@ import org.xipki.pkcs11.wrapper.Session;
  *
  * <p>Pointers travel as 64-bit integers, in the structs and in the calls, so that a call makes no
  * {@link MemorySegment} for the parts of its buffer; this needs {@code CK_ULONG} and pointers of 8
- * bytes (LP64: Linux and macOS on 64-bit machines), which the constructor checks. The calls are not
+ * bytes (LP64: Linux and macOS on 64-bit machines), or the class does not load. The calls are not
  * {@linkplain Linker.Option#critical critical}: a network HSM may keep one for seconds, and a critical
  * call would hold up every safepoint of the JVM as long.
  */
 final class FfmCryptoCalls implements CryptoCalls {
   private static final Linker LINKER = Linker.nativeLinker();
-  /** {@code CK_ULONG} (C's {@code unsigned long}); the constructor refuses a platform where it is not 8 bytes. */
-  private static final MemoryLayout ULONG = LINKER.canonicalLayouts().get("long");
+  /** {@code CK_ULONG}: C's {@code unsigned long}. */
+  private static final MemoryLayout ULONG = ulong();
   private static final StructLayout MECHANISM = MemoryLayout.structLayout(
       ULONG.withName("mechanism"), ADDRESS.withName("pParameter"), ULONG.withName("ulParameterLen"));
   /** As SoftHSM2 and AWS CloudHSM read it (PKCS#11 v2.40; v3.0 added no field for them). */
@@ -50,7 +50,7 @@ final class FfmCryptoCalls implements CryptoCalls {
   private static final long MECHANISM_AT = 0;
   private static final long PARAMS_AT = MECHANISM_AT + MECHANISM.byteSize();
   private static final long IV_AT = PARAMS_AT + GCM_PARAMS.byteSize();
-  private static final long LENGTH_AT = IV_AT + 16;
+  private static final long LENGTH_AT = IV_AT + 16; // the 12-byte IV, padded to align the CK_ULONG after it
   private static final long FIXED_SIZE = LENGTH_AT + 8;
 
   private static final long MECHANISM_TYPE = offset(MECHANISM, "mechanism");
@@ -94,15 +94,10 @@ final class FfmCryptoCalls implements CryptoCalls {
    * Reads the function list of the library at {@code library}, which the wrapper has loaded and
    * initialised; this never calls {@code C_Initialize}.
    *
-   * @throws UnsupportedOperationException on a platform whose {@code CK_ULONG} or pointers are not 8 bytes
    * @throws IllegalStateException if the library's {@code C_GetFunctionList} fails
    */
   @SuppressWarnings("restricted") // the native access this class exists for
   FfmCryptoCalls(Path library) throws Throwable {
-    if (ULONG.byteSize() != 8 || ADDRESS.byteSize() != 8) {
-      throw new UnsupportedOperationException("CK_ULONG of " + ULONG.byteSize() + " bytes and pointers of "
-          + ADDRESS.byteSize() + ": the fast path needs LP64");
-    }
     SymbolLookup symbols = SymbolLookup.libraryLookup(library, Arena.global()); // never unloaded, as the wrapper's
     MemorySegment getFunctionList = symbols.find("C_GetFunctionList")
         .orElseThrow(() -> new IllegalStateException(library + " exports no C_GetFunctionList"));
@@ -207,6 +202,16 @@ final class FfmCryptoCalls implements CryptoCalls {
       throw new IllegalStateException("the function list has no function " + index);
     }
     return LINKER.downcallHandle(pointer, descriptor);
+  }
+
+  /** {@code CK_ULONG}'s layout; the class does not load where it or a pointer is not 8 bytes wide. */
+  private static MemoryLayout ulong() {
+    MemoryLayout ulong = LINKER.canonicalLayouts().get("long");
+    if (ulong.byteSize() != 8 || ADDRESS.byteSize() != 8) {
+      throw new UnsupportedOperationException("CK_ULONG of " + ulong.byteSize() + " bytes and pointers of "
+          + ADDRESS.byteSize() + ": the FFM fast path needs LP64");
+    }
+    return ulong;
   }
 
   private static long offset(StructLayout struct, String field) {
