@@ -72,6 +72,7 @@ public final class LocalBackend implements AutoCloseable {
     Path clustersFile = home.resolve(LocalClusterProvisioner.CLUSTERS_FILE);
     SecureRandom random = new SecureRandom();
     Pkcs11Module module = Pkcs11Module.load(softHsmLibrary);
+    progress.println("SoftHSM2's AES-GCM and random calls go through the " + module.callPath());
     ClusterFileWatcher clusters = null;
     JdbcMetadataStore metadata = null;
     Keyhold keyhold = null;

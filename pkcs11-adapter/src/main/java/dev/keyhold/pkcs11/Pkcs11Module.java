@@ -58,6 +58,7 @@ public final class Pkcs11Module implements AutoCloseable {
 
   private final Path library;
   private final PKCS11Module module;
+  private final CryptoCalls cryptoCalls;
   private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
   private volatile long generation; // counts re-initialisations
   private long lastRecoveryNanos = System.nanoTime() - RECOVERY_INTERVAL.toNanos(); // guarded by the write lock
@@ -66,6 +67,8 @@ public final class Pkcs11Module implements AutoCloseable {
   private Pkcs11Module(Path library, PKCS11Module module) {
     this.library = library;
     this.module = module;
+    this.cryptoCalls = FastPath.forLibrary(library);
+    LOG.info("loaded {}; AES-GCM and random calls through the {}", library, cryptoCalls.describe());
   }
 
   /** Loads the library at {@code library} and initialises it, or shares the instance already loaded. */
@@ -102,6 +105,20 @@ public final class Pkcs11Module implements AutoCloseable {
 
   public Path library() {
     return library;
+  }
+
+  /**
+   * Which path this library's AES-GCM and random calls take, for launchers and reports: {@code FFM fast
+   * path (JDK 25)} on JDK 22 and newer, else {@code IAIK wrapper (JNI)}. Every other call goes through
+   * the wrapper.
+   */
+  public String callPath() {
+    return cryptoCalls.describe();
+  }
+
+  /** The calls of the hot path into this library (see {@link CryptoCalls}). */
+  CryptoCalls cryptoCalls() {
+    return cryptoCalls;
   }
 
   /** Manufacturer, description and version of the library, for logs and benchmark reports. */

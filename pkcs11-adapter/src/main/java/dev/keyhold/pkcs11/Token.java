@@ -442,13 +442,14 @@ public final class Token implements AutoCloseable {
 
   /** AES-256-GCM with {@code key}, computed inside this token. */
   public Aead aesGcm(AesKey key) {
-    return new TokenAesGcm(this, checkNotNull(key, "key"));
+    return new TokenAesGcm(this, checkNotNull(key, "key"), module.cryptoCalls());
   }
 
   /** {@code length} random bytes from the token's generator ({@code C_GenerateRandom}). */
   public byte[] generateRandom(int length) {
     checkArgument(length > 0, "length must be positive: %s", length);
-    return call("C_GenerateRandom", false, (session, connection) -> session.generateRandom(length));
+    CryptoCalls calls = module.cryptoCalls();
+    return call("C_GenerateRandom", false, (session, connection) -> calls.generateRandom(session, length));
   }
 
   /**

@@ -6,9 +6,6 @@ import static org.xipki.pkcs11.wrapper.PKCS11Constants.CKM_AES_GCM;
 
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
-import java.util.Arrays;
-import org.xipki.pkcs11.wrapper.Mechanism;
-import org.xipki.pkcs11.wrapper.params.GCM_PARAMS;
 
 /**
  * AES-GCM inside a token, 128-bit tag, 12-byte IV at the front of the output.
@@ -21,19 +18,22 @@ import org.xipki.pkcs11.wrapper.params.GCM_PARAMS;
 final class TokenAesGcm implements Aead {
   /** AWS CloudHSM's {@code CKM_CLOUDHSM_AES_GCM}: {@code CKM_VENDOR_DEFINED | CKM_AES_GCM}. */
   static final long CKM_CLOUDHSM_AES_GCM = 0x80001087L;
-  private static final int TAG_BITS = 128;
-  private static final byte[] NO_IV = new byte[0];
   /** One DRBG per thread: a shared one would serialise every encryption on its lock. */
   private static final ThreadLocal<SecureRandom> IV_GENERATOR = ThreadLocal.withInitial(TokenAesGcm::newDrbg);
 
   private final Token token;
   private final AesKey key;
+  private final CryptoCalls calls;
   private final boolean adapterPicksIv;
+  private final long mechanism;
 
-  TokenAesGcm(Token token, AesKey key) {
+  /** AES-GCM with {@code key} on {@code token}, through {@code calls}: the wrapper's, or the fast path's. */
+  TokenAesGcm(Token token, AesKey key, CryptoCalls calls) {
     this.token = token;
     this.key = key;
+    this.calls = calls;
     this.adapterPicksIv = token.profile().ivSource() == TokenProfile.IvSource.ADAPTER;
+    this.mechanism = adapterPicksIv ? CKM_AES_GCM : CKM_CLOUDHSM_AES_GCM;
   }
 
   @Override
@@ -42,17 +42,9 @@ final class TokenAesGcm implements Aead {
     // PKCS#11 passes empty input as a null pointer, which SoftHSM2 refuses (CKR_ARGUMENTS_BAD).
     checkArgument(plaintext.length > 0, "plaintext must not be empty");
     byte[] aad = nullIfEmpty(associatedData);
-    if (!adapterPicksIv) {
-      Mechanism mechanism = new Mechanism(CKM_CLOUDHSM_AES_GCM, new GCM_PARAMS(NO_IV, aad, TAG_BITS));
-      return encrypt(mechanism, plaintext);
-    }
-    byte[] iv = new byte[IV_LENGTH];
-    IV_GENERATOR.get().nextBytes(iv);
-    byte[] body = encrypt(new Mechanism(CKM_AES_GCM, new GCM_PARAMS(iv, aad, TAG_BITS)), plaintext);
-    byte[] out = new byte[IV_LENGTH + body.length];
-    System.arraycopy(iv, 0, out, 0, IV_LENGTH);
-    System.arraycopy(body, 0, out, IV_LENGTH, body.length);
-    return out;
+    byte[] iv = adapterPicksIv ? freshIv() : null;
+    return token.withKey(key, "C_Encrypt", false,
+        (session, handle) -> calls.encryptGcm(session, handle, mechanism, iv, aad, plaintext));
   }
 
   @Override
@@ -62,26 +54,14 @@ final class TokenAesGcm implements Aead {
       throw new InvalidCiphertextException("ciphertext is shorter than its IV and tag", null, null);
     }
     byte[] aad = nullIfEmpty(associatedData);
-    if (!adapterPicksIv) {
-      return decrypt(new Mechanism(CKM_CLOUDHSM_AES_GCM, new GCM_PARAMS(NO_IV, aad, TAG_BITS)), ciphertext);
-    }
-    byte[] iv = Arrays.copyOf(ciphertext, IV_LENGTH);
-    byte[] body = Arrays.copyOfRange(ciphertext, IV_LENGTH, ciphertext.length);
-    return decrypt(new Mechanism(CKM_AES_GCM, new GCM_PARAMS(iv, aad, TAG_BITS)), body);
+    return token.withKey(key, "C_Decrypt", true,
+        (session, handle) -> calls.decryptGcm(session, handle, mechanism, adapterPicksIv, aad, ciphertext));
   }
 
-  private byte[] encrypt(Mechanism mechanism, byte[] plaintext) {
-    return token.withKey(key, "C_Encrypt", false, (session, handle) -> {
-      session.encryptInit(mechanism, handle);
-      return session.encrypt(plaintext);
-    });
-  }
-
-  private byte[] decrypt(Mechanism mechanism, byte[] input) {
-    return token.withKey(key, "C_Decrypt", true, (session, handle) -> {
-      session.decryptInit(mechanism, handle);
-      return session.decrypt(input);
-    });
+  private static byte[] freshIv() {
+    byte[] iv = new byte[IV_LENGTH];
+    IV_GENERATOR.get().nextBytes(iv);
+    return iv;
   }
 
   private static byte[] nullIfEmpty(byte[] associatedData) {
@@ -98,6 +78,6 @@ final class TokenAesGcm implements Aead {
 
   @Override
   public String toString() {
-    return "TokenAesGcm[" + key + " on " + token + "]";
+    return "TokenAesGcm[" + key + " on " + token + ", " + calls.describe() + "]";
   }
 }

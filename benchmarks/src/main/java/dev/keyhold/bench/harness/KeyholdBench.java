@@ -174,7 +174,9 @@ public final class KeyholdBench implements Callable<Integer> {
       tested = new TokenUnderTest(module, tokenLabel, profile, profile.loginPin(user, password()));
       loaded = Pkcs11Module.load(module);
     }
-    String moduleDescription = loaded.describe() + " at " + loaded.library();
+    System.err.println("keyhold-bench: the adapter's AES-GCM and random calls go through the " + loaded.callPath());
+    String moduleDescription = loaded.describe() + " at " + loaded.library() + ", adapter calls through the "
+        + loaded.callPath();
     List<Results.Point> points = List.of();
     List<Results.Comparison> comparisons = List.of();
     int maxThreads = Collections.max(threads);
