@@ -61,6 +61,11 @@ public final class KeyRecords {
    *     {@code NotFoundException} if it names no key
    */
   public ResolvedKey resolve(String name) {
+    // Most requests name their key by its id, and a cached id is a valid one: no parsing.
+    ResolvedKey named = name == null ? null : cachedKeys.get(name);
+    if (named != null) {
+      return named;
+    }
     String keyId = keyIdOf(name);
     ResolvedKey key = cachedKeys.get(keyId);
     if (key != null) {
