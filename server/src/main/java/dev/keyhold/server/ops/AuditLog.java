@@ -43,9 +43,12 @@ import org.slf4j.LoggerFactory;
  * (restarts, lines a crash cut short, renaming by logrotate). Lines to the logger are not chained.
  *
  * <p>A file is appended to and, when this creates it, readable by its owner only (0600). Each line
- * reaches the operating system in one write as its request is answered: a crash of the service loses
- * none, and writers never interleave within a line, in this process or another appending to the same
- * file. One process writes a file: another's lines would break its chain (each node of a service has
+ * reaches the operating system before its request is answered: a crash of the service loses none.
+ * Lines are written whole, in one write each, or several in one write when their requests finish
+ * together (a writer that finds another writing queues its line, and the next to write takes every
+ * queued line); the queue holds at most a line per answering thread, and a slow disk holds the
+ * answers back rather than dropping a line. Writers never interleave within a line, in this process
+ * or another appending to the same file. One process writes a file: another's lines would break its chain (each node of a service has
  * its own file). A line is not forced to disk: a sync per request would cost more than the request.
  *
  * <p>A write that fails never fails the request (a request that cannot be audited has already been
