@@ -3,14 +3,10 @@ package dev.keyhold.bench;
 import dev.keyhold.pkcs11.Aead;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.AesKeyTemplate;
-import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.Pkcs11Module;
 import dev.keyhold.pkcs11.SessionPoolConfig;
 import dev.keyhold.pkcs11.Token;
 import dev.keyhold.pkcs11.TokenProfile;
-import dev.keyhold.softhsm.ClusterId;
-import dev.keyhold.softhsm.ClusterProvisioner;
-import dev.keyhold.softhsm.SoftHsmDirectory;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.Arrays;
@@ -55,23 +51,13 @@ public class AesGcmBenchmark {
 
   @Setup(Level.Trial)
   public void setUp() {
-    String config = System.getenv(SoftHsmDirectory.CONFIG_VARIABLE);
-    if (config == null) {
-      throw new IllegalStateException(
-          SoftHsmDirectory.CONFIG_VARIABLE + " is not set: run the benchmark through benchmarks/run-jmh");
-    }
     // Every JMH fork provisions its own throwaway cluster, so trials never share a token's state.
-    SoftHsmDirectory directory = SoftHsmDirectory.at(Path.of(config).toAbsolutePath().getParent());
-    directory.create();
-    directory.checkActiveInThisProcess();
-
-    SecureRandom random = new SecureRandom();
-    ClusterId cluster = ClusterId.random(random);
-    Pin kmsuserPin = Pin.random(random, 16);
-    module = Pkcs11Module.load(Path.of(System.getProperty(MODULE_PROPERTY, "/usr/lib/softhsm/libsofthsm2.so")));
-    new ClusterProvisioner(module).provision(cluster, 1, Pin.random(random, 16), kmsuserPin);
+    ThrowawayToken throwaway = ThrowawayToken.provision(
+        Path.of(System.getProperty(MODULE_PROPERTY, "/usr/lib/softhsm/libsofthsm2.so")), "benchmarks/run-jmh");
+    module = throwaway.module();
     token = Token.login(
-        module, cluster.tokenLabel(1), TokenProfile.SOFTHSM2, kmsuserPin, SessionPoolConfig.defaults());
+        module, throwaway.label(), TokenProfile.SOFTHSM2, throwaway.kmsuserPin(), SessionPoolConfig.defaults());
+    SecureRandom random = new SecureRandom();
     byte[] keyId = new byte[16];
     random.nextBytes(keyId);
     AesKey key = token.generateAesKey(AesKeyTemplate.builder(AesKey.of("bench-aes-256", keyId)).build());

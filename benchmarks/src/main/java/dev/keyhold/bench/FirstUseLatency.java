@@ -7,9 +7,6 @@ import dev.keyhold.pkcs11.Pkcs11Module;
 import dev.keyhold.pkcs11.SessionPoolConfig;
 import dev.keyhold.pkcs11.Token;
 import dev.keyhold.pkcs11.TokenProfile;
-import dev.keyhold.softhsm.ClusterId;
-import dev.keyhold.softhsm.ClusterProvisioner;
-import dev.keyhold.softhsm.SoftHsmDirectory;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -32,19 +29,15 @@ public final class FirstUseLatency {
   private FirstUseLatency() {}
 
   public static void main(String[] args) {
-    String config = System.getenv(SoftHsmDirectory.CONFIG_VARIABLE);
-    if (config == null || args.length == 0) {
+    if (args.length == 0) {
       throw new IllegalArgumentException("usage: SOFTHSM2_CONF=... FirstUseLatency <key count>...");
     }
-    SoftHsmDirectory directory = SoftHsmDirectory.at(Path.of(config).toAbsolutePath().getParent());
-    directory.create();
-    directory.checkActiveInThisProcess();
+    ThrowawayToken throwaway =
+        ThrowawayToken.provision(Path.of("/usr/lib/softhsm/libsofthsm2.so"), "benchmarks/run-first-use");
+    Pkcs11Module module = throwaway.module();
+    String label = throwaway.label();
+    Pin pin = throwaway.kmsuserPin();
     SecureRandom random = new SecureRandom();
-    ClusterId cluster = ClusterId.random(random);
-    Pin pin = Pin.random(random, 16);
-    Pkcs11Module module = Pkcs11Module.load(Path.of("/usr/lib/softhsm/libsofthsm2.so"));
-    new ClusterProvisioner(module).provision(cluster, 1, Pin.random(random, 16), pin);
-    String label = cluster.tokenLabel(1);
     List<AesKey> keys = new ArrayList<>();
     System.out.println("keys  connect_ms  first_use_ms  second_key_first_use_ms  warm_encrypt_us");
     try (Token filler = Token.login(module, label, TokenProfile.SOFTHSM2, pin, SessionPoolConfig.defaults())) {
