@@ -230,7 +230,7 @@ public final class KmsKeys {
             return;
           }
         } else {
-          KeyReplication.copyNew(template, holders.get(0).token(), hsm.token());
+          copyToAnswering(template, holders.get(0), hsm);
           holders.add(hsm);
           checkpoints.reached("replicated-to " + hsm.hsmId());
         }
@@ -238,6 +238,8 @@ public final class KmsKeys {
         if (e instanceof DeviceLostException) {
           hsm.markLost();
         }
+        LOG.warn("CreateKey of {}: the key material could not be {} HSM {}: {}", key.keyId(),
+            holders.isEmpty() ? "generated in" : "copied to", hsm.hsmId(), e.getMessage());
         failure = e;
       }
     }
@@ -249,6 +251,20 @@ public final class KmsKeys {
     }
     throw new KmsException(KMSInternalException,
         "The key material could not be generated in cluster " + key.clusterId() + ".", failure);
+  }
+
+  /**
+   * Copies the new key to {@code to}. A token that lost its device since its last call (an HSM that
+   * just returned, its old sessions dead) fails the first call and logs in again on the next, so a
+   * lost device is tried once more, with a copy that first looks for the key: the failed call may
+   * have unwrapped it. Only a copy is tried again: a key generated twice would differ.
+   */
+  private static void copyToAnswering(AesKeyTemplate template, ServingHsm from, ServingHsm to) {
+    try {
+      KeyReplication.copyNew(template, from.token(), to.token());
+    } catch (DeviceLostException e) {
+      KeyReplication.copy(template, from.token(), to.token());
+    }
   }
 
   /**
