@@ -86,6 +86,16 @@ public final class LoadGenerator implements AutoCloseable {
     return Duration.ofNanos(System.nanoTime() - start);
   }
 
+  /** The warm-up before every measured run. */
+  public Duration warmUp() {
+    return warmUp;
+  }
+
+  /** The length of every measured run. */
+  public Duration duration() {
+    return duration;
+  }
+
   /** {@code threads} threads, each calling {@code call} again as soon as the last call returns. */
   public Result closedLoop(int threads, Runnable call) throws InterruptedException, ExecutionException {
     run(threads, call, Schedule.AS_SOON_AS_FREE, warmUp);
@@ -182,7 +192,7 @@ public final class LoadGenerator implements AutoCloseable {
    * (time the hypervisor gave to another guest): the first line of {@code /proc/stat} less idle and
    * iowait.
    */
-  private static long machineBusyNanos() {
+  public static long machineBusyNanos() {
     String[] ticks;
     try {
       ticks = Files.readAllLines(PROC_STAT).get(0).trim().split("\\s+");
