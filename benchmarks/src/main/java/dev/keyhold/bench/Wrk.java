@@ -96,7 +96,8 @@ final class Wrk {
 
   /**
    * Runs wrk with {@code connections} connections (on up to 2 threads, as many as this machine's
-   * cores a client may take) for {@code length}, and reads its figures.
+   * cores a client may take) for {@code length} in whole seconds, at least one (wrk takes no fraction),
+   * and reads its figures.
    *
    * @throws IllegalStateException if wrk is missing or fails, or any answer was not 2xx, or any
    *     socket failed
