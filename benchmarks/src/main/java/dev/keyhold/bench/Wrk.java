@@ -25,8 +25,9 @@ import java.util.regex.Pattern;
  *
  * <p>The server's CPU time per request is this JVM's CPU time over the run, divided by the requests
  * wrk completed: the caller of {@link #run} waits idle meanwhile, so what the process spends is the
- * server's (its request threads, and background work such as GC and the key store's reconciler). What
- * the rest of the machine spent meanwhile, wrk itself included, is given per request beside it.
+ * server's (its request threads, and background work such as GC and the key store's reconciler).
+ * Beside it, per request: wrk's own CPU time (this JVM's ended children's, read once wrk has been
+ * waited for), and what the rest of the machine spent meanwhile ({@code /proc/stat}), other processes'.
  *
  * <p>Every answer that is not 2xx is counted by the script ({@code response()}, called per answer), as
  * is every socket error: a run with either is refused, not reported, since a refusal is cheaper to
@@ -60,11 +61,12 @@ final class Wrk {
    * One wrk run's figures; latencies in milliseconds.
    *
    * @param serverCpuMicrosPerRequest this JVM's CPU time per request: the server's
-   * @param restCpuMicrosPerRequest the rest of the machine's CPU time per request: wrk's, and that of
-   *     any other process
+   * @param wrkCpuMicrosPerRequest wrk's CPU time per request: the client's
+   * @param othersCpuMicrosPerRequest the rest of the machine's CPU time per request: other processes'
    */
   record Result(int threads, int connections, long requests, double seconds, double perSecond, double p50Millis,
-      double p99Millis, double serverCpuMicrosPerRequest, double restCpuMicrosPerRequest) {}
+      double p99Millis, double serverCpuMicrosPerRequest, double wrkCpuMicrosPerRequest,
+      double othersCpuMicrosPerRequest) {}
 
   private final Path script;
   private final URI endpoint;
@@ -107,6 +109,7 @@ final class Wrk {
     List<String> command = new ArrayList<>(List.of("wrk", "-t" + threads, "-c" + connections,
         "-d" + Math.max(1, length.toSeconds()) + "s", "--latency", "-s", script.toString(), endpoint.toString()));
     long serverCpuBefore = PROCESS.getProcessCpuTime();
+    long wrkCpuBefore = LoadGenerator.endedChildrenCpuNanos();
     long machineBusyBefore = LoadGenerator.machineBusyNanos();
     Process wrk;
     try {
@@ -120,11 +123,13 @@ final class Wrk {
       throw new IllegalStateException(String.join(" ", command) + " failed:\n" + output);
     }
     long serverCpu = PROCESS.getProcessCpuTime() - serverCpuBefore;
-    long restCpu = LoadGenerator.machineBusyNanos() - machineBusyBefore - serverCpu;
-    return parse(output, threads, connections, serverCpu, restCpu);
+    long wrkCpu = LoadGenerator.endedChildrenCpuNanos() - wrkCpuBefore;
+    long othersCpu = LoadGenerator.machineBusyNanos() - machineBusyBefore - serverCpu - wrkCpu;
+    return parse(output, threads, connections, serverCpu, wrkCpu, othersCpu);
   }
 
-  private static Result parse(String output, int threads, int connections, long serverCpuNanos, long restCpuNanos) {
+  private static Result parse(String output, int threads, int connections, long serverCpuNanos, long wrkCpuNanos,
+      long othersCpuNanos) {
     long non2xx = Long.parseLong(find(NON_2XX, output, "the script's count of answers not 2xx").group(1));
     Matcher sockets = SOCKET_ERRORS.matcher(output);
     boolean socketErrors = sockets.find(); // wrk prints the line only when there are some
@@ -140,7 +145,8 @@ final class Wrk {
     double seconds = millis(requests.group(2), requests.group(3)) / 1e3;
     double perSecond = Double.parseDouble(find(RATE, output, "rate").group(1));
     return new Result(threads, connections, count, seconds, perSecond, percentile(output, "50"),
-        percentile(output, "99"), serverCpuNanos / 1e3 / count, Math.max(0, restCpuNanos) / 1e3 / count);
+        percentile(output, "99"), serverCpuNanos / 1e3 / count, wrkCpuNanos / 1e3 / count,
+        Math.max(0, othersCpuNanos) / 1e3 / count);
   }
 
   /** A line of wrk's {@code --latency} distribution, e.g. {@code 99%    4.10ms}, in milliseconds. */

@@ -48,6 +48,8 @@ class WrkTest {
       assertThat(result.p99Millis()).isGreaterThanOrEqualTo(result.p50Millis()).isPositive();
       // The server is this JVM, so its CPU time is what the run measures per request.
       assertThat(result.serverCpuMicrosPerRequest()).isPositive();
+      // wrk's own, counted once it has ended: something, and less than a millisecond a request.
+      assertThat(result.wrkCpuMicrosPerRequest()).isPositive().isLessThan(1000);
       assertThat(received).containsExactly(String.join("|", "POST /", "application/x-amz-json-1.1",
           "TrentService.Encrypt", "20261205T120000Z", AUTHORIZATION, BODY));
     } finally {
