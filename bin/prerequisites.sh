@@ -3,7 +3,10 @@
 # the AWS CLI (and its Python) drives the service in a test, as a user would.
 # With --for-tests, also gcc and SoftHSM2's PKCS#11 header, which build the fault shims (lockout, outage) of
 # test-shims' ShimCompiler; PostgreSQL's server, which the tests start in throwaway directories (test-postgres);
-# and Chromium: a test opens keyhold-bench's HTML report in it, as a reader would.
+# Chromium: a test opens keyhold-bench's HTML report in it, as a reader would; and wrk, which a test runs
+# against a small server to check run-http's replay of pre-signed requests.
+# With --for-benchmarks, gcc and the header too, which build keyhold-bench's raw C route, and wrk, which
+# benchmarks/run-http replays pre-signed requests with.
 
 keyhold_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -14,9 +17,14 @@ keyhold_install_prerequisites() {
   [ -r /usr/lib/softhsm/libsofthsm2.so ] || missing+=(softhsm2)
   command -v aws >/dev/null || missing+=(awscli)
   command -v python3 >/dev/null || missing+=(python3)
-  if [ "${1:-}" = --for-tests ]; then
+  if [ "${1:-}" = --for-tests ] || [ "${1:-}" = --for-benchmarks ]; then
     command -v gcc >/dev/null || missing+=(gcc)
     [ -r /usr/include/softhsm/pkcs11.h ] || missing+=(libsofthsm2-dev)
+  fi
+  if [ "${1:-}" = --for-tests ] || [ "${1:-}" = --for-benchmarks ]; then
+    command -v wrk >/dev/null || missing+=(wrk)
+  fi
+  if [ "${1:-}" = --for-tests ]; then
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
     command -v chromium >/dev/null || missing+=(chromium)
   fi

@@ -14,6 +14,7 @@ import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
+import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
 import software.amazon.awssdk.http.SdkHttpClient;
 import software.amazon.awssdk.http.apache5.Apache5HttpClient;
 import software.amazon.awssdk.regions.Region;
@@ -82,6 +83,17 @@ public final class EmbeddedKeyhold implements AutoCloseable {
    */
   public KmsClient client(SdkHttpClient http) {
     return client(root(), http);
+  }
+
+  /**
+   * As {@link #client(SdkHttpClient)}, with {@code interceptor} shown every request and answer: to
+   * capture a request as signed and sent, say.
+   */
+  public KmsClient client(SdkHttpClient http, ExecutionInterceptor interceptor) {
+    return builder(uri(), ACCOUNT.region(), signingAs(root()), http)
+        .overrideConfiguration(override -> override.retryStrategy(AwsRetryStrategy.doNotRetry())
+            .addExecutionInterceptor(interceptor))
+        .build();
   }
 
   /** A client over {@code http} that signs with {@code caller}'s access key and never retries. */

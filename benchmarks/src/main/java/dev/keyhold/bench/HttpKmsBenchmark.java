@@ -1,6 +1,9 @@
 package dev.keyhold.bench;
 
+import dev.keyhold.bench.harness.TokenLimit;
 import dev.keyhold.kms.key.KmsCrypto;
+import dev.keyhold.pkcs11.Pkcs11Module;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -27,6 +30,12 @@ import software.amazon.awssdk.services.kms.KmsClient;
  * latency at a load the service should carry comfortably. A dry pass over the same schedule comes
  * first, unrecorded.
  *
+ * <p>Then the server alone, on Encrypt of 32 B: {@link Wrk} replaying one request the SDK signed, at
+ * each of {@code --wrk-connections}, with the server's CPU time per request; an open loop at half
+ * wrk's best rate, replaying the same request from this JVM through the SDK's HTTP client alone; and
+ * beside them the same Encrypt in process with {@value HttpKmsReport.ServerPhase#IN_PROCESS_THREADS}
+ * threads, and the token's own limit, keyhold-bench's raw C program ({@link TokenLimit}) with 1 and 2.
+ *
  * <p>All threads share one {@link KmsClient} over one Apache HttpClient 5 pool of as many connections
  * as the most threads: that is how the SDK is meant to be used (a client is thread-safe and costly to
  * build), and with a connection per thread no call waits for one, so what is measured is the service
@@ -42,6 +51,8 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
   /** The targets are set at 32 B: a data key's size, and a small secret's. */
   private static final byte[] PAYLOAD = new byte[32];
   private static final List<KmsOperation> OPERATIONS = List.of(KmsOperation.ENCRYPT, KmsOperation.GENERATE_DATA_KEY);
+  /** The raw C program's own SoftHSM2 token, beside the embedded Keyhold's in the same directory. */
+  private static final String RAW_C_TOKEN = "run-http-raw-c";
   @Spec
   CommandSpec spec;
 
@@ -70,20 +81,30 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
       description = "Length of every measured run (default ${DEFAULT-VALUE}).")
   double durationSeconds;
 
+  @Option(names = "--wrk-connections", split = ",", defaultValue = "1,4,16", paramLabel = "N",
+      description = "Connection counts of wrk's replay of a pre-signed Encrypt (default ${DEFAULT-VALUE}); wrk runs"
+          + " on up to 2 threads.")
+  List<Integer> wrkConnections;
+
   @Option(names = "--results", defaultValue = "benchmarks/target/http-kms", paramLabel = "PREFIX",
-      description = "Writes PREFIX.csv and PREFIX.json (default ${DEFAULT-VALUE}).")
+      description = "Writes PREFIX.csv, PREFIX-server.csv and PREFIX.json (default ${DEFAULT-VALUE}).")
   Path results;
 
   @Override
   @SuppressWarnings("ClosingStandardOutputStreams") // System.err is only passed to a factory; nothing closes it
   public Integer call() throws Exception {
-    if (threadCounts.stream().anyMatch(threads -> threads < 1) || durationSeconds <= 0 || warmUpSeconds < 0
-        || dryPassSeconds < 0) {
+    if (threadCounts.stream().anyMatch(threads -> threads < 1) || wrkConnections.stream().anyMatch(n -> n < 1)
+        || durationSeconds <= 0 || warmUpSeconds < 0 || dryPassSeconds < 0) {
       throw new ParameterException(spec.commandLine(),
-          "thread counts and the duration must be positive, warm-ups not negative");
+          "thread and connection counts and the duration must be positive, warm-ups not negative");
+    }
+    if (seconds(warmUpSeconds + durationSeconds).compareTo(SignedRequest.VALID_FOR) >= 0) {
+      throw new ParameterException(spec.commandLine(), "a warm-up and a measured run must take less than "
+          + SignedRequest.VALID_FOR.toMinutes() + " minutes: a pre-signed request is replayed that long");
     }
     HttpKmsReport.Machine machine = HttpKmsReport.Machine.now();
-    int maxThreads = Collections.max(threadCounts);
+    // The server phase measures in process with 2 threads whatever the thread counts asked for.
+    int maxThreads = Math.max(Collections.max(threadCounts), HttpKmsReport.ServerPhase.IN_PROCESS_THREADS);
     try (EmbeddedKeyhold keyhold = EmbeddedKeyhold.start(home, softHsmLibrary, System.err);
         SdkHttpClient http = EmbeddedKeyhold.httpClient(maxThreads);
         KmsClient client = keyhold.client(http)) {
@@ -98,13 +119,15 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
       // pass over the same schedule compiles all of it with the profiles of all of them.
       if (dryPassSeconds > 0) {
         try (LoadGenerator dry = new LoadGenerator(maxThreads, Duration.ZERO, seconds(dryPassSeconds))) {
-          measure("dry pass", dry, maxThreads, client, crypto, keyId, machine, settings);
+          measure("dry pass", dry, maxThreads, client, crypto, keyId);
         }
         System.err.println("the JIT went idle " + LoadGenerator.awaitCompilerIdle(Duration.ofSeconds(30)).toSeconds()
             + " s after the dry pass");
       }
       try (LoadGenerator load = new LoadGenerator(maxThreads, seconds(warmUpSeconds), seconds(durationSeconds))) {
-        HttpKmsReport report = measure("measured", load, maxThreads, client, crypto, keyId, machine, settings);
+        SdkRuns sdk = measure("measured", load, maxThreads, client, crypto, keyId);
+        HttpKmsReport report = new HttpKmsReport(machine, settings, sdk.closedLoop(), sdk.openLoop(),
+            measureServer(keyhold, http, load, maxThreads, keyId));
         report.print(System.out);
         report.write(results);
       }
@@ -112,9 +135,12 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
     return 0;
   }
 
-  /** Runs the whole schedule with {@code load}, telling the progress as {@code pass}. */
-  private HttpKmsReport measure(String pass, LoadGenerator load, int maxThreads, KmsClient client, KmsCrypto crypto,
-      String keyId, HttpKmsReport.Machine machine, HttpKmsReport.Settings settings) throws Exception {
+  /** The SDK's runs: closed loops beside in process, then an open loop, per operation. */
+  private record SdkRuns(List<HttpKmsReport.ClosedLoopPoint> closedLoop, List<HttpKmsReport.OpenLoopPoint> openLoop) {}
+
+  /** Runs the SDK's schedule with {@code load}, telling the progress as {@code pass}. */
+  private SdkRuns measure(String pass, LoadGenerator load, int maxThreads, KmsClient client, KmsCrypto crypto,
+      String keyId) throws Exception {
     List<HttpKmsReport.ClosedLoopPoint> closedLoop = new ArrayList<>();
     List<HttpKmsReport.OpenLoopPoint> openLoop = new ArrayList<>();
     for (KmsOperation operation : OPERATIONS) {
@@ -137,7 +163,48 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
       System.err.printf("%s: %s, open loop at %.0f req/s: p99 %.2f ms%n", pass, label, target,
           atHalfPeak.p99Millis());
     }
-    return new HttpKmsReport(machine, settings, closedLoop, openLoop);
+    return new SdkRuns(closedLoop, openLoop);
+  }
+
+  /** The server alone on Encrypt of 32 B, beside in process and raw C; see the class comment. */
+  private HttpKmsReport.ServerPhase measureServer(EmbeddedKeyhold keyhold, SdkHttpClient http, LoadGenerator load,
+      int maxThreads, String keyId) throws Exception {
+    KmsOperation operation = KmsOperation.ENCRYPT;
+    String label = operation.label(PAYLOAD.length);
+    HttpKmsReport.Figures inProcess = HttpKmsReport.Figures.of(load.closedLoop(
+        HttpKmsReport.ServerPhase.IN_PROCESS_THREADS, operation.inProcess(keyhold.crypto(), keyId, PAYLOAD)));
+    System.err.printf("server: %s in process, %d threads: %.0f ops/s%n", label,
+        HttpKmsReport.ServerPhase.IN_PROCESS_THREADS, inProcess.perSecond());
+    List<HttpKmsReport.RawCPoint> rawC = new ArrayList<>();
+    try (Pkcs11Module softHsm = Pkcs11Module.load(softHsmLibrary);
+        TokenLimit limit = TokenLimit.onThrowawayToken(softHsm, RAW_C_TOKEN)) {
+      for (int threads : List.of(1, 2)) {
+        rawC.add(new HttpKmsReport.RawCPoint(threads,
+            HttpKmsReport.Figures.of(limit.encrypt(PAYLOAD.length, threads, load))));
+        System.err.printf("server: raw C encrypt of %d B, %d threads: %.0f ops/s%n", PAYLOAD.length, threads,
+            rawC.get(rawC.size() - 1).figures().perSecond());
+      }
+    }
+    List<Wrk.Result> wrk = new ArrayList<>();
+    Path scripts = Files.createDirectories(home.resolve("wrk"));
+    for (int connections : wrkConnections) {
+      // Signed afresh for each point: a signature is accepted for 5 minutes only.
+      Wrk replay = Wrk.replaying(SignedRequest.capture(keyhold, http, operation, keyId, PAYLOAD), scripts);
+      if (warmUpSeconds > 0) {
+        replay.run(connections, seconds(warmUpSeconds));
+      }
+      wrk.add(replay.run(connections, seconds(durationSeconds)));
+      Wrk.Result point = wrk.get(wrk.size() - 1);
+      System.err.printf("server: wrk, %d connections: %.0f req/s, p99 %.2f ms, server CPU %.0f us per request%n",
+          connections, point.perSecond(), point.p99Millis(), point.serverCpuMicrosPerRequest());
+    }
+    double target = wrk.stream().mapToDouble(Wrk.Result::perSecond).max().orElseThrow() / 2;
+    Runnable replay = SignedRequest.capture(keyhold, http, operation, keyId, PAYLOAD).replay(http);
+    HttpKmsReport.OpenLoopPoint openLoop = new HttpKmsReport.OpenLoopPoint(label, maxThreads, target,
+        HttpKmsReport.Figures.of(load.openLoop(maxThreads, target, replay)));
+    System.err.printf("server: replay, open loop at %.0f req/s: p99 %.2f ms%n", target,
+        openLoop.http().p99Millis());
+    return new HttpKmsReport.ServerPhase(label, wrk, inProcess, rawC, openLoop);
   }
 
   private static Duration seconds(double seconds) {

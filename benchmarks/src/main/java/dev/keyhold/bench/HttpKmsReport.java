@@ -10,18 +10,21 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 
 /**
  * What {@link HttpKmsBenchmark} found: a table on the console, and the same figures as
- * {@code PREFIX.csv} (one row per point) and {@code PREFIX.json} (with the machine and settings).
+ * {@code PREFIX.csv} (one row per point of the SDK's runs), {@code PREFIX-server.csv} (the server
+ * alone) and {@code PREFIX.json} (all of it, with the machine and settings).
  *
  * @param closedLoop per operation and thread count, HTTP beside in process, in the order run
  * @param openLoop per operation, at half the peak HTTP rate of {@code closedLoop}
+ * @param server the server alone, under replayed requests, beside in process and raw C
  */
 record HttpKmsReport(Machine machine, Settings settings, List<ClosedLoopPoint> closedLoop,
-    List<OpenLoopPoint> openLoop) {
+    List<OpenLoopPoint> openLoop, ServerPhase server) {
   private static final JsonMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
   /** The CSV columns of one {@link Figures}, prefixed {@code http_} or {@code in_process_}. */
   private static final List<String> CSV_FIGURES = List.of("calls", "per_s", "p50_ms", "p99_ms", "p999_ms", "max_ms",
@@ -75,6 +78,30 @@ record HttpKmsReport(Machine machine, Settings settings, List<ClosedLoopPoint> c
   /** The open-loop run of one operation over HTTP at {@code targetPerSecond}, from {@code threads} callers. */
   record OpenLoopPoint(String operation, int threads, double targetPerSecond, Figures http) {}
 
+  /**
+   * One operation as the server alone serves it, beside the same operation in process and the token's
+   * own limit, all measured in the same run.
+   *
+   * @param wrk wrk replaying one pre-signed request, closed loop, per connection count
+   * @param inProcess {@code KmsCrypto} with {@link #IN_PROCESS_THREADS} threads, measured just before
+   * @param rawC the raw C program on a SoftHSM2 token of its own, with 1 and 2 threads
+   * @param openLoop the same pre-signed request replayed at half wrk's best rate, evenly spaced, by the
+   *     benchmark's open-loop generator through an HTTP client in this JVM (no SDK marshalling or signing)
+   */
+  record ServerPhase(String operation, List<Wrk.Result> wrk, Figures inProcess, List<RawCPoint> rawC,
+      OpenLoopPoint openLoop) {
+    /** The in-process thread count the targets set the HTTP rate against. */
+    static final int IN_PROCESS_THREADS = 2;
+
+    /** The wrk point with the best rate. */
+    Wrk.Result peak() {
+      return wrk.stream().max(Comparator.comparingDouble(Wrk.Result::perSecond)).orElseThrow();
+    }
+  }
+
+  /** The raw C program's figures at one thread count. */
+  record RawCPoint(int threads, Figures figures) {}
+
   void print(PrintStream out) {
     out.printf(Locale.ROOT, "%nKeyhold's KMS API over HTTP (%s) against KmsCrypto in process%n", settings.client());
     out.printf(Locale.ROOT, "%d processors, load average %.2f before the run. Dry pass: %.1f s per run;"
@@ -102,15 +129,50 @@ record HttpKmsReport(Machine machine, Settings settings, List<ClosedLoopPoint> c
     }
     out.println();
     for (OpenLoopPoint point : openLoop) {
-      Figures http = point.http();
-      out.printf(Locale.ROOT, "%s, open loop at half the peak HTTP rate (%d threads): %,.0f req/s asked, %,.0f served;"
-              + " p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms; JIT %d ms, others took %.0f%% of the CPU%n",
-          point.operation(), point.threads(), point.targetPerSecond(), http.perSecond(), http.p50Millis(),
-          http.p99Millis(), http.p999Millis(), http.maxMillis(), http.jitMillis(), 100 * http.othersCpuShare());
+      printOpenLoop(out, point, "open loop at half the peak HTTP rate");
     }
+    printServer(out);
   }
 
-  /** Writes {@code prefix.csv} and {@code prefix.json}, creating the directory if need be. */
+  private void printServer(PrintStream out) {
+    ServerPhase phase = server;
+    Figures inProcess = phase.inProcess();
+    out.printf(Locale.ROOT, "%n%s, the server alone: wrk replaying one pre-signed request, closed loop%n"
+            + "%11s %7s  %10s %7s %7s  %18s %15s %18s  %s%n", phase.operation(), "connections", "threads", "req/s",
+        "p50 ms", "p99 ms", "server CPU us/req", "wrk CPU us/req", "others CPU us/req",
+        "of in process x" + ServerPhase.IN_PROCESS_THREADS);
+    for (Wrk.Result point : phase.wrk()) {
+      out.printf(Locale.ROOT, "%11d %7d  %,10.0f %7.2f %7.2f  %18.0f %15.0f %18.0f  %5.1f%%%n", point.connections(),
+          point.threads(), point.perSecond(), point.p50Millis(), point.p99Millis(),
+          point.serverCpuMicrosPerRequest(), point.wrkCpuMicrosPerRequest(), point.othersCpuMicrosPerRequest(),
+          100 * point.perSecond() / inProcess.perSecond());
+    }
+    out.printf(Locale.ROOT, "In process, %d threads: %,.0f ops/s, CPU %.0f us per op (others took %.0f%% of the CPU)%n",
+        ServerPhase.IN_PROCESS_THREADS, inProcess.perSecond(), inProcess.cpuMicrosPerCall(),
+        100 * inProcess.othersCpuShare());
+    for (RawCPoint raw : phase.rawC()) {
+      out.printf(Locale.ROOT, "Raw C (the token's limit), %d thread%s: %,.0f ops/s, CPU %.0f us per op,"
+              + " p50 %.3f ms, p99 %.3f ms%n", raw.threads(), raw.threads() == 1 ? "" : "s",
+          raw.figures().perSecond(), raw.figures().cpuMicrosPerCall(), raw.figures().p50Millis(),
+          raw.figures().p99Millis());
+    }
+    Wrk.Result peak = phase.peak();
+    out.printf(Locale.ROOT, "At wrk's best (%d connections): %.1f%% of the in-process rate at %d threads; server CPU"
+            + " per request %.2fx the in-process CPU per op%n", peak.connections(),
+        100 * peak.perSecond() / inProcess.perSecond(), ServerPhase.IN_PROCESS_THREADS,
+        peak.serverCpuMicrosPerRequest() / inProcess.cpuMicrosPerCall());
+    printOpenLoop(out, phase.openLoop(), "pre-signed replay, open loop at half wrk's best rate");
+  }
+
+  private static void printOpenLoop(PrintStream out, OpenLoopPoint point, String schedule) {
+    Figures http = point.http();
+    out.printf(Locale.ROOT, "%s, %s (%d threads): %,.0f req/s asked, %,.0f served;"
+            + " p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms; JIT %d ms, others took %.0f%% of the CPU%n",
+        point.operation(), schedule, point.threads(), point.targetPerSecond(), http.perSecond(), http.p50Millis(),
+        http.p99Millis(), http.p999Millis(), http.maxMillis(), http.jitMillis(), 100 * http.othersCpuShare());
+  }
+
+  /** Writes {@code prefix.csv}, {@code prefix-server.csv} and {@code prefix.json}, creating the directory if need be. */
   void write(Path prefix) throws IOException {
     Path csv = prefix.resolveSibling(prefix.getFileName() + ".csv");
     Path json = prefix.resolveSibling(prefix.getFileName() + ".json");
@@ -127,8 +189,30 @@ record HttpKmsReport(Machine machine, Settings settings, List<ClosedLoopPoint> c
             point.targetPerSecond(), csvCells(point.http()), ",".repeat(CSV_FIGURES.size() - 1));
       }
     }
+    Path serverCsv = prefix.resolveSibling(prefix.getFileName() + "-server.csv");
+    try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(serverCsv, StandardCharsets.UTF_8))) {
+      out.println("operation,client,connections_or_threads,target_per_s,per_s,p50_ms,p99_ms,cpu_us_per_call,"
+          + "wrk_cpu_us_per_call,others_cpu_us_per_call");
+      for (Wrk.Result point : server.wrk()) {
+        out.printf(Locale.ROOT, "%s,wrk,%d,,%.1f,%.4f,%.4f,%.1f,%.1f,%.1f%n", server.operation(), point.connections(),
+            point.perSecond(), point.p50Millis(), point.p99Millis(), point.serverCpuMicrosPerRequest(),
+            point.wrkCpuMicrosPerRequest(), point.othersCpuMicrosPerRequest());
+      }
+      serverCsvRow(out, "in_process", ServerPhase.IN_PROCESS_THREADS, "", server.inProcess());
+      for (RawCPoint raw : server.rawC()) {
+        serverCsvRow(out, "raw_c", raw.threads(), "", raw.figures());
+      }
+      serverCsvRow(out, "replay_open_loop", server.openLoop().threads(),
+          String.format(Locale.ROOT, "%.1f", server.openLoop().targetPerSecond()), server.openLoop().http());
+    }
     JSON.writeValue(json.toFile(), this);
-    System.err.println("results in " + csv + " and " + json);
+    System.err.println("results in " + csv + ", " + serverCsv + " and " + json);
+  }
+
+  /** A row of the server CSV measured in this JVM: its CPU is the whole process's, nothing else's. */
+  private void serverCsvRow(PrintWriter out, String client, int threads, String target, Figures figures) {
+    out.printf(Locale.ROOT, "%s,%s,%d,%s,%.1f,%.4f,%.4f,%.1f,,%n", server.operation(), client, threads, target,
+        figures.perSecond(), figures.p50Millis(), figures.p99Millis(), figures.cpuMicrosPerCall());
   }
 
   private static String csvHeader(String prefix) {

@@ -44,6 +44,7 @@ public final class LoadGenerator implements AutoCloseable {
   /** 0.1% resolution: finer than this VM's run-to-run noise by far. */
   private static final int SIGNIFICANT_DIGITS = 3;
   private static final Path PROC_STAT = Path.of("/proc/stat");
+  private static final Path OWN_STAT = Path.of("/proc/self/stat");
   /** Linux's USER_HZ, the unit of {@code /proc/stat}: 100 on every architecture Keyhold runs on. */
   private static final long NANOS_PER_TICK = TimeUnit.SECONDS.toNanos(1) / 100;
   private static final CompilationMXBean JIT = ManagementFactory.getCompilationMXBean();
@@ -84,6 +85,16 @@ public final class LoadGenerator implements AutoCloseable {
       TimeUnit.SECONDS.sleep(1);
     } while (JIT.getTotalCompilationTime() != compiledBefore && System.nanoTime() - deadline < 0);
     return Duration.ofNanos(System.nanoTime() - start);
+  }
+
+  /** The warm-up before every measured run. */
+  public Duration warmUp() {
+    return warmUp;
+  }
+
+  /** The length of every measured run. */
+  public Duration duration() {
+    return duration;
   }
 
   /** {@code threads} threads, each calling {@code call} again as soon as the last call returns. */
@@ -182,7 +193,7 @@ public final class LoadGenerator implements AutoCloseable {
    * (time the hypervisor gave to another guest): the first line of {@code /proc/stat} less idle and
    * iowait.
    */
-  private static long machineBusyNanos() {
+  public static long machineBusyNanos() {
     String[] ticks;
     try {
       ticks = Files.readAllLines(PROC_STAT).get(0).trim().split("\\s+");
@@ -195,6 +206,23 @@ public final class LoadGenerator implements AutoCloseable {
       busy += Long.parseLong(ticks[field]);
     }
     return busy * NANOS_PER_TICK;
+  }
+
+  /**
+   * CPU time, user and system, of this process's child processes that have ended and been waited for
+   * ({@code cutime} and {@code cstime} of Linux's {@code /proc/self/stat}): around a child's whole
+   * life, its CPU time, to 10 ms.
+   */
+  public static long endedChildrenCpuNanos() {
+    String stat;
+    try {
+      stat = Files.readString(OWN_STAT);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + OWN_STAT, e);
+    }
+    // The command name, in parentheses, may hold spaces; the fields after it start at field 3 (state).
+    String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    return (Long.parseLong(fields[16 - 3]) + Long.parseLong(fields[17 - 3])) * NANOS_PER_TICK;
   }
 
   private record Worker(Histogram latencies, long lastReturn, long cpuNanos) {}

@@ -30,7 +30,7 @@ public enum TokenProfile {
   }
 
   /** Who chooses the 12-byte GCM IV, and where it travels. */
-  enum IvSource {
+  public enum IvSource {
     /** The adapter draws a random IV and passes it in {@code CK_GCM_PARAMS.pIv}. */
     ADAPTER,
     /** The token draws the IV and writes it in front of the ciphertext. */
@@ -70,7 +70,8 @@ public enum TokenProfile {
     return canChangePin;
   }
 
-  IvSource ivSource() {
+  /** Who chooses the GCM IV on this product: any other client of the token must follow it too. */
+  public IvSource ivSource() {
     return ivSource;
   }
 

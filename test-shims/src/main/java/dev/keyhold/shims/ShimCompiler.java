@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 
@@ -20,6 +21,7 @@ import java.util.regex.Pattern;
  * {@code outage-shim.c}): small PKCS#11 libraries that forward to a real one, fixed at compile time,
  * and inject one fault that the real token cannot be made to show. They are compiled where they run,
  * with gcc against SoftHSM2's {@code pkcs11.h}, because the real library's path is compiled in.
+ * {@link #compileProgram} builds PKCS#11 client programs the same way, from other packages' sources.
  *
  * <p>Without gcc or the header this fails with what to install; it never skips.
  */
@@ -43,46 +45,68 @@ public final class ShimCompiler {
    * @throws IllegalStateException if gcc or SoftHSM2's header is missing, or gcc fails (with its output)
    */
   public static Path compile(String source, Path directory, Map<String, String> stringMacros) {
-    checkArgument(checkNotNull(source, "source").endsWith(".c"), "not a C source: %s", source);
     checkNotNull(stringMacros, "stringMacros");
+    ImmutableList.Builder<String> flags = ImmutableList.<String>builder().add("-shared", "-fPIC");
+    stringMacros.forEach((name, value) -> flags.add("-D" + name + "=" + cString(name, value)));
+    // A shim's state (lockout counts, the real library's initialisation) must survive a dlclose
+    // by the application, as an HSM's state outlives a client.
+    flags.add("-Wl,-z,nodelete");
+    return build(ShimCompiler.class, source, List.of(SHARED_HEADER), directory, ".so", flags.build(), List.of());
+  }
+
+  /**
+   * Extracts the C source {@code source}, a resource in {@code owner}'s package, into {@code directory}
+   * and compiles it there as a program against the same PKCS#11 header as the shims: a client that
+   * {@code dlopen}s a PKCS#11 library itself, such as keyhold-bench's raw C route.
+   *
+   * @return the absolute path of the program: {@code directory/<source without .c>}, replaced atomically
+   * @throws IllegalStateException if gcc or SoftHSM2's header is missing, or gcc fails (with its output)
+   */
+  public static Path compileProgram(Class<?> owner, String source, Path directory) {
+    return build(owner, source, List.of(), directory, "", List.of(), List.of("-ldl", "-lpthread"));
+  }
+
+  private static Path build(Class<?> owner, String source, List<String> includes, Path directory, String suffix,
+      List<String> flags, List<String> libraries) {
+    checkArgument(checkNotNull(source, "source").endsWith(".c"), "not a C source: %s", source);
     Path dir = checkNotNull(directory, "directory").toAbsolutePath().normalize();
     if (!Files.isReadable(HEADER)) {
-      throw new IllegalStateException(HEADER + " is missing, so the PKCS#11 shim " + source
-          + " cannot be built: " + INSTALL);
+      throw new IllegalStateException(HEADER + " is missing, so " + source + " cannot be built: " + INSTALL);
     }
-    ImmutableList.Builder<String> command = ImmutableList.<String>builder()
-        .add("gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-I" + HEADER.getParent());
-    stringMacros.forEach((name, value) -> command.add("-D" + name + "=" + cString(name, value)));
-    Path library = dir.resolve(source.substring(0, source.length() - 2) + ".so");
+    Path output = dir.resolve(source.substring(0, source.length() - 2) + suffix);
     try {
       Files.createDirectories(dir);
-      extract(SHARED_HEADER, dir);
-      Path sourceFile = extract(source, dir);
-      // Compiled beside the target, then moved over it: never a half-written library at that path.
-      Path temporary = Files.createTempFile(dir, library.getFileName().toString(), ".tmp");
+      for (String include : includes) {
+        extract(owner, include, dir);
+      }
+      Path sourceFile = extract(owner, source, dir);
+      // Compiled beside the target, then moved over it: never a half-written file at that path.
+      Path temporary = Files.createTempFile(dir, output.getFileName().toString(), ".tmp");
       try {
-        // A shim's state (lockout counts, the real library's initialisation) must survive a dlclose
-        // by the application, as an HSM's state outlives a client.
-        command.add("-Wl,-z,nodelete", "-o", temporary.toString(), sourceFile.toString());
-        run(command.build());
+        run(ImmutableList.<String>builder()
+            .add("gcc", "-O2", "-Wall", "-Werror", "-I" + HEADER.getParent())
+            .addAll(flags)
+            .add("-o", temporary.toString(), sourceFile.toString())
+            .addAll(libraries)
+            .build());
         // As gcc would have left it, rather than the temporary file's owner-only mode.
         Files.setPosixFilePermissions(temporary, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Files.move(temporary, library, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        Files.move(temporary, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
       } finally {
         Files.deleteIfExists(temporary);
       }
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot build the PKCS#11 shim " + source + " in " + dir, e);
+      throw new UncheckedIOException("cannot build " + source + " in " + dir, e);
     }
-    return library;
+    return output;
   }
 
   /** Copies the resource to {@code dir/source} atomically: another JVM may be compiling the same file. */
-  private static Path extract(String source, Path dir) throws IOException {
+  private static Path extract(Class<?> owner, String source, Path dir) throws IOException {
     Path target = dir.resolve(source);
     Path temporary = Files.createTempFile(dir, source, ".tmp");
-    try (InputStream in = ShimCompiler.class.getResourceAsStream(source)) {
-      checkArgument(in != null, "no C source %s in package %s", source, ShimCompiler.class.getPackageName());
+    try (InputStream in = owner.getResourceAsStream(source)) {
+      checkArgument(in != null, "no C source %s in package %s", source, owner.getPackageName());
       Files.copy(in, temporary, StandardCopyOption.REPLACE_EXISTING);
       Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     } finally {
@@ -96,7 +120,7 @@ public final class ShimCompiler {
     try {
       gcc = new ProcessBuilder(command).redirectErrorStream(true).start();
     } catch (IOException e) {
-      throw new IllegalStateException("cannot run gcc to build a PKCS#11 shim: " + INSTALL, e);
+      throw new IllegalStateException("cannot run gcc: " + INSTALL, e);
     }
     // Read before waiting: a full pipe would block gcc.
     String output = new String(gcc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -106,7 +130,7 @@ public final class ShimCompiler {
     } catch (InterruptedException e) {
       gcc.destroy();
       Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while gcc built a PKCS#11 shim", e);
+      throw new IllegalStateException("interrupted while gcc ran", e);
     }
     if (status != 0) {
       throw new IllegalStateException(String.join(" ", command) + " failed (" + status + "):\n" + output);

@@ -43,6 +43,11 @@ final class AdapterRoute implements AutoCloseable {
     }
   }
 
+  /** The key the adapter's workloads use, which the raw C route uses too. */
+  AesKey key() {
+    return key;
+  }
+
   Token token() {
     return token;
   }

@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
@@ -41,12 +40,13 @@ import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
  */
 @Command(name = "keyhold-bench", mixinStandardHelpOptions = true, sortOptions = false,
     description = {
-        "Measures token crypto throughput and latency through Keyhold's PKCS#11 adapter, the JDK's SunPKCS11, "
-            + "Keyhold's KMS operations in process and Keyhold's API over HTTP, over payload sizes and thread counts.",
+        "Measures token crypto throughput and latency through a raw C program (the token's own limit), Keyhold's "
+            + "PKCS#11 adapter, the JDK's SunPKCS11, Keyhold's KMS operations in process and Keyhold's API over HTTP, "
+            + "over payload sizes and thread counts.",
         "Writes results.csv, results.json and report.html (charts, no server needed) to --out.",
         "Without --module it runs on a throwaway SoftHSM2 token and a throwaway local Keyhold (bin/keyhold-bench "
             + "makes them). The PIN comes from --pin-env or --pin-file, never from the command line."},
-    footer = {"", "Workloads: token-encrypt, token-decrypt, token-random, token-keygen, sunpkcs11-encrypt, "
+    footer = {"", "Workloads: raw-c-encrypt, raw-c-decrypt, token-encrypt, token-decrypt, token-random, token-keygen, sunpkcs11-encrypt, "
         + "sunpkcs11-decrypt, kms-encrypt, kms-decrypt, kms-generate-data-key, http-encrypt, http-decrypt, "
         + "http-generate-data-key.",
         "", "AWS CloudHSM (kmsuser's password in a variable):",
@@ -169,9 +169,10 @@ public final class KeyholdBench implements Callable<Integer> {
     if (module == null) {
       createThrowawayDirectory();
       loaded = Pkcs11Module.load(softHsmLibrary);
-      tested = throwawayToken(loaded);
+      tested = TokenUnderTest.throwaway(loaded, THROWAWAY_TOKEN);
     } else {
-      tested = new TokenUnderTest(module, tokenLabel, profile, profile.loginPin(user, password()));
+      tested = new TokenUnderTest(module, tokenLabel, profile, profile.loginPin(user, password()),
+          Optional.ofNullable(pinSource.variable));
       loaded = Pkcs11Module.load(module);
     }
     System.err.println("keyhold-bench: the adapter's AES-GCM and random calls go through the " + loaded.callPath());
@@ -189,7 +190,8 @@ public final class KeyholdBench implements Callable<Integer> {
       try {
         tokenDescription = tested.label() + ": " + loaded.describeToken(tested.label()) + ", profile "
             + tested.profile();
-        if (workloads.stream().anyMatch(w -> w.route() == Route.ADAPTER || w.route() == Route.SUNPKCS11)) {
+        if (workloads.stream().anyMatch(w -> w.route() == Route.RAW_C || w.route() == Route.ADAPTER
+            || w.route() == Route.SUNPKCS11)) {
           routes.adapter(); // log in once, up front: a wrong PIN tried once per workload could lock the user
         }
       } catch (Pkcs11Exception e) {
@@ -211,7 +213,7 @@ public final class KeyholdBench implements Callable<Integer> {
           threads, dryPassSeconds, warmupSeconds, durationSeconds, seed, compare == null ? List.of() : compare, rounds,
           routes.httpTarget());
       Results results = new Results(new RunInfo(started, Instant.now().toString(), machine, RunInfo.currentJdk(),
-          moduleDescription, tokenDescription, settings), points, comparisons);
+          moduleDescription, tokenDescription, settings), Results.againstRawC(points), comparisons);
       ResultFiles.write(results, out);
       print(results, System.out);
     } finally {
@@ -227,7 +229,7 @@ public final class KeyholdBench implements Callable<Integer> {
     if (ids == null) {
       return Arrays.stream(Workload.values())
           .filter(workload -> switch (workload.route()) {
-            case ADAPTER, SUNPKCS11 -> true;
+            case RAW_C, ADAPTER, SUNPKCS11 -> true;
             case KMS -> module == null;
             case HTTP -> module == null || endpoint != null;
           })
@@ -283,16 +285,6 @@ public final class KeyholdBench implements Callable<Integer> {
     directory.create();
   }
 
-  /** A token made for this run in the throwaway home, with a random PIN known to this process only. */
-  private TokenUnderTest throwawayToken(Pkcs11Module softHsm) {
-    SecureRandom random = new SecureRandom();
-    Pin pin = Pin.random(random, 24);
-    if (!softHsm.tokenLabels().contains(THROWAWAY_TOKEN)) {
-      softHsm.initializeToken(THROWAWAY_TOKEN, Pin.random(random, 24), pin);
-    }
-    return new TokenUnderTest(softHsm.library(), THROWAWAY_TOKEN, TokenProfile.SOFTHSM2, pin);
-  }
-
   private static ProgressBar progressBar(int runs) {
     return new ProgressBarBuilder()
         .setTaskName("keyhold-bench")
@@ -306,14 +298,15 @@ public final class KeyholdBench implements Callable<Integer> {
 
   private static void print(Results results, PrintStream out) {
     if (!results.points().isEmpty()) {
-      out.printf("%-24s %9s %7s %12s %9s %9s %9s %9s %10s %7s %7s%n", "workload", "payload B", "threads", "ops/s",
-          "MB/s", "p50 us", "p99 us", "p99.9 us", "CPU us/op", "others", "JIT ms");
+      out.printf("%-24s %9s %7s %12s %9s %9s %9s %9s %10s %7s %7s %8s%n", "workload", "payload B", "threads",
+          "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "CPU us/op", "others", "JIT ms", "of raw C");
     }
     for (Results.Point p : results.points()) {
       if (p.error().isEmpty()) {
-        out.printf(Locale.ROOT, "%-24s %9d %7d %,12.0f %9.2f %9.1f %9.1f %9.1f %10.1f %6.0f%% %7d%n", p.workload(),
-            p.payloadBytes(), p.threads(), p.opsPerSecond(), p.mbPerSecond(), p.p50Micros(), p.p99Micros(),
-            p.p999Micros(), p.cpuMicrosPerOp(), p.othersCpuShare() * 100, p.jitMillis());
+        out.printf(Locale.ROOT, "%-24s %9d %7d %,12.0f %9.2f %9.1f %9.1f %9.1f %10.1f %6.0f%% %7d %8s%n",
+            p.workload(), p.payloadBytes(), p.threads(), p.opsPerSecond(), p.mbPerSecond(), p.p50Micros(),
+            p.p99Micros(), p.p999Micros(), p.cpuMicrosPerOp(), p.othersCpuShare() * 100, p.jitMillis(),
+            p.ofRawC() == null ? "" : String.format(Locale.ROOT, "%.0f%%", 100 * p.ofRawC()));
       } else {
         out.printf("%-24s %9d %7d failed: %s%n", p.workload(), p.payloadBytes(), p.threads(), p.error());
       }

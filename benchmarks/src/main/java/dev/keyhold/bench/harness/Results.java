@@ -27,31 +27,55 @@ record Results(RunInfo run, List<Point> points, List<Comparison> comparisons) {
    * @param othersCpuShare the share of the machine's CPU that other processes took meanwhile: far
    *     above zero, the point was measured on a busy machine
    * @param jitMillis the JIT compilers' time during the point: far above zero, the code was not yet warm
+   * @param ofRawC {@code opsPerSecond} over raw C's at the same payload and threads, for the same token
+   *     call ({@link Workload#rawCounterpart}); null where raw C did not measure that point
    * @param error why the point could not be measured; empty when it was
    */
   @JsonPropertyOrder({"workload", "route", "payloadBytes", "threads", "operations", "seconds", "opsPerSecond",
       "mbPerSecond", "p50Micros", "p99Micros", "p999Micros", "maxMicros", "cpuMicrosPerOp", "othersCpuShare",
-      "jitMillis", "error"})
+      "jitMillis", "ofRawC", "error"})
   record Point(String workload, String route, int payloadBytes, int threads, long operations, double seconds,
       double opsPerSecond, double mbPerSecond, double p50Micros, double p99Micros, double p999Micros,
-      double maxMicros, double cpuMicrosPerOp, double othersCpuShare, long jitMillis, String error) {
+      double maxMicros, double cpuMicrosPerOp, double othersCpuShare, long jitMillis, Double ofRawC,
+      String error) {
     static Point measured(Workload workload, int payloadBytes, int threads, LoadGenerator.Result result) {
       double opsPerSecond = result.perSecond();
       return new Point(workload.id(), workload.route().id(), payloadBytes, threads, result.calls(),
           result.elapsedNanos() / (double) TimeUnit.SECONDS.toNanos(1), opsPerSecond,
           opsPerSecond * payloadBytes / 1e6, micros(result, 50), micros(result, 99), micros(result, 99.9),
           result.latencies().getMaxValue() / 1e3, result.cpuMicrosPerCall(), result.othersCpuShare(),
-          result.jitMillis(), "");
+          result.jitMillis(), null, "");
     }
 
     static Point failed(Workload workload, int payloadBytes, int threads, String error) {
       return new Point(workload.id(), workload.route().id(), payloadBytes, threads, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-          error);
+          null, error);
+    }
+
+    Point withOfRawC(Double share) {
+      return new Point(workload, route, payloadBytes, threads, operations, seconds, opsPerSecond, mbPerSecond,
+          p50Micros, p99Micros, p999Micros, maxMicros, cpuMicrosPerOp, othersCpuShare, jitMillis, share, error);
     }
 
     private static double micros(LoadGenerator.Result result, double percentile) {
       return result.latencies().getValueAtPercentile(percentile) / 1e3;
     }
+  }
+
+  /**
+   * {@code points} with {@link Point#ofRawC} filled in wherever raw C measured the same token call at
+   * the same payload and thread count.
+   */
+  static List<Point> againstRawC(List<Point> points) {
+    return points.stream().map(point -> point.withOfRawC(Workload.of(point.workload()).rawCounterpart()
+            .flatMap(raw -> points.stream()
+                .filter(other -> other.workload().equals(raw) && other.payloadBytes() == point.payloadBytes()
+                    && other.threads() == point.threads() && other.error().isEmpty())
+                .findFirst())
+            .filter(raw -> point.error().isEmpty())
+            .map(raw -> point.opsPerSecond() / raw.opsPerSecond())
+            .orElse(null)))
+        .collect(ImmutableList.toImmutableList());
   }
 
   /**

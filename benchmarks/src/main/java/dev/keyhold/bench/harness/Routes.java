@@ -18,7 +18,7 @@ import software.amazon.awssdk.http.SdkHttpClient;
 import software.amazon.awssdk.services.kms.KmsClient;
 
 /**
- * The routes a run needs, each opened on first use and closed with the run: the adapter and
+ * The routes a run needs, each opened on first use and closed with the run: raw C, the adapter and
  * SunPKCS11 on the token under test, and Keyhold itself, embedded or at an endpoint.
  *
  * <p>The embedded Keyhold runs over SoftHSM2 in the throwaway home {@code bin/keyhold-bench} makes,
@@ -34,6 +34,7 @@ final class Routes implements AutoCloseable {
   private final Optional<Endpoint> endpoint;
   private final PrintStream progress;
 
+  private RawCRoute rawC;
   private AdapterRoute adapter;
   private SunPkcs11Route sunPkcs11;
   private AesKey sunPkcs11Key;
@@ -80,6 +81,14 @@ final class Routes implements AutoCloseable {
       adapter = AdapterRoute.open(module, tested, maxThreads);
     }
     return adapter;
+  }
+
+  /** The raw C program, logged in to the token under test, on the adapter's key. */
+  RawCRoute rawC() {
+    if (rawC == null) {
+      rawC = RawCRoute.open(tested, adapter().key());
+    }
+    return rawC;
   }
 
   SunPkcs11Route sunPkcs11() {
@@ -142,6 +151,7 @@ final class Routes implements AutoCloseable {
     }
     try (AutoCloseable service = keyhold == null ? null : keyhold.service();
         AutoCloseable token = adapter;
+        AutoCloseable program = rawC;
         AutoCloseable client = http) {
       // closed in reverse order by try-with-resources
     } catch (Exception e) {

@@ -12,8 +12,8 @@ import java.util.concurrent.ExecutionException;
 import me.tongfei.progressbar.ProgressBar;
 
 /**
- * Runs workloads over payload sizes and thread counts on one {@link LoadGenerator}, a progress bar
- * stepping once per measured run. Payloads are drawn from a generator seeded with the run's seed, so
+ * Runs workloads over payload sizes and thread counts on one {@link LoadGenerator} (raw C's in its
+ * own program, with the generator's warm-up and duration), a progress bar stepping once per measured run. Payloads are drawn from a generator seeded with the run's seed, so
  * two runs with one seed send the same bytes.
  *
  * <p>Each workload first runs unrecorded, with the most threads, in passes of the dry pass's length
@@ -83,14 +83,14 @@ final class Sweep {
       List<Results.Point> points) throws InterruptedException, ExecutionException {
     boolean first = true;
     for (int payloadBytes : workload.payloads(payloads)) {
-      Runnable call = workload.prepare(routes, payload(payloadBytes));
+      Loop loop = workload.loop(routes, load, payload(payloadBytes));
       if (first) {
-        dryRun(workload, call, Collections.max(threadCounts));
+        dryRun(workload, loop, Collections.max(threadCounts));
         first = false;
       }
       for (int threads : threadCounts) {
         progress.setExtraMessage(workload.id() + " " + payloadBytes + " B x " + threads);
-        points.add(Results.Point.measured(workload, payloadBytes, threads, load.closedLoop(threads, call)));
+        points.add(Results.Point.measured(workload, payloadBytes, threads, loop.closedLoop(threads)));
         progress.step();
       }
     }
@@ -106,11 +106,11 @@ final class Sweep {
     boolean dry = true;
     for (int payloadBytes : commonPayloads(a, b, payloads)) {
       byte[] payload = payload(payloadBytes);
-      Runnable callA = a.prepare(routes, payload);
-      Runnable callB = b.prepare(routes, payload);
+      Loop loopA = a.loop(routes, load, payload);
+      Loop loopB = b.loop(routes, load, payload);
       if (dry) {
-        dryRun(a, callA, Collections.max(threadCounts));
-        dryRun(b, callB, Collections.max(threadCounts));
+        dryRun(a, loopA, Collections.max(threadCounts));
+        dryRun(b, loopB, Collections.max(threadCounts));
         dry = false;
       }
       for (int threads : threadCounts) {
@@ -120,9 +120,9 @@ final class Sweep {
         for (int round = 1; round <= rounds; round++) {
           progress.setExtraMessage(a.id() + " / " + b.id() + " " + payloadBytes + " B x " + threads
               + ", round " + round);
-          aRates.add(load.closedLoop(threads, callA).perSecond());
+          aRates.add(loopA.closedLoop(threads).perSecond());
           progress.step();
-          bRates.add(load.closedLoop(threads, callB).perSecond());
+          bRates.add(loopB.closedLoop(threads).perSecond());
           progress.step();
           ratios.add(bRates.get(bRates.size() - 1) / aRates.get(aRates.size() - 1));
         }
@@ -134,14 +134,14 @@ final class Sweep {
     return comparisons;
   }
 
-  private void dryRun(Workload workload, Runnable call, int threads) throws InterruptedException, ExecutionException {
+  private void dryRun(Workload workload, Loop loop, int threads) throws InterruptedException, ExecutionException {
     if (dryPass.isZero()) {
       return;
     }
     long idleEnough = Math.round(dryPass.toMillis() * JIT_IDLE_SHARE);
     for (int pass = 1; pass <= MAX_DRY_PASSES; pass++) {
       progress.setExtraMessage(workload.id() + ": dry pass " + pass);
-      if (load.unrecorded(threads, call, dryPass).jitMillis() <= idleEnough) {
+      if (loop.unrecorded(threads, dryPass).jitMillis() <= idleEnough) {
         return;
       }
     }

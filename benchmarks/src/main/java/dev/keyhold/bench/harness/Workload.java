@@ -2,16 +2,31 @@ package dev.keyhold.bench.harness;
 
 import com.google.common.collect.ImmutableList;
 import dev.keyhold.bench.KmsOperation;
+import dev.keyhold.bench.LoadGenerator;
 import dev.keyhold.pkcs11.Aead;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 
 /**
  * What {@code keyhold-bench} can measure: one kind of call by one route (docs/bench-harness.md says
- * what each one calls). A workload turns a payload into a ready call ({@link #prepare}); everything a
- * call needs that is not the call itself (keys, ciphertexts, requests) is made there, out of the figures.
+ * what each one calls). A workload turns a payload into a ready {@link #loop}, for most workloads a
+ * call in this JVM ({@link #prepare}); everything a call needs that is not the call itself (keys,
+ * ciphertexts, requests) is made there, out of the figures.
  */
 enum Workload {
+  RAW_C_ENCRYPT(Route.RAW_C, Payload.SWEPT) {
+    @Override
+    Loop loop(Routes routes, LoadGenerator load, byte[] payload) {
+      return routes.rawC().loop(RawCRoute.Operation.ENCRYPT, payload.length, load);
+    }
+  },
+  RAW_C_DECRYPT(Route.RAW_C, Payload.SWEPT) {
+    @Override
+    Loop loop(Routes routes, LoadGenerator load, byte[] payload) {
+      return routes.rawC().loop(RawCRoute.Operation.DECRYPT, payload.length, load);
+    }
+  },
   TOKEN_ENCRYPT(Route.ADAPTER, Payload.SWEPT) {
     @Override
     Runnable prepare(Routes routes, byte[] payload) {
@@ -71,17 +86,24 @@ enum Workload {
   private final Route route;
   private final Payload payload;
   private final KmsOperation kmsOperation; // null outside the KMS and HTTP routes
+  /** The operation whose raw C rate this workload's is compared with; null where there is none. */
+  private final String rawCounterpart;
 
   Workload(Route route, Payload payload) {
-    this.route = route;
-    this.payload = payload;
-    this.kmsOperation = null;
+    this(route, payload, null);
   }
 
   Workload(Route route, KmsOperation operation) {
+    this(route, Payload.SWEPT, operation);
+  }
+
+  Workload(Route route, Payload payload, KmsOperation operation) {
     this.route = route;
-    this.payload = Payload.SWEPT;
+    this.payload = payload;
     this.kmsOperation = operation;
+    String name = name();
+    this.rawCounterpart = name.endsWith("_ENCRYPT") ? "raw-c-encrypt" : name.endsWith("_DECRYPT") ? "raw-c-decrypt"
+        : null;
   }
 
   /** The name on the command line and in results, e.g. {@code token-encrypt}. */
@@ -102,7 +124,23 @@ enum Workload {
     return requested.stream().filter(bytes -> bytes <= limit).collect(ImmutableList.toImmutableList());
   }
 
-  /** A ready call on {@code payload}; whatever it needs besides the call itself is made here. */
+  /**
+   * The raw C workload that makes the same token calls as this one at its core (encrypt or decrypt), to
+   * set its rate against; empty for calls raw C does not make.
+   */
+  Optional<String> rawCounterpart() {
+    return Optional.ofNullable(rawCounterpart);
+  }
+
+  /** {@code payload}'s loop; whatever a call needs besides the call itself is made here. */
+  Loop loop(Routes routes, LoadGenerator load, byte[] payload) {
+    return Loop.inJvm(load, prepare(routes, payload));
+  }
+
+  /**
+   * A ready call in this JVM on {@code payload}, for every workload but raw C's, whose {@link #loop}
+   * runs in a program of its own.
+   */
   Runnable prepare(Routes routes, byte[] payload) {
     return route == Route.KMS
         ? kmsOperation.inProcess(routes.keyhold().crypto(), routes.keyhold().keyId(), payload)

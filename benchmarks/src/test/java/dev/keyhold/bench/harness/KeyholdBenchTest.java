@@ -23,6 +23,7 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -40,18 +41,20 @@ import software.amazon.awssdk.services.kms.KmsClient;
  * for a fraction of a second per point: every workload on a throwaway token and the embedded Keyhold,
  * then a token of the operator's with the PIN in a file and in a variable, then {@code --compare}.
  * Checks what it writes (CSV, JSON, the HTML report drawn in headless Chromium) and that the PIN shows
- * nowhere: not in the output, the results, or the process's arguments.
+ * nowhere: not in the output, the results, or the arguments of the process and its children (the raw
+ * C program), nor in the children's environment.
  */
 class KeyholdBenchTest {
   @RegisterExtension
   static final SoftHsmClusterExtension cluster = SoftHsmClusterExtension.withHsms(1);
 
   private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+  private static final String RAW_C_PROGRAM = "/raw-pkcs11 ";
   private static final List<String> SHORT_RUN = List.of("--payloads", "32,1024", "--threads", "1,2",
       "--dry-pass", "0.1", "--warmup", "0.1", "--duration", "0.2");
   private static final List<String> CSV_COLUMNS = List.of("workload", "route", "payloadBytes", "threads",
       "operations", "seconds", "opsPerSecond", "mbPerSecond", "p50Micros", "p99Micros", "p999Micros", "maxMicros",
-      "cpuMicrosPerOp", "othersCpuShare", "jitMillis", "error");
+      "cpuMicrosPerOp", "othersCpuShare", "jitMillis", "ofRawC", "error");
 
   @TempDir
   Path work;
@@ -84,7 +87,20 @@ class KeyholdBenchTest {
       assertThat(Double.parseDouble(row.get("p99Micros")))
           .as(row.toString()).isGreaterThanOrEqualTo(Double.parseDouble(row.get("p50Micros"))).isPositive();
       assertThat(Double.parseDouble(row.get("cpuMicrosPerOp"))).as(row.toString()).isPositive();
+      // Every encrypt and decrypt, raw C's own included, is set against raw C's rate for the same call.
+      String workload = row.get("workload");
+      if (workload.endsWith("-encrypt") || workload.endsWith("-decrypt")) {
+        assertThat(Double.parseDouble(row.get("ofRawC"))).as(row.toString()).isPositive();
+      } else {
+        assertThat(row.get("ofRawC")).as(row.toString()).isEmpty();
+      }
     }
+    assertThat(rows).filteredOn(row -> row.get("route").equals("raw-c"))
+        .extracting(row -> row.get("workload") + " " + row.get("payloadBytes") + " " + row.get("threads") + " "
+            + row.get("ofRawC"))
+        .containsExactlyInAnyOrder("raw-c-encrypt 32 1 1.0", "raw-c-encrypt 32 2 1.0", "raw-c-encrypt 1024 1 1.0",
+            "raw-c-encrypt 1024 2 1.0", "raw-c-decrypt 32 1 1.0", "raw-c-decrypt 32 2 1.0",
+            "raw-c-decrypt 1024 1 1.0", "raw-c-decrypt 1024 2 1.0");
 
     JsonNode results = JsonMapper.builder().build().readTree(out.resolve(ResultFiles.JSON).toFile());
     JsonNode info = results.get("run");
@@ -101,9 +117,9 @@ class KeyholdBenchTest {
     results.get("points").forEach(point -> assertThat(fieldNames(point)).containsExactlyElementsOf(CSV_COLUMNS));
 
     // One throughput chart per workload, a latency chart per workload with more than one payload, and
-    // the routes' encrypt chart.
+    // the routes' encrypt chart and their share of raw C.
     long latencyCharts = Arrays.stream(Workload.values()).filter(w -> w.payloads(List.of(32, 1024)).size() > 1).count();
-    long charts = Workload.values().length + latencyCharts + 1;
+    long charts = Workload.values().length + latencyCharts + 2;
     assertThat(chartsDrawn(out.resolve(ResultFiles.HTML))).isEqualTo(charts);
     // --render draws the same report again from results.json alone.
     Files.delete(out.resolve(ResultFiles.HTML));
@@ -127,22 +143,28 @@ class KeyholdBenchTest {
 
     Path fromVariable = work.resolve("from-variable");
     Run withVariable = bench(Map.of("BENCH_PIN", pin), List.of("--module", module, "--token", label,
-        "--pin-env", "BENCH_PIN", "--workloads", "token-encrypt", "--payloads", "32", "--threads", "1",
-        "--dry-pass", "0", "--warmup", "0", "--duration", "0.2", "--out", fromVariable.toString()));
+        "--pin-env", "BENCH_PIN", "--workloads", "raw-c-encrypt,token-encrypt", "--payloads", "32", "--threads", "1",
+        "--dry-pass", "0", "--warmup", "0", "--duration", "0.5", "--out", fromVariable.toString()));
 
     for (Run run : List.of(withFile, withVariable)) {
       assertThat(run.exitCode()).as(run.output()).isZero();
       assertThat(run.output()).doesNotContain(pin);
       assertThat(run.commandLines()).isNotEmpty().allSatisfy(line -> assertThat(line).doesNotContain(pin));
+      // The raw C program was seen running, and neither its arguments nor its environment hold the PIN.
+      assertThat(run.childCommandLines()).anyMatch(line -> line.contains(RAW_C_PROGRAM))
+          .allSatisfy(line -> assertThat(line).doesNotContain(pin));
+      assertThat(run.childEnvironments()).isNotEmpty().allSatisfy(environment -> assertThat(environment)
+          .doesNotContain(pin).doesNotContain("BENCH_PIN"));
     }
     for (Path out : List.of(fromFile, fromVariable)) {
       for (String file : List.of(ResultFiles.CSV, ResultFiles.JSON, ResultFiles.HTML)) {
         assertThat(Files.readString(out.resolve(file))).as(file).doesNotContain(pin);
       }
     }
-    // An operator's token runs the token and SunPKCS11 workloads; the KMS ones need the embedded Keyhold.
+    // An operator's token runs the raw C, token and SunPKCS11 workloads; the KMS ones need the embedded
+    // Keyhold.
     assertThat(csv(fromFile)).allSatisfy(row -> assertThat(row.get("error")).isEmpty())
-        .extracting(row -> row.get("route")).containsOnly("adapter", "sunpkcs11");
+        .extracting(row -> row.get("route")).containsOnly("raw-c", "adapter", "sunpkcs11");
     // Nothing stays behind on the operator's token.
     try (Token token = cluster.login(1)) {
       assertThat(token.listAesKeys()).extracting(AesKey::label)
@@ -266,8 +288,13 @@ class KeyholdBenchTest {
     return new CommandLine(new KeyholdBench()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
   }
 
-  /** What a run of the bench in its own JVM printed, how it ended, and every command line it showed. */
-  private record Run(int exitCode, String output, List<String> commandLines) {}
+  /**
+   * What a run of the bench in its own JVM printed, how it ended, and every command line it showed,
+   * with those of its child processes, and the environments of the raw C program, which lives as long as
+   * the run ({@code NAME=value}, one per line).
+   */
+  private record Run(int exitCode, String output, List<String> commandLines, List<String> childCommandLines,
+      List<String> childEnvironments) {}
 
   private static Run bench(Map<String, String> environment, List<String> args) throws Exception {
     List<String> command = new ArrayList<>(List.of(KeyholdProcess.java(), "-cp", System.getProperty("java.class.path"),
@@ -283,19 +310,32 @@ class KeyholdBenchTest {
         throw new AssertionError(e);
       }
     });
-    // What `ps` would show of it, read while it runs.
+    // What `ps` would show of it and its children, read while they run.
     List<String> commandLines = new ArrayList<>();
-    Path cmdline = Path.of("/proc", Long.toString(child.pid()), "cmdline");
-    while (!child.waitFor(100, TimeUnit.MILLISECONDS)) {
-      try {
-        commandLines.add(Files.readString(cmdline).replace('\0', ' '));
-      } catch (IOException exited) {
-        // it ended between the check and the read
-      }
+    List<String> childCommandLines = new ArrayList<>();
+    List<String> childEnvironments = new ArrayList<>();
+    while (!child.waitFor(20, TimeUnit.MILLISECONDS)) {
+      proc(child.pid(), "cmdline").ifPresent(commandLines::add);
+      child.descendants().forEach(descendant -> proc(descendant.pid(), "cmdline").ifPresent(line -> {
+        childCommandLines.add(line);
+        if (line.contains(RAW_C_PROGRAM)) {
+          proc(descendant.pid(), "environ").ifPresent(childEnvironments::add);
+        }
+      }));
     }
     String printed = output.get(10, TimeUnit.SECONDS);
     System.out.println("keyhold-bench " + String.join(" ", args) + " ->\n" + printed);
-    return new Run(child.exitValue(), printed, commandLines);
+    return new Run(child.exitValue(), printed, commandLines, childCommandLines, childEnvironments);
+  }
+
+  /** {@code /proc/PID/FILE}, its NULs made spaces (cmdline) or line ends (environ); empty once it has ended. */
+  private static Optional<String> proc(long pid, String file) {
+    try {
+      return Optional.of(Files.readString(Path.of("/proc", Long.toString(pid), file))
+          .replace('\0', file.equals("environ") ? '\n' : ' '));
+    } catch (IOException exited) {
+      return Optional.empty();
+    }
   }
 
   private static List<Map<String, String>> csv(Path out) throws IOException {
