@@ -17,6 +17,8 @@ import java.util.Arrays;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -121,19 +123,28 @@ class KeyholdServerTest {
     try (RawRequests openConnection = new RawRequests(keyhold.endpoint(), keyhold.admin)) {
       assertThat(openConnection.call("TrentService.GenerateRandom", "{\"NumberOfBytes\": 1}").status()).isEqualTo(200);
       holdNext = true;
+      // Threads of their own: the common pool may have one thread on a small machine, which the held
+      // request would keep from the close.
+      ExecutorService threads = Executors.newCachedThreadPool();
       CompletableFuture<Integer> slow = CompletableFuture.supplyAsync(
-          () -> admin.generateRandom(r -> r.numberOfBytes(42)).plaintext().asByteArray().length);
+          () -> admin.generateRandom(r -> r.numberOfBytes(42)).plaintext().asByteArray().length, threads);
       assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
 
-      CompletableFuture<Void> closing = CompletableFuture.runAsync(keyhold.server::close);
-      Thread.sleep(300);
+      CompletableFuture<Void> closing = CompletableFuture.runAsync(keyhold.server::close, threads);
+      // Once the close has begun (on a busy machine its thread may start late), new requests are refused.
+      int status = 200;
+      for (long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+          status == 200 && System.nanoTime() < deadline; Thread.sleep(20)) {
+        status = openConnection.call("TrentService.GenerateRandom", "{\"NumberOfBytes\": 1}").status();
+      }
+      assertThat(status).isEqualTo(503);
       assertThat(closing).isNotDone();
       assertThat(slow).isNotDone();
-      assertThat(openConnection.call("TrentService.GenerateRandom", "{\"NumberOfBytes\": 1}").status()).isEqualTo(503);
 
       release.countDown();
       closing.get(10, TimeUnit.SECONDS);
       assertThat(slow.get()).isEqualTo(42);
+      threads.shutdown();
     }
   }
 
