@@ -10,11 +10,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 /** Runs work on a fixed number of threads of its own and waits for all of it. */
-final class Parallel {
+public final class Parallel {
   private Parallel() {}
 
   /** Calls {@code action} on every item, from {@code threads} threads; rethrows the first failure. */
-  static <T> void forEach(List<T> items, int threads, Consumer<T> action) throws InterruptedException {
+  public static <T> void forEach(List<T> items, int threads, Consumer<T> action) throws InterruptedException {
     AtomicInteger next = new AtomicInteger();
     run(threads, "check", () -> {
       for (int i = next.getAndIncrement(); i < items.size(); i = next.getAndIncrement()) {
@@ -24,7 +24,7 @@ final class Parallel {
   }
 
   /** Runs {@code work} on each of {@code threads} threads named {@code name-<n>}; rethrows the first failure. */
-  static void run(int threads, String name, Runnable work) throws InterruptedException {
+  public static void run(int threads, String name, Runnable work) throws InterruptedException {
     ExecutorService pool = pool(threads, name);
     try {
       List<Future<?>> running = new ArrayList<>();
