@@ -1,6 +1,6 @@
-# Sourced by benchmarks/run-crash-loop, run-create-keys, run-fuzz, run-metadata and run-overload: the
-# benchmarks' jar (every module and dependency in one, and the server's test-jar for run-fuzz), rebuilt
-# when a main source, a server test source or a POM is newer than it, or when REBUILD=1.
+# Sourced by benchmarks/run-crash-loop, run-create-keys, run-fuzz, run-key-counts, run-metadata and
+# run-overload: the benchmarks' jar (every module and dependency in one, and the server's test-jar for
+# run-fuzz), rebuilt when a main source, a server test source or a POM is newer than it, or when REBUILD=1.
 
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench_jar=$bench_root/benchmarks/target/benchmarks.jar
