@@ -82,8 +82,8 @@ record KeyCountReport(HttpKmsReport.Machine machine, Settings settings, String l
    * @param disconnectMillis DisconnectCustomKeyStore
    * @param connectMillis ConnectCustomKeyStore until the store is CONNECTED
    * @param indexMillis from CONNECTED until both HSMs' handle indexes are filled (in the background)
-   * @param restartMillis each restart's time from opening the Keyhold (the library loaded again) until
-   *     the store is CONNECTED: one before the cold one-key calls, one before the cold random calls
+   * @param restartMillis each restart's time from loading the library and opening the metadata again
+   *     until the store is CONNECTED: one before the cold one-key calls, one before the cold random calls
    * @param afterRestart the first calls right after a restart (each kind after a restart of its own)
    * @param rawSearch raw C's search by label on one of the store's tokens
    */
