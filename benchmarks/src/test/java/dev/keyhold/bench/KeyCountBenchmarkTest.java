@@ -32,18 +32,12 @@ class KeyCountBenchmarkTest {
   void reportsEveryFigureAtEveryKeyCount() throws Exception {
     Path results = work.resolve("key-counts");
     Path output = work.resolve("output.txt");
-    ProcessBuilder command = new ProcessBuilder(KeyholdProcess.java(), "-Dlogback.configurationFile=logback-bench.xml",
-        "-cp", System.getProperty("java.class.path"), KeyCountBenchmark.class.getName(), "4", "10",
+    BenchmarkProcess.Finished run = BenchmarkProcess.run(KeyCountBenchmark.class,
+        work.resolve("softhsm/softhsm2.conf"), output, 100, List.of("4", "10",
         "--module", SoftHsmClusterExtension.modulePath().toString(), "--create-threads", "4", "--threads", "1,2",
         "--warmup", "0.1", "--duration", "0.3", "--cold-calls", Integer.toString(COLD_CALLS),
-        "--searches", Integer.toString(SEARCHES), "--results", results.toString())
-        .redirectErrorStream(true)
-        .redirectOutput(output.toFile());
-    command.environment().put("SOFTHSM2_CONF", work.resolve("softhsm/softhsm2.conf").toString());
-    Process run = command.start();
-    assertThat(run.waitFor(100, TimeUnit.SECONDS)).as("the run ended").isTrue();
-    String printed = Files.readString(output, UTF_8);
-    System.out.println(printed);
+        "--searches", Integer.toString(SEARCHES), "--results", results.toString()));
+    String printed = run.printed();
     assertThat(run.exitValue()).as(printed).isZero();
 
     JsonNode rows = JsonMapper.builder().build().readTree(results.resolveSibling("key-counts.json").toFile())

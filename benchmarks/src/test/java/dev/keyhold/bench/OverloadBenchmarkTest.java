@@ -1,12 +1,10 @@
 package dev.keyhold.bench;
 
-import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -30,18 +28,12 @@ class OverloadBenchmarkTest {
     Path home = work.resolve("home");
     Path results = work.resolve("overload.json");
     Path output = work.resolve("output.txt");
-    ProcessBuilder command = new ProcessBuilder(KeyholdProcess.java(), "-Dlogback.configurationFile=logback-bench.xml",
-        "-cp", System.getProperty("java.class.path"), OverloadBenchmark.class.getName(), "--home", home.toString(),
+    BenchmarkProcess.Finished run = BenchmarkProcess.run(OverloadBenchmark.class,
+        home.resolve("softhsm/softhsm2.conf"), output, 150, List.of("--home", home.toString(),
         "--module", SoftHsmClusterExtension.modulePath().toString(), "--quota", "50", "--quiet-rate", "20",
         "--noisy-threads", "4", "--rounds", "1", "--dry-pass", "0", "--warmup", "0.5", "--duration", "1",
-        "--results", results.toString())
-        .redirectErrorStream(true)
-        .redirectOutput(output.toFile());
-    command.environment().put("SOFTHSM2_CONF", home.resolve("softhsm/softhsm2.conf").toString());
-    Process run = command.start();
-    assertThat(run.waitFor(150, TimeUnit.SECONDS)).as("the run ended").isTrue();
-    String printed = Files.readString(output, UTF_8);
-    System.out.println(printed);
+        "--results", results.toString()));
+    String printed = run.printed();
 
     // Exit 0: no quiet call failed (one would end the run) and report.problems() is empty.
     assertThat(run.exitValue()).as(printed).isZero();
