@@ -22,7 +22,6 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
-import java.util.stream.Collectors;
 
 /**
  * The audit log's file, each line chained to the one before ({@link AuditLine}).
@@ -125,12 +124,14 @@ final class ChainedFile implements AuditLog.Sink {
   @GuardedBy("this")
   private void writeQueued() {
     List<Queued> batch = new ArrayList<>();
+    List<String> jsons = new ArrayList<>();
     for (Queued line = queued.poll(); line != null; line = queued.poll()) {
       batch.add(line);
+      jsons.add(line.json);
     }
     try {
       prepareToWrite();
-      append(batch.stream().map(line -> line.json).collect(Collectors.toList()));
+      append(jsons);
     } catch (IOException e) {
       batch.forEach(line -> line.failure = e);
     } catch (RuntimeException e) {
