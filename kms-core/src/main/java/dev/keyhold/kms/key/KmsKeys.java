@@ -254,15 +254,19 @@ public final class KmsKeys {
   }
 
   /**
-   * Copies the new key to {@code to}. A token that lost its device since its last call (an HSM that
-   * just returned, its old sessions dead) fails the first call and logs in again on the next, so a
-   * lost device is tried once more, with a copy that first looks for the key: the failed call may
-   * have unwrapped it. Only a copy is tried again: a key generated twice would differ.
+   * Copies the new key to {@code to}, and once more if the first attempt fails: a token that lost its
+   * device since its last call (an HSM that just returned, its old sessions dead) fails the first
+   * call and logs in again on the next, and SoftHSM2 has been seen to refuse, once, to wrap a key it
+   * had just made extractable (CKR_KEY_UNEXTRACTABLE) while another thread listed its keys. The second
+   * attempt first looks for the key on {@code to}, since the failed one may have unwrapped it. Only a
+   * copy is tried again: a key generated twice would differ.
    */
   private static void copyToAnswering(AesKeyTemplate template, ServingHsm from, ServingHsm to) {
     try {
       KeyReplication.copyNew(template, from.token(), to.token());
-    } catch (DeviceLostException e) {
+    } catch (Pkcs11Exception e) {
+      LOG.warn("CreateKey of {}: copying it to HSM {} failed ({}); trying once more", template.key().label(),
+          to.hsmId(), e.getMessage());
       KeyReplication.copy(template, from.token(), to.token());
     }
   }
