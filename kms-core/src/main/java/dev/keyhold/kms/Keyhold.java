@@ -69,12 +69,15 @@ public final class Keyhold implements AutoCloseable {
   }
 
   /**
-   * Assembles a Keyhold and resumes its key stores: those that were CONNECTED (or CONNECTING) when the
+   * Assembles a Keyhold, reads its keys into the key cache, and resumes its key stores: those that were CONNECTED (or CONNECTING) when the
    * service last stopped connect again in the background.
    */
   public static Keyhold open(MetadataStore metadata, Clusters clusters, MasterKey masterKey, Options options) {
     Keyhold keyhold = new Keyhold(checkNotNull(metadata, "metadata"), checkNotNull(clusters, "clusters"),
         checkNotNull(masterKey, "masterKey"), checkNotNull(options, "options"));
+    long start = System.nanoTime();
+    int cached = keyhold.keys.resolver().preload();
+    LOG.info("{} key(s) read into the key cache in {} ms", cached, (System.nanoTime() - start) / 1_000_000);
     keyhold.keyStores.resume();
     return keyhold;
   }

@@ -11,7 +11,9 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
@@ -82,6 +84,18 @@ public final class KeyPolicies {
         return rows.getString(1);
       }
     }
+  }
+
+  /** Every key's policy document by key id, read in the caller's transaction. */
+  static Map<String, String> all(Connection c) throws SQLException {
+    Map<String, String> policies = new HashMap<>();
+    try (PreparedStatement select = c.prepareStatement("SELECT key_id, policy FROM key_policies");
+        ResultSet rows = select.executeQuery()) {
+      while (rows.next()) {
+        policies.put(rows.getString(1), rows.getString(2));
+      }
+    }
+    return policies;
   }
 
   public static String defaultPolicy(Account account) {

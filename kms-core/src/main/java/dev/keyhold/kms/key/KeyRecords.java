@@ -9,6 +9,9 @@ import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.policy.Policy;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -37,6 +40,8 @@ import java.util.regex.Pattern;
 public final class KeyRecords {
   /** The metadata store topic on which every change to a key publishes the key's id. */
   private static final String CHANGED_KEYS = "keyhold_changed_keys";
+  /** Bounds the cache's memory at a start: some 500 bytes a key, most sharing one parsed policy. */
+  private static final int PRELOADED_KEYS = 50_000;
   private static final Pattern KEY_ID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
   private final MetadataStore metadata;
@@ -79,6 +84,39 @@ public final class KeyRecords {
     }).orElseThrow(() -> notFound(keyId));
     keepIfUnchanged(cachedKeys, keyId, read, readAt);
     return read;
+  }
+
+  /**
+   * Reads every finished key and its policy into the cache, in one transaction and up to
+   * {@value #PRELOADED_KEYS} keys, so that the first use of each key after a start reads no database:
+   * without this, right after a restart every key's first call paid a read of its row and policy.
+   * Keys share few policy documents (most keep the default one), so each document is parsed once.
+   * Nothing read is kept if a key changed meanwhile; those keys are then read on their first use.
+   *
+   * @return how many keys were cached
+   */
+  public int preload() {
+    long readAt = changes.get();
+    List<ResolvedKey> read = metadata.inTransaction(c -> {
+      Map<String, String> policies = KeyPolicies.all(c);
+      Map<String, Policy> parsed = new HashMap<>();
+      List<ResolvedKey> keys = new ArrayList<>();
+      for (KeyRecord record : KeyTable.all(c)) {
+        String document = policies.get(record.keyId());
+        if (document != null && keys.size() < PRELOADED_KEYS) {
+          keys.add(new ResolvedKey(record, parsed.computeIfAbsent(document, Policy::parse)));
+        }
+      }
+      return keys;
+    });
+    for (ResolvedKey key : read) {
+      cachedKeys.putIfAbsent(key.keyId(), key);
+    }
+    if (changes.get() != readAt) {
+      read.forEach(key -> cachedKeys.remove(key.keyId(), key));
+      return 0;
+    }
+    return read.size();
   }
 
   /**

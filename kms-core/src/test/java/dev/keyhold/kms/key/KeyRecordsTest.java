@@ -8,6 +8,7 @@ import dev.keyhold.kms.error.KmsErrorType;
 import dev.keyhold.kms.keystore.KeyStoreFixture;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.file.Path;
+import java.sql.PreparedStatement;
 import java.time.Clock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -58,6 +59,22 @@ class KeyRecordsTest {
     assertThat(first.policy().document()).isEqualTo(KeyPolicies.defaultPolicy(KeyStoreFixture.ACCOUNT));
     assertThat(records.resolve(key.arn())).isSameAs(first);
     assertThat(records.resolve(key.keyId())).isSameAs(first);
+  }
+
+  @Test
+  void aStartReadsEveryKeyIntoTheCacheAtOnceParsingEachPolicyDocumentOnce() {
+    KeyRecords started = fixture.kmsKeys(Clock.systemUTC()).resolver();
+
+    assertThat(started.preload()).isEqualTo(2);
+    // Changed behind the cache, with no notification: only a copy read before answers as it was.
+    fixture.metadata.inTransaction(c -> {
+      try (PreparedStatement update = c.prepareStatement("UPDATE kms_keys SET description = 'changed unseen'")) {
+        return update.executeUpdate();
+      }
+    });
+    assertThat(started.resolve(key.keyId()).record().description()).isEqualTo("one");
+    assertThat(started.resolve(other.keyId()).record().description()).isEqualTo("two");
+    assertThat(started.resolve(other.keyId()).policy()).isSameAs(started.resolve(key.keyId()).policy());
   }
 
   @Test
