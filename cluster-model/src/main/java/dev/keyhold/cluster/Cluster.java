@@ -7,6 +7,7 @@ import com.google.common.collect.ImmutableList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -23,11 +24,14 @@ public final class Cluster {
   private final String clusterId;
   private final ImmutableList<Hsm> hsms;
   private final TrustAnchor trustAnchor;
+  private final Optional<CloudHsmCliConfig> cloudHsmCli;
 
-  private Cluster(String clusterId, ImmutableList<Hsm> hsms, TrustAnchor trustAnchor) {
+  private Cluster(String clusterId, ImmutableList<Hsm> hsms, TrustAnchor trustAnchor,
+      Optional<CloudHsmCliConfig> cloudHsmCli) {
     this.clusterId = clusterId;
     this.hsms = hsms;
     this.trustAnchor = trustAnchor;
+    this.cloudHsmCli = cloudHsmCli;
   }
 
   /**
@@ -45,7 +49,12 @@ public final class Cluster {
     for (Hsm hsm : copy) {
       checkArgument(ids.add(hsm.hsmId()), "HSM id '%s' appears twice in cluster %s", hsm.hsmId(), clusterId);
     }
-    return new Cluster(clusterId, copy, trustAnchor);
+    return new Cluster(clusterId, copy, trustAnchor, Optional.empty());
+  }
+
+  /** This cluster, whose kmsuser changes its password through the CloudHSM CLI {@code cli}. */
+  public Cluster withCloudHsmCli(CloudHsmCliConfig cli) {
+    return new Cluster(clusterId, hsms, trustAnchor, Optional.of(checkNotNull(cli, "cli")));
   }
 
   public String clusterId() {
@@ -66,6 +75,11 @@ public final class Cluster {
     return trustAnchor;
   }
 
+  /** The CloudHSM CLI through which kmsuser's password changes, if the cluster is an AWS CloudHSM one that names it. */
+  public Optional<CloudHsmCliConfig> cloudHsmCli() {
+    return cloudHsmCli;
+  }
+
   /**
    * Whether {@code other} was initialised with the same trust anchor certificate, that is, one of the
    * two was restored from a backup of the other (or both from a common one). AWS KMS lets a key store
@@ -80,16 +94,17 @@ public final class Cluster {
     if (!(o instanceof Cluster other)) {
       return false;
     }
-    return other.clusterId.equals(clusterId) && other.hsms.equals(hsms) && other.trustAnchor.equals(trustAnchor);
+    return other.clusterId.equals(clusterId) && other.hsms.equals(hsms) && other.trustAnchor.equals(trustAnchor)
+        && other.cloudHsmCli.equals(cloudHsmCli);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(clusterId, hsms, trustAnchor);
+    return Objects.hash(clusterId, hsms, trustAnchor, cloudHsmCli);
   }
 
   @Override
   public String toString() {
-    return "Cluster[" + clusterId + ", " + hsms + ", " + trustAnchor + "]";
+    return "Cluster[" + clusterId + ", " + hsms + ", " + trustAnchor + cloudHsmCli.map(cli -> ", " + cli).orElse("") + "]";
   }
 }

@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkNotNull;
 import static java.nio.charset.StandardCharsets.ISO_8859_1;
 import static java.nio.charset.StandardCharsets.UTF_8;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
@@ -54,9 +55,12 @@ import java.util.List;
  *   <li>{@code tokenLabel}: the label of the token, 1 to 32 characters.
  *   <li>{@code profile}: a {@link TokenProfile}, {@code SOFTHSM2} or {@code AWS_CLOUDHSM}.
  *   <li>{@code state}: an {@link HsmState}; only {@code ACTIVE} HSMs take work.
+ *   <li>{@code cloudhsmCli} (an AWS CloudHSM cluster's, optional): {@code {"executable":
+ *       "/opt/cloudhsm/bin/cloudhsm-cli", "multiCluster": false}}, the CLI through which kmsuser's
+ *       password is rotated ({@link CloudHsmCliConfig}); {@code multiCluster} may be left out.
  * </ul>
  *
- * <p>Every field is required and no other field is allowed, so that a misspelt one fails loudly
+ * <p>Every other field is required and no other field is allowed, so that a misspelt one fails loudly
  * instead of being ignored. Cluster ids, HSM ids and tokens (module and label) are unique across the
  * file; several HSMs of one cluster may share a token, as CloudHSM shows a cluster as one slot.
  */
@@ -122,7 +126,9 @@ public final class ClusterFile {
           hsms.add(new HsmJson(hsm.hsmId(), hsm.module().toString(), hsm.tokenLabel(), hsm.profile().name(),
               hsm.state().name()));
         }
-        clusters.add(new ClusterJson(cluster.clusterId(), certificate, hsms));
+        CloudHsmCliJson cli = cluster.cloudHsmCli()
+            .map(c -> new CloudHsmCliJson(c.executable().toString(), c.multiCluster())).orElse(null);
+        clusters.add(new ClusterJson(cluster.clusterId(), certificate, hsms, cli));
       }
       writeAtomically(file.toAbsolutePath(), JSON.writeValueAsString(new FileJson(clusters)) + "\n");
     } catch (IOException e) {
@@ -202,9 +208,19 @@ public final class ClusterFile {
         hsms.add(hsm(hsmEntries.get(i), entry + ": hsms[" + i + "]"));
       }
       try {
-        return Cluster.of(clusterId, hsms, trustAnchor);
+        Cluster cluster = Cluster.of(clusterId, hsms, trustAnchor);
+        return json.cloudhsmCli() == null ? cluster : cluster.withCloudHsmCli(cli(json.cloudhsmCli(), entry));
       } catch (IllegalArgumentException e) {
         throw invalid(entry, e.getMessage(), e);
+      }
+    }
+
+    private CloudHsmCliConfig cli(CloudHsmCliJson json, String where) {
+      String executable = required(json.executable(), "executable", where + ": cloudhsmCli");
+      try {
+        return new CloudHsmCliConfig(Path.of(executable), Boolean.TRUE.equals(json.multiCluster()));
+      } catch (InvalidPathException e) {
+        throw invalid(where, "cloudhsmCli executable '" + executable + "' is not a path: " + e.getReason(), e);
       }
     }
 
@@ -279,7 +295,10 @@ public final class ClusterFile {
 
   private record FileJson(List<ClusterJson> clusters) {}
 
-  private record ClusterJson(String clusterId, String trustAnchorCertificate, List<HsmJson> hsms) {}
+  private record ClusterJson(String clusterId, String trustAnchorCertificate, List<HsmJson> hsms,
+      @JsonInclude(JsonInclude.Include.NON_NULL) CloudHsmCliJson cloudhsmCli) {}
+
+  private record CloudHsmCliJson(String executable, Boolean multiCluster) {}
 
   private record HsmJson(String hsmId, String module, String tokenLabel, String profile, String state) {}
 }

@@ -50,7 +50,7 @@ class ClusterFileTest {
     Cluster cloud = Cluster.of("cluster-ccccccccccc", List.of(
         Hsm.of("hsm-ccccccccccc", CLOUDHSM, "hsm1", TokenProfile.AWS_CLOUDHSM, HsmState.ACTIVE),
         Hsm.of("hsm-ddddddddddd", CLOUDHSM, "hsm1", TokenProfile.AWS_CLOUDHSM, HsmState.CREATE_IN_PROGRESS)),
-        other);
+        other).withCloudHsmCli(new CloudHsmCliConfig(Path.of("/opt/cloudhsm/bin/cloudhsm-cli"), true));
     ClusterRegistry registry = ClusterRegistry.of(List.of(local, restored, cloud));
 
     ClusterFile.write(file, registry);
@@ -127,6 +127,39 @@ class ClusterFileTest {
     assertThat(ClusterFile.read(file).all()).containsExactly(Cluster.of("cluster-abcdefghijk", List.of(
         Hsm.of("hsm-abcdefghijk", SOFTHSM, "cluster-abcdefghijk/hsm1", TokenProfile.SOFTHSM2, HsmState.ACTIVE)),
         anchor));
+  }
+
+  @Test
+  void readsAClusterWithItsCloudHsmCliWhoseMultiClusterFlagMayBeLeftOut() throws Exception {
+    Files.writeString(file, """
+        {"clusters": [
+          {"clusterId": "cluster-jxhlf7644ne",
+           "trustAnchorCertificate": "customerCA.crt",
+           "cloudhsmCli": {"executable": "/opt/cloudhsm/bin/cloudhsm-cli"},
+           "hsms": [
+             {"hsmId": "hsm-ucd6jrxwsrc", "module": "/opt/cloudhsm/lib/libcloudhsm_pkcs11.so",
+              "tokenLabel": "hsm1", "profile": "AWS_CLOUDHSM", "state": "ACTIVE"}
+           ]}
+        ]}
+        """);
+
+    Cluster read = ClusterFile.read(file).all().get(0);
+
+    assertThat(read.cloudHsmCli()).contains(new CloudHsmCliConfig(Path.of("/opt/cloudhsm/bin/cloudhsm-cli"), false));
+  }
+
+  @Test
+  void refusesACloudHsmCliWithoutAnAbsoluteExecutable() throws Exception {
+    Files.writeString(file, """
+        {"clusters": [
+          {"clusterId": "cluster-jxhlf7644ne", "trustAnchorCertificate": "customerCA.crt", "hsms": [],
+           "cloudhsmCli": {"executable": "cloudhsm-cli"}}
+        ]}
+        """);
+
+    assertThatThrownBy(() -> ClusterFile.read(file))
+        .isInstanceOf(InvalidClusterFileException.class)
+        .hasMessageContaining("clusters[0] (cluster-jxhlf7644ne): the CloudHSM CLI's path must be absolute: cloudhsm-cli");
   }
 
   @Test

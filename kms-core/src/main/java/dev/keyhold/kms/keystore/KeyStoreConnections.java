@@ -23,6 +23,7 @@ import dev.keyhold.pkcs11.Token;
 import dev.keyhold.pkcs11.TokenNotFoundException;
 import java.security.SecureRandom;
 import java.sql.Connection;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -421,11 +422,20 @@ public final class KeyStoreConnections implements AutoCloseable {
     ConnectedStore logins = new ConnectedStore();
     try {
       Map<String, Integer> held = new HashMap<>();
+      // The HSMs of an AWS CloudHSM cluster share one slot, whose second login answers "already logged
+      // in" whatever the PIN: each must try first the password that an earlier one took.
+      Map<String, Integer> heldBySlot = new HashMap<>();
       ConnectFailure unreachable = null;
       for (Hsm hsm : active) {
         Pkcs11Module module = load(hsm, logins);
+        String slot = hsm.module() + " " + hsm.tokenLabel();
         try {
-          held.put(hsm.hsmId(), logIn(hsm, module, candidates(store, hsm, current, pending, recorded), logins));
+          List<Candidate> candidates = candidates(store, hsm, current, pending, recorded);
+          Integer taken = heldBySlot.get(slot);
+          int version = logIn(hsm, module, taken == null ? candidates
+              : candidates.stream().sorted(Comparator.comparing(candidate -> candidate.version != taken)).toList(), logins);
+          held.put(hsm.hsmId(), version);
+          heldBySlot.putIfAbsent(slot, version);
         } catch (Unreachable e) {
           LOG.warn("key store {}: {}; serving from the other HSMs until it answers", store.id, e.getMessage());
           logins.addAwaitingLogin(hsm.hsmId(), Token.awaitingLogin(module, hsm.tokenLabel(), hsm.profile(), poolConfig));
@@ -438,6 +448,11 @@ public final class KeyStoreConnections implements AutoCloseable {
       if (rotate && held.size() < active.size()) {
         LOG.info("kmsuser password of key store {} not rotated: an HSM does not answer; the next connect with every"
             + " HSM answering rotates it", store.id);
+      } else if (rotate && rotatesThroughCli(cluster)) {
+        // The CloudHSM CLI changes no password of a user logged in anywhere, this process included.
+        logins.close();
+        rotate(store, cluster, null, current, pending, held);
+        return open(metadata.inTransaction(c -> KeyStoreTable.byId(c, store.id)).orElseThrow(), false);
       } else if (rotate) {
         rotate(store, cluster, logins, current, pending, held);
       }
@@ -564,13 +579,20 @@ public final class KeyStoreConnections implements AutoCloseable {
         "no password the key store knows logs kmsuser in to " + hsm.hsmId());
   }
 
+  /**
+   * Rotates kmsuser's password from {@code current} to a new one (or the {@code pending} one a crash
+   * left), on each HSM that {@code held} says holds {@code current}, in durable steps (see the class
+   * comment). Each step is one call that changes the password on some HSMs: {@code C_SetPIN} on one
+   * HSM's login ({@code logins}), or, on an AWS CloudHSM cluster, which holds its users once for all
+   * its HSMs, one run of the cluster's CloudHSM CLI (then {@code logins} is null: the CLI refuses to
+   * change the password of a user logged in anywhere, so the caller logged out first).
+   */
   private void rotate(KeyStoreRecord store, Cluster cluster, ConnectedStore logins, Pin current, Pin pending,
       Map<String, Integer> held) {
-    boolean everyHsmCanRotate =
-        cluster.hsms().stream().allMatch(hsm -> hsm.isActive() && hsm.profile().canChangePin());
-    if (!everyHsmCanRotate) {
-      LOG.info("kmsuser password of key store {} not rotated: not every HSM of {} is active and rotatable",
-          store.id, cluster.clusterId());
+    if (!canRotate(cluster)) {
+      LOG.info("kmsuser password of key store {} not rotated: not every HSM of {} is active and rotatable{}",
+          store.id, cluster.clusterId(), cluster.hsms().stream().anyMatch(hsm -> hsm.profile().clusterSyncsKeys())
+              ? " (an AWS CloudHSM cluster needs its cloudhsmCli in the clusters file)" : "");
       return;
     }
     int version = store.passwordVersion;
@@ -598,30 +620,31 @@ public final class KeyStoreConnections implements AutoCloseable {
       next = fresh;
       sealedNext = sealedFresh;
     }
-    for (Hsm hsm : cluster.hsms()) {
-      if (held.get(hsm.hsmId()) == version) {
-        metadata.inTransaction(c -> {
+    for (PasswordChange change : passwordChanges(cluster, logins, held, version)) {
+      metadata.inTransaction(c -> {
+        for (Hsm hsm : change.hsms()) {
           KeyStoreTable.forgetPasswordVersionOnHsm(c, store.id, hsm.hsmId());
-          return null;
-        });
-        checkpoints.reached("changing " + hsm.hsmId());
-        if (Thread.currentThread() != connectingThread) {
-          throw new ConnectRoleLost("this connect was abandoned when an HSM hung; the next connect resumes from the "
-              + "recorded step");
         }
-        if (!metadata.holdsRole(connectRoleOf(store.id))) {
-          throw new ConnectRoleLost("this node lost the database, and with it the right to rotate; the node "
-              + "that takes the store over resumes from the recorded step");
-        }
-        logins.token(hsm.hsmId()).changePin(
-            hsm.profile().loginPin(KMSUSER, current), hsm.profile().loginPin(KMSUSER, next));
-        checkpoints.reached("pin-changed " + hsm.hsmId());
-        metadata.inTransaction(c -> {
-          KeyStoreTable.setPasswordVersionOnHsm(c, store.id, hsm.hsmId(), version + 1);
-          return null;
-        });
-        checkpoints.reached("recorded " + hsm.hsmId());
+        return null;
+      });
+      checkpoints.reached("changing " + change.name());
+      if (Thread.currentThread() != connectingThread) {
+        throw new ConnectRoleLost("this connect was abandoned when an HSM hung; the next connect resumes from the "
+            + "recorded step");
       }
+      if (!metadata.holdsRole(connectRoleOf(store.id))) {
+        throw new ConnectRoleLost("this node lost the database, and with it the right to rotate; the node "
+            + "that takes the store over resumes from the recorded step");
+      }
+      change.call().change(current, next);
+      checkpoints.reached("pin-changed " + change.name());
+      metadata.inTransaction(c -> {
+        for (Hsm hsm : change.hsms()) {
+          KeyStoreTable.setPasswordVersionOnHsm(c, store.id, hsm.hsmId(), version + 1);
+        }
+        return null;
+      });
+      checkpoints.reached("recorded " + change.name());
     }
     SealedSecret promoted = sealedNext;
     metadata.inTransaction(c -> {
@@ -637,6 +660,47 @@ public final class KeyStoreConnections implements AutoCloseable {
     });
     checkpoints.reached("promoted");
     LOG.info("kmsuser password of key store {} rotated on {} HSM(s)", store.id, cluster.hsms().size());
+  }
+
+  /** Whether every HSM of {@code cluster} is active and can have kmsuser's password changed. */
+  private static boolean canRotate(Cluster cluster) {
+    boolean throughCli = rotatesThroughCli(cluster);
+    return cluster.hsms().stream().allMatch(hsm -> hsm.isActive() && (throughCli || hsm.profile().canChangePin()));
+  }
+
+  /** Whether {@code cluster} is an AWS CloudHSM one (its HSMs share their users) whose CLI changes passwords. */
+  private static boolean rotatesThroughCli(Cluster cluster) {
+    return cluster.cloudHsmCli().isPresent() && !cluster.hsms().isEmpty()
+        && cluster.hsms().stream().allMatch(hsm -> hsm.profile().clusterSyncsKeys());
+  }
+
+  /** The calls that move the HSMs that hold version {@code version} of the password to the next. */
+  private static List<PasswordChange> passwordChanges(Cluster cluster, ConnectedStore logins,
+      Map<String, Integer> held, int version) {
+    List<Hsm> onCurrent = cluster.hsms().stream().filter(hsm -> held.get(hsm.hsmId()) == version).toList();
+    if (rotatesThroughCli(cluster)) {
+      CloudHsmCli cli = new CloudHsmCli(cluster.cloudHsmCli().orElseThrow(), cluster.clusterId());
+      return onCurrent.isEmpty() ? List.of()
+          : List.of(new PasswordChange(cluster.clusterId(), onCurrent, (from, to) -> {
+            try {
+              cli.changeOwnPassword(KMSUSER, from, to);
+            } catch (CloudHsmCli.Unanswered e) {
+              throw new ConnectFailure(ConnectionErrorCode.NETWORK_ERRORS, e.getMessage());
+            } catch (CloudHsmCli.Refused e) {
+              throw new ConnectFailure(ConnectionErrorCode.INTERNAL_ERROR, e.getMessage());
+            }
+          }));
+    }
+    return onCurrent.stream().map(hsm -> new PasswordChange(hsm.hsmId(), List.of(hsm), (from, to) ->
+        logins.token(hsm.hsmId()).changePin(hsm.profile().loginPin(KMSUSER, from), hsm.profile().loginPin(KMSUSER, to))))
+        .toList();
+  }
+
+  /** One call that changes kmsuser's password on {@code hsms}, named {@code name} in the rotation's steps. */
+  private record PasswordChange(String name, List<Hsm> hsms, PasswordCall call) {}
+
+  private interface PasswordCall {
+    void change(Pin from, Pin to);
   }
 
   private Object lockFor(String keyStoreId) {
