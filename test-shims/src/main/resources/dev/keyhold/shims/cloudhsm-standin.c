@@ -157,11 +157,12 @@ typedef struct {
   CK_BBOOL finding;
   int enc_hsm, dec_hsm, sign_hsm, verify_hsm, digest_hsm;  /* HSM of each active operation, -1: none */
   enum gcm_kind enc_gcm, dec_gcm;
-  /* CKM_CLOUDHSM_AES_GCM decryption: the real C_DecryptInit waits for the IV in C_Decrypt's input. */
-  CK_OBJECT_HANDLE dec_key;
-  CK_BYTE *dec_aad;
-  CK_ULONG dec_aad_len, dec_tag_bits;
-  CK_BYTE enc_iv[GCM_IV_LEN];         /* CKM_CLOUDHSM_AES_GCM encryption: prefixed to the output */
+  /* CKM_CLOUDHSM_AES_GCM: the real C_EncryptInit/C_DecryptInit wait for C_Encrypt/C_Decrypt (the
+   * IV is drawn there, or read from the input), so that a refused multi-part call leaves no real
+   * operation active. What they will need: */
+  CK_OBJECT_HANDLE enc_key, dec_key;
+  CK_BYTE *enc_aad, *dec_aad;
+  CK_ULONG enc_aad_len, enc_tag_bits, dec_aad_len, dec_tag_bits;
 } session_t;
 
 static session_t sessions[MAX_SESSIONS];
@@ -831,6 +832,13 @@ static void end_find(session_t *s) {
   s->finding = CK_FALSE;
 }
 
+static void end_encrypt(session_t *s) {
+  free(s->enc_aad);
+  s->enc_aad = NULL;
+  s->enc_hsm = -1;
+  s->enc_gcm = GCM_NONE;
+}
+
 static void end_decrypt(session_t *s) {
   free(s->dec_aad);
   s->dec_aad = NULL;
@@ -845,6 +853,7 @@ static void close_session(session_t *s, CK_SESSION_HANDLE handle) {
     }
   }
   end_find(s);
+  end_encrypt(s);
   end_decrypt(s);
   pthread_mutex_lock(&mutex);
   for (long i = 0; i < object_count; i++) {
@@ -962,6 +971,13 @@ static CK_RV si_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info) {
   info->ulMinPinLen = 1;
   info->ulTotalPublicMemory = info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
   info->ulTotalPrivateMemory = info->ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
+  /* The time, as SoftHSM2 gives it: clients (the IAIK wrapper) warn about a blank one. */
+  char now[17];
+  time_t t = time(NULL);
+  struct tm utc;
+  strftime(now, sizeof now, "%Y%m%d%H%M%S00", gmtime_r(&t, &utc));
+  memcpy(info->utcTime, now, sizeof info->utcTime);
+  info->flags |= CKF_CLOCK_ON_TOKEN;
   return CKR_OK;
 }
 
@@ -1692,30 +1708,65 @@ static CK_RV si_EncryptInit(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mech, CK_
     }
     return rv;
   }
-  /* The HSM draws the IV; with CKM_AES_GCM the caller's buffer is zeroized first, so that a failed
-   * init never leaves the caller's own IV looking like the token's. */
-  if (mech->mechanism == CKM_AES_GCM) {
-    memset(gcm->pIv, 0, GCM_IV_LEN);
+  if (mech->mechanism == CKM_CLOUDHSM_AES_GCM) {
+    s->enc_hsm = h;
+    s->enc_gcm = GCM_CLOUDHSM;
+    s->enc_key = x;
+    s->enc_tag_bits = gcm->ulTagBits;
+    s->enc_aad_len = gcm->ulAADLen;
+    s->enc_aad = malloc(gcm->ulAADLen + 1);
+    if (gcm->ulAADLen > 0) {
+      memcpy(s->enc_aad, gcm->pAAD, gcm->ulAADLen);
+    }
+    return CKR_OK;
   }
+  /* CKM_AES_GCM: the HSM draws the IV. The caller's buffer is zeroized first, so that a failed init
+   * never leaves the caller's own IV looking like the token's, then gets the IV. */
+  memset(gcm->pIv, 0, GCM_IV_LEN);
   CK_BYTE iv[GCM_IV_LEN];
   rv = real->C_GenerateRandom(bs, iv, GCM_IV_LEN);
   if (rv != CKR_OK) return rv;
   CK_GCM_PARAMS params = *gcm;
   params.pIv = iv;
-  params.ulIvLen = GCM_IV_LEN;
   params.ulIvBits = 8 * GCM_IV_LEN;
   CK_MECHANISM plain = {CKM_AES_GCM, &params, sizeof params};
   rv = real->C_EncryptInit(bs, &plain, x);
   if (rv != CKR_OK) return rv;
+  memcpy(gcm->pIv, iv, GCM_IV_LEN);  /* written back: the caller keeps it for decryption */
   s->enc_hsm = h;
-  if (mech->mechanism == CKM_AES_GCM) {
-    memcpy(gcm->pIv, iv, GCM_IV_LEN);  /* written back: the caller keeps it for decryption */
-    s->enc_gcm = GCM_PLAIN;
-  } else {
-    memcpy(s->enc_iv, iv, GCM_IV_LEN);
-    s->enc_gcm = GCM_CLOUDHSM;
-  }
+  s->enc_gcm = GCM_PLAIN;
   return CKR_OK;
+}
+
+/* CKM_CLOUDHSM_AES_GCM encryption: draws the IV, runs CKM_AES_GCM with it, prefixes it. */
+static CK_RV vendor_gcm_encrypt(session_t *s, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+                                CK_ULONG_PTR out_len) {
+  CK_ULONG needed = GCM_IV_LEN + in_len + s->enc_tag_bits / 8;
+  if (out == NULL) {
+    *out_len = needed;
+    return CKR_OK;
+  }
+  if (*out_len < needed) {
+    *out_len = needed;
+    return CKR_BUFFER_TOO_SMALL;  /* the operation stays active, as PKCS#11 says */
+  }
+  CK_SESSION_HANDLE bs = s->on[s->enc_hsm];
+  CK_BYTE iv[GCM_IV_LEN];
+  CK_RV rv = real->C_GenerateRandom(bs, iv, GCM_IV_LEN);
+  CK_GCM_PARAMS params = {iv, GCM_IV_LEN, 8 * GCM_IV_LEN, s->enc_aad_len ? s->enc_aad : NULL, s->enc_aad_len,
+                          s->enc_tag_bits};
+  CK_MECHANISM plain = {CKM_AES_GCM, &params, sizeof params};
+  if (rv == CKR_OK) rv = real->C_EncryptInit(bs, &plain, s->enc_key);
+  if (rv == CKR_OK) {
+    CK_ULONG n = *out_len - GCM_IV_LEN;
+    rv = real->C_Encrypt(bs, in, in_len, out + GCM_IV_LEN, &n);
+    if (rv == CKR_OK) {
+      memcpy(out, iv, GCM_IV_LEN);
+      *out_len = n + GCM_IV_LEN;
+    }
+  }
+  end_encrypt(s);
+  return rv;
 }
 
 static CK_RV si_Encrypt(CK_SESSION_HANDLE handle, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
@@ -1723,26 +1774,11 @@ static CK_RV si_Encrypt(CK_SESSION_HANDLE handle, CK_BYTE_PTR in, CK_ULONG in_le
   SESSION(s, handle);
   if (s->enc_hsm < 0) return CKR_OPERATION_NOT_INITIALIZED;
   if (out_len == NULL) return CKR_ARGUMENTS_BAD;
-  CK_SESSION_HANDLE bs = s->on[s->enc_hsm];
-  CK_ULONG prefix = s->enc_gcm == GCM_CLOUDHSM ? GCM_IV_LEN : 0;
-  if (out == NULL) {
-    CK_ULONG n = 0;
-    CK_RV rv = real->C_Encrypt(bs, in, in_len, NULL, &n);
-    *out_len = n + prefix;
-    return rv;
+  if (s->enc_gcm == GCM_CLOUDHSM) {
+    return vendor_gcm_encrypt(s, in, in_len, out, out_len);
   }
-  if (*out_len < prefix) {
-    *out_len = prefix + in_len + 16;
-    return CKR_BUFFER_TOO_SMALL;
-  }
-  CK_ULONG n = *out_len - prefix;
-  CK_RV rv = real->C_Encrypt(bs, in, in_len, out + prefix, &n);
-  *out_len = n + prefix;
-  if (rv == CKR_BUFFER_TOO_SMALL) return rv;  /* the operation stays active, as PKCS#11 says */
-  if (rv == CKR_OK && prefix > 0) {
-    memcpy(out, s->enc_iv, GCM_IV_LEN);
-  }
-  s->enc_hsm = -1;
+  CK_RV rv = real->C_Encrypt(s->on[s->enc_hsm], in, in_len, out, out_len);
+  if (!(rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL))) end_encrypt(s);
   return rv;
 }
 
@@ -1750,18 +1786,24 @@ static CK_RV si_EncryptUpdate(CK_SESSION_HANDLE handle, CK_BYTE_PTR in, CK_ULONG
                               CK_ULONG_PTR out_len) {
   SESSION(s, handle);
   if (s->enc_hsm < 0) return CKR_OPERATION_NOT_INITIALIZED;
-  if (s->enc_gcm == GCM_CLOUDHSM) return CKR_MECHANISM_INVALID;  /* single-part only */
+  if (s->enc_gcm == GCM_CLOUDHSM) {
+    end_encrypt(s);  /* single-part only; no real operation was started */
+    return CKR_MECHANISM_INVALID;
+  }
   CK_RV rv = real->C_EncryptUpdate(s->on[s->enc_hsm], in, in_len, out, out_len);
-  if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL) s->enc_hsm = -1;
+  if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL) end_encrypt(s);
   return rv;
 }
 
 static CK_RV si_EncryptFinal(CK_SESSION_HANDLE handle, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   SESSION(s, handle);
   if (s->enc_hsm < 0) return CKR_OPERATION_NOT_INITIALIZED;
-  if (s->enc_gcm == GCM_CLOUDHSM) return CKR_MECHANISM_INVALID;
+  if (s->enc_gcm == GCM_CLOUDHSM) {
+    end_encrypt(s);
+    return CKR_MECHANISM_INVALID;
+  }
   CK_RV rv = real->C_EncryptFinal(s->on[s->enc_hsm], out, out_len);
-  if (!(rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL))) s->enc_hsm = -1;
+  if (!(rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL))) end_encrypt(s);
   return rv;
 }
 
@@ -1859,7 +1901,10 @@ static CK_RV si_DecryptUpdate(CK_SESSION_HANDLE handle, CK_BYTE_PTR in, CK_ULONG
                               CK_ULONG_PTR out_len) {
   SESSION(s, handle);
   if (s->dec_hsm < 0) return CKR_OPERATION_NOT_INITIALIZED;
-  if (s->dec_gcm == GCM_CLOUDHSM) return CKR_MECHANISM_INVALID;
+  if (s->dec_gcm == GCM_CLOUDHSM) {
+    end_decrypt(s);
+    return CKR_MECHANISM_INVALID;
+  }
   CK_RV rv = real->C_DecryptUpdate(s->on[s->dec_hsm], in, in_len, out, out_len);
   if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL) end_decrypt(s);
   return s->dec_gcm == GCM_PLAIN ? bad_tag(rv) : rv;
@@ -1868,7 +1913,10 @@ static CK_RV si_DecryptUpdate(CK_SESSION_HANDLE handle, CK_BYTE_PTR in, CK_ULONG
 static CK_RV si_DecryptFinal(CK_SESSION_HANDLE handle, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   SESSION(s, handle);
   if (s->dec_hsm < 0) return CKR_OPERATION_NOT_INITIALIZED;
-  if (s->dec_gcm == GCM_CLOUDHSM) return CKR_MECHANISM_INVALID;
+  if (s->dec_gcm == GCM_CLOUDHSM) {
+    end_decrypt(s);
+    return CKR_MECHANISM_INVALID;
+  }
   enum gcm_kind kind = s->dec_gcm;
   CK_RV rv = real->C_DecryptFinal(s->on[s->dec_hsm], out, out_len);
   if (!(rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL))) end_decrypt(s);
