@@ -106,6 +106,11 @@ public final class CloudHsmStandIn {
     this.stateDir = stateDir;
   }
 
+  /** The stand-in built before, in another process, as {@link CloudHsmCliStandIn} finds it. */
+  static CloudHsmStandIn existing(Path module, Path stateDir) {
+    return new CloudHsmStandIn(module, stateDir);
+  }
+
   /**
    * Starts the configuration of a stand-in whose state lives in {@code stateDir} and whose HSMs are
    * tokens of {@code backingModule} (SoftHSM2, or {@link HsmOutages#module()} in front of it).

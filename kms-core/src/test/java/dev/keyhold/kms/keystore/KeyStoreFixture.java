@@ -1,7 +1,9 @@
 package dev.keyhold.kms.keystore;
 
 import com.google.common.collect.ImmutableList;
+import dev.keyhold.cluster.CloudHsmCliConfig;
 import dev.keyhold.cluster.Cluster;
+import dev.keyhold.cluster.ClusterFile;
 import dev.keyhold.cluster.ClusterRegistry;
 import dev.keyhold.cluster.Hsm;
 import dev.keyhold.cluster.HsmState;
@@ -15,6 +17,9 @@ import dev.keyhold.kms.metadata.TestMetadata;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.SessionPoolConfig;
+import dev.keyhold.pkcs11.TokenProfile;
+import dev.keyhold.shims.CloudHsmCliStandIn;
+import dev.keyhold.shims.CloudHsmStandIn;
 import dev.keyhold.softhsm.ClusterId;
 import dev.keyhold.softhsm.LocalClusterProvisioner;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
@@ -99,6 +104,34 @@ public final class KeyStoreFixture implements AutoCloseable {
         .map(hsm -> Hsm.of(hsm.hsmId(), module, hsm.tokenLabel(), hsm.profile(), hsm.state())).toList(),
         cluster.trustAnchor()));
   }
+
+  /**
+   * A new cluster of {@code hsms} fresh tokens behind the CloudHSM stand-in, as Keyhold sees an AWS
+   * CloudHSM cluster: every HSM names the stand-in's one slot with the AWS_CLOUDHSM profile, kmsuser's
+   * password (at first the extension's kmsuser PIN, which also opens the backing tokens) lives in the
+   * stand-in's users, and the CloudHSM CLI stand-in is the cluster's {@code cloudhsmCli}. The clusters
+   * file in the data directory names it too, for service processes started on the directory.
+   */
+  public StandInCluster newCloudHsmCluster(int hsms) {
+    Cluster tokens = provision(ClusterId.random(random), hsms, Optional.empty());
+    Path directory = dataDirectory.resolve("standin-" + tokens.clusterId());
+    String slot = "standin/" + tokens.clusterId();
+    CloudHsmStandIn standIn = kmsuserPin().withChars(pin -> CloudHsmStandIn.builder(directory,
+        SoftHsmClusterExtension.modulePath()).slotLabel(slot).hsms(tokens.hsms().stream().map(Hsm::tokenLabel).toList())
+        .hsmPin(pin).user(KeyStoreConnections.KMSUSER, pin).build());
+    Path cli = CloudHsmCliStandIn.install(standIn, slot, directory);
+    Cluster cluster = add(Cluster.of(tokens.clusterId(), tokens.hsms().stream()
+        .map(hsm -> Hsm.of(hsm.hsmId(), standIn.module(), slot, TokenProfile.AWS_CLOUDHSM, hsm.state())).toList(),
+        tokens.trustAnchor()).withCloudHsmCli(new CloudHsmCliConfig(cli, false)));
+    ClusterFile.write(dataDirectory.resolve("clusters.json"), registry);
+    return new StandInCluster(cluster, standIn, tokens.hsms().stream().map(Hsm::tokenLabel).toList());
+  }
+
+  /**
+   * A cluster served through the CloudHSM stand-in, the stand-in (for what only it can tell), and the
+   * labels of the SoftHSM2 tokens behind it.
+   */
+  public record StandInCluster(Cluster cluster, CloudHsmStandIn standIn, List<String> backingTokens) {}
 
   /** Provisions HSMs up to {@code hsms} in {@code cluster} (the trust ceremony joins the new ones). */
   public Cluster grow(Cluster cluster, int hsms) {

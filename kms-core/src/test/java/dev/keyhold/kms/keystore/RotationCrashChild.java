@@ -68,7 +68,8 @@ public final class RotationCrashChild {
       Cluster cluster = clusters.find(store.clusterId).orElseThrow();
       for (Hsm hsm : cluster.hsms()) {
         try (Pkcs11Module module = Pkcs11Module.load(hsm.module());
-            Token token = Token.login(module, hsm.tokenLabel(), hsm.profile(), known, SessionPoolConfig.defaults())) {
+            Token token = Token.login(module, hsm.tokenLabel(), hsm.profile(),
+                hsm.profile().loginPin(KeyStoreConnections.KMSUSER, known), SessionPoolConfig.defaults())) {
           System.out.println(id + " " + hsm.hsmId() + ": the known password logs in to " + token.label());
         } catch (RuntimeException e) {
           System.out.println(id + " " + hsm.hsmId() + ": " + e);

@@ -1,0 +1,93 @@
+package dev.keyhold.kms.keystore;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.keyhold.cluster.Cluster;
+import dev.keyhold.cluster.Hsm;
+import dev.keyhold.kms.key.CreateKeyRequest;
+import dev.keyhold.kms.key.DecryptRequest;
+import dev.keyhold.kms.key.EncryptRequest;
+import dev.keyhold.kms.key.KeyMetadata;
+import dev.keyhold.kms.key.KmsCrypto;
+import dev.keyhold.kms.key.KmsKeys;
+import dev.keyhold.pkcs11.AesKey;
+import dev.keyhold.pkcs11.BadCredentialsException;
+import dev.keyhold.pkcs11.Pkcs11Module;
+import dev.keyhold.pkcs11.SessionPoolConfig;
+import dev.keyhold.pkcs11.Token;
+import dev.keyhold.pkcs11.TokenProfile;
+import dev.keyhold.softhsm.SoftHsmClusterExtension;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A key store over an AWS CloudHSM-profile cluster: the CloudHSM stand-in over two SoftHSM2 tokens,
+ * the CloudHSM CLI stand-in as its {@code cloudhsmCli}. Every connect rotates kmsuser's password through
+ * the CLI; CreateKey leaves the copying to the cluster; the crypto runs with the HSM's own IV.
+ */
+class CloudHsmProfileTest {
+  @RegisterExtension static final SoftHsmClusterExtension softhsm = SoftHsmClusterExtension.withHsms(1);
+  private static final byte[] PLAINTEXT = "through the stand-in".getBytes(UTF_8);
+
+  @TempDir Path data;
+  private KeyStoreFixture fixture;
+
+  @AfterEach
+  void close() throws Exception {
+    fixture.close();
+  }
+
+  @Test
+  void eachConnectRotatesKmsusersPasswordThroughTheCliAndKeysServeAcrossIt() throws Exception {
+    fixture = new KeyStoreFixture(softhsm, data);
+    KeyStoreFixture.StandInCluster standIn = fixture.newCloudHsmCluster(2);
+    Cluster cluster = standIn.cluster();
+    fixture.open();
+    String store = fixture.connectedStore("cloudhsm", cluster);
+
+    KmsKeys keys = fixture.kmsKeys(Clock.systemUTC());
+    KmsCrypto crypto = new KmsCrypto(keys, fixture.keyStores, fixture.connections);
+    KeyMetadata key = keys.createKey(CreateKeyRequest.inCustomKeyStore(store, "cloudhsm"));
+    byte[] blob = crypto.encrypt(new EncryptRequest(key.keyId(), PLAINTEXT, Map.of("k", "v"), null)).ciphertextBlob();
+
+    for (String label : standIn.backingTokens()) {
+      try (Pkcs11Module softHsm2 = Pkcs11Module.load(SoftHsmClusterExtension.modulePath());
+          Token backing = Token.login(softHsm2, label, TokenProfile.SOFTHSM2, fixture.kmsuserPin(),
+              SessionPoolConfig.defaults())) {
+        List<AesKey> copies = backing.listAesKeys().stream().filter(k -> k.label().equals(key.arn())).toList();
+        assertThat(copies).as("the cluster made the key on %s, once; Keyhold copied nothing", label).hasSize(1);
+      }
+    }
+
+    fixture.keyStores.disconnectCustomKeyStore(store);
+    // Logged out now: a login of this process is checked again (a second one would be "already logged in").
+    assertThat(logsIn(cluster, fixture)).as("the first password, rotated away by the connect").isFalse();
+    fixture.keyStores.connectCustomKeyStore(store);
+    assertThat(fixture.awaitSettled(store).connectionState()).isEqualTo(ConnectionState.CONNECTED);
+    assertThat(crypto.decrypt(new DecryptRequest(blob, Map.of("k", "v"), null, null)).plaintext())
+        .as("a ciphertext from before the second rotation").isEqualTo(PLAINTEXT);
+    assertThat(standIn.standIn().failedLogins(KeyStoreConnections.KMSUSER)).isZero();
+    assertThat(fixture.kmsuserPin().appearsIn(standIn.standIn().log())).as("a password in the stand-in's log").isFalse();
+  }
+
+  /** Whether the extension's kmsuser PIN, the store's first password, still logs in to the stand-in. */
+  private static boolean logsIn(Cluster cluster, KeyStoreFixture fixture) {
+    Hsm hsm = cluster.hsms().get(0);
+    try (Pkcs11Module module = Pkcs11Module.load(hsm.module());
+        Token token = Token.login(module, hsm.tokenLabel(), TokenProfile.AWS_CLOUDHSM,
+            TokenProfile.AWS_CLOUDHSM.loginPin(KeyStoreConnections.KMSUSER, fixture.kmsuserPin()),
+            SessionPoolConfig.defaults())) {
+      return true;
+    } catch (BadCredentialsException refused) {
+      return false;
+    }
+  }
+}
