@@ -43,6 +43,9 @@ import java.util.concurrent.TimeUnit;
 public final class KeyStoreFixture implements AutoCloseable {
   public static final Account ACCOUNT = new Account("111122223333", "us-east-1");
 
+  /** Whether this run's clusters are AWS CloudHSM ones, through the stand-in. */
+  public static final boolean ON_CLOUDHSM = "cloudhsm".equals(System.getProperty("keyhold.test.clusters"));
+
   public final SoftHsmClusterExtension softhsm;
   public final Path dataDirectory;
   private final SecureRandom random = new SecureRandom();
@@ -71,8 +74,15 @@ public final class KeyStoreFixture implements AutoCloseable {
     return new KeyStoreFixture(softhsm, dataDirectory, TestMetadata::openOnPostgresql);
   }
 
-  /** Provisions {@code hsms} fresh tokens, kmsuser PIN = the extension's, as a new cluster with a new CA. */
+  /**
+   * Provisions {@code hsms} fresh tokens, kmsuser PIN = the extension's, as a new cluster with a new CA:
+   * SoftHSM2 tokens as they are, or, when the build runs the tests against the CloudHSM stand-in
+   * ({@code -Dkeyhold.test.clusters=cloudhsm}), behind it ({@link #newCloudHsmCluster}).
+   */
   public Cluster newCluster(int hsms) {
+    if (ON_CLOUDHSM) {
+      return newCloudHsmCluster(hsms).cluster();
+    }
     return add(provision(ClusterId.random(random), hsms, Optional.empty()));
   }
 
