@@ -19,8 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * What the adapter never calls, at the PKCS#11 level: {@code standin-probe.c} (compiled here) calls
  * every function CloudHSM lacks, opens a read-only session, logs in as an officer, and drives both GCM
- * mechanisms with and without a caller's IV, in a process of its own; each variant of the stand-in's
- * settings gets a run. The adapter-level behaviour is {@link CloudHsmStandInTest}'s.
+ * mechanisms with and without a caller's IV, and counts the backing tokens that hold a session key and
+ * a token key made through it, in a process of its own; each variant of the stand-in's settings gets a
+ * run. The adapter-level behaviour is {@link CloudHsmStandInTest}'s.
  */
 class CloudHsmStandInProbeTest {
   @RegisterExtension static final SoftHsmClusterExtension cluster = SoftHsmClusterExtension.withHsms(2);
@@ -67,6 +68,10 @@ class CloudHsmStandInProbeTest {
       assertThat(out).as(function).containsEntry(function, FUNCTION_NOT_SUPPORTED);
     }
     assertThat(out).containsEntry("C_GenerateKey_session", OK);
+    assertThat(out).as("a session key lives on one HSM").containsEntry("session_key_on_hsms", "1");
+    assertThat(out).containsEntry("C_GenerateKey_token", OK);
+    assertThat(out).as("a token key on every HSM").containsEntry("token_key_on_hsms", "2");
+    assertThat(out).containsEntry("C_DestroyObject_token", OK).containsEntry("token_key_on_hsms_after_destroy", "0");
     assertThat(out).as("pIv must be NULL").containsEntry("vendor_gcm_init_with_iv", MECHANISM_PARAM_INVALID);
     assertThat(out).containsEntry("vendor_gcm_init", OK);
     assertThat(out).as("single-part only").containsEntry("vendor_gcm_update", MECHANISM_INVALID);
@@ -112,7 +117,8 @@ class CloudHsmStandInProbeTest {
 
   /** Runs the probe on the stand-in (SoftHSM2 finds its tokens through the inherited SOFTHSM2_CONF). */
   private static Map<String, String> run(CloudHsmStandIn standIn) throws IOException, InterruptedException {
-    Process process = new ProcessBuilder(probe.toString(), standIn.module().toString(), "standin-probe")
+    Process process = new ProcessBuilder(probe.toString(), standIn.module().toString(), "standin-probe",
+        SoftHsmClusterExtension.modulePath().toString())
         .redirectError(ProcessBuilder.Redirect.INHERIT)
         .start();
     try (OutputStream stdin = process.getOutputStream()) {
