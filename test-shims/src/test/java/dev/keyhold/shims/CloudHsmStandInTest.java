@@ -20,6 +20,11 @@ import dev.keyhold.pkcs11.UnsupportedByTokenException;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -30,7 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
  * adapter: what Keyhold's AWS_CLOUDHSM profile meets. Each test builds a stand-in of its own (a state
  * directory, a slot label) over the class's tokens, with the settings it shows. What the adapter cannot
  * call (every missing function, read-only sessions) is shown by {@code standin-probe.c} in
- * {@link CloudHsmStandInProbeTest}.
+ * {@link CloudHsmStandInProbeTest}; the adapter's JNI path against the stand-in, by pkcs11-adapter-tests'
+ * {@code CloudHsmStandInCallPathTest}.
  */
 class CloudHsmStandInTest {
   @RegisterExtension static final SoftHsmClusterExtension cluster = SoftHsmClusterExtension.withHsms(3);
@@ -140,6 +146,52 @@ class CloudHsmStandInTest {
     } finally {
       outages.bringBack(cluster.tokenLabels().get(1));
       outages.bringBack(cluster.tokenLabels().get(2));
+    }
+  }
+
+  @Test
+  void tokenKeysOutliveFinalizeAndAreFoundAgainByLabel() {
+    CloudHsmStandIn standIn = standIn(work, SoftHsmClusterExtension.modulePath()).build();
+    AesKey key = newKey();
+    byte[] ciphertext;
+    try (Pkcs11Module module = Pkcs11Module.load(standIn.module());
+        Token token = cloudHsmLogin(module, PASSWORD)) {
+      ciphertext = token.aesGcm(token.generateAesKey(AesKeyTemplate.builder(key).build())).encrypt(PLAINTEXT, null);
+    }
+    // C_Finalize dropped every handle; the stand-in matches the HSMs' objects to its journal again.
+    try (Pkcs11Module module = Pkcs11Module.load(standIn.module());
+        Token token = cloudHsmLogin(module, PASSWORD)) {
+      AesKey found = token.findAesKey(key.label()).orElseThrow();
+      assertThat(token.aesGcm(found).decrypt(ciphertext, null)).isEqualTo(PLAINTEXT);
+      assertThat(token.listAesKeys()).as("one cluster key, not one per HSM").containsOnlyOnce(found);
+    }
+  }
+
+  @Test
+  void aHangingHsmBlocksTokenKeyCreationUntilReleasedWhileKeysServeFromTheOthers() throws Exception {
+    HsmOutages outages = HsmOutages.create(work.resolve("outages"), SoftHsmClusterExtension.modulePath());
+    CloudHsmStandIn standIn = standIn(work.resolve("standin"), outages.module()).build();
+    String hsm3 = cluster.tokenLabels().get(2);
+    ExecutorService threads = Executors.newCachedThreadPool();
+    try (Pkcs11Module module = Pkcs11Module.load(standIn.module());
+        Token token = cloudHsmLogin(module, PASSWORD)) {
+      Aead aead = token.aesGcm(token.generateAesKey(AesKeyTemplate.builder(newKey()).build()));
+      Future<AesKey> creating;
+      outages.hang(hsm3);
+      try {
+        creating = threads.submit(() -> token.generateAesKey(AesKeyTemplate.builder(newKey()).build()));
+        assertThatThrownBy(() -> creating.get(300, TimeUnit.MILLISECONDS)).isInstanceOf(TimeoutException.class);
+        // Routed to HSM 1: the hang of HSM 3 does not reach it.
+        assertThat(threads.submit(() -> aead.decrypt(aead.encrypt(PLAINTEXT, null), null)).get(30, TimeUnit.SECONDS))
+            .isEqualTo(PLAINTEXT);
+        assertThat(creating).isNotDone();
+      } finally {
+        outages.release(hsm3);
+      }
+      AesKey created = creating.get(30, TimeUnit.SECONDS);
+      assertThat(onBacking(3, created)).isTrue();
+    } finally {
+      threads.shutdownNow();
     }
   }
 
