@@ -3,8 +3,8 @@
  * cluster, backed by N SoftHSM2 tokens that stand for its HSMs, reached through REAL_MODULE (SoftHSM2
  * itself, or outage-shim.c in front of it so that chosen HSMs can be taken down or made to hang). No
  * AWS CloudHSM can be reached from here, so without this nothing could show how Keyhold's
- * AWS_CLOUDHSM profile behaves against a library with CloudHSM's quirks
- * (docs/../aws-kms-cloudhsm-spec.md section 7). It is not a model of the HSM firmware: every key
+ * AWS_CLOUDHSM profile behaves against a library with CloudHSM's documented quirks (the KMS/CloudHSM
+ * spec's section 7; docs/cloudhsm-standin.md). It is not a model of the HSM firmware: every key
  * operation is SoftHSM2's; the stand-in adds the cluster around it and the library's quirks.
  *
  * What it does, and why:
@@ -42,6 +42,8 @@
  *   IV) fail with CKR_MECHANISM_PARAM_INVALID instead (UNCONFIRMED which CloudHSM does).
  * - A failed GCM tag (SoftHSM2 2.6.1 says CKR_GENERAL_ERROR) becomes bad_tag_rv.
  * - Functions CloudHSM lacks return missing_function_rv (CKR_FUNCTION_NOT_SUPPORTED by default).
+ * - Keys made outside the stand-in (a provisioned wrapping key) are used where found, never copied: a
+ *   returning HSM keeps or lacks them as it was.
  * - Not modelled: users other than crypto users, key sharing and ownership, trusted-key rules beyond
  *   SoftHSM2's own, token key pairs and token keys from C_DeriveKey (refused:
  *   CKR_TEMPLATE_INCONSISTENT), GCM key wrapping, several clusters in one library (build one stand-in
@@ -60,14 +62,16 @@
  *   users          one line per crypto user: "<name> <salt hex> <sha256(salt || password) hex> <failures>";
  *                  read at each C_Login, rewritten (temporary file + rename) when the count changes.
  *                  A "cloudhsm-cli" stand-in changes a password by writing a new salt and hash and a
- *                  count of 0 (which also unlocks the user), as CloudHSMStandIn.setPassword does.
- *   keys           append-only journal of the cluster's token keys (recipes, values in clear).
+ *                  count of 0 (which also unlocks the user), as CloudHsmStandIn.setPassword does.
+ *   keys           append-only journal of the cluster's token keys (recipes, values in clear);
+ *                  owner-only, as users.
  *   standin.log    what the stand-in did that a test may look for; never a PIN or a key value.
  *
  * Build: gcc -shared -fPIC -O2 -I/usr/include/softhsm -DREAL_MODULE=\"/path/to/backing.so\"
  *        -DSTATE_DIR=\"/abs/dir\" -Wl,-z,nodelete -o cloudhsm-standin.so cloudhsm-standin.c
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -548,8 +552,14 @@ static CK_OBJECT_HANDLE handle_for(int h, CK_SESSION_HANDLE bs, CK_OBJECT_HANDLE
 
 /* ---------- the key journal (STATE_DIR/keys) ---------- */
 
+/* Opens a state file owner-only (it may hold key values or password hashes), as fopen's mode. */
+static FILE *open_private(const char *path, int flags, const char *mode) {
+  int fd = open(path, flags | O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  return fd < 0 ? NULL : fdopen(fd, mode);
+}
+
 static void append_journal(const char *line) {
-  FILE *file = fopen(STATE_DIR "/keys", "a");
+  FILE *file = open_private(STATE_DIR "/keys", O_APPEND, "a");
   if (file == NULL) {
     log_line("cannot write %s/keys: %s", STATE_DIR, strerror(errno));
     return;
@@ -1123,7 +1133,7 @@ static int read_users(user_t *users, int max) {
 
 /* Rewrites STATE_DIR/users whole (temporary file, then rename), so no reader sees half of it. */
 static void write_users(const user_t *users, int n) {
-  FILE *file = fopen(STATE_DIR "/users.tmp", "w");
+  FILE *file = open_private(STATE_DIR "/users.tmp", O_TRUNC, "w");
   if (file == NULL) {
     log_line("cannot write %s/users.tmp: %s", STATE_DIR, strerror(errno));
     return;

@@ -18,7 +18,9 @@ import dev.keyhold.pkcs11.TokenFailureException;
 import dev.keyhold.pkcs11.TokenProfile;
 import dev.keyhold.pkcs11.UnsupportedByTokenException;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -150,13 +152,18 @@ class CloudHsmStandInTest {
   }
 
   @Test
-  void tokenKeysOutliveFinalizeAndAreFoundAgainByLabel() {
+  void tokenKeysOutliveFinalizeAndAreFoundAgainByLabel() throws Exception {
     CloudHsmStandIn standIn = standIn(work, SoftHsmClusterExtension.modulePath()).build();
     AesKey key = newKey();
     byte[] ciphertext;
     try (Pkcs11Module module = Pkcs11Module.load(standIn.module());
         Token token = cloudHsmLogin(module, PASSWORD)) {
       ciphertext = token.aesGcm(token.generateAesKey(AesKeyTemplate.builder(key).build())).encrypt(PLAINTEXT, null);
+    }
+    // The journal holds key values, the users file password hashes: the owner's alone.
+    for (String file : new String[] {"keys", "users", "standin.conf"}) {
+      assertThat(Files.getPosixFilePermissions(standIn.stateDirectory().resolve(file)))
+          .as(file).isEqualTo(PosixFilePermissions.fromString("rw-------"));
     }
     // C_Finalize dropped every handle; the stand-in matches the HSMs' objects to its journal again.
     try (Pkcs11Module module = Pkcs11Module.load(standIn.module());
