@@ -226,6 +226,8 @@ static void to_hex(const CK_BYTE *bytes, CK_ULONG len, char *out) {
 static CK_BBOOL from_hex(const char *hex, CK_BYTE **out, CK_ULONG *len) {
   size_t n = strcmp(hex, "-") == 0 ? 0 : strlen(hex);
   if (n % 2 != 0) {
+    *out = NULL;
+    *len = 0;
     return CK_FALSE;
   }
   *len = n / 2;
@@ -234,6 +236,8 @@ static CK_BBOOL from_hex(const char *hex, CK_BYTE **out, CK_ULONG *len) {
     unsigned byte;
     if (sscanf(hex + 2 * i, "%2x", &byte) != 1) {
       free(*out);
+      *out = NULL;
+      *len = 0;
       return CK_FALSE;
     }
     (*out)[i] = (CK_BYTE) byte;
@@ -623,6 +627,12 @@ static long add_record(record_t rec) {
   return o;
 }
 
+/* The next word of a journal line; "-" past its end, so that a torn last line reads as empty. */
+static char *next_word(char **save) {
+  char *word = strtok_r(NULL, " \n", save);
+  return word == NULL ? "-" : word;
+}
+
 /* Loads STATE_DIR/keys: every live record gets an entry, mapped to HSMs at their first sync. */
 static void load_journal(void) {
   FILE *file = fopen(STATE_DIR "/keys", "r");
@@ -634,7 +644,7 @@ static void load_journal(void) {
   while (getline(&line, &capacity, file) > 0) {
     char *save, *word = strtok_r(line, " \n", &save);
     if (word != NULL && strcmp(word, "del") == 0) {
-      long r = strtol(strtok_r(NULL, " \n", &save), NULL, 10);
+      long r = strtol(next_word(&save), NULL, 10);
       if (r >= 0 && r < record_count) {
         records[r].deleted = CK_TRUE;
         for (long i = 0; i < object_count; i++) {
@@ -650,13 +660,16 @@ static void load_journal(void) {
     }
     record_t rec;
     memset(&rec, 0, sizeof rec);
-    strtok_r(NULL, " ", &save);  /* the record number: the line's position says it */
-    rec.kind = *strtok_r(NULL, " ", &save);
-    rec.unwrapper = strtol(strtok_r(NULL, " ", &save), NULL, 10);
-    rec.mech = strtoul(strtok_r(NULL, " ", &save), NULL, 16);
-    from_hex(strtok_r(NULL, " ", &save), &rec.param, &rec.param_len);
-    from_hex(strtok_r(NULL, " ", &save), &rec.blob, &rec.blob_len);
-    rec.count = strtoul(strtok_r(NULL, " \n", &save), NULL, 10);
+    next_word(&save);  /* the record number: the line's position says it */
+    rec.kind = *next_word(&save);
+    rec.unwrapper = strtol(next_word(&save), NULL, 10);
+    rec.mech = strtoul(next_word(&save), NULL, 16);
+    from_hex(next_word(&save), &rec.param, &rec.param_len);
+    from_hex(next_word(&save), &rec.blob, &rec.blob_len);
+    rec.count = strtoul(next_word(&save), NULL, 10);
+    if (rec.count > 1024) {
+      rec.count = 0;  /* a torn line: a record that matches nothing */
+    }
     rec.templ = calloc(rec.count + 1, sizeof(CK_ATTRIBUTE));
     for (CK_ULONG i = 0; i < rec.count; i++) {
       char *attr = strtok_r(NULL, " \n", &save);
@@ -1517,6 +1530,8 @@ static CK_RV si_UnwrapKey(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mech, CK_OB
   CK_RV rv = route_key(s, uk, CKR_UNWRAPPING_KEY_HANDLE_INVALID, &h, &ux, &bs);
   if (rv != CKR_OK) return rv;
   object_t u;
+  /* Journal lines are written under sync_lock, in record order: a record's number is its line's. */
+  pthread_mutex_lock(&sync_lock);
   object_copy(uk, &u);
   if (u.record < 0 && u.token) {
     /* A key made outside the stand-in (a provisioned wrapping key): journal it as a key to be found,
@@ -1541,6 +1556,7 @@ static CK_RV si_UnwrapKey(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mech, CK_OB
     journal_record(r);
     u.record = r;
   }
+  pthread_mutex_unlock(&sync_lock);
   record_t rec;
   memset(&rec, 0, sizeof rec);
   rec.kind = 'U';
