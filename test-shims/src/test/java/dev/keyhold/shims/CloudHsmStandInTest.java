@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.keyhold.cluster.TrustedWrappingKey;
 import dev.keyhold.pkcs11.Aead;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.AesKeyTemplate;
@@ -128,6 +129,35 @@ class CloudHsmStandInTest {
       token.generateRandom(8);  // any call: the stand-in looks at its HSMs first
       assertThat(token.findAesKey(key.label())).isEmpty();
       assertThat(onBacking(3, key)).as("synced on its return").isFalse();
+    }
+  }
+
+  @Test
+  void aTokenKeyUnwrappedThroughTheSlotIsOnEveryHsmAndAReturningHsmGetsItToo() {
+    HsmOutages outages = HsmOutages.create(work.resolve("outages"), SoftHsmClusterExtension.modulePath());
+    CloudHsmStandIn standIn = standIn(work.resolve("standin"), outages.module()).build();
+    String hsm3 = cluster.tokenLabels().get(2);
+    try (Pkcs11Module module = Pkcs11Module.load(standIn.module());
+        Token token = cloudHsmLogin(module, PASSWORD)) {
+      // The provisioned trusted wrapping key is on every backing token already: the cluster's own.
+      AesKey original = token.generateAesKey(AesKeyTemplate.builder(newKey()).replicable().build());
+      byte[] wrapped = token.wrapKey(TrustedWrappingKey.NAME, original);
+
+      outages.takeDown(hsm3);
+      AesKey copy = token.unwrapAesKey(TrustedWrappingKey.NAME, wrapped,
+          AesKeyTemplate.builder(newKey()).replicable().build());
+      assertThat(onBacking(1, copy)).isTrue();
+      assertThat(onBacking(2, copy)).isTrue();
+      assertThat(onBacking(3, copy)).as("down when it was unwrapped").isFalse();
+
+      outages.bringBack(hsm3);
+      byte[] ciphertext = token.aesGcm(original).encrypt(PLAINTEXT, null);
+      try (Token backing = cluster.login(3)) {
+        AesKey there = backing.findAesKey(copy.label()).orElseThrow(() -> new AssertionError("not synced to HSM 3"));
+        assertThat(backing.aesGcm(there).decrypt(ciphertext, null)).as("the original's value").isEqualTo(PLAINTEXT);
+      }
+    } finally {
+      outages.bringBack(hsm3);
     }
   }
 
