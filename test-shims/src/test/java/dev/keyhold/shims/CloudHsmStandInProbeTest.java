@@ -2,7 +2,14 @@ package dev.keyhold.shims;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.keyhold.pkcs11.BadCredentialsException;
+import dev.keyhold.pkcs11.Pin;
+import dev.keyhold.pkcs11.Pkcs11Module;
+import dev.keyhold.pkcs11.SessionPoolConfig;
+import dev.keyhold.pkcs11.Token;
+import dev.keyhold.pkcs11.TokenProfile;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -41,6 +48,7 @@ class CloudHsmStandInProbeTest {
   private static final String MECHANISM_INVALID = "0x70";
   private static final String MECHANISM_PARAM_INVALID = "0x71";
   private static final String USER_TYPE_INVALID = "0x103";
+  private static final String PIN_LOCKED = "0xa4";
   private static final String CALLERS_IV = "aa".repeat(12);
 
   @TempDir static Path programs;
@@ -104,6 +112,23 @@ class CloudHsmStandInProbeTest {
       assertThat(out).as(function).containsEntry(function, GENERAL_ERROR);
     }
     assertThat(out).containsEntry("C_Login_USER", OK);
+  }
+
+  @Test
+  void aUserLockedOutInThisProcessIsLockedOutInAnother() throws Exception {
+    CloudHsmStandIn standIn = standIn().build();
+    char[] wrong = "wrong".toCharArray();
+    try (Pkcs11Module module = Pkcs11Module.load(standIn.module())) {
+      for (int attempt = 1; attempt <= 5; attempt++) {
+        assertThatThrownBy(() -> Token.login(module, "standin-probe", TokenProfile.AWS_CLOUDHSM,
+            TokenProfile.AWS_CLOUDHSM.loginPin(USER, Pin.of(wrong)), SessionPoolConfig.defaults()))
+            .isInstanceOf(BadCredentialsException.class);
+      }
+    }
+
+    Map<String, String> out = run(standIn);
+
+    assertThat(out).as("the right password, in a new process").containsEntry("C_Login_USER", PIN_LOCKED);
   }
 
   private CloudHsmStandIn.Builder standIn() {
