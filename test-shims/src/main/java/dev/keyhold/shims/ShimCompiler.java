@@ -19,7 +19,8 @@ import java.util.regex.Pattern;
 /**
  * Builds the PKCS#11 shims whose C sources ship in this package ({@code lockout-shim.c},
  * {@code outage-shim.c}): small PKCS#11 libraries that forward to a real one, fixed at compile time,
- * and inject one fault that the real token cannot be made to show. They are compiled where they run,
+ * and inject one fault that the real token cannot be made to show; and {@code cloudhsm-standin.c}
+ * ({@link CloudHsmStandIn}), which stands for a whole cluster over several tokens of a real one. They are compiled where they run,
  * with gcc against SoftHSM2's {@code pkcs11.h}, because the real library's path is compiled in.
  * {@link #compileProgram} builds PKCS#11 client programs the same way, from other packages' sources.
  *

@@ -3,8 +3,8 @@
  * cluster, backed by N SoftHSM2 tokens that stand for its HSMs, reached through REAL_MODULE (SoftHSM2
  * itself, or outage-shim.c in front of it so that chosen HSMs can be taken down or made to hang). No
  * AWS CloudHSM can be reached from here, so without this nothing could show how Keyhold's
- * AWS_CLOUDHSM profile behaves against a library with CloudHSM's quirks
- * (docs/../aws-kms-cloudhsm-spec.md section 7). It is not a model of the HSM firmware: every key
+ * AWS_CLOUDHSM profile behaves against a library with CloudHSM's documented quirks (the KMS/CloudHSM
+ * spec's section 7; docs/cloudhsm-standin.md). It is not a model of the HSM firmware: every key
  * operation is SoftHSM2's; the stand-in adds the cluster around it and the library's quirks.
  *
  * What it does, and why:
@@ -42,6 +42,8 @@
  *   IV) fail with CKR_MECHANISM_PARAM_INVALID instead (UNCONFIRMED which CloudHSM does).
  * - A failed GCM tag (SoftHSM2 2.6.1 says CKR_GENERAL_ERROR) becomes bad_tag_rv.
  * - Functions CloudHSM lacks return missing_function_rv (CKR_FUNCTION_NOT_SUPPORTED by default).
+ * - Keys made outside the stand-in (a provisioned wrapping key) are used where found, never copied: a
+ *   returning HSM keeps or lacks them as it was.
  * - Not modelled: users other than crypto users, key sharing and ownership, trusted-key rules beyond
  *   SoftHSM2's own, token key pairs and token keys from C_DeriveKey (refused:
  *   CKR_TEMPLATE_INCONSISTENT), GCM key wrapping, several clusters in one library (build one stand-in
@@ -60,14 +62,16 @@
  *   users          one line per crypto user: "<name> <salt hex> <sha256(salt || password) hex> <failures>";
  *                  read at each C_Login, rewritten (temporary file + rename) when the count changes.
  *                  A "cloudhsm-cli" stand-in changes a password by writing a new salt and hash and a
- *                  count of 0 (which also unlocks the user), as CloudHSMStandIn.setPassword does.
- *   keys           append-only journal of the cluster's token keys (recipes, values in clear).
+ *                  count of 0 (which also unlocks the user), as CloudHsmStandIn.setPassword does.
+ *   keys           append-only journal of the cluster's token keys (recipes, values in clear);
+ *                  owner-only, as users.
  *   standin.log    what the stand-in did that a test may look for; never a PIN or a key value.
  *
  * Build: gcc -shared -fPIC -O2 -I/usr/include/softhsm -DREAL_MODULE=\"/path/to/backing.so\"
  *        -DSTATE_DIR=\"/abs/dir\" -Wl,-z,nodelete -o cloudhsm-standin.so cloudhsm-standin.c
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +226,8 @@ static void to_hex(const CK_BYTE *bytes, CK_ULONG len, char *out) {
 static CK_BBOOL from_hex(const char *hex, CK_BYTE **out, CK_ULONG *len) {
   size_t n = strcmp(hex, "-") == 0 ? 0 : strlen(hex);
   if (n % 2 != 0) {
+    *out = NULL;
+    *len = 0;
     return CK_FALSE;
   }
   *len = n / 2;
@@ -230,6 +236,8 @@ static CK_BBOOL from_hex(const char *hex, CK_BYTE **out, CK_ULONG *len) {
     unsigned byte;
     if (sscanf(hex + 2 * i, "%2x", &byte) != 1) {
       free(*out);
+      *out = NULL;
+      *len = 0;
       return CK_FALSE;
     }
     (*out)[i] = (CK_BYTE) byte;
@@ -548,8 +556,14 @@ static CK_OBJECT_HANDLE handle_for(int h, CK_SESSION_HANDLE bs, CK_OBJECT_HANDLE
 
 /* ---------- the key journal (STATE_DIR/keys) ---------- */
 
+/* Opens a state file owner-only (it may hold key values or password hashes), as fopen's mode. */
+static FILE *open_private(const char *path, int flags, const char *mode) {
+  int fd = open(path, flags | O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  return fd < 0 ? NULL : fdopen(fd, mode);
+}
+
 static void append_journal(const char *line) {
-  FILE *file = fopen(STATE_DIR "/keys", "a");
+  FILE *file = open_private(STATE_DIR "/keys", O_APPEND, "a");
   if (file == NULL) {
     log_line("cannot write %s/keys: %s", STATE_DIR, strerror(errno));
     return;
@@ -613,6 +627,12 @@ static long add_record(record_t rec) {
   return o;
 }
 
+/* The next word of a journal line; "-" past its end, so that a torn last line reads as empty. */
+static char *next_word(char **save) {
+  char *word = strtok_r(NULL, " \n", save);
+  return word == NULL ? "-" : word;
+}
+
 /* Loads STATE_DIR/keys: every live record gets an entry, mapped to HSMs at their first sync. */
 static void load_journal(void) {
   FILE *file = fopen(STATE_DIR "/keys", "r");
@@ -624,7 +644,7 @@ static void load_journal(void) {
   while (getline(&line, &capacity, file) > 0) {
     char *save, *word = strtok_r(line, " \n", &save);
     if (word != NULL && strcmp(word, "del") == 0) {
-      long r = strtol(strtok_r(NULL, " \n", &save), NULL, 10);
+      long r = strtol(next_word(&save), NULL, 10);
       if (r >= 0 && r < record_count) {
         records[r].deleted = CK_TRUE;
         for (long i = 0; i < object_count; i++) {
@@ -640,13 +660,16 @@ static void load_journal(void) {
     }
     record_t rec;
     memset(&rec, 0, sizeof rec);
-    strtok_r(NULL, " ", &save);  /* the record number: the line's position says it */
-    rec.kind = *strtok_r(NULL, " ", &save);
-    rec.unwrapper = strtol(strtok_r(NULL, " ", &save), NULL, 10);
-    rec.mech = strtoul(strtok_r(NULL, " ", &save), NULL, 16);
-    from_hex(strtok_r(NULL, " ", &save), &rec.param, &rec.param_len);
-    from_hex(strtok_r(NULL, " ", &save), &rec.blob, &rec.blob_len);
-    rec.count = strtoul(strtok_r(NULL, " \n", &save), NULL, 10);
+    next_word(&save);  /* the record number: the line's position says it */
+    rec.kind = *next_word(&save);
+    rec.unwrapper = strtol(next_word(&save), NULL, 10);
+    rec.mech = strtoul(next_word(&save), NULL, 16);
+    from_hex(next_word(&save), &rec.param, &rec.param_len);
+    from_hex(next_word(&save), &rec.blob, &rec.blob_len);
+    rec.count = strtoul(next_word(&save), NULL, 10);
+    if (rec.count > 1024) {
+      rec.count = 0;  /* a torn line: a record that matches nothing */
+    }
     rec.templ = calloc(rec.count + 1, sizeof(CK_ATTRIBUTE));
     for (CK_ULONG i = 0; i < rec.count; i++) {
       char *attr = strtok_r(NULL, " \n", &save);
@@ -1123,7 +1146,7 @@ static int read_users(user_t *users, int max) {
 
 /* Rewrites STATE_DIR/users whole (temporary file, then rename), so no reader sees half of it. */
 static void write_users(const user_t *users, int n) {
-  FILE *file = fopen(STATE_DIR "/users.tmp", "w");
+  FILE *file = open_private(STATE_DIR "/users.tmp", O_TRUNC, "w");
   if (file == NULL) {
     log_line("cannot write %s/users.tmp: %s", STATE_DIR, strerror(errno));
     return;
@@ -1507,6 +1530,8 @@ static CK_RV si_UnwrapKey(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mech, CK_OB
   CK_RV rv = route_key(s, uk, CKR_UNWRAPPING_KEY_HANDLE_INVALID, &h, &ux, &bs);
   if (rv != CKR_OK) return rv;
   object_t u;
+  /* Journal lines are written under sync_lock, in record order: a record's number is its line's. */
+  pthread_mutex_lock(&sync_lock);
   object_copy(uk, &u);
   if (u.record < 0 && u.token) {
     /* A key made outside the stand-in (a provisioned wrapping key): journal it as a key to be found,
@@ -1531,6 +1556,7 @@ static CK_RV si_UnwrapKey(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mech, CK_OB
     journal_record(r);
     u.record = r;
   }
+  pthread_mutex_unlock(&sync_lock);
   record_t rec;
   memset(&rec, 0, sizeof rec);
   rec.kind = 'U';

@@ -2,7 +2,14 @@ package dev.keyhold.shims;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.keyhold.pkcs11.BadCredentialsException;
+import dev.keyhold.pkcs11.Pin;
+import dev.keyhold.pkcs11.Pkcs11Module;
+import dev.keyhold.pkcs11.SessionPoolConfig;
+import dev.keyhold.pkcs11.Token;
+import dev.keyhold.pkcs11.TokenProfile;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -19,8 +26,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * What the adapter never calls, at the PKCS#11 level: {@code standin-probe.c} (compiled here) calls
  * every function CloudHSM lacks, opens a read-only session, logs in as an officer, and drives both GCM
- * mechanisms with and without a caller's IV, in a process of its own; each variant of the stand-in's
- * settings gets a run. The adapter-level behaviour is {@link CloudHsmStandInTest}'s.
+ * mechanisms with and without a caller's IV, and counts the backing tokens that hold a session key and
+ * a token key made through it, in a process of its own; each variant of the stand-in's settings gets a
+ * run. The adapter-level behaviour is {@link CloudHsmStandInTest}'s.
  */
 class CloudHsmStandInProbeTest {
   @RegisterExtension static final SoftHsmClusterExtension cluster = SoftHsmClusterExtension.withHsms(2);
@@ -40,6 +48,7 @@ class CloudHsmStandInProbeTest {
   private static final String MECHANISM_INVALID = "0x70";
   private static final String MECHANISM_PARAM_INVALID = "0x71";
   private static final String USER_TYPE_INVALID = "0x103";
+  private static final String PIN_LOCKED = "0xa4";
   private static final String CALLERS_IV = "aa".repeat(12);
 
   @TempDir static Path programs;
@@ -67,6 +76,10 @@ class CloudHsmStandInProbeTest {
       assertThat(out).as(function).containsEntry(function, FUNCTION_NOT_SUPPORTED);
     }
     assertThat(out).containsEntry("C_GenerateKey_session", OK);
+    assertThat(out).as("a session key lives on one HSM").containsEntry("session_key_on_hsms", "1");
+    assertThat(out).containsEntry("C_GenerateKey_token", OK);
+    assertThat(out).as("a token key on every HSM").containsEntry("token_key_on_hsms", "2");
+    assertThat(out).containsEntry("C_DestroyObject_token", OK).containsEntry("token_key_on_hsms_after_destroy", "0");
     assertThat(out).as("pIv must be NULL").containsEntry("vendor_gcm_init_with_iv", MECHANISM_PARAM_INVALID);
     assertThat(out).containsEntry("vendor_gcm_init", OK);
     assertThat(out).as("single-part only").containsEntry("vendor_gcm_update", MECHANISM_INVALID);
@@ -101,6 +114,23 @@ class CloudHsmStandInProbeTest {
     assertThat(out).containsEntry("C_Login_USER", OK);
   }
 
+  @Test
+  void aUserLockedOutInThisProcessIsLockedOutInAnother() throws Exception {
+    CloudHsmStandIn standIn = standIn().build();
+    char[] wrong = "wrong".toCharArray();
+    try (Pkcs11Module module = Pkcs11Module.load(standIn.module())) {
+      for (int attempt = 1; attempt <= 5; attempt++) {
+        assertThatThrownBy(() -> Token.login(module, "standin-probe", TokenProfile.AWS_CLOUDHSM,
+            TokenProfile.AWS_CLOUDHSM.loginPin(USER, Pin.of(wrong)), SessionPoolConfig.defaults()))
+            .isInstanceOf(BadCredentialsException.class);
+      }
+    }
+
+    Map<String, String> out = run(standIn);
+
+    assertThat(out).as("the right password, in a new process").containsEntry("C_Login_USER", PIN_LOCKED);
+  }
+
   private CloudHsmStandIn.Builder standIn() {
     CloudHsmStandIn.Builder builder = CloudHsmStandIn.builder(work, SoftHsmClusterExtension.modulePath())
         .slotLabel("standin-probe")
@@ -112,7 +142,8 @@ class CloudHsmStandInProbeTest {
 
   /** Runs the probe on the stand-in (SoftHSM2 finds its tokens through the inherited SOFTHSM2_CONF). */
   private static Map<String, String> run(CloudHsmStandIn standIn) throws IOException, InterruptedException {
-    Process process = new ProcessBuilder(probe.toString(), standIn.module().toString(), "standin-probe")
+    Process process = new ProcessBuilder(probe.toString(), standIn.module().toString(), "standin-probe",
+        SoftHsmClusterExtension.modulePath().toString())
         .redirectError(ProcessBuilder.Redirect.INHERIT)
         .start();
     try (OutputStream stdin = process.getOutputStream()) {

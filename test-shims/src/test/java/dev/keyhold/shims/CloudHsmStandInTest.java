@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.keyhold.cluster.TrustedWrappingKey;
 import dev.keyhold.pkcs11.Aead;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.AesKeyTemplate;
@@ -18,8 +19,15 @@ import dev.keyhold.pkcs11.TokenFailureException;
 import dev.keyhold.pkcs11.TokenProfile;
 import dev.keyhold.pkcs11.UnsupportedByTokenException;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -30,7 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
  * adapter: what Keyhold's AWS_CLOUDHSM profile meets. Each test builds a stand-in of its own (a state
  * directory, a slot label) over the class's tokens, with the settings it shows. What the adapter cannot
  * call (every missing function, read-only sessions) is shown by {@code standin-probe.c} in
- * {@link CloudHsmStandInProbeTest}.
+ * {@link CloudHsmStandInProbeTest}; the adapter's JNI path against the stand-in, by pkcs11-adapter-tests'
+ * {@code CloudHsmStandInCallPathTest}.
  */
 class CloudHsmStandInTest {
   @RegisterExtension static final SoftHsmClusterExtension cluster = SoftHsmClusterExtension.withHsms(3);
@@ -124,6 +133,35 @@ class CloudHsmStandInTest {
   }
 
   @Test
+  void aTokenKeyUnwrappedThroughTheSlotIsOnEveryHsmAndAReturningHsmGetsItToo() {
+    HsmOutages outages = HsmOutages.create(work.resolve("outages"), SoftHsmClusterExtension.modulePath());
+    CloudHsmStandIn standIn = standIn(work.resolve("standin"), outages.module()).build();
+    String hsm3 = cluster.tokenLabels().get(2);
+    try (Pkcs11Module module = Pkcs11Module.load(standIn.module());
+        Token token = cloudHsmLogin(module, PASSWORD)) {
+      // The provisioned trusted wrapping key is on every backing token already: the cluster's own.
+      AesKey original = token.generateAesKey(AesKeyTemplate.builder(newKey()).replicable().build());
+      byte[] wrapped = token.wrapKey(TrustedWrappingKey.NAME, original);
+
+      outages.takeDown(hsm3);
+      AesKey copy = token.unwrapAesKey(TrustedWrappingKey.NAME, wrapped,
+          AesKeyTemplate.builder(newKey()).replicable().build());
+      assertThat(onBacking(1, copy)).isTrue();
+      assertThat(onBacking(2, copy)).isTrue();
+      assertThat(onBacking(3, copy)).as("down when it was unwrapped").isFalse();
+
+      outages.bringBack(hsm3);
+      byte[] ciphertext = token.aesGcm(original).encrypt(PLAINTEXT, null);
+      try (Token backing = cluster.login(3)) {
+        AesKey there = backing.findAesKey(copy.label()).orElseThrow(() -> new AssertionError("not synced to HSM 3"));
+        assertThat(backing.aesGcm(there).decrypt(ciphertext, null)).as("the original's value").isEqualTo(PLAINTEXT);
+      }
+    } finally {
+      outages.bringBack(hsm3);
+    }
+  }
+
+  @Test
   void aNewTokenKeyOnOneHsmIsUsableWhenTheQuorumCheckIsOff() {
     HsmOutages outages = HsmOutages.create(work.resolve("outages"), SoftHsmClusterExtension.modulePath());
     CloudHsmStandIn standIn =
@@ -140,6 +178,57 @@ class CloudHsmStandInTest {
     } finally {
       outages.bringBack(cluster.tokenLabels().get(1));
       outages.bringBack(cluster.tokenLabels().get(2));
+    }
+  }
+
+  @Test
+  void tokenKeysOutliveFinalizeAndAreFoundAgainByLabel() throws Exception {
+    CloudHsmStandIn standIn = standIn(work, SoftHsmClusterExtension.modulePath()).build();
+    AesKey key = newKey();
+    byte[] ciphertext;
+    try (Pkcs11Module module = Pkcs11Module.load(standIn.module());
+        Token token = cloudHsmLogin(module, PASSWORD)) {
+      ciphertext = token.aesGcm(token.generateAesKey(AesKeyTemplate.builder(key).build())).encrypt(PLAINTEXT, null);
+    }
+    // The journal holds key values, the users file password hashes: the owner's alone.
+    for (String file : new String[] {"keys", "users", "standin.conf"}) {
+      assertThat(Files.getPosixFilePermissions(standIn.stateDirectory().resolve(file)))
+          .as(file).isEqualTo(PosixFilePermissions.fromString("rw-------"));
+    }
+    // C_Finalize dropped every handle; the stand-in matches the HSMs' objects to its journal again.
+    try (Pkcs11Module module = Pkcs11Module.load(standIn.module());
+        Token token = cloudHsmLogin(module, PASSWORD)) {
+      AesKey found = token.findAesKey(key.label()).orElseThrow();
+      assertThat(token.aesGcm(found).decrypt(ciphertext, null)).isEqualTo(PLAINTEXT);
+      assertThat(token.listAesKeys()).as("one cluster key, not one per HSM").containsOnlyOnce(found);
+    }
+  }
+
+  @Test
+  void aHangingHsmBlocksTokenKeyCreationUntilReleasedWhileKeysServeFromTheOthers() throws Exception {
+    HsmOutages outages = HsmOutages.create(work.resolve("outages"), SoftHsmClusterExtension.modulePath());
+    CloudHsmStandIn standIn = standIn(work.resolve("standin"), outages.module()).build();
+    String hsm3 = cluster.tokenLabels().get(2);
+    ExecutorService threads = Executors.newCachedThreadPool();
+    try (Pkcs11Module module = Pkcs11Module.load(standIn.module());
+        Token token = cloudHsmLogin(module, PASSWORD)) {
+      Aead aead = token.aesGcm(token.generateAesKey(AesKeyTemplate.builder(newKey()).build()));
+      Future<AesKey> creating;
+      outages.hang(hsm3);
+      try {
+        creating = threads.submit(() -> token.generateAesKey(AesKeyTemplate.builder(newKey()).build()));
+        assertThatThrownBy(() -> creating.get(300, TimeUnit.MILLISECONDS)).isInstanceOf(TimeoutException.class);
+        // Routed to HSM 1: the hang of HSM 3 does not reach it.
+        assertThat(threads.submit(() -> aead.decrypt(aead.encrypt(PLAINTEXT, null), null)).get(30, TimeUnit.SECONDS))
+            .isEqualTo(PLAINTEXT);
+        assertThat(creating).isNotDone();
+      } finally {
+        outages.release(hsm3);
+      }
+      AesKey created = creating.get(30, TimeUnit.SECONDS);
+      assertThat(onBacking(3, created)).isTrue();
+    } finally {
+      threads.shutdownNow();
     }
   }
 

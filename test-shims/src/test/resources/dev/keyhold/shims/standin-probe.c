@@ -4,15 +4,51 @@
  * lacks, a read-only session, an officer login, the GCM IV rules at the PKCS#11 level, multi-part
  * CKM_CLOUDHSM_AES_GCM, and the mechanism list.
  *
- * Usage: standin-probe <module.so> <slot label>, with "user:password" on standard input.
+ * It also counts, through the backing library itself (loaded once per process, so the stand-in's
+ * HSM logins hold for it too), on how many backing tokens a session key and a token key made through
+ * the stand-in are.
+ *
+ * Usage: standin-probe <module.so> <slot label> <backing library.so>, with "user:password" on
+ * standard input.
  */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <pkcs11.h>
 
 #define CKM_CLOUDHSM_AES_GCM (CKM_VENDOR_DEFINED | CKM_AES_GCM)
+
+/* On how many tokens of the backing library an object labelled `label` is. */
+static int tokens_holding(const char *backing, const char *label) {
+  void *library = dlopen(backing, RTLD_NOW);
+  CK_C_GetFunctionList get = library == NULL ? NULL : (CK_C_GetFunctionList) dlsym(library, "C_GetFunctionList");
+  CK_FUNCTION_LIST_PTR f;
+  if (get == NULL || get(&f) != CKR_OK) {
+    return -1;
+  }
+  CK_SLOT_ID slots[64];
+  CK_ULONG count = 64;
+  f->C_GetSlotList(CK_TRUE, slots, &count);
+  int holding = 0;
+  for (CK_ULONG i = 0; i < count; i++) {
+    CK_SESSION_HANDLE s;
+    if (f->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s) != CKR_OK) {
+      continue;
+    }
+    CK_ATTRIBUTE templ = {CKA_LABEL, (void *) label, strlen(label)};
+    CK_OBJECT_HANDLE found;
+    CK_ULONG n = 0;
+    if (f->C_FindObjectsInit(s, &templ, 1) == CKR_OK) {
+      f->C_FindObjects(s, &found, 1, &n);
+      f->C_FindObjectsFinal(s);
+    }
+    holding += n > 0;
+    f->C_CloseSession(s);
+  }
+  return holding;
+}
 
 static void out(const char *name, CK_RV rv) {
   printf("%s=0x%lx\n", name, rv);
@@ -27,8 +63,8 @@ static void out_bytes(const char *name, const CK_BYTE *bytes, size_t len) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: %s module.so label < pin\n", argv[0]);
+  if (argc != 4) {
+    fprintf(stderr, "usage: %s module.so label backing.so < pin\n", argv[0]);
     return 2;
   }
   char pin[256];
@@ -103,13 +139,30 @@ int main(int argc, char **argv) {
   /* A session AES key for the GCM rules. */
   CK_ULONG key_len = 32;
   CK_BBOOL no = CK_FALSE;
+  char session_label[] = "probe-session-key";
   CK_ATTRIBUTE key_template[] = {
     {CKA_TOKEN, &no, sizeof no}, {CKA_VALUE_LEN, &key_len, sizeof key_len},
     {CKA_ENCRYPT, &yes, sizeof yes}, {CKA_DECRYPT, &yes, sizeof yes},
+    {CKA_LABEL, session_label, strlen(session_label)},
   };
   CK_MECHANISM keygen = {CKM_AES_KEY_GEN, NULL, 0};
   CK_OBJECT_HANDLE key;
-  out("C_GenerateKey_session", f->C_GenerateKey(s, &keygen, key_template, 4, &key));
+  out("C_GenerateKey_session", f->C_GenerateKey(s, &keygen, key_template, 5, &key));
+  printf("session_key_on_hsms=%d\n", tokens_holding(argv[3], session_label));
+
+  /* A token key, labelled per run: on every HSM. */
+  char token_label[64];
+  snprintf(token_label, sizeof token_label, "probe-token-key-%ld", (long) getpid());
+  CK_ATTRIBUTE token_template[] = {
+    {CKA_TOKEN, &yes, sizeof yes}, {CKA_VALUE_LEN, &key_len, sizeof key_len},
+    {CKA_ENCRYPT, &yes, sizeof yes}, {CKA_DECRYPT, &yes, sizeof yes},
+    {CKA_LABEL, token_label, strlen(token_label)},
+  };
+  CK_OBJECT_HANDLE token_key;
+  out("C_GenerateKey_token", f->C_GenerateKey(s, &keygen, token_template, 5, &token_key));
+  printf("token_key_on_hsms=%d\n", tokens_holding(argv[3], token_label));
+  out("C_DestroyObject_token", f->C_DestroyObject(s, token_key));
+  printf("token_key_on_hsms_after_destroy=%d\n", tokens_holding(argv[3], token_label));
 
   CK_BYTE plain[16] = "sixteen bytes!!", cipher[64], back[64];
   CK_ULONG cipher_len, back_len;
