@@ -12,6 +12,7 @@ import dev.keyhold.bench.EmbeddedKeyhold;
 import dev.keyhold.bench.KeyholdProcess;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.Token;
+import dev.keyhold.shims.CloudHsmStandIn;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.io.IOException;
 import java.net.URI;
@@ -46,7 +47,7 @@ import software.amazon.awssdk.services.kms.KmsClient;
  */
 class KeyholdBenchTest {
   @RegisterExtension
-  static final SoftHsmClusterExtension cluster = SoftHsmClusterExtension.withHsms(1);
+  static final SoftHsmClusterExtension cluster = SoftHsmClusterExtension.withHsms(2);
 
   private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
   private static final String RAW_C_PROGRAM = "/raw-pkcs11 ";
@@ -170,6 +171,35 @@ class KeyholdBenchTest {
       assertThat(token.listAesKeys()).extracting(AesKey::label)
           .noneMatch(name -> name.startsWith(AdapterRoute.KEY_LABEL_PREFIX));
     }
+  }
+
+  @Test
+  void theCloudHsmProfileRunsOnTheCloudHsmStandInWhereSunPkcs11CannotDecryptWhatItEncrypts() throws Exception {
+    char[] password = "stand-in-Password-1".toCharArray();
+    CloudHsmStandIn standIn = cluster.kmsuserPin().withChars(hsmPin -> CloudHsmStandIn.builder(work.resolve("standin"),
+        SoftHsmClusterExtension.modulePath()).slotLabel("bench-cluster").hsms(cluster.tokenLabels()).hsmPin(hsmPin)
+        .user("kmsuser", password).build());
+    Path out = work.resolve("standin-out");
+
+    Run run = bench(Map.of("BENCH_PIN", new String(password)), List.of("--module", standIn.module().toString(),
+        "--token", "bench-cluster", "--profile", "aws_cloudhsm", "--user", "kmsuser", "--pin-env", "BENCH_PIN",
+        "--payloads", "32", "--threads", "1,2", "--dry-pass", "0", "--warmup", "0.1", "--duration", "0.3",
+        "--out", out.toString()));
+
+    assertThat(run.exitCode()).as(run.output()).isZero();
+    List<Map<String, String>> rows = csv(out);
+    assertThat(rows).extracting(row -> row.get("route")).contains("raw-c", "adapter", "sunpkcs11");
+    // SunPKCS11 passes CKM_AES_GCM an IV of its own, which the library replaces with one it draws and
+    // writes back into pIv, where SunPKCS11 never looks: it encrypts, but under an IV it does not know,
+    // so it cannot decrypt what it encrypted. Everything else runs as on SoftHSM2.
+    assertThat(rows).allSatisfy(row -> {
+      if (row.get("workload").equals("sunpkcs11-decrypt")) {
+        assertThat(row.get("error")).contains("AEADBadTagException").contains("CKR_ENCRYPTED_DATA_INVALID");
+      } else {
+        assertThat(row.get("error")).as(row.get("workload")).isEmpty();
+        assertThat(Double.parseDouble(row.get("opsPerSecond"))).as(row.get("workload")).isPositive();
+      }
+    });
   }
 
   @Test
