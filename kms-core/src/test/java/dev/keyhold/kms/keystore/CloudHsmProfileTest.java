@@ -9,20 +9,31 @@ import dev.keyhold.cluster.Hsm;
 import dev.keyhold.kms.key.CreateKeyRequest;
 import dev.keyhold.kms.key.DecryptRequest;
 import dev.keyhold.kms.key.EncryptRequest;
+import dev.keyhold.kms.key.GenerateDataKeyRequest;
+import dev.keyhold.kms.key.GenerateDataKeyResponse;
 import dev.keyhold.kms.key.KeyMetadata;
 import dev.keyhold.kms.key.KmsCrypto;
 import dev.keyhold.kms.key.KmsKeys;
+import dev.keyhold.kms.key.ReEncryptRequest;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.BadCredentialsException;
 import dev.keyhold.pkcs11.Pkcs11Module;
 import dev.keyhold.pkcs11.SessionPoolConfig;
 import dev.keyhold.pkcs11.Token;
 import dev.keyhold.pkcs11.TokenProfile;
+import dev.keyhold.shims.HsmOutages;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -31,7 +42,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A key store over an AWS CloudHSM-profile cluster: the CloudHSM stand-in over two SoftHSM2 tokens,
  * the CloudHSM CLI stand-in as its {@code cloudhsmCli}. Every connect rotates kmsuser's password through
- * the CLI; CreateKey leaves the copying to the cluster; the crypto runs with the HSM's own IV.
+ * the CLI; CreateKey leaves the copying to the cluster; the crypto runs with the HSM's own IV, and on
+ * through the loss of one of the cluster's HSMs.
  */
 class CloudHsmProfileTest {
   @RegisterExtension static final SoftHsmClusterExtension softhsm = SoftHsmClusterExtension.withHsms(1);
@@ -76,6 +88,56 @@ class CloudHsmProfileTest {
         .as("a ciphertext from before the second rotation").isEqualTo(PLAINTEXT);
     assertThat(standIn.standIn().failedLogins(KeyStoreConnections.KMSUSER)).isZero();
     assertThat(fixture.kmsuserPin().appearsIn(standIn.standIn().log())).as("a password in the stand-in's log").isFalse();
+  }
+
+  @Test
+  void losingABackingHsmMidLoadFailsNoCryptographicCall() throws Exception {
+    fixture = new KeyStoreFixture(softhsm, data);
+    HsmOutages outages = HsmOutages.create(data.resolve("outages"), SoftHsmClusterExtension.modulePath());
+    KeyStoreFixture.StandInCluster standIn = fixture.newCloudHsmCluster(3, outages.module());
+    fixture.open();
+    String store = fixture.connectedStore("cloudhsm-loss", standIn.cluster());
+    KmsKeys keys = fixture.kmsKeys(Clock.systemUTC());
+    KmsCrypto crypto = new KmsCrypto(keys, fixture.keyStores, fixture.connections);
+    String source = keys.createKey(CreateKeyRequest.inCustomKeyStore(store, "source")).keyId();
+    String destination = keys.createKey(CreateKeyRequest.inCustomKeyStore(store, "destination")).keyId();
+    Map<String, String> context = Map.of("purpose", "loss");
+    AtomicInteger calls = new AtomicInteger();
+    AtomicBoolean stop = new AtomicBoolean();
+
+    ExecutorService load = Executors.newFixedThreadPool(4);
+    List<Future<?>> workers = new ArrayList<>();
+    for (int t = 0; t < 4; t++) {
+      workers.add(load.submit(() -> {
+        while (!stop.get()) {
+          byte[] blob = crypto.encrypt(new EncryptRequest(source, PLAINTEXT, context, null)).ciphertextBlob();
+          byte[] moved = crypto.reEncrypt(new ReEncryptRequest(blob, context, null, destination, context))
+              .ciphertextBlob();
+          assertThat(crypto.decrypt(new DecryptRequest(moved, context, null, null)).plaintext()).isEqualTo(PLAINTEXT);
+          GenerateDataKeyResponse dataKey =
+              crypto.generateDataKey(new GenerateDataKeyRequest(destination, context, "AES_256", null));
+          assertThat(crypto.decrypt(new DecryptRequest(dataKey.ciphertextBlob(), context, null, null)).plaintext())
+              .isEqualTo(dataKey.plaintext().orElseThrow());
+          calls.addAndGet(5);
+        }
+        return null;
+      }));
+    }
+    Thread.sleep(1_000);
+    int beforeLoss = calls.get();
+    outages.takeDown(standIn.backingTokens().get(1));
+    Thread.sleep(2_000);
+    int duringLoss = calls.get() - beforeLoss;
+    outages.bringBack(standIn.backingTokens().get(1));
+    Thread.sleep(1_000);
+    stop.set(true);
+    for (Future<?> worker : workers) {
+      worker.get(30, TimeUnit.SECONDS); // rethrows the first failed call
+    }
+    load.shutdown();
+
+    assertThat(beforeLoss).isPositive();
+    assertThat(duringLoss).as("calls answered while a backing HSM was down").isPositive();
   }
 
   /** Whether the extension's kmsuser PIN, the store's first password, still logs in to the stand-in. */

@@ -123,11 +123,16 @@ public final class KeyStoreFixture implements AutoCloseable {
    * file in the data directory names it too, for service processes started on the directory.
    */
   public StandInCluster newCloudHsmCluster(int hsms) {
+    return newCloudHsmCluster(hsms, SoftHsmClusterExtension.modulePath());
+  }
+
+  /** As {@link #newCloudHsmCluster(int)}, the stand-in reaching its tokens through {@code backingModule} (an outage shim). */
+  public StandInCluster newCloudHsmCluster(int hsms, Path backingModule) {
     Cluster tokens = provision(ClusterId.random(random), hsms, Optional.empty());
     Path directory = dataDirectory.resolve("standin-" + tokens.clusterId());
     String slot = "standin/" + tokens.clusterId();
     CloudHsmStandIn standIn = kmsuserPin().withChars(pin -> CloudHsmStandIn.builder(directory,
-        SoftHsmClusterExtension.modulePath()).slotLabel(slot).hsms(tokens.hsms().stream().map(Hsm::tokenLabel).toList())
+        backingModule).slotLabel(slot).hsms(tokens.hsms().stream().map(Hsm::tokenLabel).toList())
         .hsmPin(pin).user(KeyStoreConnections.KMSUSER, pin).build());
     Path cli = CloudHsmCliStandIn.install(standIn, slot, directory);
     Cluster cluster = add(Cluster.of(tokens.clusterId(), tokens.hsms().stream()
