@@ -12,6 +12,8 @@ import java.net.URLEncoder;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.HexFormat;
@@ -98,10 +100,16 @@ final class RequestSigner {
     }
     Scratch scratch = SCRATCH.get();
     byte[] key = credential.secretAccessKey().withChars(secret -> {
-      byte[] initial = ("AWS4" + new String(secret)).getBytes(UTF_8);
+      // Encoded without a String of the secret, which nothing could wipe.
+      CharBuffer prefixed = CharBuffer.allocate(4 + secret.length).put("AWS4").put(secret).flip();
+      ByteBuffer encoded = UTF_8.encode(prefixed);
+      byte[] initial = new byte[encoded.remaining()];
+      encoded.get(initial);
       try {
         return scratch.hmac(initial, day);
       } finally {
+        Arrays.fill(prefixed.array(), '\0');
+        Arrays.fill(encoded.array(), (byte) 0);
         Arrays.fill(initial, (byte) 0);
       }
     });
