@@ -265,7 +265,7 @@ public final class KmsKeys {
     try {
       KeyReplication.copyNew(template, from.token(), to.token());
     } catch (Pkcs11Exception e) {
-      LOG.warn("CreateKey of {}: copying it to HSM {} failed ({}); trying once more", template.key().label(),
+      LOG.info("CreateKey of {}: copying it to HSM {} failed ({}); trying once more", template.key().label(),
           to.hsmId(), e.getMessage());
       KeyReplication.copy(template, from.token(), to.token());
     }
