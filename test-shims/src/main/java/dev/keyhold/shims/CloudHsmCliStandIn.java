@@ -22,6 +22,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.stream.Stream;
 
 /**
  * A stand-in for the CloudHSM CLI ({@code cloudhsm-cli}) against a {@link CloudHsmStandIn}, for the one
@@ -32,8 +33,10 @@ import java.util.List;
  * {@code error_code} is 0 on success.
  *
  * <p>The login goes through the stand-in library itself, so a wrong password counts towards its
- * lockout and a locked user is refused, as on a cluster. The new password then replaces the user's in
- * the stand-in's users file, the cluster's one copy.
+ * lockout and a locked user is refused, as on a cluster. A user that another process is logged in as
+ * keeps its password ("You cannot change the password of a user who is currently logged in to the
+ * cluster", as AWS documents the CLI). The new password then replaces the user's in the stand-in's
+ * users file, the cluster's one copy.
  *
  * <p>{@link #install} writes the executable: a shell script that runs this class's {@code main} on the
  * installing JVM's own Java and class path. Nothing secret is in the script or its command line.
@@ -98,6 +101,10 @@ public final class CloudHsmCliStandIn {
     try (Pkcs11Module library = Pkcs11Module.load(module);
         Token loggedIn = Token.login(library, slotLabel, TokenProfile.AWS_CLOUDHSM, Pin.of(pin.toCharArray()),
             SessionPoolConfig.of(1, Duration.ofSeconds(10)))) {
+      if (loggedInElsewhere(stateDir, user)) {
+        return Answer.error("You cannot change the password of a user who is currently logged in to the cluster: "
+            + user + " is logged in");
+      }
       CloudHsmStandIn.existing(module, stateDir).setPassword(user, password.toCharArray());
     } catch (PinLockedException e) {
       return Answer.error("User is locked out");
@@ -107,6 +114,32 @@ public final class CloudHsmCliStandIn {
       return Answer.error("Cannot reach the cluster: " + e.getMessage());
     }
     return new Answer(0, "{\"username\": \"" + user + "\", \"role\": \"" + CRYPTO_USER + "\"}");
+  }
+
+  /** Whether another live process is logged in as {@code user} (the stand-in records each login). */
+  private static boolean loggedInElsewhere(Path stateDir, String user) throws IOException {
+    Path logins = stateDir.resolve("logins");
+    if (!Files.isDirectory(logins)) {
+      return false;
+    }
+    String self = Long.toString(ProcessHandle.current().pid());
+    try (Stream<Path> files = Files.list(logins)) {
+      for (Path login : (Iterable<Path>) files::iterator) {
+        String pid = login.getFileName().toString();
+        if (!pid.equals(self) && Files.exists(Path.of("/proc", pid)) && readName(login).equals(user)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  private static String readName(Path login) {
+    try {
+      return Files.readString(login, UTF_8).strip();
+    } catch (IOException goneMeanwhile) {
+      return "";
+    }
   }
 
   private static String option(String[] command, String name) {

@@ -66,6 +66,8 @@
  *   keys           append-only journal of the cluster's token keys (recipes, values in clear);
  *                  owner-only, as users.
  *   standin.log    what the stand-in did that a test may look for; never a PIN or a key value.
+ *   logins/<pid>   the user that process is logged in as, while it is: the CLI stand-in refuses to
+ *                  change the password of a user logged in anywhere else, as the CloudHSM CLI does.
  *
  * Build: gcc -shared -fPIC -O2 -I/usr/include/softhsm -DREAL_MODULE=\"/path/to/backing.so\"
  *        -DSTATE_DIR=\"/abs/dir\" -Wl,-z,nodelete -o cloudhsm-standin.so cloudhsm-standin.c
@@ -77,6 +79,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "forwarding.h"
 
@@ -192,6 +195,33 @@ static void log_line(const char *format, ...) {
     fprintf(log, "%s\n", line);
     fclose(log);
   }
+}
+
+/* Where this process's login is recorded, STATE_DIR/logins/<pid> holding the user's name, so that the
+ * CLI stand-in can refuse to change the password of a user logged in anywhere, as the CloudHSM CLI
+ * does. A process that dies logged in leaves its file; the CLI ignores files of processes gone. */
+static void login_path(char *path, size_t size) {
+  snprintf(path, size, "%s/logins/%ld", STATE_DIR, (long) getpid());
+}
+
+static void record_login(const char *user) {
+  char dir[4096], path[4096];
+  snprintf(dir, sizeof dir, "%s/logins", STATE_DIR);
+  mkdir(dir, 0700);
+  login_path(path, sizeof path);
+  FILE *file = fopen(path, "w");
+  if (file != NULL) {
+    fprintf(file, "%s\n", user);
+    fclose(file);
+  }
+  logged_in = CK_TRUE;
+}
+
+static void record_logout(void) {
+  char path[4096];
+  login_path(path, sizeof path);
+  unlink(path);
+  logged_in = CK_FALSE;
 }
 
 static CK_ATTRIBUTE *find_attr(CK_ATTRIBUTE *templ, CK_ULONG count, CK_ATTRIBUTE_TYPE type) {
@@ -903,7 +933,7 @@ static CK_RV si_Initialize(CK_VOID_PTR args) {
     }
     load_journal();
     initialized = CK_TRUE;
-    logged_in = CK_FALSE;
+    record_logout();
   }
   pthread_mutex_unlock(&sync_lock);
   return rv;
@@ -935,7 +965,7 @@ static CK_RV si_Finalize(CK_VOID_PTR reserved) {
   objects = NULL;
   record_count = record_capacity = object_count = object_capacity = 0;
   initialized = CK_FALSE;
-  logged_in = CK_FALSE;
+  record_logout();
   memset(&config.hsm_pin, 0, sizeof config.hsm_pin);
   pthread_mutex_unlock(&sync_lock);
   return shim_finalize(reserved);
@@ -1095,7 +1125,7 @@ static CK_RV si_CloseSession(CK_SESSION_HANDLE handle) {
     any |= sessions[i].used;
   }
   if (!any) {
-    logged_in = CK_FALSE;
+    record_logout();
   }
   return CKR_OK;
 }
@@ -1108,7 +1138,7 @@ static CK_RV si_CloseAllSessions(CK_SLOT_ID slot) {
       close_session(&sessions[i], (CK_SESSION_HANDLE) i + 1);
     }
   }
-  logged_in = CK_FALSE;
+  record_logout();
   return CKR_OK;
 }
 
@@ -1256,7 +1286,7 @@ static CK_RV si_Login(CK_SESSION_HANDLE handle, CK_USER_TYPE type, CK_UTF8CHAR_P
   }
   pthread_mutex_unlock(&sync_lock);
   if (rv == CKR_OK) {
-    logged_in = CK_TRUE;
+    record_login(name);
   }
   return rv;
 }
@@ -1265,7 +1295,7 @@ static CK_RV si_Logout(CK_SESSION_HANDLE handle) {
   SESSION(s, handle);
   (void) s;
   LOGGED_IN();
-  logged_in = CK_FALSE;  /* the HSMs stay logged in: they are the stand-in's, not the caller's */
+  record_logout();  /* the HSMs stay logged in: they are the stand-in's, not the caller's */
   return CKR_OK;
 }
 

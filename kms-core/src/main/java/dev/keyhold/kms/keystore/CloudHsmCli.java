@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -148,6 +149,15 @@ final class CloudHsmCli {
 
     Refused(int errorCode, String message) {
       super("cloudhsm-cli refused the password change (error_code " + errorCode + "): " + message);
+    }
+
+    /**
+     * Whether the CLI refused because the user is logged in elsewhere ("You cannot change the password
+     * of a user who is currently logged in to the cluster", as AWS documents it): AWS KMS's
+     * USER_LOGGED_IN.
+     */
+    boolean saysUserLoggedIn() {
+      return getMessage().toLowerCase(Locale.ROOT).contains("logged in");
     }
   }
 

@@ -687,7 +687,8 @@ public final class KeyStoreConnections implements AutoCloseable {
             } catch (CloudHsmCli.Unanswered e) {
               throw new ConnectFailure(ConnectionErrorCode.NETWORK_ERRORS, e.getMessage());
             } catch (CloudHsmCli.Refused e) {
-              throw new ConnectFailure(ConnectionErrorCode.INTERNAL_ERROR, e.getMessage());
+              throw new ConnectFailure(e.saysUserLoggedIn() ? ConnectionErrorCode.USER_LOGGED_IN
+                  : ConnectionErrorCode.INTERNAL_ERROR, e.getMessage());
             }
           }));
     }

@@ -23,6 +23,8 @@ import dev.keyhold.pkcs11.Token;
 import dev.keyhold.pkcs11.TokenProfile;
 import dev.keyhold.shims.HsmOutages;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -138,6 +140,33 @@ class CloudHsmProfileTest {
 
     assertThat(beforeLoss).isPositive();
     assertThat(duringLoss).as("calls answered while a backing HSM was down").isPositive();
+  }
+
+  @Test
+  void aConnectWhileAnotherClientIsLoggedInAsKmsuserFailsUserLoggedInAndLeavesThePasswordAsItWas() throws Exception {
+    fixture = new KeyStoreFixture(softhsm, data);
+    Cluster cluster = fixture.newCloudHsmCluster(2).cluster();
+    fixture.open();
+    String store = fixture.keyStores.createCustomKeyStore(fixture.createRequest("logged-in", cluster));
+    Hsm hsm = cluster.hsms().get(0);
+    ProcessBuilder holder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+        CloudHsmLoginHolder.class.getName(), hsm.module().toString(), hsm.tokenLabel());
+    fixture.kmsuserPin().withChars(chars -> holder.environment().put("KMSUSER_PASSWORD", new String(chars)));
+    Process other = holder.redirectErrorStream(true).start();
+    try {
+      BufferedReader printed = new BufferedReader(new InputStreamReader(other.getInputStream(), UTF_8));
+      assertThat(printed.lines().filter(line -> line.equals("logged in")).findFirst()).as("the other client").isPresent();
+
+      assertThat(fixture.connectAndFail(store)).isEqualTo(ConnectionErrorCode.USER_LOGGED_IN);
+      fixture.keyStores.disconnectCustomKeyStore(store);
+    } finally {
+      other.getOutputStream().close();
+      other.waitFor(30, TimeUnit.SECONDS);
+    }
+    fixture.keyStores.connectCustomKeyStore(store);
+    assertThat(fixture.awaitSettled(store).connectionState()).as("once the other client logged out")
+        .isEqualTo(ConnectionState.CONNECTED);
   }
 
   /** Whether the extension's kmsuser PIN, the store's first password, still logs in to the stand-in. */
