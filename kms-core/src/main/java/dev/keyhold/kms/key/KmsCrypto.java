@@ -144,12 +144,14 @@ public final class KmsCrypto {
 
   /** ReEncrypt from {@code source}, the key the ciphertext names, to {@code destination}. */
   public ReEncryptResponse reEncrypt(ResolvedKey sourceKey, ResolvedKey destination, ReEncryptRequest request) {
-    DecryptResponse source = decrypt(sourceKey, new DecryptRequest(
-        request.ciphertextBlob(), request.sourceEncryptionContext(), request.sourceKeyId(), null));
+    checkAlgorithm(request.destinationEncryptionAlgorithm());
+    DecryptResponse source = decrypt(sourceKey, new DecryptRequest(request.ciphertextBlob(),
+        request.sourceEncryptionContext(), request.sourceKeyId(), request.sourceEncryptionAlgorithm()));
     byte[] plaintext = source.plaintext();
     try {
       byte[] blob = seal(destination, plaintext, request.destinationEncryptionContext());
-      return new ReEncryptResponse(blob, source.keyId(), destination.arn());
+      return new ReEncryptResponse(blob, source.keyId(), destination.arn(), source.encryptionAlgorithm(),
+          SYMMETRIC_DEFAULT);
     } finally {
       Arrays.fill(plaintext, (byte) 0);
     }
