@@ -39,6 +39,7 @@ final class KeyAccess {
   private final RequestQuotas quotas;
   private final Set<String> encryptionContextKeys = new TreeSet<>();
   private String keyArn;
+  private String sourceKeyArn;
   private boolean keyAllowed;
   private boolean destinationAllowed;
 
@@ -61,15 +62,18 @@ final class KeyAccess {
    *     if it names no key, {@code AccessDeniedException} if the key's policy does not allow it
    */
   ResolvedKey allowKey(String member, String name, Map<String, String> encryptionContext) {
-    ResolvedKey key = allow(operation.keyAction(), keys.resolve(Validation.required(name, member)), encryptionContext);
+    ResolvedKey key = keys.resolve(Validation.required(name, member));
+    noteFirstKey(key);
+    allow(operation.keyAction(), key, encryptionContext);
     keyAllowed = true;
     return key;
   }
 
   /** As {@link #allowKey}, for the second key and its action ({@link KmsOperation#destinationKeyAction()}). */
   ResolvedKey allowDestinationKey(String member, String name, Map<String, String> encryptionContext) {
-    ResolvedKey key = allow(operation.destinationKeyAction().orElseThrow(),
-        keys.resolve(Validation.required(name, member)), encryptionContext);
+    ResolvedKey key = keys.resolve(Validation.required(name, member));
+    keyArn = key.arn();
+    allow(operation.destinationKeyAction().orElseThrow(), key, encryptionContext);
     destinationAllowed = true;
     return key;
   }
@@ -91,9 +95,26 @@ final class KeyAccess {
    */
   ResolvedKey allowKeyOfCiphertext(Supplier<ResolvedKey> keyOfCiphertext, Map<String, String> encryptionContext) {
     noteContext(encryptionContext);
-    ResolvedKey key = allow(operation.keyAction(), keyOfCiphertext.get(), encryptionContext);
+    ResolvedKey key = keyOfCiphertext.get();
+    noteFirstKey(key);
+    allow(operation.keyAction(), key, encryptionContext);
     keyAllowed = true;
     return key;
+  }
+
+  /**
+   * For an operation that names a key it needs no permission on (ListAliases' KeyId): the key's id,
+   * resolved so that the audit log names it; null for null.
+   *
+   * @throws KmsException {@code NotFoundException} if {@code name} names no key
+   */
+  String namedKey(String name) {
+    if (name == null) {
+      return null;
+    }
+    ResolvedKey key = keys.resolve(name);
+    noteFirstKey(key);
+    return key.keyId();
   }
 
   /** For GenerateRandom: a request that names a custom key store draws from its HSMs, and from its quota. */
@@ -140,9 +161,21 @@ final class KeyAccess {
     keyArn = arn;
   }
 
-  /** The ARN of the first key allowed, or of the key created, for the audit log. */
+  /**
+   * For the audit log, the ARN of the key the request used or created: of an operation on two keys
+   * (ReEncrypt, UpdateAlias), the destination, as ReEncrypt's response names it in KeyId. Known before
+   * the decision, so that the log shows which key a denied request wanted.
+   */
   Optional<String> keyArn() {
     return Optional.ofNullable(keyArn);
+  }
+
+  /**
+   * For the audit log, the other key of an operation on two: the key of ReEncrypt's ciphertext (its
+   * response's SourceKeyId), the key UpdateAlias took the alias from. Empty for every other operation.
+   */
+  Optional<String> sourceKeyArn() {
+    return Optional.ofNullable(sourceKeyArn);
   }
 
   /** The keys (never the values) of every encryption context the request used. */
@@ -150,17 +183,22 @@ final class KeyAccess {
     return encryptionContextKeys;
   }
 
-  private ResolvedKey allow(String action, ResolvedKey key, Map<String, String> encryptionContext) {
-    noteContext(encryptionContext);
-    if (keyArn == null) {
-      keyArn = key.arn(); // before the decision: the audit log shows which key a denied request wanted
+  /** The key of {@link KmsOperation#keyAction()}: the source of an operation on two keys, else its one key. */
+  private void noteFirstKey(ResolvedKey key) {
+    if (operation.destinationKeyAction().isPresent()) {
+      sourceKeyArn = key.arn();
+    } else {
+      keyArn = key.arn();
     }
+  }
+
+  private void allow(String action, ResolvedKey key, Map<String, String> encryptionContext) {
+    noteContext(encryptionContext);
     authorizer.authorize(caller.principal(), action, key.arn(), key.policy(),
         encryptionContext == null ? Map.of() : encryptionContext);
     if (KmsOperation.CRYPTOGRAPHIC.contains(operation)) {
       quotas.admitKeyStore(key.keyStoreId());
     }
-    return key;
   }
 
   /** The ARN of {@code resource} ({@code key/<id>}, {@code *}) in this service's account and Region. */

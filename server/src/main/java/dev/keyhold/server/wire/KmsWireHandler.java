@@ -168,7 +168,7 @@ public final class KmsWireHandler implements HttpHandler, AutoCloseable {
     // Observers first: no request is answered unaudited, and a graceful shutdown, which waits for
     // answers, waits for the audit too.
     RequestOutcome outcome = new RequestOutcome(received, RequestIds.of(exchange), trace.principalArn,
-        trace.operation, trace.keys.flatMap(KeyAccess::keyArn),
+        trace.operation, trace.keys.flatMap(KeyAccess::keyArn), trace.keys.flatMap(KeyAccess::sourceKeyArn),
         trace.keys.map(keys -> List.copyOf(keys.encryptionContextKeys())).orElse(List.of()), reply.status,
         reply.errorType, System.nanoTime() - start);
     try {

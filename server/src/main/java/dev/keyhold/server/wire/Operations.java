@@ -139,8 +139,8 @@ final class Operations {
           kms.keys().aliases().deleteAlias(r.aliasName());
           return EMPTY;
         }),
-        op(ListAliases, KeyPageRequest.class,
-            (kms, r) -> kms.keys().aliases().listAliases(r.keyId(), r.limit(), r.marker())),
+        custom(ListAliases, KeyPageRequest.class,
+            (kms, keys, r) -> kms.keys().aliases().listAliases(keys.namedKey(r.keyId()), r.limit(), r.marker())),
 
         // Tags.
         onKey(TagResource, TagResourceRequest.class, TagResourceRequest::keyId,
