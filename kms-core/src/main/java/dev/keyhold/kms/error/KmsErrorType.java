@@ -32,6 +32,8 @@ public enum KmsErrorType {
   InvalidArnException,
   // General.
   InvalidMarkerException,
+  /** A request with DryRun that would have succeeded: the answer of a dry run, not a fault. */
+  DryRunOperationException,
   LimitExceededException,
   UnsupportedOperationException,
   ValidationException,

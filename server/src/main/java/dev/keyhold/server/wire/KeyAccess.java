@@ -90,8 +90,9 @@ final class KeyAccess {
 
   /**
    * For Decrypt and ReEncrypt: the key a ciphertext names in its header (kms-core's
-   * {@code keyOfCiphertext}) must allow the operation's action, decided before the HSM sees the
-   * ciphertext. The context is noted for the audit log even if the blob names no key.
+   * {@code keyOfDecrypt}; a dry run that ignores the ciphertext names it in the request) must allow the
+   * operation's action, decided before the HSM sees the ciphertext. The context is noted for the audit
+   * log even if the blob names no key.
    */
   ResolvedKey allowKeyOfCiphertext(Supplier<ResolvedKey> keyOfCiphertext, Map<String, String> encryptionContext) {
     noteContext(encryptionContext);

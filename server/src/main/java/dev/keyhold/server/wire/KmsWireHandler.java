@@ -3,6 +3,7 @@ package dev.keyhold.server.wire;
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 import static dev.keyhold.kms.error.KmsErrorType.DependencyTimeoutException;
+import static dev.keyhold.kms.error.KmsErrorType.DryRunOperationException;
 import static dev.keyhold.kms.error.KmsErrorType.KMSInternalException;
 import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
 import static dev.keyhold.server.WireException.Type.UnknownOperationException;
@@ -220,7 +221,15 @@ public final class KmsWireHandler implements HttpHandler, AutoCloseable {
 
   private <R> Object run(WireOperation<R> operation, byte[] body, KeyAccess keys) {
     R request = json.read(body, operation.requestType());
-    Object response = operation.call().run(keyhold, keys, request);
+    Object response;
+    try {
+      response = operation.call().run(keyhold, keys, request);
+    } catch (KmsException e) {
+      if (e.type() == DryRunOperationException) {
+        keys.checkAuthorized(); // "would have succeeded" must not be said of a request nobody authorized
+      }
+      throw e;
+    }
     keys.checkAuthorized();
     return response;
   }

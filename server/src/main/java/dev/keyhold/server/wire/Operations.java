@@ -167,15 +167,14 @@ final class Operations {
         onKey(Encrypt, EncryptRequest.class, EncryptRequest::keyId, EncryptRequest::encryptionContext,
             (kms, key, r) -> kms.crypto().encrypt(key, r)),
         custom(Decrypt, DecryptRequest.class, (kms, keys, r) -> {
-          ResolvedKey key = keys.allowKeyOfCiphertext(
-              () -> kms.crypto().keyOfCiphertext(r.ciphertextBlob()), r.encryptionContext());
+          ResolvedKey key = keys.allowKeyOfCiphertext(() -> kms.crypto().keyOfDecrypt(r), r.encryptionContext());
           return kms.crypto().decrypt(key, r);
         }),
         custom(ReEncrypt, ReEncryptRequest.class, (kms, keys, r) -> {
           ResolvedKey destination =
               keys.allowDestinationKey("destinationKeyId", r.destinationKeyId(), r.destinationEncryptionContext());
-          ResolvedKey source = keys.allowKeyOfCiphertext(
-              () -> kms.crypto().keyOfCiphertext(r.ciphertextBlob()), r.sourceEncryptionContext());
+          ResolvedKey source =
+              keys.allowKeyOfCiphertext(() -> kms.crypto().keyOfReEncryptSource(r), r.sourceEncryptionContext());
           return kms.crypto().reEncrypt(source, destination, r);
         }),
         onKey(GenerateDataKey, GenerateDataKeyRequest.class, GenerateDataKeyRequest::keyId,

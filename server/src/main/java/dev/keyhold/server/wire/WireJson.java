@@ -236,7 +236,8 @@ final class WireJson {
   }
 
   /**
-   * Members Keyhold does not serve, and must not skip: {@code DryRun} asks that nothing be done, and
+   * Members Keyhold does not serve, and must not skip: {@code DryRun} asks that nothing be done (the
+   * operations that have it in AWS's model read it; any other is refused rather than run), and
    * {@code Recipient} that a plaintext go out only encrypted to an enclave.
    */
   private static final class RefusedMembers extends DeserializationProblemHandler {

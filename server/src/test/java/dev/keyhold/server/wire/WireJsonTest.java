@@ -121,8 +121,10 @@ class WireJsonTest {
 
   @Test
   void refusesMembersWhoseOmissionWouldChangeTheRequest() {
-    assertThat(error("{'KeyId': 'k', 'DryRun': true}", EncryptRequest.class))
-        .isEqualTo("UnsupportedOperationException: Keyhold does not support DryRun.");
+    assertThat(error("{'KeyId': 'k', 'DryRun': true}", Requests.KeyIdRequest.class))
+        .as("an operation without DryRun in AWS's model").isEqualTo("UnsupportedOperationException: Keyhold does not "
+            + "support DryRun.");
+    assertThat(read("{'KeyId': 'k', 'DryRun': true}", EncryptRequest.class).dryRun()).isTrue();
     assertThat(error("{'KeyId': 'k', 'Recipient': {'AttestationDocument': 'AA=='}}", EncryptRequest.class))
         .isEqualTo("UnsupportedOperationException: Keyhold does not support Recipient.");
     assertThat(read("{'KeyId': 'k', 'DryRun': false, 'Recipient': null}", EncryptRequest.class).keyId()).isEqualTo("k");
