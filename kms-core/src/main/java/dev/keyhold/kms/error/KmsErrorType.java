@@ -27,6 +27,9 @@ public enum KmsErrorType {
   InvalidAliasNameException,
   TagException,
   MalformedPolicyDocumentException,
+  // Grants.
+  InvalidGrantTokenException,
+  InvalidGrantIdException,
   // The caller's rights, the request's form.
   AccessDeniedException,
   InvalidArnException,

@@ -5,7 +5,7 @@ import java.util.Map;
 
 /**
  * Decrypt's input; {@code keyId} may be null, the blob names its key. With {@code dryRun}, only
- * checked ({@link KmsCrypto#DRY_RUN}); {@code dryRunModifiers} {@code IGNORE_CIPHERTEXT} then takes
+ * checked (DryRunOperationException); {@code dryRunModifiers} {@code IGNORE_CIPHERTEXT} then takes
  * the key from {@code keyId} and leaves the blob out.
  */
 public record DecryptRequest(byte[] ciphertextBlob, Map<String, String> encryptionContext, String keyId,

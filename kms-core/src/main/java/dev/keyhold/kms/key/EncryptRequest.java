@@ -2,7 +2,7 @@ package dev.keyhold.kms.key;
 
 import java.util.Map;
 
-/** Encrypt's input; with {@code dryRun}, only checked ({@link KmsCrypto#DRY_RUN}). */
+/** Encrypt's input; with {@code dryRun}, only checked (DryRunOperationException). */
 public record EncryptRequest(String keyId, byte[] plaintext, Map<String, String> encryptionContext,
     String encryptionAlgorithm, Boolean dryRun) {
 

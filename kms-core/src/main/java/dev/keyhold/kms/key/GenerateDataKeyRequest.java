@@ -4,7 +4,7 @@ import java.util.Map;
 
 /**
  * GenerateDataKey's (and GenerateDataKeyWithoutPlaintext's) input: exactly one of keySpec and
- * numberOfBytes. With {@code dryRun}, only checked ({@link KmsCrypto#DRY_RUN}).
+ * numberOfBytes. With {@code dryRun}, only checked (DryRunOperationException).
  */
 public record GenerateDataKeyRequest(String keyId, Map<String, String> encryptionContext, String keySpec,
     Integer numberOfBytes, Boolean dryRun) {

@@ -18,7 +18,7 @@ import java.util.regex.Pattern;
 
 /**
  * The one home of key resolution and of the key cache: a key id, key ARN, alias name or alias ARN
- * resolved to the key, its state and its parsed policy ({@link #resolve}); a key's row read and
+ * resolved to the key, its state, its parsed policy and its grants ({@link #resolve}); a key's row read and
  * changed as the database holds it now ({@link #current}, {@link #change}); and the cache's one
  * invalidation point ({@link #changed}).
  *
@@ -54,7 +54,7 @@ public final class KeyRecords {
 
   /**
    * The key named by a key id, key ARN, alias name or alias ARN, from the cache after its first use
-   * (then the database is read once, for the key and its policy). A key whose CreateKey has not
+   * (then the database is read once, for the key, its policy and its grants). A key whose CreateKey has not
    * finished does not exist yet.
    *
    * @throws KmsException {@code ValidationException} if {@code name} is absent or too long,
@@ -75,7 +75,8 @@ public final class KeyRecords {
     ResolvedKey read = metadata.inTransaction(c -> {
       Optional<KeyRecord> record = KeyTable.byId(c, keyId).filter(row -> row.state() != KeyState.Creating);
       return record.isEmpty() ? Optional.<ResolvedKey>empty()
-          : Optional.of(new ResolvedKey(record.get(), Policy.parse(KeyPolicies.read(c, keyId))));
+          : Optional.of(new ResolvedKey(record.get(), Policy.parse(KeyPolicies.read(c, keyId)),
+              KeyGrants.read(c, account, keyId)));
     }).orElseThrow(() -> notFound(keyId));
     keepIfUnchanged(cachedKeys, keyId, read, readAt);
     return read;
@@ -165,7 +166,7 @@ public final class KeyRecords {
 
   /**
    * Records, in the transaction of {@code c}, that the key {@code keyId} changed: its state, its
-   * description, its policy, an alias that points or pointed to it, or its deletion. The cache's one
+   * description, its policy, its grants, an alias that points or pointed to it, or its deletion. The cache's one
    * invalidation point: once the transaction commits, every node forgets the key.
    */
   void changed(Connection c, String keyId) {

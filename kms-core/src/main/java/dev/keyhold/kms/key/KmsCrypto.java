@@ -1,7 +1,6 @@
 package dev.keyhold.kms.key;
 
 import static dev.keyhold.kms.error.KmsErrorType.DisabledException;
-import static dev.keyhold.kms.error.KmsErrorType.DryRunOperationException;
 import static dev.keyhold.kms.error.KmsErrorType.IncorrectKeyException;
 import static dev.keyhold.kms.error.KmsErrorType.InvalidCiphertextException;
 import static dev.keyhold.kms.error.KmsErrorType.InvalidKeyUsageException;
@@ -44,7 +43,7 @@ import java.util.Optional;
  * them and failing over when one stops answering ({@link Failover}).
  *
  * <p>A request with DryRun is checked as it would be run, its key's state and key store included, and
- * answered DryRunOperationException ({@link #DRY_RUN}) where it would have gone to an HSM: a dry run
+ * answered DryRunOperationException ({@link DryRun}) where it would have gone to an HSM: a dry run
  * never calls one, so what only an HSM can tell (that a ciphertext's tag verifies under its context)
  * is not part of it.
  */
@@ -53,8 +52,6 @@ public final class KmsCrypto {
   static final String SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT";
   private static final int MAX_PLAINTEXT = 4096;
   private static final int MAX_CIPHERTEXT = 6144;
-  /** AWS's answer to a dry run that would have succeeded. */
-  static final String DRY_RUN = "The request would have succeeded, but the DryRun option is set.";
 
   private static final SecureRandom RANDOM = drbg();
 
@@ -78,7 +75,7 @@ public final class KmsCrypto {
     byte[] plaintext = request.plaintext();
     sensitiveLength(required(plaintext, "plaintext").length, "plaintext", 1, MAX_PLAINTEXT);
     checkAlgorithm(request.encryptionAlgorithm());
-    if (isDryRun(request.dryRun())) {
+    if (DryRun.requested(request.dryRun())) {
       throw dryRunOf(key);
     }
     return new EncryptResponse(seal(key, plaintext, request.encryptionContext()), key.arn(), SYMMETRIC_DEFAULT);
@@ -109,7 +106,7 @@ public final class KmsCrypto {
       throw new KmsException(IncorrectKeyException,
           "The key ID in the request does not identify a CMK that can perform this operation.");
     }
-    if (isDryRun(request.dryRun())) {
+    if (DryRun.requested(request.dryRun())) {
       throw dryRunOf(key);
     }
     byte[] aad = Ciphertext.associatedData(parsed.header(), EncryptionContext.canonical(request.encryptionContext()));
@@ -246,7 +243,7 @@ public final class KmsCrypto {
 
   private GenerateDataKeyResponse generate(ResolvedKey key, GenerateDataKeyRequest request, boolean withPlaintext) {
     int length = dataKeyLength(request.keySpec(), request.numberOfBytes());
-    if (isDryRun(request.dryRun())) {
+    if (DryRun.requested(request.dryRun())) {
       throw dryRunOf(key);
     }
     byte[] dataKey;
@@ -306,10 +303,6 @@ public final class KmsCrypto {
         .orElseThrow(() -> new KmsException(KMSInvalidStateException, key.arn() + " is unavailable."));
   }
 
-  private static boolean isDryRun(Boolean dryRun) {
-    return Boolean.TRUE.equals(dryRun);
-  }
-
   /**
    * Whether a dry run leaves the ciphertext out (DryRunModifiers {@code IGNORE_CIPHERTEXT}): it then
    * checks the caller's right to the key it names instead. Modifiers apply to dry runs alone, but are
@@ -322,13 +315,13 @@ public final class KmsCrypto {
     for (int i = 0; i < modifiers.size(); i++) {
       enumValue(DryRunModifier.class, modifiers.get(i), "dryRunModifiers." + (i + 1) + ".member");
     }
-    return isDryRun(dryRun) && modifiers.contains(DryRunModifier.IGNORE_CIPHERTEXT.name());
+    return DryRun.requested(dryRun) && modifiers.contains(DryRunModifier.IGNORE_CIPHERTEXT.name());
   }
 
   /** The end of a dry run whose request passed its own checks: the key must be usable, as for the run. */
   private KmsException dryRunOf(ResolvedKey key) {
     usable(key);
-    return new KmsException(DryRunOperationException, DRY_RUN);
+    return DryRun.succeeded();
   }
 
   private static int dataKeyLength(String keySpec, Integer numberOfBytes) {

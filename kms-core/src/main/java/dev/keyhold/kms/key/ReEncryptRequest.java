@@ -5,7 +5,7 @@ import java.util.Map;
 
 /**
  * ReEncrypt's input: the blob and its context (and optionally its key and algorithm), the destination
- * key, context and algorithm. With {@code dryRun}, only checked ({@link KmsCrypto#DRY_RUN});
+ * key, context and algorithm. With {@code dryRun}, only checked (DryRunOperationException);
  * {@code dryRunModifiers} {@code IGNORE_CIPHERTEXT} then takes the source key from {@code sourceKeyId}
  * and leaves the blob out.
  */
