@@ -6,9 +6,12 @@ import static dev.keyhold.kms.error.KmsErrorType.AccessDeniedException;
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.error.Validation;
 import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.key.GrantListEntry;
+import dev.keyhold.kms.key.KeyGrants;
 import dev.keyhold.kms.key.KeyRecords;
 import dev.keyhold.kms.key.ResolvedKey;
 import dev.keyhold.kms.policy.KeyPolicyAuthorizer;
+import dev.keyhold.kms.policy.Principal;
 import dev.keyhold.server.auth.Caller;
 import dev.keyhold.server.authz.KmsOperation;
 import dev.keyhold.server.quota.RequestQuotas;
@@ -22,7 +25,8 @@ import java.util.function.Supplier;
 /**
  * The authorization of one request, and what the audit log learns from it: each key the operation
  * uses is resolved once (kms-core's {@link KeyRecords#resolve}) and its policy asked whether the caller
- * may run the operation's action on it; the operation then runs on that same resolved key.
+ * may run the operation's action on it, or, unless the policy denies it explicitly, its grants (read
+ * with the key); the operation then runs on that same resolved key.
  *
  * <p>Operations call it for the keys they use ({@link Operations}); the handler then checks that an
  * operation on keys did, so that an operation that forgot fails closed ({@link #checkAuthorized}).
@@ -31,6 +35,8 @@ import java.util.function.Supplier;
  * ({@link RequestQuotas#admitKeyStore}): only requests that go on to the HSMs spend the store's rate.
  */
 final class KeyAccess {
+  private static final String ACTION_PREFIX = "kms:";
+  private static final String CREATE_GRANT = "kms:CreateGrant";
   private final KmsOperation operation;
   private final Caller caller;
   private final Account account;
@@ -118,6 +124,21 @@ final class KeyAccess {
     return key.keyId();
   }
 
+  /**
+   * For RetireGrant: the grant's retiring principal may retire it, and its grantee if the grant allows
+   * RetireGrant; anyone else needs kms:RetireGrant on its key, as any action (AWS asks an IAM policy).
+   */
+  void allowRetire(KeyGrants.NamedGrant named) {
+    noteFirstKey(named.key());
+    GrantListEntry grant = named.grant();
+    Principal principal = caller.principal();
+    if (!principal.arn().equals(grant.retiringPrincipal())
+        && !grant.allows(principal.arn(), principal.accountId(), "RetireGrant", Map.of())) {
+      allow(operation.keyAction(), named.key(), Map.of());
+    }
+    keyAllowed = true;
+  }
+
   /** For GenerateRandom: a request that names a custom key store draws from its HSMs, and from its quota. */
   void useKeyStore(String customKeyStoreId) {
     if (customKeyStoreId != null) {
@@ -193,10 +214,19 @@ final class KeyAccess {
     }
   }
 
+  /**
+   * Allows {@code action} on {@code key} if its policy allows it, or, unless the policy denies it
+   * explicitly, a grant of the key does. A grant never confers CreateGrant here: AWS lets a grantee
+   * create only grants narrower than its own, which Keyhold does not check yet, so it fails closed.
+   */
   private void allow(String action, ResolvedKey key, Map<String, String> encryptionContext) {
     noteContext(encryptionContext);
-    authorizer.authorize(caller.principal(), action, key.arn(), key.policy(),
-        encryptionContext == null ? Map.of() : encryptionContext);
+    Map<String, String> context = encryptionContext == null ? Map.of() : encryptionContext;
+    Principal principal = caller.principal();
+    String grantOperation = action.substring(ACTION_PREFIX.length());
+    boolean granted = !action.equals(CREATE_GRANT) && key.grants().stream()
+        .anyMatch(grant -> grant.allows(principal.arn(), principal.accountId(), grantOperation, context));
+    authorizer.authorize(principal, action, key.arn(), key.policy(), context, granted);
     if (KmsOperation.CRYPTOGRAPHIC.contains(operation)) {
       quotas.admitKeyStore(key.keyStoreId());
     }

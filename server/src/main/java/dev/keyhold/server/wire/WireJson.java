@@ -237,8 +237,9 @@ final class WireJson {
 
   /**
    * Members Keyhold does not serve, and must not skip: {@code DryRun} asks that nothing be done (the
-   * operations that have it in AWS's model read it; any other is refused rather than run), and
-   * {@code Recipient} that a plaintext go out only encrypted to an enclave.
+   * operations that have it in AWS's model read it; any other is refused rather than run),
+   * {@code Recipient} that a plaintext go out only encrypted to an enclave, and a grant's service
+   * principals and {@code SourceArn} constraint narrow or change whom it lets in.
    */
   private static final class RefusedMembers extends DeserializationProblemHandler {
     @Override
@@ -246,7 +247,8 @@ final class WireJson {
         JsonDeserializer<?> deserializer, Object beanOrClass, String propertyName) throws IOException {
       boolean refused = switch (propertyName) {
         case "DryRun" -> p.hasToken(JsonToken.VALUE_TRUE);
-        case "Recipient" -> !p.hasToken(JsonToken.VALUE_NULL);
+        case "Recipient", "GranteeServicePrincipal", "RetiringServicePrincipal", "SourceArn" ->
+            !p.hasToken(JsonToken.VALUE_NULL);
         default -> false;
       };
       if (refused) {
