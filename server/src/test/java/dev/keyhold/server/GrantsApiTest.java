@@ -61,6 +61,11 @@ class GrantsApiTest {
         .constraints(c -> c.encryptionContextSubset(BLUE)));
 
     SdkBytes blob = encrypt(mallory, keyId, Map.of("tenant", "blue", "more", "context"));
+    assertThat(mallory.encrypt(r -> r.keyId(keyId).plaintext(PLAINTEXT).encryptionContext(BLUE)
+        .grantTokens(created.grantToken())).keyId()).as("a token is checked, and needed by no node").isEqualTo(arn(keyId));
+    assertThat(error(() -> mallory.encrypt(r -> r.keyId(keyId).plaintext(PLAINTEXT).encryptionContext(BLUE)
+        .grantTokens(created.grantToken().substring(1))))).isEqualTo("InvalidGrantTokenException: The grant token is "
+            + "not valid.");
     assertThat(mallory.decrypt(r -> r.ciphertextBlob(blob).encryptionContext(Map.of("tenant", "blue", "more", "context")))
         .plaintext()).isEqualTo(PLAINTEXT);
     assertThat(error(() -> encrypt(mallory, keyId, Map.of("tenant", "red"))))

@@ -91,7 +91,7 @@ public final class KeyGrants {
    *
    * @throws KmsException ValidationException for a member out of AWS's bounds, DisabledException,
    *     KMSInvalidStateException (pending deletion), LimitExceededException past 50,000 grants on the key,
-   *     InvalidGrantTokenException, DryRunOperationException for a dry run that would have succeeded
+   *     DryRunOperationException for a dry run that would have succeeded
    */
   public CreateGrantResponse createGrant(ResolvedKey key, CreateGrantRequest request) {
     String grantee = principal(required(request.granteePrincipal(), "granteePrincipal"), "granteePrincipal");
@@ -99,7 +99,6 @@ public final class KeyGrants {
     List<String> operations = operations(request.operations());
     GrantConstraints constraints = constraints(request.constraints());
     String name = pattern(length(request.name(), "name", 1, 256), "name", GRANT_NAME);
-    checkGrantTokens(request.grantTokens());
     String grantId = metadata.inTransaction(c -> {
       KeyRecord current = keys.current(c, key.keyId());
       switch (current.state()) {
@@ -228,6 +227,8 @@ public final class KeyGrants {
   /**
    * Checks a request's GrantTokens: at most 10, each one of this service's. Keyhold's grants take
    * effect as their CreateGrant commits, on every node, so a token adds no right the grant does not.
+   *
+   * @throws KmsException ValidationException, InvalidGrantTokenException
    */
   public void checkGrantTokens(List<String> grantTokens) {
     if (grantTokens == null) {
@@ -235,7 +236,8 @@ public final class KeyGrants {
     }
     count(grantTokens, "grantTokens", 0, 10);
     for (int i = 0; i < grantTokens.size(); i++) {
-      tokens.verify(length(grantTokens.get(i), "grantTokens." + (i + 1) + ".member", 1, 8192));
+      String member = "grantTokens." + (i + 1) + ".member";
+      tokens.verify(length(required(grantTokens.get(i), member), member, 1, 8192));
     }
   }
 

@@ -106,7 +106,7 @@ class ChangesAcrossNodesTest {
         KeyStoreFixture.ACCOUNT, Clock.systemUTC());
 
     CreateGrantResponse created = grantsOnA.createGrant(nodeA.resolver().resolve(key.keyId()), new CreateGrantRequest(
-        key.keyId(), "arn:aws:iam::111122223333:user/bob", null, List.of("Encrypt"), null, null, null, null));
+        key.keyId(), "arn:aws:iam::111122223333:user/bob", null, List.of("Encrypt"), null, null, null));
 
     assertWithinBound(() -> nodeB.resolver().resolve(key.keyId()).grants().size() == 1);
     grantsOnA.deleteGrant(grantsOnA.named(nodeA.resolver().resolve(key.keyId()), created.grantId()), null);

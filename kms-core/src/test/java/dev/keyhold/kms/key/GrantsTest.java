@@ -187,6 +187,6 @@ class GrantsTest {
 
   private CreateGrantRequest request(String grantee, String retiring, List<String> operations,
       GrantConstraints constraints, String name, Boolean dryRun) {
-    return new CreateGrantRequest(key.keyId(), grantee, retiring, operations, constraints, null, name, dryRun);
+    return new CreateGrantRequest(key.keyId(), grantee, retiring, operations, constraints, name, dryRun);
   }
 }

@@ -74,7 +74,7 @@ public final class KmsWireHandler implements HttpHandler, AutoCloseable {
   private final ImmutableList<RequestObserver> observers;
   private final int maxRequestBytes;
   private final RequestQuotas quotas;
-  private final WireJson json = new WireJson();
+  private final WireJson json;
   private final ImmutableMap<KmsOperation, WireOperation<?>> operations = Operations.all();
   private final StuckRequests stuck = new StuckRequests();
 
@@ -90,6 +90,7 @@ public final class KmsWireHandler implements HttpHandler, AutoCloseable {
     this.observers = ImmutableList.copyOf(observers);
     this.maxRequestBytes = maxRequestBytes;
     this.quotas = checkNotNull(quotas, "quotas");
+    this.json = new WireJson(keyhold.grants()::checkGrantTokens);
   }
 
   /**
