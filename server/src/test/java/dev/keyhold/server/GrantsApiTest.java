@@ -73,7 +73,7 @@ class GrantsApiTest {
     assertThat(error(() -> mallory.generateDataKey(r -> r.keyId(keyId).numberOfBytes(16).encryptionContext(BLUE))))
         .as("an operation the grant does not name").startsWith("AccessDeniedException: ");
     assertThat(error(() -> mallory.createGrant(r -> r.keyId(keyId).granteePrincipal(MALLORY)
-        .operations(GrantOperation.ENCRYPT)))).as("a grant confers no CreateGrant").startsWith("AccessDeniedException");
+        .operations(GrantOperation.ENCRYPT)))).as("a grant without CreateGrant").startsWith("AccessDeniedException");
 
     GrantListEntry listed = alice.listGrants(r -> r.keyId(keyId)).grants().get(0);
     assertThat(listed.grantId()).isEqualTo(created.grantId());
@@ -96,6 +96,24 @@ class GrantsApiTest {
 
     assertThat(error(() -> encrypt(mallory, keyId, BLUE))).startsWith("AccessDeniedException: ");
     assertThat(alice.listGrants(r -> r.keyId(keyId)).grants()).isEmpty();
+  }
+
+  @Test
+  void aGranteeAllowedCreateGrantGrantsNoMoreThanItHas() {
+    String keyId = keyWithPolicy(allow(ALICE, "kms:*"));
+    String eve = "arn:aws:iam::444455556666:user/eve";
+    alice.createGrant(r -> r.keyId(keyId).granteePrincipal(MALLORY)
+        .operations(GrantOperation.ENCRYPT, GrantOperation.CREATE_GRANT).constraints(c -> c.encryptionContextSubset(BLUE)));
+
+    String narrower = mallory.createGrant(r -> r.keyId(keyId).granteePrincipal(eve).operations(GrantOperation.ENCRYPT)
+        .constraints(c -> c.encryptionContextSubset(Map.of("tenant", "blue", "region", "eu")))).grantId();
+    assertThat(alice.listGrants(r -> r.keyId(keyId).granteePrincipal(eve)).grants()).singleElement()
+        .extracting(GrantListEntry::grantId).isEqualTo(narrower);
+    assertThat(error(() -> mallory.createGrant(r -> r.keyId(keyId).granteePrincipal(eve)
+        .operations(GrantOperation.ENCRYPT, GrantOperation.DECRYPT).constraints(c -> c.encryptionContextSubset(BLUE)))))
+        .as("an operation it does not have").startsWith("AccessDeniedException: User: " + MALLORY);
+    assertThat(error(() -> mallory.createGrant(r -> r.keyId(keyId).granteePrincipal(eve)
+        .operations(GrantOperation.ENCRYPT)))).as("without its constraint").startsWith("AccessDeniedException: ");
   }
 
   @Test

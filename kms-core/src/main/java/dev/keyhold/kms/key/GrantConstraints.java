@@ -15,6 +15,23 @@ public record GrantConstraints(Map<String, String> encryptionContextSubset,
     encryptionContextEquals = encryptionContextEquals == null ? null : Map.copyOf(encryptionContextEquals);
   }
 
+  /**
+   * Whether {@code other} (null for none) allows no context that these do not: it has the same
+   * EncryptionContextEquals, or, under an EncryptionContextSubset, every pair of it in its own.
+   */
+  boolean narrowedBy(GrantConstraints other) {
+    if (other == null) {
+      return false;
+    }
+    if (encryptionContextEquals != null) {
+      return encryptionContextEquals.equals(other.encryptionContextEquals);
+    }
+    Map<String, String> required = other.encryptionContextEquals != null ? other.encryptionContextEquals
+        : other.encryptionContextSubset;
+    return encryptionContextSubset == null
+        || required != null && required.entrySet().containsAll(encryptionContextSubset.entrySet());
+  }
+
   /** Whether a request with {@code context} (empty if it has none) meets these constraints. */
   boolean allow(Map<String, String> context) {
     if (encryptionContextEquals != null && !encryptionContextEquals.equals(context)) {

@@ -22,8 +22,24 @@ public record GrantListEntry(String keyId, String grantId, String name, Instant 
    * of that account, as it does in a key policy.
    */
   public boolean allows(String principalArn, String accountId, String operation, Map<String, String> context) {
+    return grants(principalArn, accountId, operation) && (constraints == null || constraints.allow(context));
+  }
+
+  /**
+   * Whether this grant lets the caller {@code principalArn} of {@code accountId} create a grant of
+   * {@code operations} under {@code constraints}: it must allow CreateGrant, and the new grant be no
+   * wider than it (its operations among these, its constraints at least as strict), as AWS requires.
+   */
+  public boolean allowsGrant(String principalArn, String accountId, List<String> operations,
+      GrantConstraints constraints) {
+    return grants(principalArn, accountId, "CreateGrant") && operations != null
+        && this.operations.containsAll(operations)
+        && (this.constraints == null || this.constraints.narrowedBy(constraints));
+  }
+
+  private boolean grants(String principalArn, String accountId, String operation) {
     boolean grantee = granteePrincipal.equals(principalArn)
         || granteePrincipal.equals("arn:aws:iam::" + accountId + ":root");
-    return grantee && operations.contains(operation) && (constraints == null || constraints.allow(context));
+    return grantee && operations.contains(operation);
   }
 }

@@ -12,6 +12,7 @@ import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -80,6 +81,33 @@ class GrantsTest {
     assertThat(grants.listRetirableGrants(CAROL, null, null).grants()).isEmpty();
     assertError(() -> grants.named(created.grantToken(), null, null), KmsErrorType.NotFoundException);
     assertError(() -> grants.deleteGrant(byToken, null), KmsErrorType.NotFoundException);
+  }
+
+  @Test
+  void aGranteeMayGrantNoMoreThanItHas() {
+    GrantListEntry parent = new GrantListEntry(key.arn(), "0".repeat(64), null, Instant.now(), BOB, null,
+        "arn:aws:iam::111122223333:root", List.of("Encrypt", "Decrypt", "CreateGrant"),
+        new GrantConstraints(Map.of("tenant", "blue"), null));
+    GrantConstraints blue = new GrantConstraints(Map.of("tenant", "blue"), null);
+    GrantConstraints blueEu = new GrantConstraints(Map.of("tenant", "blue", "region", "eu"), null);
+    GrantConstraints exactlyBlueEu = new GrantConstraints(null, Map.of("tenant", "blue", "region", "eu"));
+
+    assertThat(parent.allowsGrant(BOB, "111122223333", List.of("Encrypt"), blue)).isTrue();
+    assertThat(parent.allowsGrant(BOB, "111122223333", List.of("Encrypt", "Decrypt"), blueEu)).isTrue();
+    assertThat(parent.allowsGrant(BOB, "111122223333", List.of("Decrypt"), exactlyBlueEu)).isTrue();
+    assertThat(parent.allowsGrant(BOB, "111122223333", List.of("GenerateDataKey"), blue)).as("another operation")
+        .isFalse();
+    assertThat(parent.allowsGrant(BOB, "111122223333", List.of("Encrypt"), null)).as("no constraint").isFalse();
+    assertThat(parent.allowsGrant(BOB, "111122223333", List.of("Encrypt"),
+        new GrantConstraints(Map.of("tenant", "red"), null))).isFalse();
+    assertThat(parent.allowsGrant(CAROL, "111122223333", List.of("Encrypt"), blue)).as("not its grantee").isFalse();
+    GrantListEntry exact = new GrantListEntry(key.arn(), "1".repeat(64), null, Instant.now(), BOB, null,
+        "arn:aws:iam::111122223333:root", List.of("Encrypt", "CreateGrant"), exactlyBlueEu);
+    assertThat(exact.allowsGrant(BOB, "111122223333", List.of("Encrypt"), exactlyBlueEu)).isTrue();
+    assertThat(exact.allowsGrant(BOB, "111122223333", List.of("Encrypt"), blueEu)).isFalse();
+    GrantListEntry withoutCreateGrant = new GrantListEntry(key.arn(), "2".repeat(64), null, Instant.now(),
+        BOB, null, "arn:aws:iam::111122223333:root", List.of("Encrypt"), null);
+    assertThat(withoutCreateGrant.allowsGrant(BOB, "111122223333", List.of("Encrypt"), null)).isFalse();
   }
 
   @Test

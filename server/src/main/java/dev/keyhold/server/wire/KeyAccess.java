@@ -6,6 +6,7 @@ import static dev.keyhold.kms.error.KmsErrorType.AccessDeniedException;
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.error.Validation;
 import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.key.GrantConstraints;
 import dev.keyhold.kms.key.GrantListEntry;
 import dev.keyhold.kms.key.KeyGrants;
 import dev.keyhold.kms.key.KeyRecords;
@@ -15,6 +16,7 @@ import dev.keyhold.kms.policy.Principal;
 import dev.keyhold.server.auth.Caller;
 import dev.keyhold.server.authz.KmsOperation;
 import dev.keyhold.server.quota.RequestQuotas;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -36,7 +38,6 @@ import java.util.function.Supplier;
  */
 final class KeyAccess {
   private static final String ACTION_PREFIX = "kms:";
-  private static final String CREATE_GRANT = "kms:CreateGrant";
   private final KmsOperation operation;
   private final Caller caller;
   private final Account account;
@@ -122,6 +123,21 @@ final class KeyAccess {
     ResolvedKey key = keys.resolve(name);
     noteFirstKey(key);
     return key.keyId();
+  }
+
+  /**
+   * For CreateGrant: as {@link #allowKey}, but a grant of the key lets its grantee create only a grant
+   * no wider than itself ({@link GrantListEntry#allowsGrant}).
+   */
+  ResolvedKey allowCreateGrant(String keyId, List<String> operations, GrantConstraints constraints) {
+    ResolvedKey key = keys.resolve(Validation.required(keyId, "keyId"));
+    noteFirstKey(key);
+    Principal principal = caller.principal();
+    boolean granted = key.grants().stream()
+        .anyMatch(grant -> grant.allowsGrant(principal.arn(), principal.accountId(), operations, constraints));
+    authorizer.authorize(principal, operation.keyAction(), key.arn(), key.policy(), Map.of(), granted);
+    keyAllowed = true;
+    return key;
   }
 
   /**
@@ -216,15 +232,14 @@ final class KeyAccess {
 
   /**
    * Allows {@code action} on {@code key} if its policy allows it, or, unless the policy denies it
-   * explicitly, a grant of the key does. A grant never confers CreateGrant here: AWS lets a grantee
-   * create only grants narrower than its own, which Keyhold does not check yet, so it fails closed.
+   * explicitly, a grant of the key does.
    */
   private void allow(String action, ResolvedKey key, Map<String, String> encryptionContext) {
     noteContext(encryptionContext);
     Map<String, String> context = encryptionContext == null ? Map.of() : encryptionContext;
     Principal principal = caller.principal();
     String grantOperation = action.substring(ACTION_PREFIX.length());
-    boolean granted = !action.equals(CREATE_GRANT) && key.grants().stream()
+    boolean granted = key.grants().stream()
         .anyMatch(grant -> grant.allows(principal.arn(), principal.accountId(), grantOperation, context));
     authorizer.authorize(principal, action, key.arn(), key.policy(), context, granted);
     if (KmsOperation.CRYPTOGRAPHIC.contains(operation)) {

@@ -175,8 +175,8 @@ final class Operations {
                 "PolicyNames", kms.keys().policies().listKeyPolicies(key.keyId()), "Truncated", false)),
 
         // Grants.
-        onKey(CreateGrant, CreateGrantRequest.class, CreateGrantRequest::keyId,
-            (kms, key, r) -> kms.grants().createGrant(key, r)),
+        custom(CreateGrant, CreateGrantRequest.class, (kms, keys, r) ->
+            kms.grants().createGrant(keys.allowCreateGrant(r.keyId(), r.operations(), r.constraints()), r)),
         onKey(ListGrants, ListGrantsRequest.class, ListGrantsRequest::keyId,
             (kms, key, r) -> kms.grants().listGrants(key, r.limit(), r.marker(), r.grantId(), r.granteePrincipal())),
         op(ListRetirableGrants, ListRetirableGrantsRequest.class,
