@@ -11,6 +11,7 @@ import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.lang.ArchRule;
 import dev.keyhold.kms.Keyhold;
 import dev.keyhold.kms.ReachesIntoTheServer;
+import dev.keyhold.kms.key.KeyGrants;
 import dev.keyhold.kms.key.KeyReplication;
 import dev.keyhold.kms.key.KmsCrypto;
 import dev.keyhold.kms.key.KmsKeys;
@@ -65,7 +66,8 @@ class ArchitectureTest {
       .should().dependOnClassesThat().resideInAnyPackage("dev.keyhold.shims..", "dev.keyhold.postgres..");
 
   private static final Set<String> CORE_SERVICES = Set.of(KmsKeys.class.getName(), KmsCrypto.class.getName(),
-      KeyReplication.class.getName(), CustomKeyStores.class.getName(), KeyStoreConnections.class.getName());
+      KeyGrants.class.getName(), KeyReplication.class.getName(), CustomKeyStores.class.getName(),
+      KeyStoreConnections.class.getName());
 
   /** kms-core's services are wired in one place. */
   static final ArchRule ONE_COMPOSITION_ROOT = noClasses().that().doNotHaveFullyQualifiedName(Keyhold.class.getName())

@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkNotNull;
 
 import dev.keyhold.cluster.Clusters;
 import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.key.KeyGrants;
 import dev.keyhold.kms.key.KeyReplication;
 import dev.keyhold.kms.key.KmsCrypto;
 import dev.keyhold.kms.key.KmsKeys;
@@ -50,6 +51,7 @@ public final class Keyhold implements AutoCloseable {
   private final CustomKeyStores keyStores;
   private final KmsKeys keys;
   private final KmsCrypto crypto;
+  private final KeyGrants grants;
   private final KeyReplication replication;
   private final KeyPolicyAuthorizer authorizer = new KeyPolicyAuthorizer();
   private HsmWorker background; // guarded by this
@@ -65,6 +67,7 @@ public final class Keyhold implements AutoCloseable {
     keys = new KmsKeys(metadata, clusters, keyStores, connections, account, options.clock(),
         options.defaultKeyStoreName(), options.node(), options.checkpoints());
     crypto = new KmsCrypto(keys, keyStores, connections);
+    grants = new KeyGrants(metadata, keys, masterKey, account, options.clock());
     replication = new KeyReplication(keys, keyStores, connections, metadata, options.clock());
   }
 
@@ -194,6 +197,11 @@ public final class Keyhold implements AutoCloseable {
 
   public KmsCrypto crypto() {
     return crypto;
+  }
+
+  /** CreateGrant, ListGrants, ListRetirableGrants, RetireGrant and RevokeGrant. */
+  public KeyGrants grants() {
+    return grants;
   }
 
   public KeyReplication replication() {

@@ -40,6 +40,7 @@ import software.amazon.awssdk.services.kms.model.IncorrectKeyException;
 import software.amazon.awssdk.services.kms.model.IncorrectTrustAnchorException;
 import software.amazon.awssdk.services.kms.model.InvalidAliasNameException;
 import software.amazon.awssdk.services.kms.model.InvalidCiphertextException;
+import software.amazon.awssdk.services.kms.model.InvalidKeyUsageException;
 import software.amazon.awssdk.services.kms.model.KeyMetadata;
 import software.amazon.awssdk.services.kms.model.KeyState;
 import software.amazon.awssdk.services.kms.model.KmsException;
@@ -308,10 +309,20 @@ class KmsApiTest {
 
     assertThat(moved.sourceKeyId()).isEqualTo(arn(source));
     assertThat(moved.keyId()).isEqualTo(arn(destination));
+    assertThat(moved.sourceEncryptionAlgorithm()).isEqualTo(EncryptionAlgorithmSpec.SYMMETRIC_DEFAULT);
+    assertThat(moved.destinationEncryptionAlgorithm()).isEqualTo(EncryptionAlgorithmSpec.SYMMETRIC_DEFAULT);
+    assertThat(moved.ciphertextBlob()).isNotEqualTo(blob);
     assertThat(admin.decrypt(r -> r.ciphertextBlob(moved.ciphertextBlob()).encryptionContext(newContext)).plaintext())
         .isEqualTo(PLAINTEXT);
     expect(InvalidCiphertextException.class,
         () -> admin.reEncrypt(r -> r.ciphertextBlob(blob).destinationKeyId(destination)));
+    assertThat(awsError(() -> admin.reEncrypt(r -> r.ciphertextBlob(blob).sourceEncryptionContext(CONTEXT)
+        .destinationKeyId(destination).destinationEncryptionAlgorithm(EncryptionAlgorithmSpec.RSAES_OAEP_SHA_256))))
+        .isEqualTo("InvalidKeyUsageException: The encryption algorithm RSAES_OAEP_SHA_256 is not valid for a "
+            + "symmetric KMS key.");
+    expect(InvalidKeyUsageException.class, () -> admin.reEncrypt(r -> r.ciphertextBlob(blob)
+        .sourceEncryptionContext(CONTEXT).destinationKeyId(destination)
+        .sourceEncryptionAlgorithm(EncryptionAlgorithmSpec.RSAES_OAEP_SHA_1)));
   }
 
   @Test

@@ -32,7 +32,7 @@ import java.util.Map;
 final class AuditLines {
   /** {@code AuditLog.Line}'s components, in order, then the chain's fields ({@code AuditLine}). */
   static final List<String> FIELDS = List.of("time", "requestId", "principal", "operation", "keyArn",
-      "encryptionContextKeys", "outcome", "httpStatus", "durationMillis", "seq", "keyId", "mac");
+      "sourceKeyArn", "encryptionContextKeys", "outcome", "httpStatus", "durationMillis", "seq", "keyId", "mac");
   private static final List<String> CHAIN = FIELDS.subList(FIELDS.size() - 3, FIELDS.size());
   // Two lines run together, {...}{...}, are one torn line, not the first of them.
   private static final ObjectMapper JSON =

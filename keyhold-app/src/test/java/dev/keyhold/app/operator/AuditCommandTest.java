@@ -146,7 +146,7 @@ class AuditCommandTest {
 
   private static RequestOutcome outcome(String requestId) {
     return new RequestOutcome(Instant.parse("2025-01-02T03:04:05Z"), requestId,
-        Optional.of("arn:aws:iam::111122223333:user/app"), "Encrypt", Optional.empty(), List.of(), 200,
+        Optional.of("arn:aws:iam::111122223333:user/app"), "Encrypt", Optional.empty(), Optional.empty(), List.of(), 200,
         Optional.empty(), 1_000_000);
   }
 

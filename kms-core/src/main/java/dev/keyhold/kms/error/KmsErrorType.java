@@ -27,11 +27,16 @@ public enum KmsErrorType {
   InvalidAliasNameException,
   TagException,
   MalformedPolicyDocumentException,
+  // Grants.
+  InvalidGrantTokenException,
+  InvalidGrantIdException,
   // The caller's rights, the request's form.
   AccessDeniedException,
   InvalidArnException,
   // General.
   InvalidMarkerException,
+  /** A request with DryRun that would have succeeded: the answer of a dry run, not a fault. */
+  DryRunOperationException,
   LimitExceededException,
   UnsupportedOperationException,
   ValidationException,

@@ -3,6 +3,7 @@ package dev.keyhold.kms.error;
 import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.regex.Pattern;
 
 /**
@@ -89,6 +90,16 @@ public final class Validation {
           ? "Member must have length greater than or equal to " + min
           : "Member must have length less than or equal to " + max);
     }
+  }
+
+  /** Fails unless the list {@code member}, if present, has {@code min} to {@code max} members. */
+  public static <T> List<T> count(List<T> list, String member, int min, int max) {
+    if (list != null && (list.size() < min || list.size() > max)) {
+      throw violation("", member, true, list.size() < min
+          ? "Member must have length greater than or equal to " + min
+          : "Member must have length less than or equal to " + max);
+    }
+    return list;
   }
 
   /** Fails unless {@code value}, if present, matches {@code pattern}. */

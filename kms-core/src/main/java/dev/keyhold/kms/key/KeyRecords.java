@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
 
 /**
  * The one home of key resolution and of the key cache: a key id, key ARN, alias name or alias ARN
- * resolved to the key, its state and its parsed policy ({@link #resolve}); a key's row read and
+ * resolved to the key, its state, its parsed policy and its grants ({@link #resolve}); a key's row read and
  * changed as the database holds it now ({@link #current}, {@link #change}); and the cache's one
  * invalidation point ({@link #changed}).
  *
@@ -59,7 +59,7 @@ public final class KeyRecords {
 
   /**
    * The key named by a key id, key ARN, alias name or alias ARN, from the cache after its first use
-   * (then the database is read once, for the key and its policy). A key whose CreateKey has not
+   * (then the database is read once, for the key, its policy and its grants). A key whose CreateKey has not
    * finished does not exist yet.
    *
    * @throws KmsException {@code ValidationException} if {@code name} is absent or too long,
@@ -80,14 +80,15 @@ public final class KeyRecords {
     ResolvedKey read = metadata.inTransaction(c -> {
       Optional<KeyRecord> record = KeyTable.byId(c, keyId).filter(row -> row.state() != KeyState.Creating);
       return record.isEmpty() ? Optional.<ResolvedKey>empty()
-          : Optional.of(new ResolvedKey(record.get(), Policy.parse(KeyPolicies.read(c, keyId))));
+          : Optional.of(new ResolvedKey(record.get(), Policy.parse(KeyPolicies.read(c, keyId)),
+              KeyGrants.read(c, account, keyId)));
     }).orElseThrow(() -> notFound(keyId));
     keepIfUnchanged(cachedKeys, keyId, read, readAt);
     return read;
   }
 
   /**
-   * Reads every finished key and its policy into the cache, in one transaction and up to
+   * Reads every finished key, its policy and its grants into the cache, in one transaction and up to
    * {@value #PRELOADED_KEYS} keys, so that the first use of each key after a start reads no database:
    * without this, right after a restart every key's first call paid a read of its row and policy.
    * Keys share few policy documents (most keep the default one), so each document is parsed once.
@@ -99,12 +100,14 @@ public final class KeyRecords {
     long readAt = changes.get();
     List<ResolvedKey> read = metadata.inTransaction(c -> {
       Map<String, String> policies = KeyPolicies.all(c);
+      Map<String, List<GrantListEntry>> grants = KeyGrants.all(c, account);
       Map<String, Policy> parsed = new HashMap<>();
       List<ResolvedKey> keys = new ArrayList<>();
       for (KeyRecord record : KeyTable.all(c)) {
         String document = policies.get(record.keyId());
         if (document != null && keys.size() < PRELOADED_KEYS) {
-          keys.add(new ResolvedKey(record, parsed.computeIfAbsent(document, Policy::parse)));
+          keys.add(new ResolvedKey(record, parsed.computeIfAbsent(document, Policy::parse),
+              grants.getOrDefault(record.keyId(), List.of())));
         }
       }
       return keys;
@@ -203,7 +206,7 @@ public final class KeyRecords {
 
   /**
    * Records, in the transaction of {@code c}, that the key {@code keyId} changed: its state, its
-   * description, its policy, an alias that points or pointed to it, or its deletion. The cache's one
+   * description, its policy, its grants, an alias that points or pointed to it, or its deletion. The cache's one
    * invalidation point: once the transaction commits, every node forgets the key.
    */
   void changed(Connection c, String keyId) {

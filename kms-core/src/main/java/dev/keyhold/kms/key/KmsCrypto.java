@@ -26,6 +26,7 @@ import dev.keyhold.pkcs11.SessionsExhaustedException;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -40,6 +41,11 @@ import java.util.Optional;
  * {@link KeyStoreConnections}, and each key's {@link Aead} per HSM stays attached to the resolved key
  * while its logins last. Every operation runs on any HSM of the store that holds the key, spread over
  * them and failing over when one stops answering ({@link Failover}).
+ *
+ * <p>A request with DryRun is checked as it would be run, its key's state and key store included, and
+ * answered DryRunOperationException ({@link DryRun}) where it would have gone to an HSM: a dry run
+ * never calls one, so what only an HSM can tell (that a ciphertext's tag verifies under its context)
+ * is not part of it.
  */
 public final class KmsCrypto {
   /** The one encryption algorithm of a symmetric key. */
@@ -69,20 +75,27 @@ public final class KmsCrypto {
     byte[] plaintext = request.plaintext();
     sensitiveLength(required(plaintext, "plaintext").length, "plaintext", 1, MAX_PLAINTEXT);
     checkAlgorithm(request.encryptionAlgorithm());
+    if (DryRun.requested(request.dryRun())) {
+      throw dryRunOf(key);
+    }
     return new EncryptResponse(seal(key, plaintext, request.encryptionContext()), key.arn(), SYMMETRIC_DEFAULT);
   }
 
   /** Decrypt under the key the ciphertext names. */
   public DecryptResponse decrypt(DecryptRequest request) {
-    return decrypt(keyOfCiphertext(request.ciphertextBlob()), request);
+    return decrypt(keyOfDecrypt(request), request);
   }
 
   /**
-   * Decrypt under {@code key}, the key the ciphertext names in its header ({@link #keyOfCiphertext}).
+   * Decrypt under {@code key}, the key the ciphertext names in its header ({@link #keyOfDecrypt}).
    *
    * @throws KmsException InvalidCiphertextException if the blob is not one of {@code key}'s
    */
   public DecryptResponse decrypt(ResolvedKey key, DecryptRequest request) {
+    if (ignoresCiphertext(request.dryRun(), request.dryRunModifiers())) {
+      checkAlgorithm(request.encryptionAlgorithm());
+      throw dryRunOf(key);
+    }
     byte[] blob = checkCiphertext(request.ciphertextBlob());
     checkAlgorithm(request.encryptionAlgorithm());
     Ciphertext.Parsed parsed = Ciphertext.parse(blob).orElseThrow(KmsCrypto::invalidCiphertext);
@@ -92,6 +105,9 @@ public final class KmsCrypto {
     if (request.keyId() != null && !keys.resolve(request.keyId()).keyId().equals(key.keyId())) {
       throw new KmsException(IncorrectKeyException,
           "The key ID in the request does not identify a CMK that can perform this operation.");
+    }
+    if (DryRun.requested(request.dryRun())) {
+      throw dryRunOf(key);
     }
     byte[] aad = Ciphertext.associatedData(parsed.header(), EncryptionContext.canonical(request.encryptionContext()));
     byte[] body = parsed.body();
@@ -116,7 +132,7 @@ public final class KmsCrypto {
    *     InvalidCiphertextException if it is no Keyhold ciphertext or names no key of this service, as
    *     AWS answers
    */
-  public ResolvedKey keyOfCiphertext(byte[] ciphertextBlob) {
+  private ResolvedKey keyOfCiphertext(byte[] ciphertextBlob) {
     String keyId = Ciphertext.keyIdOf(checkCiphertext(ciphertextBlob)).orElseThrow(KmsCrypto::invalidCiphertext);
     try {
       return keys.resolve(keyId);
@@ -126,6 +142,25 @@ public final class KmsCrypto {
       }
       throw invalidCiphertext(); // the blob names no key: it is the blob that is wrong
     }
+  }
+
+  /**
+   * The key a Decrypt uses: the one its ciphertext names ({@link #keyOfCiphertext}), or, for a dry run
+   * that ignores the ciphertext (DryRunModifiers {@code IGNORE_CIPHERTEXT}), its KeyId's.
+   */
+  public ResolvedKey keyOfDecrypt(DecryptRequest request) {
+    return keyToDecrypt(request, "keyId");
+  }
+
+  /** As {@link #keyOfDecrypt}, for ReEncrypt's source key: SourceKeyId's when a dry run ignores the ciphertext. */
+  public ResolvedKey keyOfReEncryptSource(ReEncryptRequest request) {
+    return keyToDecrypt(sourceOf(request), "sourceKeyId");
+  }
+
+  private ResolvedKey keyToDecrypt(DecryptRequest request, String keyIdMember) {
+    return ignoresCiphertext(request.dryRun(), request.dryRunModifiers())
+        ? keys.resolve(required(request.keyId(), keyIdMember))
+        : keyOfCiphertext(request.ciphertextBlob());
   }
 
   private static byte[] checkCiphertext(byte[] blob) {
@@ -139,20 +174,32 @@ public final class KmsCrypto {
    */
   public ReEncryptResponse reEncrypt(ReEncryptRequest request) {
     ResolvedKey destination = keys.resolve(required(request.destinationKeyId(), "destinationKeyId"));
-    return reEncrypt(keyOfCiphertext(request.ciphertextBlob()), destination, request);
+    return reEncrypt(keyOfReEncryptSource(request), destination, request);
   }
 
-  /** ReEncrypt from {@code source}, the key the ciphertext names, to {@code destination}. */
+  /**
+   * ReEncrypt from {@code source}, the key the ciphertext names ({@link #keyOfReEncryptSource}), to
+   * {@code destination}.
+   */
   public ReEncryptResponse reEncrypt(ResolvedKey sourceKey, ResolvedKey destination, ReEncryptRequest request) {
-    DecryptResponse source = decrypt(sourceKey, new DecryptRequest(
-        request.ciphertextBlob(), request.sourceEncryptionContext(), request.sourceKeyId(), null));
+    checkAlgorithm(request.destinationEncryptionAlgorithm());
+    // Before the source's plaintext exists; and a dry run, which ends in the decryption, checks it here.
+    usable(destination);
+    DecryptResponse source = decrypt(sourceKey, sourceOf(request));
     byte[] plaintext = source.plaintext();
     try {
       byte[] blob = seal(destination, plaintext, request.destinationEncryptionContext());
-      return new ReEncryptResponse(blob, source.keyId(), destination.arn());
+      return new ReEncryptResponse(blob, source.keyId(), destination.arn(), source.encryptionAlgorithm(),
+          SYMMETRIC_DEFAULT);
     } finally {
       Arrays.fill(plaintext, (byte) 0);
     }
+  }
+
+  /** ReEncrypt's decryption, as a Decrypt of its own. */
+  private static DecryptRequest sourceOf(ReEncryptRequest request) {
+    return new DecryptRequest(request.ciphertextBlob(), request.sourceEncryptionContext(), request.sourceKeyId(),
+        request.sourceEncryptionAlgorithm(), request.dryRun(), request.dryRunModifiers());
   }
 
   /**
@@ -196,6 +243,9 @@ public final class KmsCrypto {
 
   private GenerateDataKeyResponse generate(ResolvedKey key, GenerateDataKeyRequest request, boolean withPlaintext) {
     int length = dataKeyLength(request.keySpec(), request.numberOfBytes());
+    if (DryRun.requested(request.dryRun())) {
+      throw dryRunOf(key);
+    }
     byte[] dataKey;
     try {
       dataKey = onAnyHsm(key, usable(key), (index, hsm) -> hsm.token().generateRandom(length));
@@ -253,6 +303,27 @@ public final class KmsCrypto {
         .orElseThrow(() -> new KmsException(KMSInvalidStateException, key.arn() + " is unavailable."));
   }
 
+  /**
+   * Whether a dry run leaves the ciphertext out (DryRunModifiers {@code IGNORE_CIPHERTEXT}): it then
+   * checks the caller's right to the key it names instead. Modifiers apply to dry runs alone, but are
+   * checked in any request.
+   */
+  private static boolean ignoresCiphertext(Boolean dryRun, List<String> modifiers) {
+    if (modifiers == null) {
+      return false;
+    }
+    for (int i = 0; i < modifiers.size(); i++) {
+      enumValue(DryRunModifier.class, modifiers.get(i), "dryRunModifiers." + (i + 1) + ".member");
+    }
+    return DryRun.requested(dryRun) && modifiers.contains(DryRunModifier.IGNORE_CIPHERTEXT.name());
+  }
+
+  /** The end of a dry run whose request passed its own checks: the key must be usable, as for the run. */
+  private KmsException dryRunOf(ResolvedKey key) {
+    usable(key);
+    return DryRun.succeeded();
+  }
+
   private static int dataKeyLength(String keySpec, Integer numberOfBytes) {
     if ((keySpec == null) == (numberOfBytes == null)) {
       throw violated(Rule.BYTES_OR_KEY_SPEC);
@@ -300,6 +371,11 @@ public final class KmsCrypto {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("this JDK has no DRBG", e);
     }
+  }
+
+  /** What a dry run may leave out. */
+  private enum DryRunModifier {
+    IGNORE_CIPHERTEXT
   }
 
   /** GenerateDataKey's KeySpec. */

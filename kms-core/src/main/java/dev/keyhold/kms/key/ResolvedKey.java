@@ -3,10 +3,11 @@ package dev.keyhold.kms.key;
 import dev.keyhold.kms.keystore.ConnectedStore;
 import dev.keyhold.kms.policy.Policy;
 import dev.keyhold.pkcs11.Aead;
+import java.util.List;
 
 /**
  * A KMS key as a request resolved it (from a key id, key ARN, alias name or alias ARN): its record,
- * its state and its parsed key policy. A request resolves its key once ({@link KmsKeys#resolve}), is
+ * its state, its parsed key policy and its grants. A request resolves its key once ({@link KmsKeys#resolve}), is
  * authorized against it, and runs its operation on it.
  *
  * <p>Immutable but for the key's AES-GCM on each HSM, which the crypto operations attach on first
@@ -15,11 +16,13 @@ import dev.keyhold.pkcs11.Aead;
 public final class ResolvedKey {
   private final KeyRecord record;
   private final Policy policy;
+  private final List<GrantListEntry> grants;
   private volatile Aeads aeads;
 
-  ResolvedKey(KeyRecord record, Policy policy) {
+  ResolvedKey(KeyRecord record, Policy policy, List<GrantListEntry> grants) {
     this.record = record;
     this.policy = policy;
+    this.grants = List.copyOf(grants);
   }
 
   public String keyId() {
@@ -42,6 +45,11 @@ public final class ResolvedKey {
   /** The key's policy, parsed when the key was resolved. */
   public Policy policy() {
     return policy;
+  }
+
+  /** The key's grants, oldest first, read with the key. */
+  public List<GrantListEntry> grants() {
+    return grants;
   }
 
   KeyRecord record() {

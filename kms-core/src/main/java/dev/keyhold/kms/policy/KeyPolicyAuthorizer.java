@@ -11,8 +11,8 @@ import java.util.Map;
 
 /**
  * Enforces KMS key policies as IAM evaluates a key policy on its own (Keyhold has no identity
- * policies and no grants): an explicit Deny wins, else an Allow that applies allows, else the request
- * is implicitly denied.
+ * policies): an explicit Deny wins, else an Allow that applies allows, else a grant that allows the
+ * request (the caller's to find), else the request is implicitly denied.
  *
  * <p>What a statement reads:
  *
@@ -53,17 +53,22 @@ public final class KeyPolicyAuthorizer {
    * @param action the IAM action, e.g. {@code kms:Encrypt}
    * @param encryptionContext the request's encryption context (empty if none), for
    *     {@code kms:EncryptionContext:*} and {@code kms:EncryptionContextKeys} conditions
+   * @param granted whether a grant of the key allows the request, which the policy can only deny explicitly
    * @throws KmsException {@code AccessDeniedException} with AWS's message unless an Allow statement
-   *     matches and no Deny does
+   *     matches, or the request is granted, and no Deny matches
    */
-  public void authorize(
-      Principal principal, String action, String keyArn, Policy policy, Map<String, String> encryptionContext) {
+  public void authorize(Principal principal, String action, String keyArn, Policy policy,
+      Map<String, String> encryptionContext, boolean granted) {
     switch (policy.decide(new Request(identities.getUnchecked(principal), action, keyArn, encryptionContext))) {
       case ALLOW -> { }
       case EXPLICIT_DENY ->
           throw accessDenied(principal, action, keyArn, "with an explicit deny in a resource-based policy");
-      case IMPLICIT_DENY -> throw accessDenied(
-          principal, action, keyArn, "because no resource-based policy allows the " + action + " action");
+      case IMPLICIT_DENY -> {
+        if (!granted) {
+          throw accessDenied(
+              principal, action, keyArn, "because no resource-based policy allows the " + action + " action");
+        }
+      }
     }
   }
 

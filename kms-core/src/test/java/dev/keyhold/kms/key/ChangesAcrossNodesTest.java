@@ -11,12 +11,14 @@ import dev.keyhold.kms.metadata.JdbcMetadataStore;
 import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.metadata.ServiceNode;
 import dev.keyhold.kms.metadata.TestMetadata;
+import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.file.Path;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
@@ -95,6 +97,20 @@ class ChangesAcrossNodesTest {
     assertWithinBound(() -> nodeB.resolver().resolve(key.keyId()).policy().document().equals(DENY_ENCRYPT));
     assertThat(nodeB.resolver().resolve(key.keyId())).isNotSameAs(cached);
     assertWithinBound(() -> nodeB.resolver().resolve("alias/orders").keyId().equals(other.keyId()));
+  }
+
+  @Test
+  void aGrantCreatedOrRevokedOnOneNodeReachesTheOther() throws InterruptedException {
+    assertThat(nodeB.resolver().resolve(key.keyId()).grants()).isEmpty();
+    KeyGrants grantsOnA = new KeyGrants(fixture.metadata, nodeA, MasterKey.load(data.resolve("master.key")),
+        KeyStoreFixture.ACCOUNT, Clock.systemUTC());
+
+    CreateGrantResponse created = grantsOnA.createGrant(nodeA.resolver().resolve(key.keyId()), new CreateGrantRequest(
+        key.keyId(), "arn:aws:iam::111122223333:user/bob", null, List.of("Encrypt"), null, null, null));
+
+    assertWithinBound(() -> nodeB.resolver().resolve(key.keyId()).grants().size() == 1);
+    grantsOnA.deleteGrant(grantsOnA.named(nodeA.resolver().resolve(key.keyId()), created.grantId()), null);
+    assertWithinBound(() -> nodeB.resolver().resolve(key.keyId()).grants().isEmpty());
   }
 
   @Test

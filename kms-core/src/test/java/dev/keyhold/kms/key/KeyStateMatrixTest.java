@@ -31,6 +31,9 @@ class KeyStateMatrixTest {
   private static final String UNAVAILABLE = "KMSInvalidStateException: {arn} is unavailable.";
   private static final String NOT_PENDING = "KMSInvalidStateException: {arn} is not pending deletion.";
   private static final String UNSUPPORTED = "UnsupportedOperationException";
+  private static final String DRY_RUN =
+      "DryRunOperationException: The request would have succeeded, but the DryRun option is set.";
+  private static final List<String> IGNORE_CIPHERTEXT = List.of("IGNORE_CIPHERTEXT");
 
   /** What an operation does with a key. */
   @FunctionalInterface
@@ -49,8 +52,31 @@ class KeyStateMatrixTest {
       new Row("ReEncrypt", (f, k) -> f.crypto.reEncrypt(
           new ReEncryptRequest(f.blobs.get(k.keyId()), null, null, f.spare.keyId(), null)),
           "OK", DISABLED, PENDING, UNAVAILABLE),
+      new Row("ReEncrypt to the key", (f, k) -> f.crypto.reEncrypt(
+          new ReEncryptRequest(f.blobs.get(f.spare.keyId()), null, null, k.keyId(), null)),
+          "OK", DISABLED, PENDING, UNAVAILABLE),
       new Row("GenerateDataKey", (f, k) -> f.crypto.generateDataKey(
           new GenerateDataKeyRequest(k.keyId(), null, "AES_256", null)), "OK", DISABLED, PENDING, UNAVAILABLE),
+      // A dry run answers as the run would, but for DryRunOperationException where the run succeeds.
+      new Row("Encrypt, DryRun", (f, k) -> f.crypto.encrypt(new EncryptRequest(k.keyId(), new byte[] {1}, null, null,
+          true)), DRY_RUN, DISABLED, PENDING, UNAVAILABLE),
+      new Row("Decrypt, DryRun", (f, k) -> f.crypto.decrypt(new DecryptRequest(f.blobs.get(k.keyId()), null, null,
+          null, true, null)), DRY_RUN, DISABLED, PENDING, UNAVAILABLE),
+      new Row("Decrypt, DryRun IGNORE_CIPHERTEXT", (f, k) -> f.crypto.decrypt(new DecryptRequest(null, null,
+          k.keyId(), null, true, IGNORE_CIPHERTEXT)), DRY_RUN, DISABLED, PENDING, UNAVAILABLE),
+      new Row("ReEncrypt, DryRun", (f, k) -> f.crypto.reEncrypt(new ReEncryptRequest(f.blobs.get(k.keyId()), null,
+          null, f.spare.keyId(), null, null, null, true, null)), DRY_RUN, DISABLED, PENDING, UNAVAILABLE),
+      new Row("ReEncrypt to the key, DryRun", (f, k) -> f.crypto.reEncrypt(new ReEncryptRequest(
+          f.blobs.get(f.spare.keyId()), null, null, k.keyId(), null, null, null, true, null)),
+          DRY_RUN, DISABLED, PENDING, UNAVAILABLE),
+      new Row("ReEncrypt, DryRun IGNORE_CIPHERTEXT", (f, k) -> f.crypto.reEncrypt(new ReEncryptRequest(null, null,
+          k.keyId(), f.spare.keyId(), null, null, null, true, IGNORE_CIPHERTEXT)),
+          DRY_RUN, DISABLED, PENDING, UNAVAILABLE),
+      new Row("GenerateDataKey, DryRun", (f, k) -> f.crypto.generateDataKey(
+          new GenerateDataKeyRequest(k.keyId(), null, "AES_256", null, true)), DRY_RUN, DISABLED, PENDING, UNAVAILABLE),
+      new Row("GenerateDataKeyWithoutPlaintext, DryRun", (f, k) -> f.crypto.generateDataKeyWithoutPlaintext(
+          f.keys.resolver().resolve(k.keyId()), new GenerateDataKeyRequest(k.keyId(), null, null, 32, true)),
+          DRY_RUN, DISABLED, PENDING, UNAVAILABLE),
       new Row("DescribeKey", (f, k) -> f.keys.describeKey(k.keyId()), "OK", "OK", "OK", "OK"),
       new Row("EnableKey", (f, k) -> f.keys.enableKey(k.keyId()), "OK", "OK", PENDING, "OK"),
       new Row("DisableKey", (f, k) -> f.keys.disableKey(k.keyId()), "OK", "OK", PENDING, "OK"),
@@ -103,7 +129,9 @@ class KeyStateMatrixTest {
     f.keys = new KmsKeys(stores.metadata, stores.registry, keyStores, stores.connections,
         new Account("111122223333", "us-east-1"), Clock.systemUTC());
     f.crypto = new KmsCrypto(f.keys, keyStores, stores.connections);
-    f.spare = f.keys.createKey(CreateKeyRequest.inCustomKeyStore(up, "ReEncrypt's destination"));
+    f.spare = f.keys.createKey(CreateKeyRequest.inCustomKeyStore(up, "ReEncrypt's other key"));
+    f.blobs.put(f.spare.keyId(),
+        f.crypto.encrypt(new EncryptRequest(f.spare.keyId(), new byte[] {7}, null, null)).ciphertextBlob());
 
     // One key per cell, each with a ciphertext made while it was usable.
     List<KeyMetadata[]> cells = new ArrayList<>();

@@ -16,8 +16,10 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -211,6 +213,53 @@ class KmsCryptoTest {
     assertInvalid(moved.ciphertextBlob(), CONTEXT);
     assertError(() -> crypto.reEncrypt(new ReEncryptRequest(blob, null, null, otherKey.arn(), null)),
         KmsErrorType.InvalidCiphertextException);
+  }
+
+  /**
+   * A dry run checks what the run would check before it reaches an HSM, and goes no further: a blob the
+   * HSM would refuse (the wrong context) passes, as only the HSM can tell; nothing checked before fails.
+   * Every key state is KeyStateMatrixTest's.
+   */
+  @Test
+  void aDryRunChecksTheRequestAndTheKeyButCallsNoHsm() {
+    byte[] blob = encrypt(key.keyId(), PLAINTEXT, CONTEXT);
+    String dryRun = "The request would have succeeded, but the DryRun option is set.";
+    ResolvedKey resolved = keys.resolver().resolve(key.keyId());
+    for (ThrowingCallable call : List.<ThrowingCallable>of(
+        () -> crypto.encrypt(new EncryptRequest(key.keyId(), PLAINTEXT, CONTEXT, null, true)),
+        () -> crypto.decrypt(new DecryptRequest(blob, CONTEXT, null, null, true, null)),
+        () -> crypto.decrypt(new DecryptRequest(blob, Map.of("purpose", "wrong"), null, null, true, null)),
+        () -> crypto.decrypt(new DecryptRequest(null, null, key.arn(), null, true, List.of("IGNORE_CIPHERTEXT"))),
+        () -> crypto.reEncrypt(new ReEncryptRequest(blob, CONTEXT, null, otherKey.arn(), null, null, null, true, null)),
+        () -> crypto.reEncrypt(new ReEncryptRequest(null, null, key.keyId(), otherKey.arn(), null, null, null, true,
+            List.of("IGNORE_CIPHERTEXT"))),
+        () -> crypto.generateDataKey(new GenerateDataKeyRequest(key.keyId(), CONTEXT, "AES_128", null, true)),
+        () -> crypto.generateDataKeyWithoutPlaintext(resolved, new GenerateDataKeyRequest(key.keyId(), null, null, 64,
+            true)))) {
+      assertThat(error(call)).hasMessage(dryRun).extracting(e -> e.type()).isEqualTo(KmsErrorType.DryRunOperationException);
+    }
+
+    assertError(() -> crypto.encrypt(new EncryptRequest(key.keyId(), new byte[4097], null, null, true)),
+        KmsErrorType.ValidationException);
+    assertError(() -> crypto.encrypt(new EncryptRequest(key.keyId(), PLAINTEXT, null, "RSAES_OAEP_SHA_1", true)),
+        KmsErrorType.InvalidKeyUsageException);
+    assertError(() -> crypto.decrypt(new DecryptRequest(new byte[] {1, 2, 3}, null, null, null, true, null)),
+        KmsErrorType.InvalidCiphertextException);
+    assertError(() -> crypto.decrypt(new DecryptRequest(blob, CONTEXT, otherKey.keyId(), null, true, null)),
+        KmsErrorType.IncorrectKeyException);
+    assertError(() -> crypto.generateDataKey(new GenerateDataKeyRequest(key.keyId(), null, null, null, true)),
+        KmsErrorType.ValidationException);
+    assertThat(error(() -> crypto.decrypt(new DecryptRequest(null, null, null, null, true,
+        List.of("IGNORE_CIPHERTEXT"))))).as("the key a dry run that ignores the ciphertext checks")
+        .hasMessage("1 validation error detected: Value null at 'keyId' failed to satisfy constraint: "
+            + "Member must not be null");
+    assertThat(error(() -> crypto.reEncrypt(new ReEncryptRequest(null, null, null, otherKey.arn(), null, null, null,
+        true, List.of("IGNORE_CIPHERTEXT"))))).hasMessageContaining("'sourceKeyId'");
+    assertThat(error(() -> crypto.decrypt(new DecryptRequest(blob, CONTEXT, null, null, true, List.of("IGNORE_TAG")))))
+        .hasMessage("1 validation error detected: Value 'IGNORE_TAG' at 'dryRunModifiers.1.member' failed to satisfy "
+            + "constraint: Member must satisfy enum value set: [IGNORE_CIPHERTEXT]");
+    assertThat(crypto.decrypt(new DecryptRequest(blob, CONTEXT, null, null, false, List.of("IGNORE_CIPHERTEXT")))
+        .plaintext()).as("modifiers without DryRun change nothing").isEqualTo(PLAINTEXT);
   }
 
   @Test

@@ -11,9 +11,10 @@ import java.util.Set;
  * Every KMS operation Keyhold serves, named exactly as in {@code X-Amz-Target: TrentService.<name>},
  * with how it is authorized and, for an operation on a key, the IAM action the key's policy must allow.
  *
- * <p>AWS authorizes the operations that name no key (CreateKey, ListKeys, ListAliases, GenerateRandom
- * and the custom key store operations) by IAM policies alone. Keyhold has no IAM: the custom key store
- * operations are for the callers the operator made administrators, the others for every caller.
+ * <p>AWS authorizes the operations that name no key (CreateKey, ListKeys, ListAliases, GenerateRandom,
+ * ListRetirableGrants and the custom key store operations) by IAM policies alone. Keyhold has no IAM: the custom key store
+ * operations are for the callers the operator made administrators, the others for every caller. An
+ * operation on a key is allowed by the key's policy, or by a grant ({@code KeyAccess}).
  */
 public enum KmsOperation {
   CreateCustomKeyStore(Authorization.ADMINISTRATORS),
@@ -27,6 +28,8 @@ public enum KmsOperation {
   ListKeys(Authorization.ANY_CALLER),
   ListAliases(Authorization.ANY_CALLER),
   GenerateRandom(Authorization.ANY_CALLER),
+  /** Lists grants of any key by their retiring principal; AWS asks an IAM policy, which Keyhold has none of. */
+  ListRetirableGrants(Authorization.ANY_CALLER),
 
   DescribeKey("kms:DescribeKey"),
   EnableKey("kms:EnableKey"),
@@ -55,7 +58,15 @@ public enum KmsOperation {
   /** On the key that encrypted the ciphertext, and on the destination key. */
   ReEncrypt("kms:ReEncryptFrom", "kms:ReEncryptTo"),
   GenerateDataKey("kms:GenerateDataKey"),
-  GenerateDataKeyWithoutPlaintext("kms:GenerateDataKeyWithoutPlaintext");
+  GenerateDataKeyWithoutPlaintext("kms:GenerateDataKeyWithoutPlaintext"),
+  CreateGrant("kms:CreateGrant"),
+  ListGrants("kms:ListGrants"),
+  /**
+   * The grant's retiring principal, and its grantee if it allows RetireGrant, need no policy; anyone
+   * else needs this action (AWS asks an IAM policy).
+   */
+  RetireGrant("kms:RetireGrant"),
+  RevokeGrant("kms:RevokeGrant");
 
   /**
    * The cryptographic operations: they share the account's request rate, and they use a key's

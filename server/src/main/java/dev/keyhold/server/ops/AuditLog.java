@@ -25,11 +25,13 @@ import org.slf4j.LoggerFactory;
  *
  * <pre>{@code
  * {"time":"2025-01-02T03:04:05.678901Z","requestId":"...","principal":"arn:aws:iam::111122223333:user/alice",
- *  "operation":"Encrypt","keyArn":"arn:aws:kms:...","encryptionContextKeys":["purpose"],
+ *  "operation":"Encrypt","keyArn":"arn:aws:kms:...","sourceKeyArn":null,"encryptionContextKeys":["purpose"],
  *  "outcome":"success","httpStatus":200,"durationMillis":1.234}
  * }</pre>
  *
- * {@code time} is ISO-8601 in UTC, to the microsecond; {@code principal} and {@code keyArn} are null when there is none;
+ * {@code time} is ISO-8601 in UTC, to the microsecond; {@code principal}, {@code keyArn} and {@code
+ * sourceKeyArn} are null when there is none; {@code keyArn} names the key the request used or created
+ * (of ReEncrypt and UpdateAlias, the destination), {@code sourceKeyArn} the other key of those two;
  * {@code outcome} is {@code success} or the error type sent. A line is built from a {@link
  * RequestOutcome} alone, which holds names only, so no plaintext, ciphertext, password or data key can
  * reach it; Jackson escapes control characters, so caller-given text (context keys) cannot break a
@@ -153,6 +155,7 @@ public final class AuditLog implements RequestObserver, Closeable {
         line.writeStringField("principal", outcome.principalArn().orElse(null));
         line.writeStringField("operation", outcome.operation());
         line.writeStringField("keyArn", outcome.keyArn().orElse(null));
+        line.writeStringField("sourceKeyArn", outcome.sourceKeyArn().orElse(null));
         line.writeArrayFieldStart("encryptionContextKeys");
         for (String key : outcome.encryptionContextKeys()) {
           line.writeString(key);

@@ -11,7 +11,10 @@ import java.util.Optional;
  * @param principalArn empty when authentication failed
  * @param operation e.g. {@code Encrypt}; {@code unknown} when the target named none or an operation
  *     not served: it labels metrics, so it must come from a fixed set, never from a caller's text
- * @param keyArn the KMS key the request resolved to, if any
+ * @param keyArn the KMS key the request resolved to or created, if any; of ReEncrypt and UpdateAlias, the
+ *     destination
+ * @param sourceKeyArn of ReEncrypt, the key of the ciphertext; of UpdateAlias, the key the alias left;
+ *     else empty
  * @param encryptionContextKeys the keys of the encryption context, never its values
  * @param errorType empty on success, else the {@code __type} sent
  */
@@ -21,6 +24,7 @@ public record RequestOutcome(
     Optional<String> principalArn,
     String operation,
     Optional<String> keyArn,
+    Optional<String> sourceKeyArn,
     List<String> encryptionContextKeys,
     int httpStatus,
     Optional<String> errorType,

@@ -62,7 +62,12 @@ public record QuotaConfig(double cryptographicPerAccount, double perKeyStore,
       Map.entry(KmsOperation.ListResourceTags, 2000.0),
       Map.entry(KmsOperation.PutKeyPolicy, 15.0),
       Map.entry(KmsOperation.GetKeyPolicy, 1000.0),
-      Map.entry(KmsOperation.ListKeyPolicies, 100.0)));
+      Map.entry(KmsOperation.ListKeyPolicies, 100.0),
+      Map.entry(KmsOperation.CreateGrant, 50.0),
+      Map.entry(KmsOperation.ListGrants, 100.0),
+      Map.entry(KmsOperation.ListRetirableGrants, 100.0),
+      Map.entry(KmsOperation.RetireGrant, 30.0),
+      Map.entry(KmsOperation.RevokeGrant, 30.0)));
 
   private static final QuotaConfig UNLIMITED_CONFIG = new QuotaConfig(UNLIMITED, UNLIMITED, ImmutableMap.of(), UNLIMITED);
 

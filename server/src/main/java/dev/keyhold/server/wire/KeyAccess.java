@@ -6,12 +6,17 @@ import static dev.keyhold.kms.error.KmsErrorType.AccessDeniedException;
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.error.Validation;
 import dev.keyhold.kms.key.Account;
+import dev.keyhold.kms.key.GrantConstraints;
+import dev.keyhold.kms.key.GrantListEntry;
+import dev.keyhold.kms.key.KeyGrants;
 import dev.keyhold.kms.key.KeyRecords;
 import dev.keyhold.kms.key.ResolvedKey;
 import dev.keyhold.kms.policy.KeyPolicyAuthorizer;
+import dev.keyhold.kms.policy.Principal;
 import dev.keyhold.server.auth.Caller;
 import dev.keyhold.server.authz.KmsOperation;
 import dev.keyhold.server.quota.RequestQuotas;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -22,7 +27,8 @@ import java.util.function.Supplier;
 /**
  * The authorization of one request, and what the audit log learns from it: each key the operation
  * uses is resolved once (kms-core's {@link KeyRecords#resolve}) and its policy asked whether the caller
- * may run the operation's action on it; the operation then runs on that same resolved key.
+ * may run the operation's action on it, or, unless the policy denies it explicitly, its grants (read
+ * with the key); the operation then runs on that same resolved key.
  *
  * <p>Operations call it for the keys they use ({@link Operations}); the handler then checks that an
  * operation on keys did, so that an operation that forgot fails closed ({@link #checkAuthorized}).
@@ -31,6 +37,7 @@ import java.util.function.Supplier;
  * ({@link RequestQuotas#admitKeyStore}): only requests that go on to the HSMs spend the store's rate.
  */
 final class KeyAccess {
+  private static final String ACTION_PREFIX = "kms:";
   private final KmsOperation operation;
   private final Caller caller;
   private final Account account;
@@ -39,6 +46,7 @@ final class KeyAccess {
   private final RequestQuotas quotas;
   private final Set<String> encryptionContextKeys = new TreeSet<>();
   private String keyArn;
+  private String sourceKeyArn;
   private boolean keyAllowed;
   private boolean destinationAllowed;
 
@@ -61,15 +69,18 @@ final class KeyAccess {
    *     if it names no key, {@code AccessDeniedException} if the key's policy does not allow it
    */
   ResolvedKey allowKey(String member, String name, Map<String, String> encryptionContext) {
-    ResolvedKey key = allow(operation.keyAction(), keys.resolve(Validation.required(name, member)), encryptionContext);
+    ResolvedKey key = keys.resolve(Validation.required(name, member));
+    noteFirstKey(key);
+    allow(operation.keyAction(), key, encryptionContext);
     keyAllowed = true;
     return key;
   }
 
   /** As {@link #allowKey}, for the second key and its action ({@link KmsOperation#destinationKeyAction()}). */
   ResolvedKey allowDestinationKey(String member, String name, Map<String, String> encryptionContext) {
-    ResolvedKey key = allow(operation.destinationKeyAction().orElseThrow(),
-        keys.resolve(Validation.required(name, member)), encryptionContext);
+    ResolvedKey key = keys.resolve(Validation.required(name, member));
+    keyArn = key.arn();
+    allow(operation.destinationKeyAction().orElseThrow(), key, encryptionContext);
     destinationAllowed = true;
     return key;
   }
@@ -86,14 +97,62 @@ final class KeyAccess {
 
   /**
    * For Decrypt and ReEncrypt: the key a ciphertext names in its header (kms-core's
-   * {@code keyOfCiphertext}) must allow the operation's action, decided before the HSM sees the
-   * ciphertext. The context is noted for the audit log even if the blob names no key.
+   * {@code keyOfDecrypt}; a dry run that ignores the ciphertext names it in the request) must allow the
+   * operation's action, decided before the HSM sees the ciphertext. The context is noted for the audit
+   * log even if the blob names no key.
    */
   ResolvedKey allowKeyOfCiphertext(Supplier<ResolvedKey> keyOfCiphertext, Map<String, String> encryptionContext) {
     noteContext(encryptionContext);
-    ResolvedKey key = allow(operation.keyAction(), keyOfCiphertext.get(), encryptionContext);
+    ResolvedKey key = keyOfCiphertext.get();
+    noteFirstKey(key);
+    allow(operation.keyAction(), key, encryptionContext);
     keyAllowed = true;
     return key;
+  }
+
+  /**
+   * For an operation that names a key it needs no permission on (ListAliases' KeyId): the key's id,
+   * resolved so that the audit log names it; null for null.
+   *
+   * @throws KmsException {@code NotFoundException} if {@code name} names no key
+   */
+  String namedKey(String name) {
+    if (name == null) {
+      return null;
+    }
+    ResolvedKey key = keys.resolve(name);
+    noteFirstKey(key);
+    return key.keyId();
+  }
+
+  /**
+   * For CreateGrant: as {@link #allowKey}, but a grant of the key lets its grantee create only a grant
+   * no wider than itself ({@link GrantListEntry#allowsGrant}).
+   */
+  ResolvedKey allowCreateGrant(String keyId, List<String> operations, GrantConstraints constraints) {
+    ResolvedKey key = keys.resolve(Validation.required(keyId, "keyId"));
+    noteFirstKey(key);
+    Principal principal = caller.principal();
+    boolean granted = key.grants().stream()
+        .anyMatch(grant -> grant.allowsGrant(principal.arn(), principal.accountId(), operations, constraints));
+    authorizer.authorize(principal, operation.keyAction(), key.arn(), key.policy(), Map.of(), granted);
+    keyAllowed = true;
+    return key;
+  }
+
+  /**
+   * For RetireGrant: the grant's retiring principal may retire it, and its grantee if the grant allows
+   * RetireGrant; anyone else needs kms:RetireGrant on its key, as any action (AWS asks an IAM policy).
+   */
+  void allowRetire(KeyGrants.NamedGrant named) {
+    noteFirstKey(named.key());
+    GrantListEntry grant = named.grant();
+    Principal principal = caller.principal();
+    if (!principal.arn().equals(grant.retiringPrincipal())
+        && !grant.allows(principal.arn(), principal.accountId(), "RetireGrant", Map.of())) {
+      allow(operation.keyAction(), named.key(), Map.of());
+    }
+    keyAllowed = true;
   }
 
   /** For GenerateRandom: a request that names a custom key store draws from its HSMs, and from its quota. */
@@ -140,9 +199,21 @@ final class KeyAccess {
     keyArn = arn;
   }
 
-  /** The ARN of the first key allowed, or of the key created, for the audit log. */
+  /**
+   * For the audit log, the ARN of the key the request used or created: of an operation on two keys
+   * (ReEncrypt, UpdateAlias), the destination, as ReEncrypt's response names it in KeyId. Known before
+   * the decision, so that the log shows which key a denied request wanted.
+   */
   Optional<String> keyArn() {
     return Optional.ofNullable(keyArn);
+  }
+
+  /**
+   * For the audit log, the other key of an operation on two: the key of ReEncrypt's ciphertext (its
+   * response's SourceKeyId), the key UpdateAlias took the alias from. Empty for every other operation.
+   */
+  Optional<String> sourceKeyArn() {
+    return Optional.ofNullable(sourceKeyArn);
   }
 
   /** The keys (never the values) of every encryption context the request used. */
@@ -150,17 +221,30 @@ final class KeyAccess {
     return encryptionContextKeys;
   }
 
-  private ResolvedKey allow(String action, ResolvedKey key, Map<String, String> encryptionContext) {
-    noteContext(encryptionContext);
-    if (keyArn == null) {
-      keyArn = key.arn(); // before the decision: the audit log shows which key a denied request wanted
+  /** The key of {@link KmsOperation#keyAction()}: the source of an operation on two keys, else its one key. */
+  private void noteFirstKey(ResolvedKey key) {
+    if (operation.destinationKeyAction().isPresent()) {
+      sourceKeyArn = key.arn();
+    } else {
+      keyArn = key.arn();
     }
-    authorizer.authorize(caller.principal(), action, key.arn(), key.policy(),
-        encryptionContext == null ? Map.of() : encryptionContext);
+  }
+
+  /**
+   * Allows {@code action} on {@code key} if its policy allows it, or, unless the policy denies it
+   * explicitly, a grant of the key does.
+   */
+  private void allow(String action, ResolvedKey key, Map<String, String> encryptionContext) {
+    noteContext(encryptionContext);
+    Map<String, String> context = encryptionContext == null ? Map.of() : encryptionContext;
+    Principal principal = caller.principal();
+    String grantOperation = action.substring(ACTION_PREFIX.length());
+    boolean granted = key.grants().stream()
+        .anyMatch(grant -> grant.allows(principal.arn(), principal.accountId(), grantOperation, context));
+    authorizer.authorize(principal, action, key.arn(), key.policy(), context, granted);
     if (KmsOperation.CRYPTOGRAPHIC.contains(operation)) {
       quotas.admitKeyStore(key.keyStoreId());
     }
-    return key;
   }
 
   /** The ARN of {@code resource} ({@code key/<id>}, {@code *}) in this service's account and Region. */

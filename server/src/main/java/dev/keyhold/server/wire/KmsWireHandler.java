@@ -3,6 +3,7 @@ package dev.keyhold.server.wire;
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 import static dev.keyhold.kms.error.KmsErrorType.DependencyTimeoutException;
+import static dev.keyhold.kms.error.KmsErrorType.DryRunOperationException;
 import static dev.keyhold.kms.error.KmsErrorType.KMSInternalException;
 import static dev.keyhold.kms.error.KmsErrorType.ValidationException;
 import static dev.keyhold.server.WireException.Type.UnknownOperationException;
@@ -73,7 +74,7 @@ public final class KmsWireHandler implements HttpHandler, AutoCloseable {
   private final ImmutableList<RequestObserver> observers;
   private final int maxRequestBytes;
   private final RequestQuotas quotas;
-  private final WireJson json = new WireJson();
+  private final WireJson json;
   private final ImmutableMap<KmsOperation, WireOperation<?>> operations = Operations.all();
   private final StuckRequests stuck = new StuckRequests();
 
@@ -89,6 +90,7 @@ public final class KmsWireHandler implements HttpHandler, AutoCloseable {
     this.observers = ImmutableList.copyOf(observers);
     this.maxRequestBytes = maxRequestBytes;
     this.quotas = checkNotNull(quotas, "quotas");
+    this.json = new WireJson(keyhold.grants()::checkGrantTokens);
   }
 
   /**
@@ -168,7 +170,7 @@ public final class KmsWireHandler implements HttpHandler, AutoCloseable {
     // Observers first: no request is answered unaudited, and a graceful shutdown, which waits for
     // answers, waits for the audit too.
     RequestOutcome outcome = new RequestOutcome(received, RequestIds.of(exchange), trace.principalArn,
-        trace.operation, trace.keys.flatMap(KeyAccess::keyArn),
+        trace.operation, trace.keys.flatMap(KeyAccess::keyArn), trace.keys.flatMap(KeyAccess::sourceKeyArn),
         trace.keys.map(keys -> List.copyOf(keys.encryptionContextKeys())).orElse(List.of()), reply.status,
         reply.errorType, System.nanoTime() - start);
     try {
@@ -220,7 +222,15 @@ public final class KmsWireHandler implements HttpHandler, AutoCloseable {
 
   private <R> Object run(WireOperation<R> operation, byte[] body, KeyAccess keys) {
     R request = json.read(body, operation.requestType());
-    Object response = operation.call().run(keyhold, keys, request);
+    Object response;
+    try {
+      response = operation.call().run(keyhold, keys, request);
+    } catch (KmsException e) {
+      if (e.type() == DryRunOperationException) {
+        keys.checkAuthorized(); // "would have succeeded" must not be said of a request nobody authorized
+      }
+      throw e;
+    }
     keys.checkAuthorized();
     return response;
   }

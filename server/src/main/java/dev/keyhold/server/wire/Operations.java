@@ -4,6 +4,7 @@ import static dev.keyhold.server.authz.KmsOperation.CancelKeyDeletion;
 import static dev.keyhold.server.authz.KmsOperation.ConnectCustomKeyStore;
 import static dev.keyhold.server.authz.KmsOperation.CreateAlias;
 import static dev.keyhold.server.authz.KmsOperation.CreateCustomKeyStore;
+import static dev.keyhold.server.authz.KmsOperation.CreateGrant;
 import static dev.keyhold.server.authz.KmsOperation.CreateKey;
 import static dev.keyhold.server.authz.KmsOperation.Decrypt;
 import static dev.keyhold.server.authz.KmsOperation.DeleteAlias;
@@ -24,11 +25,15 @@ import static dev.keyhold.server.authz.KmsOperation.GetKeyRotationStatus;
 import static dev.keyhold.server.authz.KmsOperation.GetParametersForImport;
 import static dev.keyhold.server.authz.KmsOperation.ImportKeyMaterial;
 import static dev.keyhold.server.authz.KmsOperation.ListAliases;
+import static dev.keyhold.server.authz.KmsOperation.ListGrants;
 import static dev.keyhold.server.authz.KmsOperation.ListKeyPolicies;
 import static dev.keyhold.server.authz.KmsOperation.ListKeys;
 import static dev.keyhold.server.authz.KmsOperation.ListResourceTags;
+import static dev.keyhold.server.authz.KmsOperation.ListRetirableGrants;
 import static dev.keyhold.server.authz.KmsOperation.PutKeyPolicy;
 import static dev.keyhold.server.authz.KmsOperation.ReEncrypt;
+import static dev.keyhold.server.authz.KmsOperation.RetireGrant;
+import static dev.keyhold.server.authz.KmsOperation.RevokeGrant;
 import static dev.keyhold.server.authz.KmsOperation.ScheduleKeyDeletion;
 import static dev.keyhold.server.authz.KmsOperation.TagResource;
 import static dev.keyhold.server.authz.KmsOperation.UntagResource;
@@ -39,10 +44,12 @@ import static dev.keyhold.server.authz.KmsOperation.UpdateKeyDescription;
 import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.Maps;
 import dev.keyhold.kms.Keyhold;
+import dev.keyhold.kms.key.CreateGrantRequest;
 import dev.keyhold.kms.key.CreateKeyRequest;
 import dev.keyhold.kms.key.DecryptRequest;
 import dev.keyhold.kms.key.EncryptRequest;
 import dev.keyhold.kms.key.GenerateDataKeyRequest;
+import dev.keyhold.kms.key.KeyGrants;
 import dev.keyhold.kms.key.KeyMetadata;
 import dev.keyhold.kms.key.ReEncryptRequest;
 import dev.keyhold.kms.key.ResolvedKey;
@@ -57,8 +64,12 @@ import dev.keyhold.server.wire.Requests.GenerateRandomRequest;
 import dev.keyhold.server.wire.Requests.GetKeyPolicyRequest;
 import dev.keyhold.server.wire.Requests.KeyIdRequest;
 import dev.keyhold.server.wire.Requests.KeyPageRequest;
+import dev.keyhold.server.wire.Requests.ListGrantsRequest;
+import dev.keyhold.server.wire.Requests.ListRetirableGrantsRequest;
 import dev.keyhold.server.wire.Requests.PageRequest;
 import dev.keyhold.server.wire.Requests.PutKeyPolicyRequest;
+import dev.keyhold.server.wire.Requests.RetireGrantRequest;
+import dev.keyhold.server.wire.Requests.RevokeGrantRequest;
 import dev.keyhold.server.wire.Requests.ScheduleKeyDeletionRequest;
 import dev.keyhold.server.wire.Requests.TagResourceRequest;
 import dev.keyhold.server.wire.Requests.UntagResourceRequest;
@@ -139,8 +150,8 @@ final class Operations {
           kms.keys().aliases().deleteAlias(r.aliasName());
           return EMPTY;
         }),
-        op(ListAliases, KeyPageRequest.class,
-            (kms, r) -> kms.keys().aliases().listAliases(r.keyId(), r.limit(), r.marker())),
+        custom(ListAliases, KeyPageRequest.class,
+            (kms, keys, r) -> kms.keys().aliases().listAliases(keys.namedKey(r.keyId()), r.limit(), r.marker())),
 
         // Tags.
         onKey(TagResource, TagResourceRequest.class, TagResourceRequest::keyId,
@@ -163,19 +174,34 @@ final class Operations {
             (kms, key, r) -> Map.of(
                 "PolicyNames", kms.keys().policies().listKeyPolicies(key.keyId()), "Truncated", false)),
 
+        // Grants.
+        custom(CreateGrant, CreateGrantRequest.class, (kms, keys, r) ->
+            kms.grants().createGrant(keys.allowCreateGrant(r.keyId(), r.operations(), r.constraints()), r)),
+        onKey(ListGrants, ListGrantsRequest.class, ListGrantsRequest::keyId,
+            (kms, key, r) -> kms.grants().listGrants(key, r.limit(), r.marker(), r.grantId(), r.granteePrincipal())),
+        op(ListRetirableGrants, ListRetirableGrantsRequest.class,
+            (kms, r) -> kms.grants().listRetirableGrants(r.retiringPrincipal(), r.limit(), r.marker())),
+        custom(RetireGrant, RetireGrantRequest.class, (kms, keys, r) -> {
+          KeyGrants.NamedGrant grant = kms.grants().named(r.grantToken(), r.keyId(), r.grantId());
+          keys.allowRetire(grant);
+          kms.grants().deleteGrant(grant, r.dryRun());
+          return EMPTY;
+        }),
+        onKey(RevokeGrant, RevokeGrantRequest.class, RevokeGrantRequest::keyId, empty((kms, key, r) ->
+            kms.grants().deleteGrant(kms.grants().named(key, r.grantId()), r.dryRun()))),
+
         // Cryptographic operations.
         onKey(Encrypt, EncryptRequest.class, EncryptRequest::keyId, EncryptRequest::encryptionContext,
             (kms, key, r) -> kms.crypto().encrypt(key, r)),
         custom(Decrypt, DecryptRequest.class, (kms, keys, r) -> {
-          ResolvedKey key = keys.allowKeyOfCiphertext(
-              () -> kms.crypto().keyOfCiphertext(r.ciphertextBlob()), r.encryptionContext());
+          ResolvedKey key = keys.allowKeyOfCiphertext(() -> kms.crypto().keyOfDecrypt(r), r.encryptionContext());
           return kms.crypto().decrypt(key, r);
         }),
         custom(ReEncrypt, ReEncryptRequest.class, (kms, keys, r) -> {
           ResolvedKey destination =
               keys.allowDestinationKey("destinationKeyId", r.destinationKeyId(), r.destinationEncryptionContext());
-          ResolvedKey source = keys.allowKeyOfCiphertext(
-              () -> kms.crypto().keyOfCiphertext(r.ciphertextBlob()), r.sourceEncryptionContext());
+          ResolvedKey source =
+              keys.allowKeyOfCiphertext(() -> kms.crypto().keyOfReEncryptSource(r), r.sourceEncryptionContext());
           return kms.crypto().reEncrypt(source, destination, r);
         }),
         onKey(GenerateDataKey, GenerateDataKeyRequest.class, GenerateDataKeyRequest::keyId,

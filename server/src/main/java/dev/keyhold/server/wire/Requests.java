@@ -41,4 +41,13 @@ final class Requests {
   record GetKeyPolicyRequest(String keyId, String policyName) {}
 
   record GenerateRandomRequest(Integer numberOfBytes, String customKeyStoreId) {}
+
+  record ListGrantsRequest(Integer limit, String marker, String keyId, String grantId, String granteePrincipal) {}
+
+  record ListRetirableGrantsRequest(Integer limit, String marker, String retiringPrincipal) {}
+
+  /** RetireGrant: the grant by its token, or by KeyId and GrantId. */
+  record RetireGrantRequest(String grantToken, String keyId, String grantId, Boolean dryRun) {}
+
+  record RevokeGrantRequest(String keyId, String grantId, Boolean dryRun) {}
 }

@@ -13,6 +13,7 @@ import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonDeserializer;
@@ -43,6 +44,7 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 
 /**
@@ -53,12 +55,23 @@ import java.util.stream.Collectors;
  * <p>Reading is strict where AWS's is: a member of the wrong JSON type is an error (no {@code "5"} for 5,
  * no 5 for {@code "5"}), as is invalid base64, a duplicate member or anything after the object. Members
  * Keyhold does not know are skipped, as a client of a newer API version may send them; except the few
- * whose silent omission would change what the request means.
+ * whose silent omission would change what the request means. {@code GrantTokens}, in any request, is
+ * checked as it is read ({@code grantTokens}) and not kept: Keyhold's grants need no token to take effect.
  *
  * <p>Thread-safe.
  */
 final class WireJson {
+  /** The attribute through which reading reaches the check of GrantTokens. */
+  private static final String GRANT_TOKENS = "GrantTokens";
+  private static final TypeReference<List<String>> STRINGS = new TypeReference<>() {};
+
   private final ObjectMapper mapper = mapper();
+  private final Consumer<List<String>> grantTokens;
+
+  /** @param grantTokens checks a request's GrantTokens, throwing its KmsException if one is not valid */
+  WireJson(Consumer<List<String>> grantTokens) {
+    this.grantTokens = grantTokens;
+  }
 
   /**
    * The request record {@code body} holds. A body that is not a JSON object, or has a member of the
@@ -74,7 +87,7 @@ final class WireJson {
     }
     R request;
     try {
-      request = mapper.readValue(body, type);
+      request = mapper.readerFor(type).withAttribute(GRANT_TOKENS, grantTokens).readValue(body);
     } catch (JsonProcessingException e) {
       if (e.getCause() instanceof KmsException check) {
         throw check;
@@ -236,16 +249,27 @@ final class WireJson {
   }
 
   /**
-   * Members Keyhold does not serve, and must not skip: {@code DryRun} asks that nothing be done, and
-   * {@code Recipient} that a plaintext go out only encrypted to an enclave.
+   * Members Keyhold does not serve, and must not skip: {@code DryRun} asks that nothing be done (the
+   * operations that have it in AWS's model read it; any other is refused rather than run),
+   * {@code Recipient} that a plaintext go out only encrypted to an enclave, and a grant's service
+   * principals and {@code SourceArn} constraint narrow or change whom it lets in.
    */
   private static final class RefusedMembers extends DeserializationProblemHandler {
     @Override
+    @SuppressWarnings("unchecked") // the attribute is set by read(), to a check of a list of strings
     public boolean handleUnknownProperty(DeserializationContext context, JsonParser p,
         JsonDeserializer<?> deserializer, Object beanOrClass, String propertyName) throws IOException {
+      if (propertyName.equals(GRANT_TOKENS) && context.getAttribute(GRANT_TOKENS) != null) {
+        List<String> tokens = context.readValue(p, context.getTypeFactory().constructType(STRINGS));
+        if (tokens != null) { // null is an absent member
+          ((Consumer<List<String>>) context.getAttribute(GRANT_TOKENS)).accept(tokens);
+        }
+        return true;
+      }
       boolean refused = switch (propertyName) {
         case "DryRun" -> p.hasToken(JsonToken.VALUE_TRUE);
-        case "Recipient" -> !p.hasToken(JsonToken.VALUE_NULL);
+        case "Recipient", "GranteeServicePrincipal", "RetiringServicePrincipal", "SourceArn" ->
+            !p.hasToken(JsonToken.VALUE_NULL);
         default -> false;
       };
       if (refused) {

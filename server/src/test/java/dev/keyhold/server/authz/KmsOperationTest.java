@@ -33,7 +33,8 @@ class KmsOperationTest {
   void operationsOnNoKeyAreForEveryCallerAndHaveNoKeyAction() {
     assertThat(Arrays.stream(KmsOperation.values()).filter(op -> op.authorization() == Authorization.ANY_CALLER))
         .containsExactlyInAnyOrder(
-            KmsOperation.CreateKey, KmsOperation.ListKeys, KmsOperation.ListAliases, KmsOperation.GenerateRandom);
+            KmsOperation.CreateKey, KmsOperation.ListKeys, KmsOperation.ListAliases, KmsOperation.GenerateRandom,
+            KmsOperation.ListRetirableGrants);
     assertThatThrownBy(KmsOperation.ListKeys::keyAction)
         .isInstanceOf(IllegalStateException.class)
         .hasMessage("ListKeys uses no key");

@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
 class AuditLogTest {
   private static final ObjectMapper MAPPER = new ObjectMapper();
   private static final List<String> FIELDS = List.of("time", "requestId", "principal", "operation", "keyArn",
-      "encryptionContextKeys", "outcome", "httpStatus", "durationMillis");
+      "sourceKeyArn", "encryptionContextKeys", "outcome", "httpStatus", "durationMillis");
   private static final List<String> CHAIN = List.of("seq", "keyId", "mac");
 
   @TempDir Path directory;
@@ -54,7 +54,7 @@ class AuditLogTest {
     String keyId = AuditKey.current(masterKey).id();
     assertThat(lines.get(1)).startsWith("{\"time\":\"2025-01-02T03:04:05.678901Z\",\"requestId\":\"request-1\","
         + "\"principal\":\"" + Outcomes.PRINCIPAL + "\",\"operation\":\"Encrypt\",\"keyArn\":\"" + Outcomes.KEY_ARN
-        + "\",\"encryptionContextKeys\":[\"purpose\",\"tenant\"],\"outcome\":\"success\",\"httpStatus\":200,"
+        + "\",\"sourceKeyArn\":null,\"encryptionContextKeys\":[\"purpose\",\"tenant\"],\"outcome\":\"success\",\"httpStatus\":200,"
         + "\"durationMillis\":1.234,\"seq\":2,\"keyId\":\"" + keyId + "\",\"mac\":\"").matches(".*\"[0-9a-f]{64}\"}");
     assertThat(fieldNames(MAPPER.readTree(lines.get(1)))).isEqualTo(concat(FIELDS, CHAIN));
     JsonNode open = MAPPER.readTree(lines.get(0));

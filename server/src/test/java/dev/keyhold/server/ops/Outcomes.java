@@ -15,12 +15,12 @@ final class Outcomes {
   /** An Encrypt by {@link #PRINCIPAL} on {@link #KEY_ARN} that succeeded. */
   static RequestOutcome encrypt(String requestId, List<String> contextKeys, Duration took) {
     return new RequestOutcome(Instant.parse("2025-01-02T03:04:05.678901Z"), requestId, Optional.of(PRINCIPAL),
-        "Encrypt", Optional.of(KEY_ARN), contextKeys, 200, Optional.empty(), took.toNanos());
+        "Encrypt", Optional.of(KEY_ARN), Optional.empty(), contextKeys, 200, Optional.empty(), took.toNanos());
   }
 
   /** {@code operation} by an unauthenticated caller, answered with {@code errorType}. */
   static RequestOutcome failed(String operation, String errorType, int httpStatus, Duration took) {
     return new RequestOutcome(Instant.parse("2025-01-02T03:04:06Z"), "request-failed", Optional.empty(),
-        operation, Optional.empty(), List.of(), httpStatus, Optional.of(errorType), took.toNanos());
+        operation, Optional.empty(), Optional.empty(), List.of(), httpStatus, Optional.of(errorType), took.toNanos());
   }
 }

@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import dev.keyhold.kms.error.KmsErrorType;
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.key.CreateKeyRequest;
 import dev.keyhold.kms.key.EncryptRequest;
@@ -25,7 +26,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 class WireJsonTest {
-  private final WireJson json = new WireJson();
+  private final WireJson json = new WireJson(tokens -> {
+    if (tokens.contains("forged")) {
+      throw new KmsException(KmsErrorType.InvalidGrantTokenException, "The grant token is not valid.");
+    }
+  });
 
   @Test
   void readsAwsMembersIntoKmsCoreRecords() {
@@ -121,11 +126,22 @@ class WireJsonTest {
 
   @Test
   void refusesMembersWhoseOmissionWouldChangeTheRequest() {
-    assertThat(error("{'KeyId': 'k', 'DryRun': true}", EncryptRequest.class))
-        .isEqualTo("UnsupportedOperationException: Keyhold does not support DryRun.");
+    assertThat(error("{'KeyId': 'k', 'DryRun': true}", Requests.KeyIdRequest.class))
+        .as("an operation without DryRun in AWS's model").isEqualTo("UnsupportedOperationException: Keyhold does not "
+            + "support DryRun.");
+    assertThat(read("{'KeyId': 'k', 'DryRun': true}", EncryptRequest.class).dryRun()).isTrue();
     assertThat(error("{'KeyId': 'k', 'Recipient': {'AttestationDocument': 'AA=='}}", EncryptRequest.class))
         .isEqualTo("UnsupportedOperationException: Keyhold does not support Recipient.");
     assertThat(read("{'KeyId': 'k', 'DryRun': false, 'Recipient': null}", EncryptRequest.class).keyId()).isEqualTo("k");
+  }
+
+  @Test
+  void checksGrantTokensWithoutKeepingThem() {
+    assertThat(read("{'KeyId': 'k', 'GrantTokens': ['fine']}", EncryptRequest.class).keyId()).isEqualTo("k");
+    assertThat(read("{'KeyId': 'k', 'GrantTokens': null}", EncryptRequest.class).keyId()).isEqualTo("k");
+    assertThat(error("{'KeyId': 'k', 'GrantTokens': ['fine', 'forged']}", EncryptRequest.class))
+        .isEqualTo("InvalidGrantTokenException: The grant token is not valid.");
+    assertThat(error("{'KeyId': 'k', 'GrantTokens': 'fine'}", EncryptRequest.class)).startsWith("SerializationException");
   }
 
   private <R> R read(String body, Class<R> type) {
@@ -136,7 +152,8 @@ class WireJsonTest {
     RuntimeException e = catchThrowableOfType(RuntimeException.class, () -> read(body, type));
     assertThat(e).as(body).isNotNull();
     String errorType = e instanceof WireException wire ? wire.type().name() : ((KmsException) e).type().name();
-    assertThat(errorType).isIn("SerializationException", "ValidationException", "UnsupportedOperationException");
+    assertThat(errorType).isIn("SerializationException", "ValidationException", "UnsupportedOperationException",
+        "InvalidGrantTokenException");
     return errorType + ": " + e.getMessage();
   }
 }
