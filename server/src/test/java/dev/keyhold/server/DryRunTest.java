@@ -21,8 +21,10 @@ import org.junit.jupiter.api.io.TempDir;
 import software.amazon.awssdk.core.SdkBytes;
 import software.amazon.awssdk.services.kms.KmsClient;
 import software.amazon.awssdk.services.kms.model.ConnectionStateType;
+import software.amazon.awssdk.services.kms.model.CreateGrantResponse;
 import software.amazon.awssdk.services.kms.model.DryRunModifierType;
 import software.amazon.awssdk.services.kms.model.DryRunOperationException;
+import software.amazon.awssdk.services.kms.model.GrantOperation;
 import software.amazon.awssdk.services.kms.model.KeyState;
 import software.amazon.awssdk.services.kms.model.KmsException;
 import software.amazon.awssdk.services.kms.model.OriginType;
@@ -45,6 +47,8 @@ class DryRunTest {
   private static final Map<KeyState, String> KEYS = new LinkedHashMap<>();
   /** A ciphertext of each key of {@link #KEYS}, made while it was enabled. */
   private static final Map<String, SdkBytes> BLOBS = new LinkedHashMap<>();
+  /** A grant of each key of {@link #KEYS} to alice, who may retire it, made while it was enabled. */
+  private static final Map<String, CreateGrantResponse> GRANTS = new LinkedHashMap<>();
   private static String destination;
 
   @BeforeAll
@@ -62,6 +66,9 @@ class DryRunTest {
     connect(store);
     KEYS.put(KeyState.UNAVAILABLE, newKey(store));
 
+    KEYS.values().forEach(keyId -> GRANTS.put(keyId, root.createGrant(r -> r.keyId(keyId)
+        .granteePrincipal(keyhold.alice.principalArn()).retiringPrincipal(keyhold.alice.principalArn())
+        .operations(GrantOperation.ENCRYPT))));
     root.disableKey(r -> r.keyId(KEYS.get(KeyState.DISABLED)));
     root.scheduleKeyDeletion(r -> r.keyId(KEYS.get(KeyState.PENDING_DELETION)).pendingWindowInDays(7));
     root.disconnectCustomKeyStore(r -> r.customKeyStoreId(store));
@@ -126,6 +133,51 @@ class DryRunTest {
       }));
       assertThat(mismatches).isEmpty();
     }
+  }
+
+  /**
+   * CreateGrant needs an enabled key, or one in a disconnected store; RetireGrant and RevokeGrant take
+   * a key in any state. Denied callers are denied in every state.
+   */
+  @Test
+  void theGrantOperationsDryRunAsTheyRunInEveryKeyState() {
+    List<String> mismatches = new ArrayList<>();
+    try (KmsClient alice = keyhold.client(keyhold.alice); KmsClient mallory = keyhold.client(keyhold.mallory)) {
+      KEYS.forEach((state, keyId) -> {
+        Map<String, String> outcomes = new LinkedHashMap<>();
+        outcomes.put("CreateGrant", error(() -> root.createGrant(r -> r.keyId(keyId)
+            .granteePrincipal(keyhold.mallory.principalArn()).operations(GrantOperation.DECRYPT).dryRun(true))));
+        outcomes.put("RevokeGrant", error(() -> root.revokeGrant(r -> r.keyId(keyId)
+            .grantId(GRANTS.get(keyId).grantId()).dryRun(true))));
+        outcomes.put("RetireGrant", error(() -> alice.retireGrant(r -> r.grantToken(GRANTS.get(keyId).grantToken())
+            .dryRun(true))));
+        String createGrant = switch (state) {
+          case DISABLED -> "DisabledException: {arn} is disabled.";
+          case PENDING_DELETION -> "KMSInvalidStateException: {arn} is pending deletion.";
+          default -> DRY_RUN;
+        };
+        Map<String, String> expected = Map.of("CreateGrant", createGrant.replace("{arn}", arn(keyId)),
+            "RevokeGrant", DRY_RUN, "RetireGrant", DRY_RUN);
+        outcomes.forEach((operation, outcome) -> {
+          if (!outcome.equals(expected.get(operation))) {
+            mismatches.add(operation + " on a key " + state + ": got '" + outcome + "'");
+          }
+        });
+        for (Runnable denied : List.<Runnable>of(
+            () -> mallory.createGrant(r -> r.keyId(keyId).granteePrincipal(keyhold.mallory.principalArn())
+                .operations(GrantOperation.DECRYPT).dryRun(true)),
+            () -> mallory.revokeGrant(r -> r.keyId(keyId).grantId(GRANTS.get(keyId).grantId()).dryRun(true)),
+            () -> mallory.retireGrant(r -> r.grantToken(GRANTS.get(keyId).grantToken()).dryRun(true)))) {
+          String outcome = error(denied);
+          if (!outcome.startsWith("AccessDeniedException: ")) {
+            mismatches.add("mallory on a key " + state + ": got '" + outcome + "'");
+          }
+        }
+      });
+    }
+    assertThat(mismatches).isEmpty();
+    GRANTS.forEach((keyId, grant) -> assertThat(root.listGrants(r -> r.keyId(keyId)).grants()).singleElement()
+        .extracting(entry -> entry.grantId()).as("nothing changed").isEqualTo(grant.grantId()));
   }
 
   @Test

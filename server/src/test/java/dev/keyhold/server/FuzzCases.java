@@ -393,6 +393,19 @@ final class FuzzCases {
         }
       }
       case GenerateRandom -> body.put("NumberOfBytes", 1 + random.nextInt(1024));
+      case CreateGrant -> {
+        body.put("KeyId", keyId(random)).put("GranteePrincipal", "arn:aws:iam::111122223333:user/fuzz")
+            .put("RetiringPrincipal", "arn:aws:iam::111122223333:user/fuzz").put("Name", "fuzz-" + random.nextInt(4));
+        body.putArray("Operations").add("Encrypt").add(pick(random, "Decrypt", "RetireGrant", "CreateGrant"));
+        if (random.nextBoolean()) {
+          body.putObject("Constraints").set(pick(random, "EncryptionContextSubset", "EncryptionContextEquals"),
+              context());
+        }
+      }
+      case ListGrants -> body.put("KeyId", keyId(random)).put("Limit", 1 + random.nextInt(100));
+      case ListRetirableGrants -> body.put("RetiringPrincipal", "arn:aws:iam::111122223333:user/fuzz")
+          .put("Limit", 1 + random.nextInt(100));
+      case RetireGrant, RevokeGrant -> body.put("KeyId", keyId(random)).put("GrantId", hex(random, 64));
       default -> body.put("KeyId", keyId(random)); // the operations that take a KeyId alone
     }
     return body;

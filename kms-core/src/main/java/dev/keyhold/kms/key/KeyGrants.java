@@ -210,15 +210,15 @@ public final class KeyGrants {
     String grantId = named.grant().grantId();
     metadata.inTransaction(c -> {
       keys.current(c, keyId); // locked: a deletion of the key or another change of its grants waits
-      if (read(c, account, keyId).stream().noneMatch(grant -> grant.grantId().equals(grantId))) {
-        throw notFound(named.key(), grantId);
+      try (PreparedStatement delete = c.prepareStatement("DELETE FROM key_grants WHERE grant_id = ? AND key_id = ?")) {
+        delete.setString(1, grantId);
+        delete.setString(2, keyId);
+        if (delete.executeUpdate() == 0) {
+          throw notFound(named.key(), grantId);
+        }
       }
       if (DryRun.requested(dryRun)) {
-        throw DryRun.succeeded();
-      }
-      try (PreparedStatement delete = c.prepareStatement("DELETE FROM key_grants WHERE grant_id = ?")) {
-        delete.setString(1, grantId);
-        delete.executeUpdate();
+        throw DryRun.succeeded(); // which rolls the deletion back with the transaction
       }
       keys.changed(c, keyId);
       return null;

@@ -8,6 +8,7 @@ import com.google.common.cache.CacheLoader;
 import com.google.common.cache.LoadingCache;
 import dev.keyhold.kms.error.KmsException;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 
 /**
  * Enforces KMS key policies as IAM evaluates a key policy on its own (Keyhold has no identity
@@ -53,18 +54,20 @@ public final class KeyPolicyAuthorizer {
    * @param action the IAM action, e.g. {@code kms:Encrypt}
    * @param encryptionContext the request's encryption context (empty if none), for
    *     {@code kms:EncryptionContext:*} and {@code kms:EncryptionContextKeys} conditions
-   * @param granted whether a grant of the key allows the request, which the policy can only deny explicitly
+   * @param granted whether a grant of the key allows the request, which the policy can only deny
+   *     explicitly; asked only when the policy neither allows nor denies, so a key's grants cost the
+   *     requests its policy allows nothing
    * @throws KmsException {@code AccessDeniedException} with AWS's message unless an Allow statement
    *     matches, or the request is granted, and no Deny matches
    */
   public void authorize(Principal principal, String action, String keyArn, Policy policy,
-      Map<String, String> encryptionContext, boolean granted) {
+      Map<String, String> encryptionContext, BooleanSupplier granted) {
     switch (policy.decide(new Request(identities.getUnchecked(principal), action, keyArn, encryptionContext))) {
       case ALLOW -> { }
       case EXPLICIT_DENY ->
           throw accessDenied(principal, action, keyArn, "with an explicit deny in a resource-based policy");
       case IMPLICIT_DENY -> {
-        if (!granted) {
+        if (!granted.getAsBoolean()) {
           throw accessDenied(
               principal, action, keyArn, "because no resource-based policy allows the " + action + " action");
         }

@@ -60,7 +60,7 @@ class KeyPolicyAuthorizerTest {
   @Test
   void anImplicitDenialSaysNoResourceBasedPolicyAllowsTheAction() {
     assertThatThrownBy(() -> authorizer.authorize(ALICE, "kms:Decrypt", KEY, Policy.parse(ALICE_ENCRYPTS), Map.of(),
-        false))
+        () -> false))
         .isInstanceOfSatisfying(KmsException.class, e -> assertThat(e.type()).isEqualTo(AccessDeniedException))
         .hasMessage("User: arn:aws:iam::111122223333:user/alice is not authorized to perform: kms:Decrypt on resource: "
             + KEY + " because no resource-based policy allows the kms:Decrypt action");
@@ -76,18 +76,18 @@ class KeyPolicyAuthorizerTest {
            "Action": "kms:Decrypt", "Resource": "*"}]}""";
     assertThat(allows(policy, ALICE, "kms:Encrypt")).isTrue();
     assertThat(allows(policy, BOB, "kms:Decrypt")).isTrue();
-    assertThatThrownBy(() -> authorizer.authorize(ALICE, "kms:Decrypt", KEY, Policy.parse(policy), Map.of(), false))
+    assertThatThrownBy(() -> authorizer.authorize(ALICE, "kms:Decrypt", KEY, Policy.parse(policy), Map.of(), () -> false))
         .isInstanceOfSatisfying(KmsException.class, e -> assertThat(e.type()).isEqualTo(AccessDeniedException))
         .hasMessage("User: arn:aws:iam::111122223333:user/alice is not authorized to perform: kms:Decrypt on resource: "
             + KEY + " with an explicit deny in a resource-based policy");
-    assertThatThrownBy(() -> authorizer.authorize(ALICE, "kms:Decrypt", KEY, Policy.parse(policy), Map.of(), true))
+    assertThatThrownBy(() -> authorizer.authorize(ALICE, "kms:Decrypt", KEY, Policy.parse(policy), Map.of(), () -> true))
         .as("a grant does not override an explicit deny").hasMessageEndingWith("with an explicit deny in a "
             + "resource-based policy");
   }
 
   @Test
   void aGrantAllowsWhatThePolicyDoesNotDeny() {
-    assertThatCode(() -> authorizer.authorize(ALICE, "kms:Decrypt", KEY, Policy.parse(ALICE_ENCRYPTS), Map.of(), true))
+    assertThatCode(() -> authorizer.authorize(ALICE, "kms:Decrypt", KEY, Policy.parse(ALICE_ENCRYPTS), Map.of(), () -> true))
         .doesNotThrowAnyException();
   }
 
@@ -175,7 +175,7 @@ class KeyPolicyAuthorizerTest {
           "Action": "kms:Encrypt", "NotResource": "arn:aws:kms:us-east-1:111122223333:key/1234*"}]}""";
     assertThat(allows(policy, ALICE, "kms:Encrypt")).isFalse();
     assertThatCode(() -> authorizer.authorize(
-            ALICE, "kms:Encrypt", "arn:aws:kms:us-east-1:111122223333:key/5678", Policy.parse(policy), Map.of(), false))
+            ALICE, "kms:Encrypt", "arn:aws:kms:us-east-1:111122223333:key/5678", Policy.parse(policy), Map.of(), () -> false))
         .doesNotThrowAnyException();
   }
 
@@ -370,7 +370,7 @@ class KeyPolicyAuthorizerTest {
   private boolean allows(String policy, Principal caller, String action, Map<String, String> encryptionContext) {
     Policy accepted = Policy.parse(policy);
     try {
-      authorizer.authorize(caller, action, KEY, accepted, encryptionContext, false);
+      authorizer.authorize(caller, action, KEY, accepted, encryptionContext, () -> false);
       return true;
     } catch (KmsException e) {
       assertThat(e.type()).isEqualTo(AccessDeniedException);

@@ -133,9 +133,8 @@ final class KeyAccess {
     ResolvedKey key = keys.resolve(Validation.required(keyId, "keyId"));
     noteFirstKey(key);
     Principal principal = caller.principal();
-    boolean granted = key.grants().stream()
-        .anyMatch(grant -> grant.allowsGrant(principal.arn(), principal.accountId(), operations, constraints));
-    authorizer.authorize(principal, operation.keyAction(), key.arn(), key.policy(), Map.of(), granted);
+    authorizer.authorize(principal, operation.keyAction(), key.arn(), key.policy(), Map.of(), () -> key.grants()
+        .stream().anyMatch(grant -> grant.allowsGrant(principal.arn(), principal.accountId(), operations, constraints)));
     keyAllowed = true;
     return key;
   }
@@ -239,9 +238,8 @@ final class KeyAccess {
     Map<String, String> context = encryptionContext == null ? Map.of() : encryptionContext;
     Principal principal = caller.principal();
     String grantOperation = action.substring(ACTION_PREFIX.length());
-    boolean granted = key.grants().stream()
-        .anyMatch(grant -> grant.allows(principal.arn(), principal.accountId(), grantOperation, context));
-    authorizer.authorize(principal, action, key.arn(), key.policy(), context, granted);
+    authorizer.authorize(principal, action, key.arn(), key.policy(), context, () -> key.grants().stream()
+        .anyMatch(grant -> grant.allows(principal.arn(), principal.accountId(), grantOperation, context)));
     if (KmsOperation.CRYPTOGRAPHIC.contains(operation)) {
       quotas.admitKeyStore(key.keyStoreId());
     }
