@@ -1,11 +1,14 @@
 package dev.keyhold.kms.keystore;
 
+import static dev.keyhold.kms.error.KmsErrorType.CloudHsmClusterInvalidConfigurationException;
+import static dev.keyhold.kms.keystore.KmsErrors.assertError;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.Hsm;
+import dev.keyhold.cluster.HsmState;
 import dev.keyhold.kms.key.CreateKeyRequest;
 import dev.keyhold.kms.key.DecryptRequest;
 import dev.keyhold.kms.key.EncryptRequest;
@@ -76,6 +79,36 @@ class CloudHsmProfileTest {
         .as("a ciphertext from before the second rotation").isEqualTo(PLAINTEXT);
     assertThat(standIn.standIn().failedLogins(KeyStoreConnections.KMSUSER)).isZero();
     assertThat(fixture.kmsuserPin().appearsIn(standIn.standIn().log())).as("a password in the stand-in's log").isFalse();
+  }
+
+  /**
+   * Keyhold sees a CloudHSM cluster as one slot that answers as long as any HSM behind it does, so
+   * CreateKey's rule of two active HSMs is decided from the states in the clusters file (which an
+   * operator copies from {@code aws cloudhsmv2 describe-clusters}): with one of two HSMs DEGRADED or
+   * DELETED there, CreateKey is refused as AWS KMS refuses it, while the existing keys still serve.
+   */
+  @Test
+  void createKeyNeedsTwoHsmsActiveInTheClustersFile() throws Exception {
+    fixture = new KeyStoreFixture(softhsm, data);
+    Cluster cluster = fixture.newCloudHsmCluster(2).cluster();
+    fixture.open();
+    String store = fixture.connectedStore("two-hsms", cluster);
+    KmsKeys keys = fixture.kmsKeys(Clock.systemUTC());
+    KeyMetadata key = keys.createKey(CreateKeyRequest.inCustomKeyStore(store, "both active"));
+
+    for (HsmState state : List.of(HsmState.DEGRADED, HsmState.DELETED)) {
+      fixture.withStates(cluster, HsmState.ACTIVE, state);
+      KmsKeys oneActive = fixture.kmsKeys(Clock.systemUTC());
+      assertError(() -> oneActive.createKey(CreateKeyRequest.inCustomKeyStore(store, "one active")),
+          CloudHsmClusterInvalidConfigurationException);
+      KmsCrypto crypto = new KmsCrypto(oneActive, fixture.keyStores, fixture.connections);
+      assertThat(crypto.encrypt(new EncryptRequest(key.keyId(), PLAINTEXT, Map.of(), null)).ciphertextBlob())
+          .as("a key made before serves with one HSM %s", state).isNotEmpty();
+    }
+
+    fixture.withStates(cluster, HsmState.ACTIVE, HsmState.ACTIVE);
+    assertThat(fixture.kmsKeys(Clock.systemUTC()).createKey(CreateKeyRequest.inCustomKeyStore(store, "active again"))
+        .keyId()).isNotEqualTo(key.keyId());
   }
 
   /** Whether the extension's kmsuser PIN, the store's first password, still logs in to the stand-in. */

@@ -98,21 +98,26 @@ public final class KeyStoreFixture implements AutoCloseable {
       Hsm hsm = cluster.hsms().get(i);
       hsms.add(Hsm.of(hsm.hsmId(), hsm.module(), hsm.tokenLabel(), hsm.profile(), states[i]));
     }
-    return add(Cluster.of(cluster.clusterId(), hsms.build(), cluster.trustAnchor()));
+    return add(withHsms(cluster, hsms.build()));
   }
 
   /** {@code cluster} with one HSM's library or label replaced, as a broken configuration would be. */
   public Cluster withHsm(Cluster cluster, int index, Hsm replacement) {
     List<Hsm> hsms = new ArrayList<>(cluster.hsms());
     hsms.set(index, replacement);
-    return add(Cluster.of(cluster.clusterId(), hsms, cluster.trustAnchor()));
+    return add(withHsms(cluster, hsms));
   }
 
   /** {@code cluster} with every HSM reached through {@code module}, e.g. a fault-injecting shim. */
   public Cluster through(Cluster cluster, Path module) {
-    return add(Cluster.of(cluster.clusterId(), cluster.hsms().stream()
-        .map(hsm -> Hsm.of(hsm.hsmId(), module, hsm.tokenLabel(), hsm.profile(), hsm.state())).toList(),
-        cluster.trustAnchor()));
+    return add(withHsms(cluster, cluster.hsms().stream()
+        .map(hsm -> Hsm.of(hsm.hsmId(), module, hsm.tokenLabel(), hsm.profile(), hsm.state())).toList()));
+  }
+
+  /** {@code cluster} with {@code hsms}; a CloudHSM cluster keeps its CLI, which rotates kmsuser's password. */
+  private static Cluster withHsms(Cluster cluster, List<Hsm> hsms) {
+    Cluster changed = Cluster.of(cluster.clusterId(), hsms, cluster.trustAnchor());
+    return cluster.cloudHsmCli().map(changed::withCloudHsmCli).orElse(changed);
   }
 
   /**
