@@ -46,6 +46,9 @@ public final class KeyStoreFixture implements AutoCloseable {
   /** Whether this run's clusters are AWS CloudHSM ones, through the stand-in. */
   public static final boolean ON_CLOUDHSM = "cloudhsm".equals(System.getProperty("keyhold.test.clusters"));
 
+  /** How the directory of a CloudHSM stand-in's state, in the data directory, begins. */
+  public static final String STAND_IN_PREFIX = "standin-";
+
   public final SoftHsmClusterExtension softhsm;
   public final Path dataDirectory;
   private final SecureRandom random = new SecureRandom();
@@ -129,7 +132,7 @@ public final class KeyStoreFixture implements AutoCloseable {
    */
   public StandInCluster newCloudHsmCluster(int hsms) {
     Cluster tokens = provision(ClusterId.random(random), hsms, Optional.empty());
-    Path directory = dataDirectory.resolve("standin-" + tokens.clusterId());
+    Path directory = dataDirectory.resolve(STAND_IN_PREFIX + tokens.clusterId());
     String slot = "standin/" + tokens.clusterId();
     CloudHsmStandIn standIn = kmsuserPin().withChars(pin -> CloudHsmStandIn.builder(directory,
         SoftHsmClusterExtension.modulePath()).slotLabel(slot).hsms(tokens.hsms().stream().map(Hsm::tokenLabel).toList())
