@@ -34,9 +34,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps every HSM of each connected key store serving and complete, in the background: each pass
  * probes every HSM with real crypto (a lost HSM that answers again is used again, without a restart),
- * and where the cluster does not sync keys itself, copies keys an HSM lacks from an HSM that has them
- * (an HSM down at CreateKey, a new HSM joined to the cluster), finishes deletions that could not reach
- * an HSM, and rolls back CreateKeys that a crash interrupted. Its findings are the stores'
+ * where the cluster does not sync keys itself, copies keys an HSM lacks from an HSM that has them
+ * (an HSM down at CreateKey, a new HSM joined to the cluster), and on every cluster finishes deletions
+ * that could not reach an HSM and rolls back CreateKeys that a crash interrupted. Its findings are the stores'
  * {@link ClusterHealth}.
  *
  * <p>It never brings back a deleted key: it copies a key only while holding its record's row in the
@@ -189,8 +189,11 @@ public final class KeyReplication implements AutoCloseable {
     }
     List<KeyRecord> owned =
         metadata.inTransaction(KeyTable::all).stream().filter(key -> key.keyStoreId().equals(storeId)).toList();
-    if (reconcile && logins.replicatesKeys()) {
-      copyMissing(storeId, logins, owned, listed);
+    if (reconcile) {
+      if (logins.replicatesKeys()) {
+        copyMissing(storeId, logins, owned, listed);
+      }
+      // A cluster that syncs keys copies them itself, but a deletion that could not reach it is ours to finish.
       finishDeletions(storeId, logins);
     }
     KeyMaterialReport material = KeyMaterialReport.of(owned, listed, List.of(), keyArnPrefix);
