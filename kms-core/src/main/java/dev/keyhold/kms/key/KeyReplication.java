@@ -2,6 +2,9 @@ package dev.keyhold.kms.key;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.util.concurrent.ThreadFactoryBuilder;
+import dev.keyhold.cluster.Cluster;
+import dev.keyhold.cluster.Clusters;
+import dev.keyhold.cluster.HsmState;
 import dev.keyhold.cluster.TrustedWrappingKey;
 import dev.keyhold.kms.keystore.ConnectedStore;
 import dev.keyhold.kms.keystore.CustomKeyStores;
@@ -49,6 +52,7 @@ public final class KeyReplication implements AutoCloseable {
   private static final Duration ABANDONED_AFTER = Duration.ofMinutes(1);
 
   private final CreateKeyRollback rollback;
+  private final Clusters clusters;
   private final CustomKeyStores keyStores;
   private final KeyStoreConnections connections;
   private final MetadataStore metadata;
@@ -65,6 +69,7 @@ public final class KeyReplication implements AutoCloseable {
   public KeyReplication(KmsKeys keys, CustomKeyStores keyStores, KeyStoreConnections connections,
       MetadataStore metadata, Clock clock) {
     this.rollback = keys.rollback();
+    this.clusters = keys.clusters();
     this.keyArnPrefix = keys.keyArnPrefix();
     this.keyStores = keyStores;
     this.connections = connections;
@@ -207,8 +212,11 @@ public final class KeyReplication implements AutoCloseable {
         .forEach(arn -> LOG.warn("no HSM of key store {} holds the material of {}: its calls fail until a backup "
             + "that holds it is restored", storeId, arn));
     withoutMaterial.put(storeId, candidates);
-    health.put(storeId, healthOf(storeId, keyStores.describe(storeId).cloudHsmClusterId(), logins, owned, listed,
-        bare, material.orphans()));
+    String clusterId = keyStores.describe(storeId).cloudHsmClusterId();
+    Optional<Cluster> syncing = clusters.current().find(clusterId).filter(cluster -> !logins.replicatesKeys());
+    health.put(storeId, syncing.map(cluster -> syncedHealthOf(storeId, cluster, logins, owned, listed, bare,
+        material.orphans())).orElseGet(() -> healthOf(storeId, clusterId, logins, owned, listed, bare,
+        material.orphans())));
   }
 
   private static Optional<Set<String>> list(ServingHsm hsm) {
@@ -286,6 +294,30 @@ public final class KeyReplication implements AutoCloseable {
         return null;
       });
     }
+  }
+
+  /**
+   * The health of a cluster that syncs its keys (AWS CloudHSM). Keyhold sees it as one slot, which
+   * answers while any HSM behind it does: the slot tells whether the cluster answers and which keys
+   * it holds, and only the clusters file (which an operator refreshes from {@code aws cloudhsmv2
+   * describe-clusters}) which of its HSMs are ACTIVE. Each HSM of the file but the DELETED ones is
+   * reported, ACTIVE when it is ACTIVE there and the slot answers.
+   */
+  private static ClusterHealth syncedHealthOf(String storeId, Cluster cluster, ConnectedStore logins,
+      List<KeyRecord> owned, Map<String, Set<String>> listed, List<String> keysWithoutMaterial,
+      List<KeyMaterialReport.Orphan> orphans) {
+    Optional<ServingHsm> answering = logins.hsms().stream().filter(hsm -> !hsm.isLost()).findFirst();
+    ServingHsm slot = answering.orElse(logins.hsms().get(0));
+    Set<String> labels = listed.getOrDefault(slot.hsmId(), Set.of());
+    int missing = (int) owned.stream().filter(key -> !labels.contains(key.arn())).count();
+    List<ClusterHealth.Hsm> hsms = cluster.hsms().stream().filter(hsm -> hsm.state() != HsmState.DELETED)
+        .map(hsm -> new ClusterHealth.Hsm(hsm.hsmId(), hsm.state() == HsmState.ACTIVE && answering.isPresent()
+            ? ClusterHealth.State.ACTIVE : ClusterHealth.State.DEGRADED, missing))
+        .toList();
+    boolean complete = missing == 0 && hsms.stream().allMatch(hsm -> hsm.state() == ClusterHealth.State.ACTIVE);
+    ClusterHealth.State state = answering.isEmpty() ? ClusterHealth.State.UNAVAILABLE
+        : complete ? ClusterHealth.State.ACTIVE : ClusterHealth.State.DEGRADED;
+    return new ClusterHealth(storeId, cluster.clusterId(), state, hsms, keysWithoutMaterial, orphans);
   }
 
   private static ClusterHealth healthOf(String storeId, String clusterId, ConnectedStore logins,
