@@ -4,8 +4,9 @@ import java.util.List;
 
 /**
  * The health of a connected key store's cluster, from the reconciler's last pass: each HSM is ACTIVE
- * when it just computed a probe and DEGRADED when it did not; the cluster is ACTIVE when every HSM is
- * ACTIVE and holds every key, UNAVAILABLE when no HSM answers, and DEGRADED in between.
+ * when it just computed a probe and DEGRADED when it did not (on a cluster that syncs its keys, which
+ * Keyhold sees as one slot, also when the clusters file says it is not ACTIVE); the cluster is ACTIVE
+ * when every HSM is ACTIVE and holds every key, UNAVAILABLE when no HSM answers, and DEGRADED in between.
  *
  * <p>It also reports what no pass can mend, as {@link KeyMaterialReport} finds it: the KMS keys whose
  * material no HSM holds (their calls fail with KMSInvalidStateException), and material labelled as

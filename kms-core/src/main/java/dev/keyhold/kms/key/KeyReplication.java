@@ -2,6 +2,9 @@ package dev.keyhold.kms.key;
 
 import com.google.common.collect.ImmutableList;
 import com.google.common.util.concurrent.ThreadFactoryBuilder;
+import dev.keyhold.cluster.Cluster;
+import dev.keyhold.cluster.Clusters;
+import dev.keyhold.cluster.HsmState;
 import dev.keyhold.cluster.TrustedWrappingKey;
 import dev.keyhold.kms.keystore.ConnectedStore;
 import dev.keyhold.kms.keystore.CustomKeyStores;
@@ -34,9 +37,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps every HSM of each connected key store serving and complete, in the background: each pass
  * probes every HSM with real crypto (a lost HSM that answers again is used again, without a restart),
- * and where the cluster does not sync keys itself, copies keys an HSM lacks from an HSM that has them
- * (an HSM down at CreateKey, a new HSM joined to the cluster), finishes deletions that could not reach
- * an HSM, and rolls back CreateKeys that a crash interrupted. Its findings are the stores'
+ * where the cluster does not sync keys itself, copies keys an HSM lacks from an HSM that has them
+ * (an HSM down at CreateKey, a new HSM joined to the cluster), and on every cluster finishes deletions
+ * that could not reach an HSM and rolls back CreateKeys that a crash interrupted. Its findings are the stores'
  * {@link ClusterHealth}.
  *
  * <p>It never brings back a deleted key: it copies a key only while holding its record's row in the
@@ -49,6 +52,7 @@ public final class KeyReplication implements AutoCloseable {
   private static final Duration ABANDONED_AFTER = Duration.ofMinutes(1);
 
   private final CreateKeyRollback rollback;
+  private final Clusters clusters;
   private final CustomKeyStores keyStores;
   private final KeyStoreConnections connections;
   private final MetadataStore metadata;
@@ -65,6 +69,7 @@ public final class KeyReplication implements AutoCloseable {
   public KeyReplication(KmsKeys keys, CustomKeyStores keyStores, KeyStoreConnections connections,
       MetadataStore metadata, Clock clock) {
     this.rollback = keys.rollback();
+    this.clusters = keys.clusters();
     this.keyArnPrefix = keys.keyArnPrefix();
     this.keyStores = keyStores;
     this.connections = connections;
@@ -189,8 +194,11 @@ public final class KeyReplication implements AutoCloseable {
     }
     List<KeyRecord> owned =
         metadata.inTransaction(KeyTable::all).stream().filter(key -> key.keyStoreId().equals(storeId)).toList();
-    if (reconcile && logins.replicatesKeys()) {
-      copyMissing(storeId, logins, owned, listed);
+    if (reconcile) {
+      if (logins.replicatesKeys()) {
+        copyMissing(storeId, logins, owned, listed);
+      }
+      // A cluster that syncs keys copies them itself, but a deletion that could not reach it is ours to finish.
       finishDeletions(storeId, logins);
     }
     KeyMaterialReport material = KeyMaterialReport.of(owned, listed, List.of(), keyArnPrefix);
@@ -204,8 +212,11 @@ public final class KeyReplication implements AutoCloseable {
         .forEach(arn -> LOG.warn("no HSM of key store {} holds the material of {}: its calls fail until a backup "
             + "that holds it is restored", storeId, arn));
     withoutMaterial.put(storeId, candidates);
-    health.put(storeId, healthOf(storeId, keyStores.describe(storeId).cloudHsmClusterId(), logins, owned, listed,
-        bare, material.orphans()));
+    String clusterId = keyStores.describe(storeId).cloudHsmClusterId();
+    Optional<Cluster> syncing = clusters.current().find(clusterId).filter(cluster -> !logins.replicatesKeys());
+    health.put(storeId, syncing.map(cluster -> syncedHealthOf(storeId, cluster, logins, owned, listed, bare,
+        material.orphans())).orElseGet(() -> healthOf(storeId, clusterId, logins, owned, listed, bare,
+        material.orphans())));
   }
 
   private static Optional<Set<String>> list(ServingHsm hsm) {
@@ -283,6 +294,30 @@ public final class KeyReplication implements AutoCloseable {
         return null;
       });
     }
+  }
+
+  /**
+   * The health of a cluster that syncs its keys (AWS CloudHSM). Keyhold sees it as one slot, which
+   * answers while any HSM behind it does: the slot tells whether the cluster answers and which keys
+   * it holds, and only the clusters file (which an operator refreshes from {@code aws cloudhsmv2
+   * describe-clusters}) which of its HSMs are ACTIVE. Each HSM of the file but the DELETED ones is
+   * reported, ACTIVE when it is ACTIVE there and the slot answers.
+   */
+  private static ClusterHealth syncedHealthOf(String storeId, Cluster cluster, ConnectedStore logins,
+      List<KeyRecord> owned, Map<String, Set<String>> listed, List<String> keysWithoutMaterial,
+      List<KeyMaterialReport.Orphan> orphans) {
+    Optional<ServingHsm> answering = logins.hsms().stream().filter(hsm -> !hsm.isLost()).findFirst();
+    ServingHsm slot = answering.orElse(logins.hsms().get(0));
+    Set<String> labels = listed.getOrDefault(slot.hsmId(), Set.of());
+    int missing = (int) owned.stream().filter(key -> !labels.contains(key.arn())).count();
+    List<ClusterHealth.Hsm> hsms = cluster.hsms().stream().filter(hsm -> hsm.state() != HsmState.DELETED)
+        .map(hsm -> new ClusterHealth.Hsm(hsm.hsmId(), hsm.state() == HsmState.ACTIVE && answering.isPresent()
+            ? ClusterHealth.State.ACTIVE : ClusterHealth.State.DEGRADED, missing))
+        .toList();
+    boolean complete = missing == 0 && hsms.stream().allMatch(hsm -> hsm.state() == ClusterHealth.State.ACTIVE);
+    ClusterHealth.State state = answering.isEmpty() ? ClusterHealth.State.UNAVAILABLE
+        : complete ? ClusterHealth.State.ACTIVE : ClusterHealth.State.DEGRADED;
+    return new ClusterHealth(storeId, cluster.clusterId(), state, hsms, keysWithoutMaterial, orphans);
   }
 
   private static ClusterHealth healthOf(String storeId, String clusterId, ConnectedStore logins,

@@ -394,14 +394,19 @@ public final class KmsKeys {
         KeySpec.SYMMETRIC_DEFAULT, KeySpec.SYMMETRIC_DEFAULT, List.of(KmsCrypto.SYMMETRIC_DEFAULT), false);
   }
 
-  /** For the reconciler, which runs the rollback in each pass. */
   /** The prefix of the ARNs of this account's keys, which label their material. */
   String keyArnPrefix() {
     return account.keyArn("");
   }
 
+  /** For the reconciler, which runs the rollback in each pass. */
   CreateKeyRollback rollback() {
     return rollback;
+  }
+
+  /** For the reconciler, which reads the HSM states of a cluster that syncs keys from the clusters file. */
+  Clusters clusters() {
+    return clusters;
   }
 
   private static void checkSupported(CreateKeyRequest request) {

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The crash rollback never destroys a key whose CreateKey answered success, however the two
@@ -69,7 +69,7 @@ class CreateKeyRollbackRaceTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"intent-recorded", "material-generated", "replicated-to", "enabling", "enabled"})
+  @MethodSource("dev.keyhold.kms.key.CreateKeySteps#all")
   void aRollbackPassWhileACreateKeyIsHeldKeepsTheAcknowledgedKey(String step) throws Exception {
     Interrupted interrupted = deadCreateKeyHeldAt(step);
     CheckpointHolds.Hold held = liveSteps.hold(step);
@@ -83,7 +83,7 @@ class CreateKeyRollbackRaceTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"intent-recorded", "material-generated", "replicated-to", "enabling"})
+  @MethodSource("dev.keyhold.kms.key.CreateKeySteps#beforeEnabled")
   void aCreateKeyThatFinishesWhileARollbackPassWalksItsListIsKept(String step) throws Exception {
     Interrupted interrupted = deadCreateKeyHeldAt(step);
     CheckpointHolds.Hold held = liveSteps.hold(step);

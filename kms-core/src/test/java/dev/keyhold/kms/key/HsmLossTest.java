@@ -36,6 +36,7 @@ import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.DisabledIfSystemProperty;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -44,6 +45,8 @@ import org.junit.jupiter.api.io.TempDir;
  * {@link HsmOutages}, a shim over the real library that makes a chosen token answer
  * {@code CKR_DEVICE_REMOVED} until it is brought back.
  */
+@DisabledIfSystemProperty(named = "keyhold.test.clusters", matches = "cloudhsm",
+    disabledReason = "takes one HSM down by its SoftHSM2 token's label; behind a CloudHSM slot the cluster serves on (CloudHsmStandInTest)")
 class HsmLossTest {
   @RegisterExtension static final SoftHsmClusterExtension softhsm = SoftHsmClusterExtension.withHsms(1);
 

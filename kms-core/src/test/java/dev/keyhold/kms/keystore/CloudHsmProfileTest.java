@@ -1,11 +1,15 @@
 package dev.keyhold.kms.keystore;
 
+import static dev.keyhold.kms.error.KmsErrorType.CloudHsmClusterInvalidConfigurationException;
+import static dev.keyhold.kms.keystore.KmsErrors.assertError;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.cluster.Hsm;
+import dev.keyhold.cluster.HsmState;
+import dev.keyhold.kms.key.ClusterHealth;
 import dev.keyhold.kms.key.CreateKeyRequest;
 import dev.keyhold.kms.key.DecryptRequest;
 import dev.keyhold.kms.key.EncryptRequest;
@@ -13,6 +17,7 @@ import dev.keyhold.kms.key.GenerateDataKeyRequest;
 import dev.keyhold.kms.key.GenerateDataKeyResponse;
 import dev.keyhold.kms.key.KeyMetadata;
 import dev.keyhold.kms.key.KmsCrypto;
+import dev.keyhold.kms.key.KeyReplication;
 import dev.keyhold.kms.key.KmsKeys;
 import dev.keyhold.kms.key.ReEncryptRequest;
 import dev.keyhold.pkcs11.AesKey;
@@ -167,6 +172,55 @@ class CloudHsmProfileTest {
     fixture.keyStores.connectCustomKeyStore(store);
     assertThat(fixture.awaitSettled(store).connectionState()).as("once the other client logged out")
         .isEqualTo(ConnectionState.CONNECTED);
+  }
+
+  /**
+   * Keyhold sees a CloudHSM cluster as one slot that answers as long as any HSM behind it does, so
+   * CreateKey's rule of two active HSMs and the cluster's health go by the states in the clusters file
+   * (which an operator refreshes from {@code aws cloudhsmv2 describe-clusters}): with one of two HSMs
+   * DEGRADED there, CreateKey is refused as AWS KMS refuses it while the existing keys still serve, and
+   * the health shows that HSM DEGRADED; a DELETED one is left out of the health.
+   */
+  @Test
+  void createKeyAndHealthGoByTheHsmStatesInTheClustersFile() throws Exception {
+    fixture = new KeyStoreFixture(softhsm, data);
+    Cluster cluster = fixture.newCloudHsmCluster(2).cluster();
+    fixture.open();
+    String store = fixture.connectedStore("two-hsms", cluster);
+    String first = cluster.hsms().get(0).hsmId();
+    String second = cluster.hsms().get(1).hsmId();
+    KeyMetadata key = fixture.kmsKeys(Clock.systemUTC()).createKey(CreateKeyRequest.inCustomKeyStore(store, "both"));
+    assertHealth(store, ClusterHealth.State.ACTIVE, new ClusterHealth.Hsm(first, ClusterHealth.State.ACTIVE, 0),
+        new ClusterHealth.Hsm(second, ClusterHealth.State.ACTIVE, 0));
+
+    for (HsmState state : List.of(HsmState.DEGRADED, HsmState.DELETED)) {
+      fixture.withStates(cluster, HsmState.ACTIVE, state);
+      KmsKeys oneActive = fixture.kmsKeys(Clock.systemUTC());
+      assertError(() -> oneActive.createKey(CreateKeyRequest.inCustomKeyStore(store, "one active")),
+          CloudHsmClusterInvalidConfigurationException);
+      KmsCrypto crypto = new KmsCrypto(oneActive, fixture.keyStores, fixture.connections);
+      assertThat(crypto.encrypt(new EncryptRequest(key.keyId(), PLAINTEXT, Map.of(), null)).ciphertextBlob())
+          .as("a key made before serves with one HSM %s", state).isNotEmpty();
+    }
+    fixture.withStates(cluster, HsmState.ACTIVE, HsmState.DEGRADED);
+    assertHealth(store, ClusterHealth.State.DEGRADED, new ClusterHealth.Hsm(first, ClusterHealth.State.ACTIVE, 0),
+        new ClusterHealth.Hsm(second, ClusterHealth.State.DEGRADED, 0));
+    fixture.withStates(cluster, HsmState.ACTIVE, HsmState.DELETED);
+    assertHealth(store, ClusterHealth.State.ACTIVE, new ClusterHealth.Hsm(first, ClusterHealth.State.ACTIVE, 0));
+
+    fixture.withStates(cluster, HsmState.ACTIVE, HsmState.ACTIVE);
+    assertThat(fixture.kmsKeys(Clock.systemUTC()).createKey(CreateKeyRequest.inCustomKeyStore(store, "active again"))
+        .keyId()).isNotEqualTo(key.keyId());
+  }
+
+  /** Checks the store's health as a reconciler pass over the fixture's clusters file finds it. */
+  private void assertHealth(String store, ClusterHealth.State state, ClusterHealth.Hsm... hsms) {
+    KeyReplication reconciler = new KeyReplication(fixture.kmsKeys(Clock.systemUTC()), fixture.keyStores,
+        fixture.connections, fixture.metadata, Clock.systemUTC());
+    reconciler.runOnce();
+    ClusterHealth health = reconciler.health(store).orElseThrow();
+    assertThat(health.state()).isEqualTo(state);
+    assertThat(health.hsms()).containsExactly(hsms);
   }
 
   /** Whether the extension's kmsuser PIN, the store's first password, still logs in to the stand-in. */

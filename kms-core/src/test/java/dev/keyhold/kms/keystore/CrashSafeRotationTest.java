@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.DisabledIfSystemProperty;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -16,6 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
  * halted at each step in turn (one key store and cluster per step); a restarted service then connects
  * every store, and every HSM holds the password its store knows.
  */
+@DisabledIfSystemProperty(named = "keyhold.test.clusters", matches = "cloudhsm",
+    disabledReason = "crashes at each per-HSM password change; CloudHsmRotationCrashTest crashes the CLI rotation")
 class CrashSafeRotationTest {
   @RegisterExtension static final SoftHsmClusterExtension softhsm = SoftHsmClusterExtension.withHsms(1);
 

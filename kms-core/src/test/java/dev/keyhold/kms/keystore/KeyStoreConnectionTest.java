@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.DisabledIfSystemProperty;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.xipki.pkcs11.wrapper.PKCS11Constants;
@@ -43,6 +44,8 @@ class KeyStoreConnectionTest {
   }
 
   @Test
+  @DisabledIfSystemProperty(named = "keyhold.test.clusters", matches = "cloudhsm",
+      disabledReason = "logs in to each HSM's SoftHSM2 token by its label; CloudHsmProfileTest shows the rotation through the CLI")
   void connectsStaysLoggedInAndRotatesTheKmsuserPassword() throws Exception {
     Cluster cluster = fixture.newCluster(2);
     CustomKeyStores keyStores = fixture.open();
@@ -93,6 +96,8 @@ class KeyStoreConnectionTest {
   }
 
   @Test
+  @DisabledIfSystemProperty(named = "keyhold.test.clusters", matches = "cloudhsm",
+      disabledReason = "makes each error with a SoftHSM2 token per HSM (a token without kmsuser, an SO session on it)")
   void eachReachableConnectionErrorCode() throws Exception {
     Cluster missing = fixture.newCluster(2);
     Cluster inactive = fixture.newCluster(2);

@@ -46,6 +46,9 @@ public final class KeyStoreFixture implements AutoCloseable {
   /** Whether this run's clusters are AWS CloudHSM ones, through the stand-in. */
   public static final boolean ON_CLOUDHSM = "cloudhsm".equals(System.getProperty("keyhold.test.clusters"));
 
+  /** How the directory of a CloudHSM stand-in's state, in the data directory, begins. */
+  public static final String STAND_IN_PREFIX = "standin-";
+
   public final SoftHsmClusterExtension softhsm;
   public final Path dataDirectory;
   private final SecureRandom random = new SecureRandom();
@@ -98,21 +101,26 @@ public final class KeyStoreFixture implements AutoCloseable {
       Hsm hsm = cluster.hsms().get(i);
       hsms.add(Hsm.of(hsm.hsmId(), hsm.module(), hsm.tokenLabel(), hsm.profile(), states[i]));
     }
-    return add(Cluster.of(cluster.clusterId(), hsms.build(), cluster.trustAnchor()));
+    return add(withHsms(cluster, hsms.build()));
   }
 
   /** {@code cluster} with one HSM's library or label replaced, as a broken configuration would be. */
   public Cluster withHsm(Cluster cluster, int index, Hsm replacement) {
     List<Hsm> hsms = new ArrayList<>(cluster.hsms());
     hsms.set(index, replacement);
-    return add(Cluster.of(cluster.clusterId(), hsms, cluster.trustAnchor()));
+    return add(withHsms(cluster, hsms));
   }
 
   /** {@code cluster} with every HSM reached through {@code module}, e.g. a fault-injecting shim. */
   public Cluster through(Cluster cluster, Path module) {
-    return add(Cluster.of(cluster.clusterId(), cluster.hsms().stream()
-        .map(hsm -> Hsm.of(hsm.hsmId(), module, hsm.tokenLabel(), hsm.profile(), hsm.state())).toList(),
-        cluster.trustAnchor()));
+    return add(withHsms(cluster, cluster.hsms().stream()
+        .map(hsm -> Hsm.of(hsm.hsmId(), module, hsm.tokenLabel(), hsm.profile(), hsm.state())).toList()));
+  }
+
+  /** {@code cluster} with {@code hsms}; a CloudHSM cluster keeps its CLI, which rotates kmsuser's password. */
+  private static Cluster withHsms(Cluster cluster, List<Hsm> hsms) {
+    Cluster changed = Cluster.of(cluster.clusterId(), hsms, cluster.trustAnchor());
+    return cluster.cloudHsmCli().map(changed::withCloudHsmCli).orElse(changed);
   }
 
   /**
@@ -129,7 +137,7 @@ public final class KeyStoreFixture implements AutoCloseable {
   /** As {@link #newCloudHsmCluster(int)}, the stand-in reaching its tokens through {@code backingModule} (an outage shim). */
   public StandInCluster newCloudHsmCluster(int hsms, Path backingModule) {
     Cluster tokens = provision(ClusterId.random(random), hsms, Optional.empty());
-    Path directory = dataDirectory.resolve("standin-" + tokens.clusterId());
+    Path directory = dataDirectory.resolve(STAND_IN_PREFIX + tokens.clusterId());
     String slot = "standin/" + tokens.clusterId();
     CloudHsmStandIn standIn = kmsuserPin().withChars(pin -> CloudHsmStandIn.builder(directory,
         backingModule).slotLabel(slot).hsms(tokens.hsms().stream().map(Hsm::tokenLabel).toList())

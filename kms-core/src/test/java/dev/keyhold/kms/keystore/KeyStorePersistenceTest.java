@@ -115,9 +115,16 @@ class KeyStorePersistenceTest {
     }
   }
 
+  /**
+   * Keyhold's files in {@code directory}: not the CloudHSM stand-in's own state, which the fixture keeps
+   * there and which holds the backing tokens' PIN as an HSM holds its users' (SoftHSM2's tokens live
+   * outside the data directory).
+   */
   private static List<Path> filesIn(Path directory) throws IOException {
     try (Stream<Path> files = Files.walk(directory)) {
-      return files.filter(Files::isRegularFile).toList();
+      return files.filter(Files::isRegularFile)
+          .filter(file -> !directory.relativize(file).getName(0).toString().startsWith(KeyStoreFixture.STAND_IN_PREFIX))
+          .toList();
     }
   }
 }
