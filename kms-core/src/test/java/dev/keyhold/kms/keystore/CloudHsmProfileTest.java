@@ -22,6 +22,7 @@ import dev.keyhold.kms.key.KmsKeys;
 import dev.keyhold.kms.key.ReEncryptRequest;
 import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.BadCredentialsException;
+import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.Pkcs11Module;
 import dev.keyhold.pkcs11.SessionPoolConfig;
 import dev.keyhold.pkcs11.Token;
@@ -95,6 +96,36 @@ class CloudHsmProfileTest {
         .as("a ciphertext from before the second rotation").isEqualTo(PLAINTEXT);
     assertThat(standIn.standIn().failedLogins(KeyStoreConnections.KMSUSER)).isZero();
     assertThat(fixture.kmsuserPin().appearsIn(standIn.standIn().log())).as("a password in the stand-in's log").isFalse();
+  }
+
+  @Test
+  void aWrongPasswordLocksKmsuserOutAfterFiveConnectsAndAClusterWithNoHsmAnsweringIsANetworkError()
+      throws Exception {
+    fixture = new KeyStoreFixture(softhsm, data);
+    HsmOutages outages = HsmOutages.create(data.resolve("outages"), SoftHsmClusterExtension.modulePath());
+    KeyStoreFixture.StandInCluster standIn = fixture.newCloudHsmCluster(2, outages.module());
+    Cluster cluster = standIn.cluster();
+    CustomKeyStores keyStores = fixture.open();
+    String wrong = keyStores.createCustomKeyStore(new CreateCustomKeyStoreRequest("wrong-password",
+        cluster.clusterId(), cluster.trustAnchor().pem(), Pin.of("not-the-password".toCharArray()), null));
+
+    // The store knows one password: one refused login per connect, and CloudHSM's lock after five.
+    for (int attempt = 1; attempt <= 5; attempt++) {
+      assertThat(fixture.connectAndFail(wrong)).as("connect %d", attempt).isEqualTo(ConnectionErrorCode.INVALID_CREDENTIALS);
+      keyStores.disconnectCustomKeyStore(wrong);
+    }
+    assertThat(fixture.connectAndFail(wrong)).isEqualTo(ConnectionErrorCode.USER_LOCKED_OUT);
+    keyStores.disconnectCustomKeyStore(wrong);
+    keyStores.deleteCustomKeyStore(wrong);
+
+    standIn.standIn().setPassword(KeyStoreConnections.KMSUSER, fixture.kmsuserPin().withChars(char[]::clone));
+    String store = keyStores.createCustomKeyStore(fixture.createRequest("no-hsm-answers", cluster));
+    standIn.backingTokens().forEach(outages::takeDown);
+    assertThat(fixture.connectAndFail(store)).isEqualTo(ConnectionErrorCode.NETWORK_ERRORS);
+    keyStores.disconnectCustomKeyStore(store);
+    standIn.backingTokens().forEach(outages::bringBack);
+    keyStores.connectCustomKeyStore(store);
+    assertThat(fixture.awaitSettled(store).connectionState()).isEqualTo(ConnectionState.CONNECTED);
   }
 
   @Test
