@@ -95,6 +95,30 @@ kms decrypt --ciphertext-blob "fileb://$work/datakey.bin" --query Plaintext --ou
 [ "$(cat "$work/datakey.plain")" = "$(field '["Plaintext"]' < "$work/datakey.json")" ] \
   || { echo "data key round trip differs"; exit 1; }
 
+step "CreateGrant to a principal of another account, only for one encryption context"
+key_arn=$(kms describe-key --key-id "$key" | field '["KeyMetadata"]["Arn"]')
+kms create-grant --key-id "$key" --grantee-principal "$MALLORY_ARN" --operations Encrypt Decrypt \
+  --constraints '{"EncryptionContextSubset": {"purpose": "granted"}}' --name cli-grant > "$work/grant.json"
+grant_id=$(field '["GrantId"]' < "$work/grant.json")
+grant_token=$(field '["GrantToken"]' < "$work/grant.json")
+as_grantee() { AWS_ACCESS_KEY_ID="$MALLORY_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$MALLORY_SECRET_ACCESS_KEY" kms "$@"; }
+as_grantee encrypt --key-id "$key_arn" --plaintext "fileb://$work/plain.bin" --encryption-context purpose=granted \
+  --grant-tokens "$grant_token" > /dev/null
+if as_grantee encrypt --key-id "$key_arn" --plaintext "fileb://$work/plain.bin" --encryption-context purpose=other \
+    > "$work/out" 2> "$work/err"; then
+  echo "the grant allowed another encryption context"; exit 1
+fi
+grep -q AccessDeniedException "$work/err" || { cat "$work/err"; exit 1; }
+kms list-grants --key-id "$key" | grep -q "$grant_id" || { echo "ListGrants does not list the grant"; exit 1; }
+
+step "RevokeGrant ends the grantee's access"
+kms revoke-grant --key-id "$key" --grant-id "$grant_id"
+if as_grantee encrypt --key-id "$key_arn" --plaintext "fileb://$work/plain.bin" --encryption-context purpose=granted \
+    > "$work/out" 2> "$work/err"; then
+  echo "a revoked grant still allowed Encrypt"; exit 1
+fi
+grep -q AccessDeniedException "$work/err" || { cat "$work/err"; exit 1; }
+
 step ScheduleKeyDeletion, then DeleteCustomKeyStore is refused while the key exists
 kms schedule-key-deletion --key-id "$key" --pending-window-in-days 7 >/dev/null
 kms disconnect-custom-key-store --custom-key-store-id "$store" >/dev/null

@@ -53,6 +53,9 @@ class AwsCliTest {
       environment.put("SECOND_CLUSTER_ID", second.clusterId());
       environment.put("SECOND_TRUST_ANCHOR_FILE", secondTrustAnchor.toString());
       environment.put("KMSUSER_PASSWORD_FILE", password.toString());
+      environment.put("MALLORY_ARN", keyhold.mallory.principalArn());
+      environment.put("MALLORY_ACCESS_KEY_ID", keyhold.mallory.accessKeyId());
+      environment.put("MALLORY_SECRET_ACCESS_KEY", keyhold.mallory.secretAccessKey().withChars(String::new));
       Process run = script.start();
       String output = new String(run.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       assertThat(run.waitFor(5, TimeUnit.MINUTES)).as("the script finished").isTrue();
