@@ -31,6 +31,7 @@ import dev.keyhold.pkcs11.DeviceLostException;
 import dev.keyhold.pkcs11.ObjectNotFoundException;
 import dev.keyhold.pkcs11.Pkcs11Exception;
 import dev.keyhold.pkcs11.Token;
+import dev.keyhold.pkcs11.TokenFailureException;
 import java.time.Clock;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -209,13 +210,17 @@ public final class KmsKeys {
 
   /**
    * Generates the key's material on one answering HSM and, where the cluster does not sync keys
-   * itself, copies it to every other answering HSM; an HSM lost on the way is left to the
+   * itself, copies it to every other answering HSM, including one that refused to generate it (SoftHSM2
+   * has been seen to refuse a C_GenerateKey once, CKR_TEMPLATE_INCONSISTENT, while another thread
+   * listed its keys); an HSM lost on the way is left to the
    * reconciler. Fewer than two copies is not enough (a key must survive the loss of an HSM, and
    * CloudHSM's key availability quorum asks as much): CreateKey fails as it would with too few HSMs.
    * Renews the key's lease before each step, and fails once it has ended.
    */
   private void makeMaterial(KeyRecord key, AesKeyTemplate template, List<ServingHsm> answering, boolean replicated) {
     List<ServingHsm> holders = new ArrayList<>();
+    // An HSM that refused to generate (a CKR code in time, so it made nothing) can still take a copy.
+    List<ServingHsm> refusedToGenerate = new ArrayList<>();
     Pkcs11Exception failure = null;
     for (ServingHsm hsm : answering) {
       if (!leases.renew(key.keyId())) {
@@ -238,9 +243,24 @@ public final class KmsKeys {
         if (e instanceof DeviceLostException) {
           hsm.markLost();
         }
+        if (holders.isEmpty() && e instanceof TokenFailureException) {
+          refusedToGenerate.add(hsm);
+        }
         LOG.warn("CreateKey of {}: the key material could not be {} HSM {}: {}", key.keyId(),
             holders.isEmpty() ? "generated in" : "copied to", hsm.hsmId(), e.getMessage());
         failure = e;
+      }
+    }
+    for (ServingHsm hsm : refusedToGenerate) {
+      if (replicated && !holders.isEmpty() && holders.size() < answering.size()) {
+        try {
+          copyToAnswering(template, holders.get(0), hsm);
+          holders.add(hsm);
+          checkpoints.reached("replicated-to " + hsm.hsmId());
+        } catch (Pkcs11Exception e) {
+          LOG.warn("CreateKey of {}: the key material could not be copied to HSM {} either: {}", key.keyId(),
+              hsm.hsmId(), e.getMessage());
+        }
       }
     }
     if (holders.size() >= (replicated ? 2 : 1)) {
