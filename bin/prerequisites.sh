@@ -3,6 +3,7 @@
 # the AWS CLI (and its Python) drives the service in a test, as a user would.
 # With --for-tests, also gcc and SoftHSM2's PKCS#11 header, which build the fault shims (lockout, outage) of
 # test-shims' ShimCompiler; PostgreSQL's server, which the tests start in throwaway directories (test-postgres);
+# boto3 for Debian's python3, with which a test drives two nodes as a Python user would;
 # Chromium: a test opens keyhold-bench's HTML report in it, as a reader would; and wrk, which a test runs
 # against a small server to check run-http's replay of pre-signed requests.
 # With --for-benchmarks, gcc and the header too, which build keyhold-bench's raw C route, and wrk, which
@@ -26,6 +27,7 @@ keyhold_install_prerequisites() {
   fi
   if [ "${1:-}" = --for-tests ]; then
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+    /usr/bin/python3 -c 'import boto3' 2>/dev/null || missing+=(python3-boto3)
     command -v chromium >/dev/null || missing+=(chromium)
   fi
   [ ${#missing[@]} -eq 0 ] && return 0

@@ -62,7 +62,7 @@ public final class EmbeddedKeyhold implements AutoCloseable {
     return service.server().uri();
   }
 
-  /** The account root's credential, an administrator. */
+  /** The account root's credential, allowed everything its account may. */
   public Credential root() {
     return service.root();
   }
@@ -72,7 +72,7 @@ public final class EmbeddedKeyhold implements AutoCloseable {
    * against a per-credential quota of its own.
    */
   public Credential addAccessKey() {
-    Credential key = Credential.generate(root().principalArn(), root().administrator(), new SecureRandom());
+    Credential key = Credential.generate(root().principalArn(), new SecureRandom());
     service.credentials().add(key);
     return key;
   }

@@ -62,7 +62,7 @@ public final class FuzzRun implements Callable<Integer> {
         () -> new CommandLine.ParameterException(new CommandLine(this), "no Keyhold serves " + home));
     // A Credential names its principal; the signature uses only the key id and the secret.
     Credential root = new Credential(running.accessKeyId(), SecretAccessKey.of(running.secretAccessKey().toCharArray()),
-        "arn:aws:iam::000000000000:root", true);
+        "arn:aws:iam::000000000000:root");
     return fuzz(running.endpoint(), root, running.region(), runSeed);
   }
 

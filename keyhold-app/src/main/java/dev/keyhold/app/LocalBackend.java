@@ -13,6 +13,7 @@ import dev.keyhold.kms.keystore.CustomKeyStores;
 import dev.keyhold.kms.keystore.CustomKeyStoresListEntry;
 import dev.keyhold.kms.keystore.DescribeCustomKeyStoresRequest;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
+import dev.keyhold.kms.policy.AccountPrincipal;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.Pkcs11Module;
@@ -41,6 +42,13 @@ public final class LocalBackend implements AutoCloseable {
   /** The master key, in the home: it seals the kmsuser password and the credentials, and keys the audit log. */
   public static final String MASTER_KEY = "data/master.key";
   static final String STORE_NAME = "local";
+  /**
+   * The embedded default's one deliberate departure from AWS: a key policy statement that names the
+   * account lets every caller of it in, as the default key policy then lets every credential of the
+   * home use every key, without identity policies to write (docs/service.md). Operator mode delegates
+   * to identity policies, as AWS.
+   */
+  static final AccountPrincipal ACCOUNT_PRINCIPAL = AccountPrincipal.MEANS_EVERY_CALLER;
   private static final Duration REPLICATION_INTERVAL = Duration.ofSeconds(5);
   private static final Duration DELETION_INTERVAL = Duration.ofMinutes(1);
   private static final Duration CONNECT_TIMEOUT = Duration.ofMinutes(5);
@@ -93,7 +101,8 @@ public final class LocalBackend implements AutoCloseable {
       Path data = home.resolve("data");
       metadata = JdbcMetadataStore.embedded(data);
       MasterKey masterKey = MasterKey.loadOrCreate(home.resolve(MASTER_KEY));
-      keyhold = Keyhold.open(metadata, clusters, masterKey, Keyhold.Options.of(account).withDefaultKeyStore(STORE_NAME));
+      keyhold = Keyhold.open(metadata, clusters, masterKey, Keyhold.Options.of(account).withDefaultKeyStore(STORE_NAME)
+          .withAccountPrincipal(ACCOUNT_PRINCIPAL));
       localStore(keyhold.keyStores(), cluster, newKmsuserPassword, progress);
       keyhold.startBackgroundWork(REPLICATION_INTERVAL, DELETION_INTERVAL);
       return new LocalBackend(clusters, keyhold, module, metadata);

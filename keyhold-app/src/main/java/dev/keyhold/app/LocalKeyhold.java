@@ -73,7 +73,7 @@ public final class LocalKeyhold implements AutoCloseable {
     }
   }
 
-  /** The account root's credential, made on the first run: an administrator, allowed by the default key policy. */
+  /** The account root's credential, made on the first run: allowed everything its account may, every key by its default policy. */
   private static Credential rootCredential(CredentialStore credentials, Account account) throws IOException {
     String rootArn = "arn:aws:iam::" + account.accountId() + ":root";
     for (Credential credential : credentials.credentials()) {
@@ -81,7 +81,7 @@ public final class LocalKeyhold implements AutoCloseable {
         return credential;
       }
     }
-    Credential root = Credential.generate(rootArn, true, new SecureRandom());
+    Credential root = Credential.generate(rootArn, new SecureRandom());
     credentials.add(root);
     return root;
   }

@@ -160,7 +160,7 @@ class UpgradeFromSavedHomeTest {
       assertThat(migration.path("success").asBoolean()).as("migration %s succeeded", migration).isTrue();
       versions.add(migration.path("version").asText());
     }
-    assertThat(versions).as("flyway_schema_history").containsExactly("1", "2", "3", "4", "5", "6", "7", "8");
+    assertThat(versions).as("flyway_schema_history").containsExactly("1", "2", "3", "4", "5", "6", "7", "8", "9");
     assertThat(texts(seen.path("kmsKeysColumns"))).contains("key_id", "key_state", "deletion_date")
         .containsAll(V6_COLUMNS);
   }

@@ -14,7 +14,9 @@ import dev.keyhold.kms.keystore.HsmWorker;
 import dev.keyhold.kms.keystore.KeyStoreConnections;
 import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.metadata.ServiceNode;
-import dev.keyhold.kms.policy.KeyPolicyAuthorizer;
+import dev.keyhold.kms.policy.AccountPrincipal;
+import dev.keyhold.kms.policy.Authorizer;
+import dev.keyhold.kms.policy.IdentityPolicies;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.pkcs11.SessionPoolConfig;
 import java.time.Clock;
@@ -53,7 +55,8 @@ public final class Keyhold implements AutoCloseable {
   private final KmsCrypto crypto;
   private final KeyGrants grants;
   private final KeyReplication replication;
-  private final KeyPolicyAuthorizer authorizer = new KeyPolicyAuthorizer();
+  private final IdentityPolicies identityPolicies;
+  private final Authorizer authorizer;
   private HsmWorker background; // guarded by this
   /** Whether this node held the background role when it last asked. */
   private volatile boolean holdsBackgroundRole;
@@ -69,6 +72,8 @@ public final class Keyhold implements AutoCloseable {
     crypto = new KmsCrypto(keys, keyStores, connections);
     grants = new KeyGrants(metadata, keys, masterKey, account, options.clock());
     replication = new KeyReplication(keys, keyStores, connections, metadata, options.clock());
+    identityPolicies = new IdentityPolicies(metadata);
+    authorizer = new Authorizer(identityPolicies, options.accountPrincipal());
   }
 
   /**
@@ -91,9 +96,11 @@ public final class Keyhold implements AutoCloseable {
    * @param defaultKeyStoreName the key store where CreateKey puts keys when the request names none
    * @param node this process as a node of the service (its CreateKey leases carry its name)
    * @param checkpoints told each durable step of a connect, a rotation and a CreateKey, for crash tests
+   * @param accountPrincipal what a key policy statement naming an account lets in
    */
   public record Options(Account account, Clock clock, SessionPoolConfig sessions,
-      Optional<String> defaultKeyStoreName, ServiceNode node, Checkpoints checkpoints) {
+      Optional<String> defaultKeyStoreName, ServiceNode node, Checkpoints checkpoints,
+      AccountPrincipal accountPrincipal) {
     public Options {
       checkNotNull(account, "account");
       checkNotNull(clock, "clock");
@@ -101,28 +108,36 @@ public final class Keyhold implements AutoCloseable {
       checkNotNull(defaultKeyStoreName, "defaultKeyStoreName");
       checkNotNull(node, "node");
       checkNotNull(checkpoints, "checkpoints");
+      checkNotNull(accountPrincipal, "accountPrincipal");
     }
 
-    /** The system clock, default session pools, no default key store, the local node, no checkpoints. */
+    /**
+     * The system clock, default session pools, no default key store, the local node, no checkpoints,
+     * and accounts that delegate to identity policies, as in AWS.
+     */
     public static Options of(Account account) {
       return new Options(account, Clock.systemUTC(), SessionPoolConfig.defaults(), Optional.empty(),
-          ServiceNode.LOCAL, Checkpoints.NONE);
+          ServiceNode.LOCAL, Checkpoints.NONE, AccountPrincipal.DELEGATES_TO_IDENTITY_POLICIES);
     }
 
     public Options withSessions(SessionPoolConfig newSessions) {
-      return new Options(account, clock, newSessions, defaultKeyStoreName, node, checkpoints);
+      return new Options(account, clock, newSessions, defaultKeyStoreName, node, checkpoints, accountPrincipal);
     }
 
     public Options withDefaultKeyStore(String name) {
-      return new Options(account, clock, sessions, Optional.of(name), node, checkpoints);
+      return new Options(account, clock, sessions, Optional.of(name), node, checkpoints, accountPrincipal);
     }
 
     public Options withNode(ServiceNode newNode) {
-      return new Options(account, clock, sessions, defaultKeyStoreName, newNode, checkpoints);
+      return new Options(account, clock, sessions, defaultKeyStoreName, newNode, checkpoints, accountPrincipal);
     }
 
     public Options withCheckpoints(Checkpoints newCheckpoints) {
-      return new Options(account, clock, sessions, defaultKeyStoreName, node, newCheckpoints);
+      return new Options(account, clock, sessions, defaultKeyStoreName, node, newCheckpoints, accountPrincipal);
+    }
+
+    public Options withAccountPrincipal(AccountPrincipal newAccountPrincipal) {
+      return new Options(account, clock, sessions, defaultKeyStoreName, node, checkpoints, newAccountPrincipal);
     }
   }
 
@@ -208,9 +223,14 @@ public final class Keyhold implements AutoCloseable {
     return replication;
   }
 
-  /** Decides requests on keys against the keys' policies. */
-  public KeyPolicyAuthorizer authorizer() {
+  /** Decides requests against the keys' policies, the callers' identity policies and the keys' grants. */
+  public Authorizer authorizer() {
     return authorizer;
+  }
+
+  /** The identity policies of principals, which the operator manages. */
+  public IdentityPolicies identityPolicies() {
+    return identityPolicies;
   }
 
   /** Stops the background work and logs out of every HSM. */

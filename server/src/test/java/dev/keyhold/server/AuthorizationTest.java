@@ -48,7 +48,7 @@ class AuthorizationTest {
   @Test
   void aWrongSecretIsRefusedBeforeAnyPolicyIsRead() {
     Credential forged = new Credential(keyhold.alice.accessKeyId(), SecretAccessKey.random(new SecureRandom()),
-        ALICE, false);
+        ALICE);
     assertThat(error(() -> keyhold.client(forged).listKeys()))
         .isEqualTo("InvalidSignatureException: The request signature we calculated does not match the signature you "
             + "provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for "

@@ -67,7 +67,7 @@ public final class RequestFuzzer implements AutoCloseable {
       RawRequests connection) {
     this.endpoint = endpoint;
     this.caller = caller;
-    this.stranger = Credential.generate("arn:aws:iam::" + caller.accountId() + ":user/stranger", false,
+    this.stranger = Credential.generate("arn:aws:iam::" + caller.accountId() + ":user/stranger",
         new SecureRandom());
     this.region = region;
     this.targets = targets;

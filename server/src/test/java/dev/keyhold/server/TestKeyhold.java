@@ -51,11 +51,18 @@ import software.amazon.awssdk.services.kms.KmsClientBuilder;
  * file (on PostgreSQL: in the database, as in operator mode), SigV4 and key policies enforced, and the server on a free port of 127.0.0.1. Clients are the
  * AWS SDK's own {@link KmsClient}.
  *
- * <p>Its callers: {@link #admin} (the account root, an administrator), {@link #alice} (a user of the
- * account) and {@link #mallory} (a user of another account, whom no default key policy trusts).
+ * <p>Its callers: {@link #admin} (the account root, allowed everything its account may), {@link #alice} (a
+ * user of the account) and {@link #mallory} (a user of another account, whom no default key policy
+ * trusts). The key policies' account principals delegate to identity policies, as in AWS; alice's and
+ * mallory's own ({@link #USES_KMS}) allow them every action but the custom key store operations, so
+ * the key policies decide. {@link #newCaller} adds a caller without one.
  */
 final class TestKeyhold implements AutoCloseable {
   static final Account ACCOUNT = new Account("111122223333", "us-east-1");
+  /** The identity policy of alice and mallory: every action on any resource, but the custom key store operations. */
+  static final String USES_KMS = """
+      {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "NotAction": "kms:*CustomKeyStore*", "Resource": "*"}]}""";
 
   final Credential admin;
   final Credential alice;
@@ -72,6 +79,7 @@ final class TestKeyhold implements AutoCloseable {
   private final JdbcMetadataStore metadata;
   private final Keyhold keyhold;
   private final SigV4Authenticator authenticator;
+  private final Consumer<Credential> credentials;
 
   private TestKeyhold(SoftHsmClusterExtension softhsm, Path data, int spareClusters,
       UnaryOperator<KeyholdServer.Builder> configuration) throws InterruptedException {
@@ -116,21 +124,22 @@ final class TestKeyhold implements AutoCloseable {
     checkState(keyStores.awaitConnected(storeId, Duration.ofSeconds(30)).connectionState() == ConnectionState.CONNECTED,
         "key store %s did not connect", storeId);
 
-    Credentials credentials;
-    Consumer<Credential> adding;
+    Credentials lookup;
     if (onPostgresql) {
       MetadataCredentials inDatabase = new MetadataCredentials(metadata, masterKey, Clock.systemUTC());
-      credentials = inDatabase;
-      adding = inDatabase::create;
+      lookup = inDatabase;
+      credentials = inDatabase::create;
     } else {
       CredentialStore inFile = CredentialStore.load(data.resolve("credentials.json"), masterKey);
-      credentials = inFile;
-      adding = inFile::add;
+      lookup = inFile;
+      credentials = inFile::add;
     }
-    admin = add(adding, Credential.generate("arn:aws:iam::111122223333:root", true, random));
-    alice = add(adding, Credential.generate("arn:aws:iam::111122223333:user/alice", false, random));
-    mallory = add(adding, Credential.generate("arn:aws:iam::444455556666:user/mallory", false, random));
-    authenticator = new SigV4Authenticator(credentials, ACCOUNT.region(), Clock.systemUTC());
+    admin = newCaller("arn:aws:iam::111122223333:root");
+    alice = newCaller("arn:aws:iam::111122223333:user/alice");
+    mallory = newCaller("arn:aws:iam::444455556666:user/mallory");
+    putIdentityPolicy(alice, "UsesKms", USES_KMS);
+    putIdentityPolicy(mallory, "UsesKms", USES_KMS);
+    authenticator = new SigV4Authenticator(lookup, ACCOUNT.region(), Clock.systemUTC());
     server = serve(configuration);
   }
 
@@ -202,8 +211,15 @@ final class TestKeyhold implements AutoCloseable {
     metadata.close();
   }
 
-  private static Credential add(Consumer<Credential> credentials, Credential credential) {
+  /** A new access key of {@code principalArn}, honoured at once; its principal keeps its identity policies, if any. */
+  Credential newCaller(String principalArn) {
+    Credential credential = Credential.generate(principalArn, new SecureRandom());
     credentials.accept(credential);
     return credential;
+  }
+
+  /** Attaches an identity policy to {@code caller}'s principal, as {@code bin/keyhold credentials put-policy}. */
+  void putIdentityPolicy(Credential caller, String policyName, String document) {
+    keyhold.identityPolicies().put(caller.principalArn(), policyName, document);
   }
 }

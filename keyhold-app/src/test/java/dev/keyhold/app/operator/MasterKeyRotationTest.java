@@ -85,7 +85,7 @@ class MasterKeyRotationTest {
         ThreeNodesTest.awaitEncrypt(node.client(), keyId);
       }
 
-      Credential added = Credential.generate("arn:aws:iam::111122223333:root", true, new SecureRandom());
+      Credential added = Credential.generate("arn:aws:iam::111122223333:root", new SecureRandom());
       try (JdbcMetadataStore metadata = OperatorNode.openMetadata(config.metadata())) {
         new MetadataCredentials(metadata, MasterKey.load(site.masterKeyFile), Clock.systemUTC()).create(added);
       }

@@ -36,14 +36,18 @@ import software.amazon.awssdk.services.kms.model.OriginType;
 
 /**
  * A node in operator mode, as an operator runs it: a YAML file naming a real PostgreSQL, a clusters
- * file and a master key; {@code --check}; credentials made with {@code bin/keyhold credentials}; the
- * AWS SDK against the node; a key policy that names a user's ARN deciding that user's access; a
- * deleted credential refused.
+ * file and a master key; {@code --check}; credentials made with {@code bin/keyhold credentials}, and a
+ * user's identity policy put, read and deleted with it; the AWS SDK against the node; the account root
+ * in a key policy delegating to that identity policy, and a Deny naming the user's ARN overriding it;
+ * a deleted credential refused.
  */
 class OperatorModeTest {
   @RegisterExtension static final SoftHsmClusterExtension softhsm = SoftHsmClusterExtension.withHsms(2);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String APP = "arn:aws:iam::111122223333:user/app";
+  /** The account root in the key policy delegates to the app's identity policy, which names the two actions. */
+  private static final String APP_POLICY = """
+      {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}]}""";
 
   @TempDir Path work;
 
@@ -66,6 +70,15 @@ class OperatorModeTest {
     assertThat(app.get("Principal").asText()).isEqualTo(APP);
     assertThat(keyhold("credentials", "list", "--config", config.toString()).output)
         .contains(app.get("AccessKeyId").asText()).doesNotContain(app.get("SecretAccessKey").asText());
+    Path appPolicy = Files.writeString(work.resolve("app-policy.json"), APP_POLICY);
+    assertThat(keyhold("credentials", "put-policy", "--config", config.toString(), "--principal", APP,
+        "--policy-name", "EncryptDecrypt", "--policy-document", appPolicy.toString()).exitCode).isZero();
+    assertThat(keyhold("credentials", "get-policy", "--config", config.toString(), "--principal", APP,
+        "--policy-name", "EncryptDecrypt").output).isEqualTo(APP_POLICY + "\n");
+    Path malformed = Files.writeString(work.resolve("malformed.json"), APP_POLICY.replace("\"Effect\"",
+        "\"Principal\": \"*\", \"Effect\""));
+    assertThat(keyhold("credentials", "put-policy", "--config", config.toString(), "--principal", APP,
+        "--policy-name", "Malformed", "--policy-document", malformed.toString()).exitCode).isEqualTo(1);
 
     try (OperatorNode node = OperatorNode.start(ConfigFile.read(config, System::getenv).orElseThrow());
         KmsClient root = client(node, admin);
@@ -88,6 +101,11 @@ class OperatorModeTest {
       assertThat(root.decrypt(r -> r.ciphertextBlob(blob)).plaintext().asUtf8String()).isEqualTo("operator");
       assertThat(catchThrowableOfType(KmsException.class, () -> appClient.decrypt(r -> r.ciphertextBlob(blob)))
           .awsErrorDetails().errorCode()).isEqualTo("AccessDeniedException");
+      assertThat(keyhold("credentials", "delete-policy", "--config", config.toString(), "--principal", APP,
+          "--policy-name", "EncryptDecrypt").exitCode).isZero();
+      assertThat(catchThrowableOfType(KmsException.class,
+          () -> appClient.encrypt(r -> r.keyId(keyId).plaintext(SdkBytes.fromUtf8String("operator"))))
+          .awsErrorDetails().errorMessage()).endsWith("because no identity-based policy allows the kms:Encrypt action");
 
       assertThat(keyhold("credentials", "delete", "--config", config.toString(), "--access-key-id",
           app.get("AccessKeyId").asText()).exitCode).isZero();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.kms.metadata.JdbcMetadataStore;
+import dev.keyhold.kms.policy.IdentityPolicies;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.postgres.ThrowawayPostgres;
 import dev.keyhold.server.auth.Credential;
@@ -75,9 +76,28 @@ public final class OperatorSite implements AutoCloseable {
     environment = Map.of("KEYHOLD_PORT", "0", "KEYHOLD_CONFIG_DIR", configDir.toString(), "KEYHOLD_DB_URL", database,
         "KEYHOLD_SECRETS_DIR", secrets.toString(),
         "KEYHOLD_LOG_DIR", Files.createDirectories(work.resolve("log")).toString());
-    admin = Credential.generate("arn:aws:iam::111122223333:root", true, new SecureRandom());
+    admin = Credential.generate("arn:aws:iam::111122223333:root", new SecureRandom());
     try (JdbcMetadataStore metadata = JdbcMetadataStore.open(database, ThrowawayPostgres.USER, "")) {
       new MetadataCredentials(metadata, masterKey, Clock.systemUTC()).create(admin);
+    }
+  }
+
+  /**
+   * A new access key of {@code principalArn} in the site's database, as {@code bin/keyhold credentials
+   * create} makes one; every node honours it at once.
+   */
+  Credential newCredential(String principalArn) {
+    Credential credential = Credential.generate(principalArn, new SecureRandom());
+    try (JdbcMetadataStore metadata = JdbcMetadataStore.open(database, ThrowawayPostgres.USER, "")) {
+      new MetadataCredentials(metadata, MasterKey.load(masterKeyFile), Clock.systemUTC()).create(credential);
+    }
+    return credential;
+  }
+
+  /** Attaches an identity policy to {@code principalArn}, as {@code bin/keyhold credentials put-policy}. */
+  void putIdentityPolicy(String principalArn, String policyName, String document) {
+    try (JdbcMetadataStore metadata = JdbcMetadataStore.open(database, ThrowawayPostgres.USER, "")) {
+      new IdentityPolicies(metadata).put(principalArn, policyName, document);
     }
   }
 
@@ -226,11 +246,16 @@ public final class OperatorSite implements AutoCloseable {
   public record Node(String name, Process process, URI uri, Region region, Credential admin, List<String> output) {
     /** A client that signs as the administrator and never retries. */
     public KmsClient client() {
+      return clientAs(admin);
+    }
+
+    /** A client that signs as {@code caller} and never retries. */
+    public KmsClient clientAs(Credential caller) {
       return KmsClient.builder()
           .endpointOverride(uri)
           .region(region)
           .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
-              admin.accessKeyId(), admin.secretAccessKey().withChars(String::valueOf))))
+              caller.accessKeyId(), caller.secretAccessKey().withChars(String::valueOf))))
           .httpClient(UrlConnectionHttpClient.builder().build())
           .overrideConfiguration(override -> override.retryStrategy(AwsRetryStrategy.doNotRetry()))
           .build();

@@ -226,8 +226,12 @@ public final class KeyGrants {
   }
 
   /**
-   * Checks a request's GrantTokens: at most 10, each one of this service's. Keyhold's grants take
-   * effect as their CreateGrant commits, on every node, so a token adds no right the grant does not.
+   * Checks a request's GrantTokens: at most 10, each one of this service's. A grant takes effect on
+   * the node that made it as its CreateGrant commits, and on the others when the metadata store's
+   * notification comes; a token lets its grant be used at once anywhere: a node whose cached key
+   * lacks the grant the token names looks the grant up, and if it is there reads the key again. A
+   * token adds no right its grant does not have, and one of a grant since deleted costs only its own
+   * request that lookup.
    *
    * @throws KmsException ValidationException, InvalidGrantTokenException
    */
@@ -238,8 +242,23 @@ public final class KeyGrants {
     count(grantTokens, "grantTokens", 0, 10);
     for (int i = 0; i < grantTokens.size(); i++) {
       String member = "grantTokens." + (i + 1) + ".member";
-      tokens.verify(length(required(grantTokens.get(i), member), member, 1, 8192));
+      GrantTokens.Granted granted = tokens.verify(length(required(grantTokens.get(i), member), member, 1, 8192));
+      if (keys.cachedWithoutGrant(granted.keyId(), granted.grantId()) && isStored(granted)) {
+        keys.forgetStale(granted.keyId());
+      }
     }
+  }
+
+  private boolean isStored(GrantTokens.Granted granted) {
+    return metadata.inTransaction(c -> {
+      try (PreparedStatement select = c.prepareStatement("SELECT 1 FROM key_grants WHERE grant_id = ? AND key_id = ?")) {
+        select.setString(1, granted.grantId());
+        select.setString(2, granted.keyId());
+        try (ResultSet row = select.executeQuery()) {
+          return row.next();
+        }
+      }
+    });
   }
 
   /** {@code keyId}'s grants, oldest first, in the caller's transaction; for the key cache. */

@@ -198,6 +198,20 @@ public final class KeyRecords {
     }
   }
 
+  /**
+   * Whether this process's cache holds {@code keyId} without the grant {@code grantId}: a grant made
+   * on another node, whose notification has not come yet, or one since deleted.
+   */
+  boolean cachedWithoutGrant(String keyId, String grantId) {
+    ResolvedKey cached = cachedKeys.get(keyId);
+    return cached != null && cached.grants().stream().noneMatch(grant -> grant.grantId().equals(grantId));
+  }
+
+  /** Forgets this process's copy of {@code keyId}, which the database shows stale: read again on its next use. */
+  void forgetStale(String keyId) {
+    forget(keyId);
+  }
+
   /** A key whose record is gone, which the cache may still hold: forgotten, and NotFoundException to throw. */
   KmsException gone(String keyId) {
     forget(keyId);

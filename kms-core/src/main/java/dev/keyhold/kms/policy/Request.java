@@ -12,7 +12,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A request as a key policy sees it: the principals the caller counts as, the action, the key and the
+ * A request as a policy sees it: who the caller is, the action, the resource (a key's ARN) and the
  * values of the condition keys.
  */
 final class Request {
@@ -34,14 +34,17 @@ final class Request {
   }
 
   /**
-   * Who a caller is to a key policy. It depends on the caller alone, and costs two regular
-   * expressions: {@link KeyPolicyAuthorizer} works it out once per principal, not once per request.
+   * Who a caller is to a policy. It depends on the caller alone, and costs two regular expressions:
+   * {@link Authorizer} works it out once per principal, not once per request.
    *
-   * @param principalArn the ARN aws:PrincipalArn holds
-   * @param principals every principal the caller counts as: its account, itself and, for a role
-   *     session, its role
+   * @param principalArn the ARN aws:PrincipalArn holds, and whose identity policies apply: for a role
+   *     session, its role's
+   * @param ownNames the names a key policy may give the caller itself: its ARN and, for a role
+   *     session, its role's; for the account root, its account
+   * @param principals every principal the caller counts as: its own names and its account
    */
-  record Identity(String accountId, String principalArn, ImmutableSet<String> principals) {
+  record Identity(String accountId, String principalArn, ImmutableSet<String> ownNames,
+      ImmutableSet<String> principals) {
     static Identity of(Principal caller) {
       Matcher session = ASSUMED_ROLE.matcher(caller.arn());
       // A role session acts as its role: aws:PrincipalArn is the role's ARN, and a policy may name
@@ -49,24 +52,29 @@ final class Request {
       String principalArn = session.matches()
           ? "arn:" + session.group(1) + ":iam::" + session.group(2) + ":role/" + session.group(3)
           : caller.arn();
-      return new Identity(caller.accountId(), principalArn,
-          ImmutableSet.of(caller.accountId(), principalName(caller.arn()), principalName(principalArn)));
+      ImmutableSet<String> ownNames = ImmutableSet.of(principalName(caller.arn()), principalName(principalArn));
+      return new Identity(caller.accountId(), principalArn, ownNames,
+          ImmutableSet.<String>builder().addAll(ownNames).add(caller.accountId()).build());
+    }
+
+    /** Whether the caller is its account's root, whom IAM lets do everything its account may. */
+    boolean isAccountRoot() {
+      return ownNames.contains(accountId);
     }
   }
 
   /**
    * How a principal is compared: an account, given by its id or its root ARN, as its id; anyone else
-   * by ARN. A key policy that names an account trusts every principal of it: in AWS the account then
-   * delegates to its IAM policies, and Keyhold, which has none, lets every caller of the account in.
+   * by ARN. A key policy statement that names an account reaches every principal of it, for the
+   * account to delegate to their identity policies ({@link AccountPrincipal}).
    */
   static String principalName(String principal) {
     Matcher root = ACCOUNT_ROOT.matcher(principal);
     return root.matches() ? root.group(1) : principal;
   }
 
-  /** Every principal the caller counts as: its account, itself and, for a role session, its role. */
-  ImmutableSet<String> principals() {
-    return identity.principals();
+  Identity identity() {
+    return identity;
   }
 
   /** The action, lower-cased as IAM compares action names without case. */

@@ -5,7 +5,6 @@ import static com.google.common.collect.ImmutableList.toImmutableList;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.common.collect.ImmutableList;
-import com.google.common.collect.ImmutableSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -13,12 +12,23 @@ import java.util.Optional;
 import java.util.function.Function;
 import java.util.function.Predicate;
 
-/** One statement of a key policy. */
+/** One statement of a key policy or an identity policy. */
 final class Statement {
   private static final String ANY = "*";
 
+  /** Whom a statement reaches of a request's caller. */
+  enum Reach {
+    /** Not the caller, or not the request (its action, resource or conditions). */
+    NONE,
+    /** The caller only as a principal of the account the statement names. */
+    ACCOUNT,
+    /** The caller by a name of its own, or as anyone: {@code "*"}, NotPrincipal, an identity policy's statement. */
+    CALLER
+  }
+
   private final boolean deny;
-  private final Element principals;
+  /** Empty for an identity policy's statement, which reaches the principal it is attached to. */
+  private final Optional<Element> principals;
   private final Element actions;
   private final Element resources;
   private final ImmutableList<Condition> conditions;
@@ -26,7 +36,7 @@ final class Statement {
 
   private Statement(
       boolean deny,
-      Element principals,
+      Optional<Element> principals,
       Element actions,
       Element resources,
       ImmutableList<Condition> conditions,
@@ -40,11 +50,11 @@ final class Statement {
   }
 
   /**
-   * Reads one statement.
+   * Reads one statement of a policy of {@code kind}.
    *
    * @throws IllegalArgumentException with the message for MalformedPolicyDocumentException
    */
-  static Statement parse(JsonNode statement) {
+  static Statement parse(JsonNode statement, Policy.Kind kind) {
     String effect = statement.path("Effect").asText();
     checkArgument(effect.equals("Allow") || effect.equals("Deny"), "Effect must be Allow or Deny.");
     ImmutableList.Builder<Condition> conditions = ImmutableList.builder();
@@ -59,7 +69,9 @@ final class Statement {
     }
     return new Statement(
         effect.equals("Deny"),
-        Element.parse(statement, "Principal", Statement::principalNames),
+        kind == Policy.Kind.KEY_POLICY
+            ? Optional.of(Element.parse(statement, "Principal", Statement::principalNames))
+            : Optional.empty(),
         Element.parse(statement, "Action", node -> strings(node, "Action").stream()
             .map(action -> action.toLowerCase(Locale.ROOT))
             .collect(toImmutableList())),
@@ -72,25 +84,30 @@ final class Statement {
     return deny;
   }
 
-  boolean appliesTo(Request request) {
-    return principalsCover(request.principals())
-        && actions.covers(action -> Wildcards.matches(action, request.action()))
+  /** How far the statement reaches {@code request}: not at all unless its action, resource and conditions do. */
+  Reach reach(Request request) {
+    boolean applies = actions.covers(action -> Wildcards.matches(action, request.action()))
         && resources.covers(resource -> Wildcards.arnMatches(resource, request.resource()))
         && conditionsHold(request);
+    return applies ? principals.map(element -> reach(element, request.identity())).orElse(Reach.CALLER) : Reach.NONE;
   }
 
   /**
-   * Principal reaches a caller that counts as any principal it names; NotPrincipal spares only a
-   * caller all of whose principals it names, which is why IAM tells authors to list the account beside
-   * the user.
+   * Principal reaches a caller that counts as any principal it names, by its own name if it names one;
+   * NotPrincipal spares only a caller all of whose principals it names, which is why IAM tells authors
+   * to list the account beside the user.
    */
-  private boolean principalsCover(ImmutableSet<String> callerPrincipals) {
+  private static Reach reach(Element principals, Request.Identity caller) {
     if (principals.values().contains(ANY)) {
-      return !principals.negated();
+      return principals.negated() ? Reach.NONE : Reach.CALLER;
     }
-    return principals.negated()
-        ? !principals.values().containsAll(callerPrincipals)
-        : principals.values().stream().anyMatch(callerPrincipals::contains);
+    if (principals.negated()) {
+      return principals.values().containsAll(caller.principals()) ? Reach.NONE : Reach.CALLER;
+    }
+    if (principals.values().stream().anyMatch(caller.ownNames()::contains)) {
+      return Reach.CALLER;
+    }
+    return principals.values().contains(caller.accountId()) ? Reach.ACCOUNT : Reach.NONE;
   }
 
   private boolean conditionsHold(Request request) {

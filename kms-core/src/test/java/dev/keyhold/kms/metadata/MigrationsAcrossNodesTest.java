@@ -2,6 +2,10 @@ package dev.keyhold.kms.metadata;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.keyhold.kms.policy.AccountPrincipal;
+import dev.keyhold.kms.policy.Authorizer;
+import dev.keyhold.kms.policy.IdentityPolicies;
+import dev.keyhold.kms.policy.Principal;
 import dev.keyhold.postgres.ThrowawayPostgres;
 import java.io.IOException;
 import java.io.InputStream;
@@ -25,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * What docs/deployment.md promises of upgrades with several nodes on one PostgreSQL: nodes that start
  * at once migrate the schema once, and a node of an older release, which knows fewer migrations,
- * still starts on the migrated schema.
+ * still starts on the migrated schema; and what a migration turns an older database's rows into.
  */
 class MigrationsAcrossNodesTest {
   @TempDir Path older;
@@ -74,6 +78,34 @@ class MigrationsAcrossNodesTest {
 
     assertThat(outcome.success).isTrue();
     assertThat(outcome.migrationsExecuted).isZero();
+  }
+
+  @Test
+  void anAdministratorOfTheReleaseBeforeHasTheAdministratorPolicy() throws IOException, SQLException {
+    String url = ThrowawayPostgres.forThisJvm().newDatabase();
+    List<String> migrations = migrationsOfThisRelease();
+    int identityPolicies = migrations.indexOf("V9__identity_policies.sql");
+    for (String migration : migrations.subList(0, identityPolicies)) {
+      try (InputStream sql = getClass().getResourceAsStream("/db/migration/" + migration)) {
+        Files.copy(sql, older.resolve(migration));
+      }
+    }
+    Flyway.configure().dataSource(url, ThrowawayPostgres.USER, "").locations("filesystem:" + older).load().migrate();
+    try (Connection connection = DriverManager.getConnection(url, ThrowawayPostgres.USER, "");
+        Statement statement = connection.createStatement()) {
+      statement.executeUpdate("INSERT INTO credentials (access_key_id, principal_arn, administrator, sealed_secret, "
+          + "state, creation_date) VALUES ('AKIAADMIN0000000', 'arn:aws:iam::111122223333:user/ops', TRUE, 'x', "
+          + "'Active', 0), ('AKIAAPP00000000', 'arn:aws:iam::111122223333:user/app', FALSE, 'x', 'Active', 0)");
+    }
+
+    try (JdbcMetadataStore migrated = JdbcMetadataStore.open(url, ThrowawayPostgres.USER, "")) {
+      IdentityPolicies policies = new IdentityPolicies(migrated);
+      Authorizer authorizer = new Authorizer(policies, AccountPrincipal.DELEGATES_TO_IDENTITY_POLICIES);
+      assertThat(policies.names("arn:aws:iam::111122223333:user/ops")).containsExactly(IdentityPolicies.ADMINISTRATOR);
+      assertThat(policies.names("arn:aws:iam::111122223333:user/app")).isEmpty();
+      authorizer.authorizeWithoutKey(new Principal("arn:aws:iam::111122223333:user/ops", "111122223333"),
+          "kms:ConnectCustomKeyStore", "arn:aws:kms:us-east-1:111122223333:*", true);
+    }
   }
 
   /** The migrations kms-core ships, in order. */

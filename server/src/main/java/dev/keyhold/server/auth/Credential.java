@@ -15,10 +15,8 @@ import java.util.regex.Pattern;
  * @param accessKeyId 16 to 128 characters of {@code A-Z} and {@code 0-9}, as AWS's
  * @param principalArn {@code arn:aws:iam::<12 digits>:root}, {@code ...:user/<path/name>} or
  *     {@code ...:role/<path/name>}
- * @param administrator whether this caller may run the custom key store operations
  */
-public record Credential(
-    String accessKeyId, SecretAccessKey secretAccessKey, String principalArn, boolean administrator) {
+public record Credential(String accessKeyId, SecretAccessKey secretAccessKey, String principalArn) {
   private static final Pattern ACCESS_KEY_ID = Pattern.compile("[A-Z0-9]{16,128}");
   private static final String ARN_PREFIX = "arn:aws:iam::";
   private static final int ACCOUNT_ID_LENGTH = 12;
@@ -41,13 +39,13 @@ public record Credential(
   }
 
   /** A new access key with a random id and secret, for {@code principalArn}. */
-  public static Credential generate(String principalArn, boolean administrator, SecureRandom random) {
+  public static Credential generate(String principalArn, SecureRandom random) {
     checkNotNull(random, "random");
     StringBuilder accessKeyId = new StringBuilder(GENERATED_PREFIX);
     for (int i = 0; i < GENERATED_RANDOM_CHARS; i++) {
       accessKeyId.append(GENERATED_ALPHABET.charAt(random.nextInt(GENERATED_ALPHABET.length())));
     }
-    return new Credential(accessKeyId.toString(), SecretAccessKey.random(random), principalArn, administrator);
+    return new Credential(accessKeyId.toString(), SecretAccessKey.random(random), principalArn);
   }
 
   /** The 12-digit account of {@link #principalArn}. */
@@ -57,6 +55,6 @@ public record Credential(
 
   /** Who a request signed with this key comes from. */
   public Caller caller() {
-    return new Caller(accessKeyId, principalArn, accountId(), administrator);
+    return new Caller(accessKeyId, principalArn, accountId());
   }
 }

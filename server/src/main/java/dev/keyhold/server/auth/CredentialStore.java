@@ -3,6 +3,7 @@ package dev.keyhold.server.auth;
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -10,6 +11,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
+import dev.keyhold.kms.policy.IdentityPolicies;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.kms.secret.SealedSecret;
 import dev.keyhold.pkcs11.Pin;
@@ -35,14 +37,15 @@ import java.util.Optional;
  * {"credentials": [
  *   {"accessKeyId": "AKIAIOSFODNN7EXAMPLE",
  *    "sealedSecretAccessKey": "<base64 of the sealed secret>",
- *    "principalArn": "arn:aws:iam::111122223333:user/alice",
- *    "administrator": false}
+ *    "principalArn": "arn:aws:iam::111122223333:user/alice"}
  * ]}
  * }</pre>
  *
  * <p>Each secret is sealed with its access key id as associated data, so a sealed secret copied to
  * another entry does not open. Every field is required and no other is allowed, so that a misspelt
- * one fails loudly. The secrets are opened once, at {@link #load}, and kept in memory as
+ * one fails loudly; but for {@code administrator}, which files written before identity policies have.
+ * There it was only ever true of the account root, which is allowed everything anyway: it is read and
+ * dropped at the next write, and refused on anyone else, whose rights now come from identity policies. The secrets are opened once, at {@link #load}, and kept in memory as
  * {@link SecretAccessKey}s.
  *
  * <p>Lookups never block; {@link #add} rewrites the file atomically, with mode 0600.
@@ -108,12 +111,15 @@ public final class CredentialStore implements Credentials {
 
   private static Credential open(CredentialJson json, MasterKey masterKey) {
     checkArgument(json != null && json.accessKeyId() != null && json.sealedSecretAccessKey() != null
-            && json.principalArn() != null && json.administrator() != null,
-        "every field is required: accessKeyId, sealedSecretAccessKey, principalArn, administrator");
+            && json.principalArn() != null,
+        "every field is required: accessKeyId, sealedSecretAccessKey, principalArn");
+    checkArgument(!Boolean.TRUE.equals(json.administrator()) || json.principalArn().endsWith(":root"),
+        "'administrator' is no longer read: attach the identity policy %s to %s instead",
+        IdentityPolicies.ADMINISTRATOR, json.principalArn());
     SecretAccessKey secret = masterKey
         .open(SealedSecret.fromBase64(json.sealedSecretAccessKey()), json.accessKeyId())
         .withChars(SecretAccessKey::of);
-    return new Credential(json.accessKeyId(), secret, json.principalArn(), json.administrator());
+    return new Credential(json.accessKeyId(), secret, json.principalArn());
   }
 
   /** The credential of {@code accessKeyId}, if the operator configured one. */
@@ -153,7 +159,7 @@ public final class CredentialStore implements Credentials {
                 .withChars(chars -> masterKey.seal(Pin.of(chars), credential.accessKeyId()))
                 .toBase64(),
             credential.principalArn(),
-            credential.administrator()))
+            null))
         .toList();
     Path target = file.toAbsolutePath();
     try {
@@ -179,6 +185,8 @@ public final class CredentialStore implements Credentials {
 
   private record FileJson(List<CredentialJson> credentials) {}
 
+  /** {@code administrator} is read from old files only, and never written (null is left out). */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
   private record CredentialJson(
       String accessKeyId, String sealedSecretAccessKey, String principalArn, Boolean administrator) {}
 }

@@ -33,7 +33,7 @@ public final class MetadataCredentials implements Credentials {
   private static final int MAX_CACHED = 10_000;
 
   /** A credential as the operator sees it: never its secret. */
-  public record Entry(String accessKeyId, String principalArn, boolean administrator, boolean active) {}
+  public record Entry(String accessKeyId, String principalArn, boolean active) {}
 
   private final MetadataStore metadata;
   private final MasterKey masterKey;
@@ -84,13 +84,12 @@ public final class MetadataCredentials implements Credentials {
     String sealed = credential.secretAccessKey()
         .withChars(chars -> masterKey.seal(Pin.of(chars), credential.accessKeyId())).toBase64();
     try (PreparedStatement insert = c.prepareStatement("INSERT INTO credentials (access_key_id, principal_arn, "
-        + "administrator, sealed_secret, state, creation_date) VALUES (?, ?, ?, ?, ?, ?)")) {
+        + "sealed_secret, state, creation_date) VALUES (?, ?, ?, ?, ?)")) {
       insert.setString(1, credential.accessKeyId());
       insert.setString(2, credential.principalArn());
-      insert.setBoolean(3, credential.administrator());
-      insert.setString(4, sealed);
-      insert.setString(5, ACTIVE);
-      insert.setLong(6, creationMillis);
+      insert.setString(3, sealed);
+      insert.setString(4, ACTIVE);
+      insert.setLong(5, creationMillis);
       insert.executeUpdate();
     }
   }
@@ -115,13 +114,12 @@ public final class MetadataCredentials implements Credentials {
   /** Every credential, active or not, by access key id. */
   public ImmutableList<Entry> list() {
     return metadata.inTransaction(c -> {
-      try (PreparedStatement select = c.prepareStatement("SELECT access_key_id, principal_arn, administrator, state "
+      try (PreparedStatement select = c.prepareStatement("SELECT access_key_id, principal_arn, state "
           + "FROM credentials ORDER BY access_key_id");
           ResultSet rows = select.executeQuery()) {
         ImmutableList.Builder<Entry> entries = ImmutableList.builder();
         while (rows.next()) {
-          entries.add(new Entry(rows.getString(1), rows.getString(2), rows.getBoolean(3),
-              rows.getString(4).equals(ACTIVE)));
+          entries.add(new Entry(rows.getString(1), rows.getString(2), rows.getString(3).equals(ACTIVE)));
         }
         return entries.build();
       }
@@ -154,16 +152,16 @@ public final class MetadataCredentials implements Credentials {
 
   private Optional<Credential> read(String accessKeyId) {
     return metadata.inTransaction(c -> {
-      try (PreparedStatement select = c.prepareStatement("SELECT principal_arn, administrator, sealed_secret "
+      try (PreparedStatement select = c.prepareStatement("SELECT principal_arn, sealed_secret "
           + "FROM credentials WHERE access_key_id = ? AND state = '" + ACTIVE + "'")) {
         select.setString(1, accessKeyId);
         try (ResultSet row = select.executeQuery()) {
           if (!row.next()) {
             return Optional.empty();
           }
-          SecretAccessKey secret = masterKey.open(SealedSecret.fromBase64(row.getString(3)), accessKeyId)
+          SecretAccessKey secret = masterKey.open(SealedSecret.fromBase64(row.getString(2)), accessKeyId)
               .withChars(SecretAccessKey::of);
-          return Optional.of(new Credential(accessKeyId, secret, row.getString(1), row.getBoolean(2)));
+          return Optional.of(new Credential(accessKeyId, secret, row.getString(1)));
         }
       }
     });

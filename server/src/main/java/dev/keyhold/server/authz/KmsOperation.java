@@ -9,27 +9,27 @@ import java.util.Set;
 
 /**
  * Every KMS operation Keyhold serves, named exactly as in {@code X-Amz-Target: TrentService.<name>},
- * with how it is authorized and, for an operation on a key, the IAM action the key's policy must allow.
+ * with how it is authorized and, for an operation on a key, the IAM action it runs on the key.
  *
  * <p>AWS authorizes the operations that name no key (CreateKey, ListKeys, ListAliases, GenerateRandom,
- * ListRetirableGrants and the custom key store operations) by IAM policies alone. Keyhold has no IAM: the custom key store
- * operations are for the callers the operator made administrators, the others for every caller. An
- * operation on a key is allowed by the key's policy, or by a grant ({@code KeyAccess}).
+ * ListRetirableGrants and the custom key store operations) by identity policies alone, and so does
+ * Keyhold ({@code Authorizer#authorizeWithoutKey}). An operation on a key is allowed by the key's policy,
+ * with the caller's identity policies where the policy delegates to them, or by a grant ({@code KeyAccess}).
  */
 public enum KmsOperation {
-  CreateCustomKeyStore(Authorization.ADMINISTRATORS),
-  DescribeCustomKeyStores(Authorization.ADMINISTRATORS),
-  UpdateCustomKeyStore(Authorization.ADMINISTRATORS),
-  ConnectCustomKeyStore(Authorization.ADMINISTRATORS),
-  DisconnectCustomKeyStore(Authorization.ADMINISTRATORS),
-  DeleteCustomKeyStore(Authorization.ADMINISTRATORS),
+  CreateCustomKeyStore(Authorization.ADMINISTRATION),
+  DescribeCustomKeyStores(Authorization.ADMINISTRATION),
+  UpdateCustomKeyStore(Authorization.ADMINISTRATION),
+  ConnectCustomKeyStore(Authorization.ADMINISTRATION),
+  DisconnectCustomKeyStore(Authorization.ADMINISTRATION),
+  DeleteCustomKeyStore(Authorization.ADMINISTRATION),
 
-  CreateKey(Authorization.ANY_CALLER),
-  ListKeys(Authorization.ANY_CALLER),
-  ListAliases(Authorization.ANY_CALLER),
-  GenerateRandom(Authorization.ANY_CALLER),
-  /** Lists grants of any key by their retiring principal; AWS asks an IAM policy, which Keyhold has none of. */
-  ListRetirableGrants(Authorization.ANY_CALLER),
+  CreateKey(Authorization.ACCOUNT),
+  ListKeys(Authorization.ACCOUNT),
+  ListAliases(Authorization.ACCOUNT),
+  GenerateRandom(Authorization.ACCOUNT),
+  /** Lists grants of any key by their retiring principal. */
+  ListRetirableGrants(Authorization.ACCOUNT),
 
   DescribeKey("kms:DescribeKey"),
   EnableKey("kms:EnableKey"),
@@ -42,7 +42,7 @@ public enum KmsOperation {
   GetKeyRotationStatus("kms:GetKeyRotationStatus"),
   GetParametersForImport("kms:GetParametersForImport"),
   ImportKeyMaterial("kms:ImportKeyMaterial"),
-  // The alias itself is authorized by IAM policies in AWS; here only the key's policy speaks.
+  // AWS also asks identity policies about the alias itself; here the key's action decides.
   CreateAlias("kms:CreateAlias"),
   /** On the key the alias points to now, and on the key it is to point to. */
   UpdateAlias("kms:UpdateAlias", "kms:UpdateAlias"),
@@ -63,7 +63,7 @@ public enum KmsOperation {
   ListGrants("kms:ListGrants"),
   /**
    * The grant's retiring principal, and its grantee if it allows RetireGrant, need no policy; anyone
-   * else needs this action (AWS asks an IAM policy).
+   * else needs this action on the grant's key.
    */
   RetireGrant("kms:RetireGrant"),
   RevokeGrant("kms:RevokeGrant");
@@ -78,11 +78,14 @@ public enum KmsOperation {
 
   /** Who may run an operation. */
   public enum Authorization {
-    /** Only a caller the operator made an administrator ({@code Caller.administrator()}). */
-    ADMINISTRATORS,
-    /** Any authenticated caller. */
-    ANY_CALLER,
-    /** A caller the policy of each key the operation uses allows its action. */
+    /** A caller an identity policy allows (or the account root): the custom key store operations. */
+    ADMINISTRATION,
+    /**
+     * A caller an identity policy allows (or the account root), or any caller when the account means
+     * every caller ({@code AccountPrincipal}).
+     */
+    ACCOUNT,
+    /** A caller allowed the action on each key the operation uses, by its policy or a grant. */
     KEY_POLICY
   }
 

@@ -1,7 +1,6 @@
 package dev.keyhold.server.wire;
 
 import static com.google.common.base.Preconditions.checkState;
-import static dev.keyhold.kms.error.KmsErrorType.AccessDeniedException;
 
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.error.Validation;
@@ -11,7 +10,7 @@ import dev.keyhold.kms.key.GrantListEntry;
 import dev.keyhold.kms.key.KeyGrants;
 import dev.keyhold.kms.key.KeyRecords;
 import dev.keyhold.kms.key.ResolvedKey;
-import dev.keyhold.kms.policy.KeyPolicyAuthorizer;
+import dev.keyhold.kms.policy.Authorizer;
 import dev.keyhold.kms.policy.Principal;
 import dev.keyhold.server.auth.Caller;
 import dev.keyhold.server.authz.KmsOperation;
@@ -26,9 +25,10 @@ import java.util.function.Supplier;
 
 /**
  * The authorization of one request, and what the audit log learns from it: each key the operation
- * uses is resolved once (kms-core's {@link KeyRecords#resolve}) and its policy asked whether the caller
- * may run the operation's action on it, or, unless the policy denies it explicitly, its grants (read
- * with the key); the operation then runs on that same resolved key.
+ * uses is resolved once (kms-core's {@link KeyRecords#resolve}) and the {@link Authorizer} asked whether
+ * the caller may run the operation's action on it, by its policy and the caller's identity policies,
+ * or, unless a policy denies it explicitly, its grants (read with the key); the operation then runs on
+ * that same resolved key. An operation that names no key is asked of the identity policies alone.
  *
  * <p>Operations call it for the keys they use ({@link Operations}); the handler then checks that an
  * operation on keys did, so that an operation that forgot fails closed ({@link #checkAuthorized}).
@@ -42,7 +42,7 @@ final class KeyAccess {
   private final Caller caller;
   private final Account account;
   private final KeyRecords keys;
-  private final KeyPolicyAuthorizer authorizer;
+  private final Authorizer authorizer;
   private final RequestQuotas quotas;
   private final Set<String> encryptionContextKeys = new TreeSet<>();
   private String keyArn;
@@ -51,7 +51,7 @@ final class KeyAccess {
   private boolean destinationAllowed;
 
   KeyAccess(KmsOperation operation, Caller caller, Account account, KeyRecords keys,
-      KeyPolicyAuthorizer authorizer, RequestQuotas quotas) {
+      Authorizer authorizer, RequestQuotas quotas) {
     this.operation = operation;
     this.caller = caller;
     this.account = account;
@@ -172,13 +172,14 @@ final class KeyAccess {
     }
   }
 
-  /** The custom key store operations are for administrators; AWS would name the IAM policies that deny. */
-  void checkAdministrator() {
-    if (!caller.administrator()) {
-      throw new KmsException(AccessDeniedException, "User: " + caller.principalArn()
-          + " is not authorized to perform: kms:" + operation + " on resource: " + kmsArn("*")
-          + " because no identity-based policy allows the kms:" + operation + " action");
-    }
+  /**
+   * For an operation that names no key ({@link KmsOperation.Authorization#ADMINISTRATION},
+   * {@link KmsOperation.Authorization#ACCOUNT}): the caller's identity policies must allow its action
+   * on the account's {@code *}, unless the account means every caller and it is no administration.
+   */
+  void allowWithoutKey() {
+    authorizer.authorizeWithoutKey(caller.principal(), ACTION_PREFIX + operation, kmsArn("*"),
+        operation.authorization() == KmsOperation.Authorization.ADMINISTRATION);
   }
 
   /**

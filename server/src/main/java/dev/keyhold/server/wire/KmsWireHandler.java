@@ -214,8 +214,8 @@ public final class KmsWireHandler implements HttpHandler, AutoCloseable {
     KeyAccess keys = new KeyAccess(
         operation, caller, keyhold.account(), keyhold.keys().resolver(), keyhold.authorizer(), quotas);
     trace.keys = Optional.of(keys);
-    if (operation.authorization() == KmsOperation.Authorization.ADMINISTRATORS) {
-      keys.checkAdministrator();
+    if (operation.authorization() != KmsOperation.Authorization.KEY_POLICY) {
+      keys.allowWithoutKey();
     }
     return json.write(run(operations.get(operation), body, keys));
   }

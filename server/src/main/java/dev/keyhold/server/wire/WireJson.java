@@ -56,7 +56,7 @@ import java.util.stream.Collectors;
  * no 5 for {@code "5"}), as is invalid base64, a duplicate member or anything after the object. Members
  * Keyhold does not know are skipped, as a client of a newer API version may send them; except the few
  * whose silent omission would change what the request means. {@code GrantTokens}, in any request, is
- * checked as it is read ({@code grantTokens}) and not kept: Keyhold's grants need no token to take effect.
+ * checked as it is read ({@code grantTokens}), where a valid one makes its grant seen at once, and not kept.
  *
  * <p>Thread-safe.
  */

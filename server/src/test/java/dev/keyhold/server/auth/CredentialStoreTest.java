@@ -38,8 +38,8 @@ class CredentialStoreTest {
   void setUp() {
     file = directory.resolve("config/credentials.json");
     masterKey = MasterKey.loadOrCreate(directory.resolve("master.key"));
-    alice = Credential.generate("arn:aws:iam::111122223333:user/alice", false, random);
-    admin = Credential.generate("arn:aws:iam::111122223333:role/ops/KeyAdmin", true, random);
+    alice = Credential.generate("arn:aws:iam::111122223333:user/alice", random);
+    admin = Credential.generate("arn:aws:iam::111122223333:role/ops/KeyAdmin", random);
   }
 
   @Test
@@ -55,9 +55,7 @@ class CredentialStoreTest {
         .containsExactly(alice.accessKeyId(), admin.accessKeyId());
     Credential read = reloaded.lookup(admin.accessKeyId()).orElseThrow();
     assertThat(read.principalArn()).isEqualTo("arn:aws:iam::111122223333:role/ops/KeyAdmin");
-    assertThat(read.administrator()).isTrue();
     assertThat(secret(read)).isEqualTo(secret(admin));
-    assertThat(reloaded.lookup(alice.accessKeyId()).orElseThrow().administrator()).isFalse();
     assertThat(reloaded.lookup("AKIAUNKNOWNUNKNOWN00")).isEmpty();
   }
 
@@ -112,7 +110,7 @@ class CredentialStoreTest {
     byte[] before = Files.readAllBytes(file);
 
     Credential mallory = new Credential(alice.accessKeyId(), SecretAccessKey.of("other".toCharArray()),
-        "arn:aws:iam::111122223333:user/mallory", true);
+        "arn:aws:iam::111122223333:user/mallory");
     assertThatThrownBy(() -> store.add(mallory))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("access key id " + alice.accessKeyId() + " is already configured");
@@ -127,6 +125,34 @@ class CredentialStoreTest {
   }
 
   @Test
+  void readsTheAdministratorFlagOfAnOlderFileOnlyWhereItMeantTheAccountRoot() throws IOException {
+    Credential root = Credential.generate("arn:aws:iam::111122223333:root", random);
+    CredentialStore.load(file, masterKey).add(root);
+    CredentialStore.load(file, masterKey).add(alice);
+    String current = Files.readString(file);
+    assertThat(current).doesNotContain("administrator");
+    // As the previous main wrote it: every entry with the flag, the root's true.
+    String older = current.replace("\"principalArn\" : \"arn:aws:iam::111122223333:root\"",
+            "\"principalArn\" : \"arn:aws:iam::111122223333:root\", \"administrator\": true")
+        .replace("\"principalArn\" : \"arn:aws:iam::111122223333:user/alice\"",
+            "\"principalArn\" : \"arn:aws:iam::111122223333:user/alice\", \"administrator\": false");
+    assertThat(older).contains("\"administrator\": true").contains("\"administrator\": false");
+    Files.writeString(file, older);
+
+    CredentialStore store = CredentialStore.load(file, masterKey);
+    assertThat(store.credentials()).extracting(Credential::principalArn)
+        .containsExactly(root.principalArn(), alice.principalArn());
+    store.add(admin);
+    assertThat(Files.readString(file)).doesNotContain("administrator");
+
+    Files.writeString(file, older.replace("\"administrator\": false", "\"administrator\": true"));
+    assertThatThrownBy(() -> CredentialStore.load(file, masterKey))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(file + ": credentials[1]: 'administrator' is no longer read: attach the identity policy "
+            + "KeyholdAdministrator to arn:aws:iam::111122223333:user/alice instead");
+  }
+
+  @Test
   void refusesAFileNotAsDocumented() throws IOException {
     Files.createDirectories(file.getParent());
 
@@ -134,7 +160,7 @@ class CredentialStoreTest {
     assertThatThrownBy(() -> CredentialStore.load(file, masterKey))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage(file + ": credentials[0]: every field is required: "
-            + "accessKeyId, sealedSecretAccessKey, principalArn, administrator");
+            + "accessKeyId, sealedSecretAccessKey, principalArn");
 
     Files.writeString(file, "{\"credentials\": [], \"administrators\": []}");
     assertThatThrownBy(() -> CredentialStore.load(file, masterKey))
@@ -153,20 +179,20 @@ class CredentialStoreTest {
     SecretAccessKey secret = SecretAccessKey.of("secret".toCharArray());
     for (String arn : List.of("arn:aws:iam::111122223333:root", "arn:aws:iam::111122223333:user/alice",
         "arn:aws:iam::111122223333:user/division/team/bob", "arn:aws:iam::111122223333:role/KeyAdmin")) {
-      assertThat(new Credential("AKIAIOSFODNN7EXAMPLE", secret, arn, false).accountId()).isEqualTo("111122223333");
+      assertThat(new Credential("AKIAIOSFODNN7EXAMPLE", secret, arn).accountId()).isEqualTo("111122223333");
     }
     for (String arn : List.of("arn:aws:iam::11112222333:root", "arn:aws-cn:iam::111122223333:root",
         "arn:aws:iam::111122223333:group/admins", "arn:aws:sts::111122223333:assumed-role/KeyAdmin/session",
         "arn:aws:iam::111122223333:user/")) {
-      assertThatThrownBy(() -> new Credential("AKIAIOSFODNN7EXAMPLE", secret, arn, false))
+      assertThatThrownBy(() -> new Credential("AKIAIOSFODNN7EXAMPLE", secret, arn))
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining(arn);
     }
-    assertThat(new Credential("A".repeat(128), secret, "arn:aws:iam::111122223333:root", false).accessKeyId())
+    assertThat(new Credential("A".repeat(128), secret, "arn:aws:iam::111122223333:root").accessKeyId())
         .hasSize(128);
     for (String accessKeyId :
         List.of("AKIAIOSFODNN7EX", "akiaiosfodnn7example", "AKIA-IOSFODNN7EXAMPLE", "A".repeat(129))) {
-      assertThatThrownBy(() -> new Credential(accessKeyId, secret, "arn:aws:iam::111122223333:root", false))
+      assertThatThrownBy(() -> new Credential(accessKeyId, secret, "arn:aws:iam::111122223333:root"))
           .isInstanceOf(IllegalArgumentException.class);
     }
   }
@@ -178,7 +204,7 @@ class CredentialStoreTest {
     assertThat(admin.accessKeyId()).isNotEqualTo(alice.accessKeyId());
     assertThat(secret(admin)).isNotEqualTo(secret(alice));
     assertThat(admin.caller()).isEqualTo(
-        new Caller(admin.accessKeyId(), "arn:aws:iam::111122223333:role/ops/KeyAdmin", "111122223333", true));
+        new Caller(admin.accessKeyId(), "arn:aws:iam::111122223333:role/ops/KeyAdmin", "111122223333"));
   }
 
   @Test

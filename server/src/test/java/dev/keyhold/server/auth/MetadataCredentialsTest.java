@@ -47,7 +47,7 @@ class MetadataCredentialsTest {
 
   @Test
   void aCredentialCreatedOnOneNodeWorksOnTheOtherUntilItIsDisabledOrDeleted() throws InterruptedException {
-    Credential alice = Credential.generate("arn:aws:iam::111122223333:user/alice", false, new SecureRandom());
+    Credential alice = Credential.generate("arn:aws:iam::111122223333:user/alice", new SecureRandom());
     assertThat(nodeB.lookup(alice.accessKeyId())).isEmpty(); // remembered as unknown, until a change
 
     nodeA.create(alice);
@@ -58,7 +58,7 @@ class MetadataCredentialsTest {
     String seenSecret = seen.secretAccessKey().withChars(String::valueOf);
     assertThat(seenSecret).isEqualTo(alice.secretAccessKey().withChars(String::valueOf));
     assertThat(nodeB.list()).containsExactly(
-        new MetadataCredentials.Entry(alice.accessKeyId(), alice.principalArn(), false, true));
+        new MetadataCredentials.Entry(alice.accessKeyId(), alice.principalArn(), true));
 
     assertThat(nodeA.disable(alice.accessKeyId())).isTrue();
     assertWithinBound(() -> nodeB.lookup(alice.accessKeyId()).isEmpty());
@@ -71,7 +71,7 @@ class MetadataCredentialsTest {
 
   @Test
   void anAccessKeyIdIsTakenOnce() {
-    Credential bob = Credential.generate("arn:aws:iam::111122223333:user/bob", true, new SecureRandom());
+    Credential bob = Credential.generate("arn:aws:iam::111122223333:user/bob", new SecureRandom());
     nodeA.create(bob);
 
     assertThatThrownBy(() -> nodeB.create(bob)).isInstanceOf(IllegalArgumentException.class)

@@ -33,8 +33,8 @@ class RequestSignerTest {
 
   @Test
   void signsAsTheSdkDoesWhateverThePathQueryHeadersAndBody() {
-    Credential alice = Credential.generate("arn:aws:iam::111122223333:user/alice", false, new SecureRandom());
-    Credential bob = Credential.generate("arn:aws:iam::111122223333:user/bob", false, new SecureRandom());
+    Credential alice = Credential.generate("arn:aws:iam::111122223333:user/alice", new SecureRandom());
+    Credential bob = Credential.generate("arn:aws:iam::111122223333:user/bob", new SecureRandom());
     int compared = 0;
     for (int i = 0; i < 1_000; i++) {
       HttpRequestView request = randomRequest();
@@ -59,9 +59,9 @@ class RequestSignerTest {
 
   @Test
   void aSecretReplacedUnderTheSameAccessKeyIdGetsItsOwnSigningKey() {
-    Credential first = Credential.generate("arn:aws:iam::111122223333:user/alice", false, new SecureRandom());
+    Credential first = Credential.generate("arn:aws:iam::111122223333:user/alice", new SecureRandom());
     Credential replaced = new Credential(first.accessKeyId(), SecretAccessKey.random(new SecureRandom()),
-        first.principalArn(), false);
+        first.principalArn());
     HttpRequestView request = randomRequest();
     Instant at = Instant.parse("2026-12-05T10:15:30Z");
     List<String> signed = List.of("host", "x-amz-date");

@@ -67,8 +67,8 @@ class SigV4AuthenticatorTest {
     // The key the AWS CLI request below was recorded with.
     alice = new Credential("AKIAIOSFODNN7EXAMPLE",
         SecretAccessKey.of("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".toCharArray()),
-        "arn:aws:iam::111122223333:user/alice", false);
-    admin = Credential.generate("arn:aws:iam::111122223333:root", true, new SecureRandom());
+        "arn:aws:iam::111122223333:user/alice");
+    admin = Credential.generate("arn:aws:iam::111122223333:root", new SecureRandom());
     store.add(alice);
     store.add(admin);
     authenticator = new SigV4Authenticator(store, REGION, Clock.fixed(NOW, ZoneOffset.UTC));
@@ -124,10 +124,10 @@ class SigV4AuthenticatorTest {
   @Test
   void returnsTheCallerTheOperatorConfigured() {
     assertThat(authenticator.authenticate(signedEncrypt(admin, NOW)))
-        .isEqualTo(new Caller(admin.accessKeyId(), "arn:aws:iam::111122223333:root", "111122223333", true));
+        .isEqualTo(new Caller(admin.accessKeyId(), "arn:aws:iam::111122223333:root", "111122223333"));
     assertThat(authenticator.authenticate(signedEncrypt(alice, NOW)))
         .isEqualTo(new Caller(
-            "AKIAIOSFODNN7EXAMPLE", "arn:aws:iam::111122223333:user/alice", "111122223333", false));
+            "AKIAIOSFODNN7EXAMPLE", "arn:aws:iam::111122223333:user/alice", "111122223333"));
   }
 
   @Test

@@ -18,8 +18,8 @@ class KmsOperationTest {
   }
 
   @Test
-  void customKeyStoreOperationsAreForAdministratorsOnly() {
-    assertThat(Arrays.stream(KmsOperation.values()).filter(op -> op.authorization() == Authorization.ADMINISTRATORS))
+  void customKeyStoreOperationsAreAdministration() {
+    assertThat(Arrays.stream(KmsOperation.values()).filter(op -> op.authorization() == Authorization.ADMINISTRATION))
         .containsExactlyInAnyOrder(
             KmsOperation.CreateCustomKeyStore,
             KmsOperation.DescribeCustomKeyStores,
@@ -30,8 +30,8 @@ class KmsOperationTest {
   }
 
   @Test
-  void operationsOnNoKeyAreForEveryCallerAndHaveNoKeyAction() {
-    assertThat(Arrays.stream(KmsOperation.values()).filter(op -> op.authorization() == Authorization.ANY_CALLER))
+  void operationsOnNoKeyAreTheAccountsAndHaveNoKeyAction() {
+    assertThat(Arrays.stream(KmsOperation.values()).filter(op -> op.authorization() == Authorization.ACCOUNT))
         .containsExactlyInAnyOrder(
             KmsOperation.CreateKey, KmsOperation.ListKeys, KmsOperation.ListAliases, KmsOperation.GenerateRandom,
             KmsOperation.ListRetirableGrants);

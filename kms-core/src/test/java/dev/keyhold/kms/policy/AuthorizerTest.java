@@ -9,11 +9,20 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.keyhold.kms.error.KmsException;
 import dev.keyhold.kms.key.Account;
 import dev.keyhold.kms.key.KeyPolicies;
+import dev.keyhold.kms.metadata.JdbcMetadataStore;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-class KeyPolicyAuthorizerTest {
+/**
+ * The key policy language, read with the account principal meaning every caller, so that a statement
+ * naming the account speaks for itself; IdentityPoliciesTest has the delegation to identity policies.
+ */
+class AuthorizerTest {
   private static final String ACCOUNT = "111122223333";
   private static final String KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
   private static final Principal ROOT = caller("arn:aws:iam::111122223333:root");
@@ -30,7 +39,21 @@ class KeyPolicyAuthorizerTest {
         "Principal": {"AWS": "arn:aws:iam::111122223333:user/alice"},
         "Action": "kms:Encrypt", "Resource": "*"}]}""";
 
-  private final KeyPolicyAuthorizer authorizer = new KeyPolicyAuthorizer();
+  @TempDir
+  static Path data;
+  private static JdbcMetadataStore metadata;
+  private static Authorizer authorizer;
+
+  @BeforeAll
+  static void openMetadata() {
+    metadata = JdbcMetadataStore.embedded(data);
+    authorizer = new Authorizer(new IdentityPolicies(metadata), AccountPrincipal.MEANS_EVERY_CALLER);
+  }
+
+  @AfterAll
+  static void closeMetadata() {
+    metadata.close();
+  }
 
   @Test
   void theDefaultPolicyLetsEveryCallerOfTheAccountDoEverything() {
