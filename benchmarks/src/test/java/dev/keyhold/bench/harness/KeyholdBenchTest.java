@@ -52,7 +52,7 @@ class KeyholdBenchTest {
   private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
   private static final String RAW_C_PROGRAM = "/raw-pkcs11 ";
   private static final List<String> SHORT_RUN = List.of("--payloads", "32,1024", "--threads", "1,2",
-      "--dry-pass", "0.1", "--warmup", "0.1", "--duration", "0.2");
+      "--dry-pass", "0", "--warmup", "0.05", "--duration", "0.15");
   private static final List<String> CSV_COLUMNS = List.of("workload", "route", "payloadBytes", "threads",
       "operations", "seconds", "opsPerSecond", "mbPerSecond", "p50Micros", "p99Micros", "p999Micros", "maxMicros",
       "cpuMicrosPerOp", "othersCpuShare", "jitMillis", "ofRawC", "error");

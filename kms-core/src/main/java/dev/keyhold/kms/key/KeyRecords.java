@@ -103,9 +103,9 @@ public final class KeyRecords {
       Map<String, List<GrantListEntry>> grants = KeyGrants.all(c, account);
       Map<String, Policy> parsed = new HashMap<>();
       List<ResolvedKey> keys = new ArrayList<>();
-      for (KeyRecord record : KeyTable.all(c)) {
+      for (KeyRecord record : KeyTable.oldest(c, PRELOADED_KEYS)) {
         String document = policies.get(record.keyId());
-        if (document != null && keys.size() < PRELOADED_KEYS) {
+        if (document != null) {
           keys.add(new ResolvedKey(record, parsed.computeIfAbsent(document, Policy::parse),
               grants.getOrDefault(record.keyId(), List.of())));
         }

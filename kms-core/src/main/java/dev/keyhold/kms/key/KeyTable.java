@@ -185,16 +185,18 @@ final class KeyTable {
     }
   }
 
-  /** Every key whose CreateKey finished, oldest first (ties by id): the order ListKeys pages through. */
-  static ImmutableList<KeyRecord> all(Connection connection) throws SQLException {
+  /** The first {@code limit} keys whose CreateKey finished, oldest first (ties by id), read no further. */
+  static ImmutableList<KeyRecord> oldest(Connection connection, int limit) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(
-        "SELECT " + COLUMNS + " FROM kms_keys WHERE key_state <> 'Creating' ORDER BY creation_date, key_id");
-        ResultSet rows = statement.executeQuery()) {
-      ImmutableList.Builder<KeyRecord> keys = ImmutableList.builder();
-      while (rows.next()) {
-        keys.add(read(rows));
+        "SELECT " + COLUMNS + " FROM kms_keys WHERE key_state <> 'Creating' ORDER BY creation_date, key_id")) {
+      statement.setMaxRows(limit);
+      try (ResultSet rows = statement.executeQuery()) {
+        ImmutableList.Builder<KeyRecord> keys = ImmutableList.builder();
+        while (rows.next()) {
+          keys.add(read(rows));
+        }
+        return keys.build();
       }
-      return keys.build();
     }
   }
 

@@ -251,8 +251,8 @@ public final class KmsKeys {
         failure = e;
       }
     }
-    for (ServingHsm hsm : refusedToGenerate) {
-      if (replicated && !holders.isEmpty() && holders.size() < answering.size()) {
+    if (replicated && !holders.isEmpty()) {
+      for (ServingHsm hsm : refusedToGenerate) {
         try {
           copyToAnswering(template, holders.get(0), hsm);
           holders.add(hsm);

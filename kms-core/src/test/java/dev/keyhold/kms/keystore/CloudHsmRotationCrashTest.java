@@ -13,7 +13,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The rotation through the CloudHSM CLI survives a crash between any two of its steps, as the C_SetPIN
  * one does ({@link CrashSafeRotationTest}): a service JVM connecting a store over the CloudHSM stand-in
- * is halted at each of the CLI step's three steps in turn (every step of the rotation with
+ * is halted at each of the three steps of the CLI's password change in turn (changing, pin-changed,
+ * recorded; every step of the rotation, pending-written and promoted too, with
  * {@code -Dkeyhold.test.allRotationSteps=true}), and a restarted service connects the store with no
  * lockout, the password the store knows opening the cluster. One store, crashed and restarted step
  * after step.
