@@ -185,7 +185,12 @@ final class KeyTable {
     }
   }
 
-  /** The first {@code limit} keys whose CreateKey finished, oldest first (ties by id), read no further. */
+  /** Every key whose CreateKey finished, oldest first (ties by id): the order ListKeys pages through. */
+  static ImmutableList<KeyRecord> all(Connection connection) throws SQLException {
+    return oldest(connection, 0); // JDBC's "no limit"
+  }
+
+  /** The first {@code limit} keys of {@link #all}, reading no row past them. */
   static ImmutableList<KeyRecord> oldest(Connection connection, int limit) throws SQLException {
     try (PreparedStatement statement = connection.prepareStatement(
         "SELECT " + COLUMNS + " FROM kms_keys WHERE key_state <> 'Creating' ORDER BY creation_date, key_id")) {
