@@ -29,6 +29,9 @@ import java.nio.file.Path;
  * {@link #release}; the other tokens answer as before. {@code C_GetTokenInfo} (so finding tokens by
  * label) and closing sessions never block. See {@link #hang}.
  *
+ * <p>A token may also refuse {@code C_GenerateKey} alone, in time and making nothing
+ * ({@link #refuseKeyGeneration}), as SoftHSM2 was once seen doing under concurrent use.
+ *
  * <p>A token is down while its marker file exists: {@code <workDir>/down/<label>} with every '/'
  * replaced by '_' ({@code cluster-abc/hsm2} becomes {@code cluster-abc_hsm2}); it hangs while
  * {@code <workDir>/down/<label>.hang} exists. The shim looks for them on every call, so a change takes
@@ -47,6 +50,7 @@ public final class HsmOutages {
   private static final CharMatcher BLANK = CharMatcher.is(' ');
   /** Appended to a token's marker name, names the file that makes it hang, as in the shim. */
   private static final String HANG_SUFFIX = ".hang";
+  private static final String REFUSE_KEYGEN_SUFFIX = ".refuse-keygen";
 
   private final Path module;
   private final Path markers;
@@ -157,25 +161,57 @@ public final class HsmOutages {
   }
 
   /**
+   * Makes the token labelled {@code tokenLabel} refuse {@code C_GenerateKey} from the next call on, with
+   * {@code CKR_TEMPLATE_INCONSISTENT} and without reaching the real library, so that nothing is made;
+   * every other call answers as before. Idempotent; {@link #allowKeyGeneration} ends it.
+   */
+  public void refuseKeyGeneration(String tokenLabel) {
+    Path marker = suffixed(tokenLabel, REFUSE_KEYGEN_SUFFIX);
+    try {
+      Files.createFile(marker);
+    } catch (FileAlreadyExistsException alreadyRefusing) {
+      // idempotent
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot make token '" + tokenLabel + "' refuse key generation: " + marker, e);
+    }
+  }
+
+  /** Lets the token labelled {@code tokenLabel} generate keys again from the next call on; idempotent. */
+  public void allowKeyGeneration(String tokenLabel) {
+    Path marker = suffixed(tokenLabel, REFUSE_KEYGEN_SUFFIX);
+    try {
+      Files.deleteIfExists(marker);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot let token '" + tokenLabel + "' generate keys: " + marker, e);
+    }
+  }
+
+  /**
    * The marker file of {@code tokenLabel}, named as {@code outage-shim.c} names it.
    *
-   * @throws IllegalArgumentException for a label that names no file, or ends in {@code .hang}: its
-   *     down marker would be the hang marker of another label
+   * @throws IllegalArgumentException for a label that names no file, or ends in {@code .hang} or
+   *     {@code .refuse-keygen}: its down marker would be another label's marker of that kind
    */
   Path markerOf(String tokenLabel) {
     String name = BLANK.trimTrailingFrom(checkNotNull(tokenLabel, "tokenLabel")).replace('/', '_');
     checkArgument(!name.isEmpty() && !name.equals(".") && !name.equals(".."),
         "token label '%s' names no marker file", tokenLabel);
     checkArgument(name.indexOf('\0') < 0, "token label '%s' holds a NUL", tokenLabel);
-    checkArgument(!name.endsWith(HANG_SUFFIX),
-        "token label '%s' ends in %s, so its marker would make another token hang", tokenLabel, HANG_SUFFIX);
+    for (String suffix : new String[] {HANG_SUFFIX, REFUSE_KEYGEN_SUFFIX}) {
+      checkArgument(!name.endsWith(suffix),
+          "token label '%s' ends in %s, so its marker would be another token's", tokenLabel, suffix);
+    }
     return markers.resolve(name);
   }
 
   /** The hang marker file of {@code tokenLabel}: its marker with {@code .hang} appended. */
   Path hangMarkerOf(String tokenLabel) {
+    return suffixed(tokenLabel, HANG_SUFFIX);
+  }
+
+  private Path suffixed(String tokenLabel, String suffix) {
     Path marker = markerOf(tokenLabel);
-    return marker.resolveSibling(marker.getFileName() + HANG_SUFFIX);
+    return marker.resolveSibling(marker.getFileName() + suffix);
   }
 
   @Override

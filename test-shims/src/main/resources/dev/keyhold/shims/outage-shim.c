@@ -32,6 +32,10 @@
  * does. Nor C_CloseSession and C_CloseAllSessions, because closing must never hang: a client that
  * gives up on a silent HSM has to be able to let go of its sessions.
  *
+ * While a file of that name with ".refuse-keygen" appended exists, C_GenerateKey on a session of the
+ * token's slot answers CKR_TEMPLATE_INCONSISTENT without reaching the real module: an HSM that refuses
+ * to make a key, in time and making nothing, while it serves every other call.
+ *
  * Cost on the normal path: every call on a session makes one C_GetSessionInfo and two access(2), one
  * per file, where it made one access(2) before (C_OpenSession: the two access(2)); neither file exists
  * then, and each missing name takes a lookup of its own. Watching the directory's mtime instead would
@@ -102,8 +106,10 @@ static CK_BBOOL file_of(CK_SLOT_ID slot, char file[LABEL_LEN + 1]) {
 
 /* Appended to a token's file name, it names the file that makes the token hang. */
 #define HANG_SUFFIX ".hang"
-/* OUTAGE_DIR "/" <file> HANG_SUFFIX and the NUL: the longest marker path. */
-#define MARKER_SIZE (sizeof(OUTAGE_DIR) + 1 + LABEL_LEN + sizeof(HANG_SUFFIX) - 1)
+/* Appended to a token's file name, it names the file that makes the token refuse C_GenerateKey. */
+#define REFUSE_KEYGEN_SUFFIX ".refuse-keygen"
+/* OUTAGE_DIR "/" <file> REFUSE_KEYGEN_SUFFIX (the longer suffix) and the NUL: the longest marker path. */
+#define MARKER_SIZE (sizeof(OUTAGE_DIR) + 1 + LABEL_LEN + sizeof(REFUSE_KEYGEN_SUFFIX) - 1)
 /* How long a hanging call sleeps between two looks at the hang file: a release takes effect within it,
  * and a blocked thread costs one access(2) per step. */
 static const struct timespec HANG_POLL = {0, 20 * 1000 * 1000};
@@ -122,7 +128,7 @@ static size_t marker_of(CK_SLOT_ID slot, char marker[MARKER_SIZE]) {
 /* Whether the file marker (of length len) with suffix appended exists; leaves marker as it was. Checked
  * on every call, so a drill takes effect at the next call, from this process or any other. */
 static CK_BBOOL exists(char marker[MARKER_SIZE], size_t len, const char *suffix) {
-  /* Fits: MARKER_SIZE leaves room for HANG_SUFFIX after the longest file name. */
+  /* Fits: MARKER_SIZE leaves room for the longer suffix after the longest file name. */
   strcpy(marker + len, suffix);
   CK_BBOOL found = access(marker, F_OK) == 0;
   marker[len] = '\0';
@@ -151,6 +157,14 @@ static CK_RV await_slot(CK_SLOT_ID slot) {
   return exists(marker, len, "") ? CKR_DEVICE_REMOVED : CKR_OK;
 }
 
+/* Whether session is on the slot of a token that refuses C_GenerateKey. */
+static CK_BBOOL refuses_keygen(CK_SESSION_HANDLE session) {
+  CK_SESSION_INFO info;
+  char marker[MARKER_SIZE];
+  size_t len = real->C_GetSessionInfo(session, &info) == CKR_OK ? marker_of(info.slotID, marker) : 0;
+  return len > 0 && exists(marker, len, REFUSE_KEYGEN_SUFFIX);
+}
+
 /* As await_slot for the slot of session: CKR_DEVICE_REMOVED if it is on a down token's slot. */
 static CK_RV check_session(CK_SESSION_HANDLE session) {
   CK_SESSION_INFO info;
@@ -170,7 +184,7 @@ static CK_RV check_session(CK_SESSION_HANDLE session) {
   X(C_GetMechanismInfo, (CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info),      \
     (slot, type, info))
 
-/* Every function that takes a session, but C_CloseSession: X(name, params, args). */
+/* Every function that takes a session, but C_CloseSession and C_GenerateKey (below): X(name, params, args). */
 #define SESSION_FUNCTIONS(X)                                                                        \
   X(C_InitPIN, (CK_SESSION_HANDLE session, CK_UTF8CHAR_PTR pin, CK_ULONG len), (session, pin, len)) \
   X(C_SetPIN, (CK_SESSION_HANDLE session, CK_UTF8CHAR_PTR old_pin, CK_ULONG old_len,                \
@@ -236,8 +250,6 @@ static CK_RV check_session(CK_SESSION_HANDLE session) {
   X(C_DecryptDigestUpdate, IN_OUT_PARAMS, IN_OUT_ARGS)                                              \
   X(C_SignEncryptUpdate, IN_OUT_PARAMS, IN_OUT_ARGS)                                                \
   X(C_DecryptVerifyUpdate, IN_OUT_PARAMS, IN_OUT_ARGS)                                              \
-  X(C_GenerateKey, (CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR templ,       \
-    CK_ULONG count, CK_OBJECT_HANDLE_PTR key), (session, mech, templ, count, key))                  \
   X(C_GenerateKeyPair, (CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech,                           \
     CK_ATTRIBUTE_PTR pub_templ, CK_ULONG pub_count, CK_ATTRIBUTE_PTR priv_templ,                    \
     CK_ULONG priv_count, CK_OBJECT_HANDLE_PTR pub, CK_OBJECT_HANDLE_PTR priv),                      \
@@ -281,6 +293,18 @@ static CK_RV check_session(CK_SESSION_HANDLE session) {
 SLOT_FUNCTIONS(GUARDED_SLOT)
 SESSION_FUNCTIONS(GUARDED_SESSION)
 
+/* As the other session functions, and while the token's refuse-keygen file exists, a refusal in time:
+ * CKR_TEMPLATE_INCONSISTENT without reaching the real module, so nothing is made (SoftHSM2 was seen
+ * answering so under concurrent use, once, for a template it takes otherwise). */
+static CK_RV guarded_C_GenerateKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR templ,
+    CK_ULONG count, CK_OBJECT_HANDLE_PTR key) {
+  CK_RV rv = check_session(session);
+  if (rv == CKR_OK && refuses_keygen(session)) {
+    rv = CKR_TEMPLATE_INCONSISTENT;
+  }
+  return rv == CKR_OK ? real->C_GenerateKey(session, mech, templ, count, key) : rv;
+}
+
 /* Opening a session asks the HSM itself: it hangs with the token. */
 static CK_RV guarded_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
     CK_SESSION_HANDLE_PTR session) {
@@ -313,6 +337,7 @@ static CK_RV guarded_C_InitToken(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG 
 static void replace_entries(void) {
   shim.C_InitToken = guarded_C_InitToken;
   shim.C_OpenSession = guarded_C_OpenSession;
+  shim.C_GenerateKey = guarded_C_GenerateKey;
   SLOT_FUNCTIONS(INSTALL)
   SESSION_FUNCTIONS(INSTALL)
 }

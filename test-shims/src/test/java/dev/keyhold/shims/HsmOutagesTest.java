@@ -12,6 +12,7 @@ import dev.keyhold.pkcs11.DeviceLostException;
 import dev.keyhold.pkcs11.Pkcs11Module;
 import dev.keyhold.pkcs11.SessionPoolConfig;
 import dev.keyhold.pkcs11.Token;
+import dev.keyhold.pkcs11.TokenFailureException;
 import dev.keyhold.pkcs11.TokenProfile;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.charset.StandardCharsets;
@@ -118,7 +119,33 @@ class HsmOutagesTest {
     // Its down marker would be the hang marker of "cluster-abc/hsm2".
     assertThatThrownBy(() -> outages.takeDown("cluster-abc/hsm2.hang"))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("another token hang");
+        .hasMessageContaining("would be another token's");
+    assertThatThrownBy(() -> outages.refuseKeyGeneration("cluster-abc/hsm2.refuse-keygen"))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void aTokenThatRefusesKeyGenerationMakesNothingAndAnswersEverythingElse() {
+    HsmOutages outages = HsmOutages.create(work, SoftHsmClusterExtension.modulePath());
+    String refusingLabel = firstInSlotOrder();
+    try (Pkcs11Module shim = Pkcs11Module.load(outages.module());
+        Token refusing = login(shim, refusingLabel);
+        Token other = login(shim, other(refusingLabel))) {
+      AesKeyTemplate template = AesKeyTemplate.builder(AesKey.of("refused", new byte[] {7})).build();
+
+      outages.refuseKeyGeneration(refusingLabel);
+      outages.refuseKeyGeneration(refusingLabel);
+      assertThat(outages.markerDirectory().resolve(refusingLabel.replace('/', '_') + ".refuse-keygen")).isEmptyFile();
+      assertThatThrownBy(() -> refusing.generateAesKey(template))
+          .isInstanceOf(TokenFailureException.class).hasMessageContaining("CKR_TEMPLATE_INCONSISTENT");
+      assertThat(refusing.findAesKey("refused")).as("nothing was made").isEmpty();
+      assertThat(refusing.generateRandom(16)).hasSize(16);
+      assertThat(other.generateAesKey(template)).isNotNull();
+
+      outages.allowKeyGeneration(refusingLabel);
+      outages.allowKeyGeneration(refusingLabel);
+      assertThat(refusing.generateAesKey(template)).isNotNull();
+    }
   }
 
   @Test

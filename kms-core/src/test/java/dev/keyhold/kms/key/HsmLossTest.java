@@ -43,7 +43,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A cluster that loses an HSM keeps serving: the HSMs are real SoftHSM2 tokens reached through
  * {@link HsmOutages}, a shim over the real library that makes a chosen token answer
- * {@code CKR_DEVICE_REMOVED} until it is brought back.
+ * {@code CKR_DEVICE_REMOVED} until it is brought back (or refuse only to generate keys).
  */
 @DisabledIfSystemProperty(named = "keyhold.test.clusters", matches = "cloudhsm",
     disabledReason = "takes one HSM down by its SoftHSM2 token's label; behind a CloudHSM slot the cluster serves on (CloudHsmStandInTest)")
@@ -152,6 +152,28 @@ class HsmLossTest {
     for (int i = 0; i < createdMeanwhile.size(); i++) {
       assertThat(crypto.decrypt(new DecryptRequest(ciphertexts.get(i), CONTEXT, null, null)).plaintext())
           .containsExactly(i);
+    }
+  }
+
+  @Test
+  void hsmsThatRefuseToGenerateAKeyGetItCopiedFromTheOneThatMadeIt() throws InterruptedException {
+    Cluster cluster = connectThroughOutages(3);
+    String store = fixture.connectedStore("refusing", cluster);
+    KmsKeys keys = fixture.kmsKeys(Clock.systemUTC());
+    KmsCrypto crypto = new KmsCrypto(keys, fixture.keyStores, fixture.connections);
+    // CreateKey asks the HSMs in the cluster's order: the first two refuse, in time, making nothing.
+    List<Hsm> refusing = cluster.hsms().subList(0, 2);
+    refusing.forEach(hsm -> outages.refuseKeyGeneration(hsm.tokenLabel()));
+
+    String keyId = keys.createKey(CreateKeyRequest.inCustomKeyStore(store, "refused twice")).keyId();
+
+    refusing.forEach(hsm -> outages.allowKeyGeneration(hsm.tokenLabel()));
+    assertThat(keys.materialReports().keyMaterialReport(store).missing()).as("on all three HSMs").isEmpty();
+    byte[] ciphertext = crypto.encrypt(new EncryptRequest(keyId, new byte[] {9}, CONTEXT, null)).ciphertextBlob();
+    for (Hsm hsm : refusing) {
+      onlyUp(cluster, hsm);
+      assertThat(crypto.decrypt(new DecryptRequest(ciphertext, CONTEXT, null, null)).plaintext())
+          .as("decrypted on %s, which refused to generate the key", hsm.hsmId()).containsExactly(9);
     }
   }
 
