@@ -160,8 +160,9 @@ public final class KeyCountBenchmark implements Callable<Integer> {
 
     RawTokenSearch.Figures raw = rawSearch.search(store.cluster.hsms().get(0).tokenLabel(), store.loginPin(),
         keys.stream().map(KeyMetadata::arn).toList(), searches);
-    progress("%,d keys: raw C search by label %.1f us (mean of %d) among %,d objects", count, raw.meanMicros(),
-        raw.searches(), raw.objects());
+    progress("%,d keys: raw C search by label %.1f us (mean of %d) among %,d objects; raw C Encrypt p50 %.1f us on"
+        + " one key, %.1f us on random keys", count, raw.meanMicros(), raw.searches(), raw.objects(),
+        raw.oneKeyP50Micros(), raw.randomKeysP50Micros());
 
     CustomKeyStores keyStores = store.keyhold.keyStores();
     long t0 = System.nanoTime();

@@ -118,7 +118,11 @@ record KeyCountReport(HttpKmsReport.Machine machine, Settings settings, String l
         new Column("raw_init_ms", row -> row.rawSearch().initMillis()),
         new Column("raw_search_mean_us", row -> row.rawSearch().meanMicros()),
         new Column("raw_search_p50_us", row -> row.rawSearch().p50Micros()),
-        new Column("raw_search_p99_us", row -> row.rawSearch().p99Micros())));
+        new Column("raw_search_p99_us", row -> row.rawSearch().p99Micros()),
+        new Column("raw_encrypt_one_p50_us", row -> row.rawSearch().oneKeyP50Micros()),
+        new Column("raw_encrypt_random_p50_us", row -> row.rawSearch().randomKeysP50Micros()),
+        new Column("raw_encrypt_one_p99_us", row -> row.rawSearch().oneKeyP99Micros()),
+        new Column("raw_encrypt_random_p99_us", row -> row.rawSearch().randomKeysP99Micros())));
     return columns;
   }
 
@@ -156,7 +160,9 @@ record KeyCountReport(HttpKmsReport.Machine machine, Settings settings, String l
     out.printf(Locale.ROOT, "CreateKey/s over the last keys created up to each count (window), from %d threads;"
         + " Encrypt 32 B, warm: every key used once since the connect, closed loops of %.1f s after %.1f s unrecorded;"
         + " after restart: the first %d calls (one restart for one key, another for random keys);"
-        + " raw C: C_FindObjectsInit(CKA_LABEL) + C_FindObjects + C_FindObjectsFinal, %d random labels%n%n",
+        + " raw C: C_FindObjectsInit(CKA_LABEL) + C_FindObjects + C_FindObjectsFinal, %d random labels;"
+        + " raw C Encrypt: C_EncryptInit + C_Encrypt of 32 B on one token, one thread, on one key and on random"
+        + " keys, what the token itself pays for many keys%n%n",
         settings.createThreads(), settings.durationSeconds(), settings.warmUpSeconds(), settings.coldCalls(),
         settings.searches());
     out.println("| keys | window | CreateKey/s | restart to CONNECTED ms | Disconnect ms | Connect ms"
@@ -177,6 +183,11 @@ record KeyCountReport(HttpKmsReport.Machine machine, Settings settings, String l
         printEncrypt(out, row.keys(), "warm", run.threads(), run.encrypt());
       }
       printEncrypt(out, row.keys(), "after restart", 1, row.afterRestart());
+      RawTokenSearch.Figures raw = row.rawSearch();
+      out.printf(Locale.ROOT, "| %,d | raw C, warm | 1 | %.3f | %.3f | %.0f%% | %.3f | %.3f | %.0f%% |%n", row.keys(),
+          raw.oneKeyP50Micros() / 1000, raw.randomKeysP50Micros() / 1000,
+          100 * raw.randomKeysP50Micros() / raw.oneKeyP50Micros(), raw.oneKeyP99Micros() / 1000,
+          raw.randomKeysP99Micros() / 1000, 100 * raw.randomKeysP99Micros() / raw.oneKeyP99Micros());
     }
   }
 

@@ -22,7 +22,9 @@ import java.util.function.Consumer;
  * {@code pkcs11.h} where it runs, logs in to a token in a process of its own and times
  * {@code C_FindObjectsInit} (template: one {@code CKA_LABEL}) + {@code C_FindObjects} +
  * {@code C_FindObjectsFinal} for labels picked at random. That is the cost the adapter's handle index
- * saves on a key's first use; SoftHSM2 compares object by object, so it grows with the token.
+ * saves on a key's first use; SoftHSM2 compares object by object, so it grows with the token. The
+ * same program then times Encrypt on one of those keys against keys drawn at random: what the token
+ * itself pays for many keys, beside which Keyhold's own random-key figures are read.
  *
  * <p>The PIN reaches the program on its standard input, never on its command line or in its
  * environment, which other users can read in {@code /proc}. The program inherits
@@ -108,10 +110,14 @@ final class RawTokenSearch {
    * @param initMillis the program's {@code C_Initialize}: SoftHSM2 reads its token files then
    * @param loginMillis its {@code C_Login}
    * @param meanMicros the mean of one search (init, find, final)
+   * @param keys the keys of the labels given, on which the program encrypted
+   * @param oneKeyP50Micros an Encrypt of 32 bytes on one key (C_EncryptInit + C_Encrypt), p50
+   * @param randomKeysP50Micros the same on keys drawn at random, p50: the token's own cost of many keys
    */
   record Figures(long objects, int searches, double initMillis, double loginMillis, double meanMicros,
-      double p50Micros, double p99Micros) {
-    /** Reads the program's line {@code objects=N searches=S init_ms=... p99_us=...}. */
+      double p50Micros, double p99Micros, long keys, double oneKeyP50Micros, double oneKeyP99Micros,
+      double randomKeysP50Micros, double randomKeysP99Micros) {
+    /** Reads the program's line {@code objects=N searches=S init_ms=... random_keys_p99_us=...}. */
     static Figures parse(String line) {
       Map<String, String> fields = new HashMap<>();
       for (String field : line.split(" ")) {
@@ -120,11 +126,14 @@ final class RawTokenSearch {
         fields.put(nameAndValue[0], nameAndValue[1]);
       }
       checkArgument(fields.keySet().containsAll(List.of("objects", "searches", "init_ms", "login_ms", "mean_us",
-          "p50_us", "p99_us")), "find-objects printed '%s'", line);
+          "p50_us", "p99_us", "keys", "one_key_p50_us", "one_key_p99_us", "random_keys_p50_us",
+          "random_keys_p99_us")), "find-objects printed '%s'", line);
       return new Figures(Long.parseLong(fields.get("objects")), Integer.parseInt(fields.get("searches")),
           Double.parseDouble(fields.get("init_ms")), Double.parseDouble(fields.get("login_ms")),
           Double.parseDouble(fields.get("mean_us")), Double.parseDouble(fields.get("p50_us")),
-          Double.parseDouble(fields.get("p99_us")));
+          Double.parseDouble(fields.get("p99_us")), Long.parseLong(fields.get("keys")),
+          Double.parseDouble(fields.get("one_key_p50_us")), Double.parseDouble(fields.get("one_key_p99_us")),
+          Double.parseDouble(fields.get("random_keys_p50_us")), Double.parseDouble(fields.get("random_keys_p99_us")));
     }
   }
 }

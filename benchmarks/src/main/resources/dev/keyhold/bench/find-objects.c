@@ -7,13 +7,18 @@
  * /proc), then the labels of objects on the token, one a line. The program logs in to the token
  * labelled TOKEN_LABEL, then SEARCHES times picks a label at random and times C_FindObjectsInit with
  * the template {CKA_LABEL} + C_FindObjects + C_FindObjectsFinal; a search that finds no object, or
- * more than one, is an error. It prints one line:
+ * more than one, is an error. Then it times AES-GCM encryption of 32 bytes (C_EncryptInit +
+ * C_Encrypt, a fresh IV each) on the keys of the labels given: ENCRYPTS calls on the first one, then
+ * ENCRYPTS on keys drawn at random, each mode once unrecorded first; what the token itself pays for
+ * using many keys rather than one. It prints one line:
  *
- *   objects=N searches=S init_ms=I login_ms=L mean_us=M p50_us=P p99_us=Q
+ *   objects=N searches=S init_ms=I login_ms=L mean_us=M p50_us=P p99_us=Q keys=K
+ *     one_key_p50_us=A one_key_p99_us=B random_keys_p50_us=C random_keys_p99_us=D
  *
  * N the token's objects that the user sees (one search with an empty template), I the time of
- * C_Initialize (SoftHSM2 reads its token files then), L that of C_Login. Exits 1 with a message on
- * standard error when any call fails.
+ * C_Initialize (SoftHSM2 reads its token files then), L that of C_Login, K the keys found for the
+ * labels (by reading every object's label once). Exits 1 with a message on standard error when any
+ * call fails.
  */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -23,6 +28,7 @@
 #include "pkcs11.h"
 
 #define MAX_LINE 1024
+#define ENCRYPTS 20000
 
 static CK_FUNCTION_LIST_PTR p11;
 
@@ -83,6 +89,58 @@ static CK_ULONG find(CK_SESSION_HANDLE session, CK_ATTRIBUTE *template, CK_ULONG
   check(p11->C_FindObjects(session, found, max, &count), "C_FindObjects");
   check(p11->C_FindObjectsFinal(session), "C_FindObjectsFinal");
   return count;
+}
+
+static int by_string(const void *a, const void *b) {
+  return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* The handles of the objects whose labels are among the labels given (sorted), each read once. */
+static CK_ULONG keys_labelled(CK_SESSION_HANDLE session, char **sorted, size_t labels, CK_OBJECT_HANDLE *keys) {
+  size_t capacity = 1024, objects = 0;
+  CK_OBJECT_HANDLE *all = malloc(capacity * sizeof *all);
+  CK_ULONG count = 0;
+  check(p11->C_FindObjectsInit(session, NULL, 0), "C_FindObjectsInit");
+  do {
+    if (objects + 256 > capacity) {
+      all = realloc(all, (capacity *= 2) * sizeof *all);
+    }
+    check(p11->C_FindObjects(session, all + objects, 256, &count), "C_FindObjects");
+    objects += count;
+  } while (count > 0);
+  check(p11->C_FindObjectsFinal(session), "C_FindObjectsFinal");
+  CK_ULONG found = 0;
+  for (size_t i = 0; i < objects && found < labels; i++) {
+    char value[MAX_LINE] = {0};
+    CK_ATTRIBUTE label = {CKA_LABEL, value, sizeof value - 1};
+    if (p11->C_GetAttributeValue(session, all[i], &label, 1) == CKR_OK) {
+      char *name = value;
+      if (bsearch(&name, sorted, labels, sizeof *sorted, by_string) != NULL) {
+        keys[found++] = all[i];
+      }
+    }
+  }
+  free(all);
+  return found;
+}
+
+/* ENCRYPTS encryptions of 32 bytes, on keys[0] or on keys at random; their latencies, sorted, in micros. */
+static void encrypt_on(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE *keys, CK_ULONG count, int at_random,
+    double *micros) {
+  CK_BYTE iv[12] = {0}, plaintext[32] = {0}, ciphertext[64];
+  CK_GCM_PARAMS gcm = {iv, sizeof iv, 96, NULL, 0, 128};
+  CK_MECHANISM mechanism = {CKM_AES_GCM, &gcm, sizeof gcm};
+  for (long i = 0; i < ENCRYPTS; i++) {
+    memcpy(iv, &i, sizeof i); /* never the same IV twice under one key */
+    iv[11]++;
+    CK_OBJECT_HANDLE key = at_random ? keys[rand() % count] : keys[0];
+    CK_ULONG length = sizeof ciphertext;
+    double start = now_us();
+    check(p11->C_EncryptInit(session, &mechanism, key), "C_EncryptInit");
+    check(p11->C_Encrypt(session, plaintext, sizeof plaintext, ciphertext, &length), "C_Encrypt");
+    micros[i] = now_us() - start;
+  }
+  qsort(micros, ENCRYPTS, sizeof *micros, by_value);
 }
 
 static CK_ULONG count_objects(CK_SESSION_HANDLE session) {
@@ -162,9 +220,25 @@ int main(int argc, char **argv) {
     }
   }
   qsort(micros, searches, sizeof *micros, by_value);
-  printf("objects=%lu searches=%ld init_ms=%.1f login_ms=%.1f mean_us=%.1f p50_us=%.1f p99_us=%.1f\n",
+  printf("objects=%lu searches=%ld init_ms=%.1f login_ms=%.1f mean_us=%.1f p50_us=%.1f p99_us=%.1f",
       (unsigned long) objects, searches, init_ms, login_ms, sum / searches, micros[searches / 2],
       micros[(long) (searches * 0.99)]);
+
+  qsort(label, labels, sizeof *label, by_string);
+  CK_OBJECT_HANDLE *keys = malloc(labels * sizeof *keys);
+  CK_ULONG found = keys_labelled(session, label, labels, keys);
+  if (found == 0) {
+    fprintf(stderr, "find-objects: no key with any of the labels given\n");
+    return 1;
+  }
+  double *one = malloc(ENCRYPTS * sizeof *one), *random = malloc(ENCRYPTS * sizeof *random);
+  for (int pass = 0; pass < 2; pass++) { /* the first pass warms the token's and the CPU's caches */
+    encrypt_on(session, keys, found, 0, one);
+    encrypt_on(session, keys, found, 1, random);
+  }
+  printf(" keys=%lu one_key_p50_us=%.1f one_key_p99_us=%.1f random_keys_p50_us=%.1f random_keys_p99_us=%.1f\n",
+      (unsigned long) found, one[ENCRYPTS / 2], one[(long) (ENCRYPTS * 0.99)], random[ENCRYPTS / 2],
+      random[(long) (ENCRYPTS * 0.99)]);
   check(p11->C_Logout(session), "C_Logout");
   check(p11->C_CloseSession(session), "C_CloseSession");
   check(p11->C_Finalize(NULL), "C_Finalize");

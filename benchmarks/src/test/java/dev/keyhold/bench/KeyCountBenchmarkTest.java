@@ -68,9 +68,11 @@ class KeyCountBenchmarkTest {
       assertThat(raw.get("searches").asInt()).isEqualTo(SEARCHES);
       // The user sees the KMS keys' material and whatever else the cluster keeps on the token.
       assertThat(raw.get("objects").asLong()).isGreaterThanOrEqualTo(row.get("keys").asLong());
-      for (String figure : List.of("initMillis", "loginMillis", "meanMicros", "p50Micros", "p99Micros")) {
+      for (String figure : List.of("initMillis", "loginMillis", "meanMicros", "p50Micros", "p99Micros",
+          "oneKeyP50Micros", "oneKeyP99Micros", "randomKeysP50Micros", "randomKeysP99Micros")) {
         assertThat(raw.get(figure).asDouble()).as(figure).isPositive();
       }
+      assertThat(raw.get("keys").asLong()).as("raw C encrypts on every key of the store").isEqualTo(row.get("keys").asLong());
     }
 
     List<String> csv = Files.readAllLines(results.resolveSibling("key-counts.csv"), UTF_8);
@@ -78,8 +80,8 @@ class KeyCountBenchmarkTest {
     int columns = csv.get(0).split(",").length;
     assertThat(csv).allSatisfy(line -> assertThat(line.split(",")).hasSize(columns));
     assertThat(csv.get(0)).contains("create_per_s", "restart_connect_ms", "warm_2t_random_p99_ms",
-        "restart_random_p50_ms", "raw_search_mean_us");
-    assertThat(printed).contains("| 10 | warm | 2 |", "| 10 | after restart | 1 |");
+        "restart_random_p50_ms", "raw_search_mean_us", "raw_encrypt_random_p50_us");
+    assertThat(printed).contains("| 10 | warm | 2 |", "| 10 | after restart | 1 |", "| 10 | raw C, warm | 1 |");
   }
 
   /** Both sides of a one-key against random-keys comparison made calls and timed them. */

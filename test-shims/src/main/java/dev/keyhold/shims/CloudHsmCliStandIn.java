@@ -54,7 +54,10 @@ public final class CloudHsmCliStandIn {
     checkNotNull(standIn, "standIn");
     checkNotNull(slotLabel, "slotLabel");
     Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+    // One command per process, as the real CLI's single-command mode: C1 alone and the serial
+    // collector start such a short-lived JVM fastest, and every connect of a store runs one.
     String script = "#!/bin/sh\nexec " + String.join(" ", List.of(quoted(java.toString()),
+        "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto",
         "--enable-native-access=ALL-UNNAMED", "-cp", quoted(System.getProperty("java.class.path")),
         CloudHsmCliStandIn.class.getName(), quoted(standIn.module().toString()),
         quoted(standIn.stateDirectory().toString()), quoted(slotLabel))) + " \"$@\"\n";
