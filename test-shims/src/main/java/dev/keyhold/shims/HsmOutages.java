@@ -95,24 +95,12 @@ public final class HsmOutages {
 
   /** Makes the token labelled {@code tokenLabel} unreachable from the next call on; idempotent. */
   public void takeDown(String tokenLabel) {
-    Path marker = markerOf(tokenLabel);
-    try {
-      Files.createFile(marker);
-    } catch (FileAlreadyExistsException alreadyDown) {
-      // idempotent
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot take token '" + tokenLabel + "' down: " + marker, e);
-    }
+    create(markerOf(tokenLabel), "take token '" + tokenLabel + "' down");
   }
 
   /** Makes the token labelled {@code tokenLabel} reachable again from the next call on; idempotent. */
   public void bringBack(String tokenLabel) {
-    Path marker = markerOf(tokenLabel);
-    try {
-      Files.deleteIfExists(marker);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot bring token '" + tokenLabel + "' back: " + marker, e);
-    }
+    delete(markerOf(tokenLabel), "bring token '" + tokenLabel + "' back");
   }
 
   public boolean isDown(String tokenLabel) {
@@ -133,14 +121,7 @@ public final class HsmOutages {
    * meanwhile), so a test must release every token it made hang, or its blocked threads never end.
    */
   public void hang(String tokenLabel) {
-    Path marker = hangMarkerOf(tokenLabel);
-    try {
-      Files.createFile(marker);
-    } catch (FileAlreadyExistsException alreadyHanging) {
-      // idempotent
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot make token '" + tokenLabel + "' hang: " + marker, e);
-    }
+    create(hangMarkerOf(tokenLabel), "make token '" + tokenLabel + "' hang");
   }
 
   /**
@@ -148,12 +129,7 @@ public final class HsmOutages {
    * within the shim's poll interval (20 ms), in no set order, and later calls no longer block.
    */
   public void release(String tokenLabel) {
-    Path marker = hangMarkerOf(tokenLabel);
-    try {
-      Files.deleteIfExists(marker);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot release token '" + tokenLabel + "': " + marker, e);
-    }
+    delete(hangMarkerOf(tokenLabel), "release token '" + tokenLabel + "'");
   }
 
   public boolean isHanging(String tokenLabel) {
@@ -166,24 +142,12 @@ public final class HsmOutages {
    * every other call answers as before. Idempotent; {@link #allowKeyGeneration} ends it.
    */
   public void refuseKeyGeneration(String tokenLabel) {
-    Path marker = suffixed(tokenLabel, REFUSE_KEYGEN_SUFFIX);
-    try {
-      Files.createFile(marker);
-    } catch (FileAlreadyExistsException alreadyRefusing) {
-      // idempotent
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot make token '" + tokenLabel + "' refuse key generation: " + marker, e);
-    }
+    create(suffixed(tokenLabel, REFUSE_KEYGEN_SUFFIX), "make token '" + tokenLabel + "' refuse key generation");
   }
 
   /** Lets the token labelled {@code tokenLabel} generate keys again from the next call on; idempotent. */
   public void allowKeyGeneration(String tokenLabel) {
-    Path marker = suffixed(tokenLabel, REFUSE_KEYGEN_SUFFIX);
-    try {
-      Files.deleteIfExists(marker);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot let token '" + tokenLabel + "' generate keys: " + marker, e);
-    }
+    delete(suffixed(tokenLabel, REFUSE_KEYGEN_SUFFIX), "let token '" + tokenLabel + "' generate keys");
   }
 
   /**
@@ -207,6 +171,26 @@ public final class HsmOutages {
   /** The hang marker file of {@code tokenLabel}: its marker with {@code .hang} appended. */
   Path hangMarkerOf(String tokenLabel) {
     return suffixed(tokenLabel, HANG_SUFFIX);
+  }
+
+  /** Creates {@code marker} if it is not there; {@code what} says why, for the failure. */
+  private static void create(Path marker, String what) {
+    try {
+      Files.createFile(marker);
+    } catch (FileAlreadyExistsException alreadyThere) {
+      // idempotent
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot " + what + ": " + marker, e);
+    }
+  }
+
+  /** Deletes {@code marker} if it is there; {@code what} says why, for the failure. */
+  private static void delete(Path marker, String what) {
+    try {
+      Files.deleteIfExists(marker);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot " + what + ": " + marker, e);
+    }
   }
 
   private Path suffixed(String tokenLabel, String suffix) {
