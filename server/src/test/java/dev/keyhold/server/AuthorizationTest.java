@@ -73,7 +73,7 @@ class AuthorizationTest {
 
   @Test
   void anotherPrincipalWithoutAGrantIsDenied() {
-    // Not the account root: Keyhold has no IAM, so a root principal stands for every caller of the account.
+    // Not the account root: a statement naming it would let alice in through her identity policy (UsesKms).
     String keyId = keyWithPolicy(statement("Allow", "\"" + CAROL + "\"", "\"kms:*\"", ""));
     assertThat(error(() -> alice.encrypt(r -> r.keyId(keyId).plaintext(PLAINTEXT))))
         .isEqualTo("AccessDeniedException: User: " + ALICE + " is not authorized to perform: kms:Encrypt on resource: "
