@@ -139,8 +139,15 @@ public final class CredentialsCommand {
     Path document;
 
     @Override
-    int run(MetadataCredentials credentials, IdentityPolicies policies) throws IOException {
-      policies.put(principal, policyName, Files.readString(document));
+    int run(MetadataCredentials credentials, IdentityPolicies policies) {
+      String text;
+      try {
+        text = Files.readString(document);
+      } catch (IOException e) {
+        System.err.println("cannot read the policy document " + document + ": " + e);
+        return 1;
+      }
+      policies.put(principal, policyName, text);
       return 0;
     }
   }

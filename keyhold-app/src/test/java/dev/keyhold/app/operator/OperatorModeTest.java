@@ -79,6 +79,8 @@ class OperatorModeTest {
         "\"Principal\": \"*\", \"Effect\""));
     assertThat(keyhold("credentials", "put-policy", "--config", config.toString(), "--principal", APP,
         "--policy-name", "Malformed", "--policy-document", malformed.toString()).exitCode).isEqualTo(1);
+    assertThat(keyhold("credentials", "put-policy", "--config", config.toString(), "--principal", APP,
+        "--policy-name", "Missing", "--policy-document", work.resolve("missing.json").toString()).exitCode).isEqualTo(1);
 
     try (OperatorNode node = OperatorNode.start(ConfigFile.read(config, System::getenv).orElseThrow());
         KmsClient root = client(node, admin);
