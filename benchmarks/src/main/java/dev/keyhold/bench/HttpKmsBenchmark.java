@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.Callable;
+import jdk.jfr.Recording;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -53,6 +54,9 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
   private static final List<KmsOperation> OPERATIONS = List.of(KmsOperation.ENCRYPT, KmsOperation.GENERATE_DATA_KEY);
   /** The raw C program's own SoftHSM2 token, beside the embedded Keyhold's in the same directory. */
   private static final String RAW_C_TOKEN = "run-http-raw-c";
+  /** The JIT's share of a warm-up run under which the compiler counts as quiet. */
+  private static final double QUIET_JIT_SHARE = 0.02;
+  private static final int MAX_WARM_UPS = 10;
   @Spec
   CommandSpec spec;
 
@@ -86,6 +90,15 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
           + " on up to 2 threads.")
   List<Integer> wrkConnections;
 
+  @Option(names = "--server-only", description = "Measures the server alone (wrk, in process, raw C), without the"
+      + " SDK's closed and open loops.")
+  boolean serverOnly;
+
+  @Option(names = "--profile", paramLabel = "FILE", description = "Records the measured wrk run with the most"
+      + " connections with JFR into FILE and prints where the server's CPU went per request (that run's figures"
+      + " carry the sampler's own cost).")
+  Path profile;
+
   @Option(names = "--results", defaultValue = "benchmarks/target/http-kms", paramLabel = "PREFIX",
       description = "Writes PREFIX.csv, PREFIX-server.csv and PREFIX.json (default ${DEFAULT-VALUE}).")
   Path results;
@@ -117,7 +130,7 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
       // and Undertow's code (the report's JIT column): with every core busy the compiler falls behind,
       // and each new operation, side or thread count brings deoptimizations and recompiles. A first
       // pass over the same schedule compiles all of it with the profiles of all of them.
-      if (dryPassSeconds > 0) {
+      if (dryPassSeconds > 0 && !serverOnly) {
         try (LoadGenerator dry = new LoadGenerator(maxThreads, Duration.ZERO, seconds(dryPassSeconds))) {
           measure("dry pass", dry, maxThreads, client, crypto, keyId);
         }
@@ -125,7 +138,8 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
             + " s after the dry pass");
       }
       try (LoadGenerator load = new LoadGenerator(maxThreads, seconds(warmUpSeconds), seconds(durationSeconds))) {
-        SdkRuns sdk = measure("measured", load, maxThreads, client, crypto, keyId);
+        SdkRuns sdk = serverOnly ? new SdkRuns(List.of(), List.of())
+            : measure("measured", load, maxThreads, client, crypto, keyId);
         HttpKmsReport report = new HttpKmsReport(machine, settings, sdk.closedLoop(), sdk.openLoop(),
             measureServer(keyhold, http, load, maxThreads, keyId));
         report.print(System.out);
@@ -190,21 +204,64 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
     for (int connections : wrkConnections) {
       // Signed afresh for each point: a signature is accepted for 5 minutes only.
       Wrk replay = Wrk.replaying(SignedRequest.capture(keyhold, http, operation, keyId, PAYLOAD), scripts);
-      if (warmUpSeconds > 0) {
-        replay.run(connections, seconds(warmUpSeconds));
-      }
-      wrk.add(replay.run(connections, seconds(durationSeconds)));
-      Wrk.Result point = wrk.get(wrk.size() - 1);
+      warmUp(replay, connections);
+      boolean profiled = profile != null && connections == Collections.max(wrkConnections);
+      Wrk.Result point = profiled ? profiled(replay, connections) : replay.run(connections, seconds(durationSeconds));
+      wrk.add(point);
       System.err.printf("server: wrk, %d connections: %.0f req/s, p99 %.2f ms, server CPU %.0f us per request%n",
           connections, point.perSecond(), point.p99Millis(), point.serverCpuMicrosPerRequest());
     }
     double target = wrk.stream().mapToDouble(Wrk.Result::perSecond).max().orElseThrow() / 2;
     Runnable replay = SignedRequest.capture(keyhold, http, operation, keyId, PAYLOAD).replay(http);
+    if (serverOnly) {
+      // Without the SDK's runs the client's HTTP code is cold: compiled now, not in the open loop.
+      load.closedLoop(maxThreads, replay);
+      LoadGenerator.awaitCompilerIdle(Duration.ofSeconds(30));
+    }
     HttpKmsReport.OpenLoopPoint openLoop = new HttpKmsReport.OpenLoopPoint(label, maxThreads, target,
         HttpKmsReport.Figures.of(load.openLoop(maxThreads, target, replay)));
     System.err.printf("server: replay, open loop at %.0f req/s: p99 %.2f ms%n", target,
         openLoop.http().p99Millis());
     return new HttpKmsReport.ServerPhase(label, wrk, inProcess, rawC, openLoop);
+  }
+
+  /**
+   * Runs {@code replay} for the warm-up, again until the JIT compiled for less than {@value
+   * #QUIET_JIT_SHARE} of a run: wrk's requests take paths the SDK's did not (fewer headers, one
+   * connection reused by many requests), and the compiler works only under load, so a measured run
+   * straight after one warm-up can carry seconds of compilation on the server's cores.
+   */
+  private void warmUp(Wrk replay, int connections) throws Exception {
+    if (warmUpSeconds <= 0) {
+      return;
+    }
+    for (int round = 0; round < MAX_WARM_UPS; round++) {
+      Wrk.Result warm = replay.run(connections, seconds(warmUpSeconds));
+      if (warm.jitMillis() < QUIET_JIT_SHARE * warm.seconds() * 1e3) {
+        return;
+      }
+    }
+    System.err.printf("server: the JIT was still compiling after %d warm-ups of %d connections%n", MAX_WARM_UPS,
+        connections);
+  }
+
+  /** Runs {@code replay} under JFR into {@link #profile}, and prints where the server's CPU went. */
+  private Wrk.Result profiled(Wrk replay, int connections) throws Exception {
+    Wrk.Result point;
+    try (Recording recording = JfrBreakdown.newRecording()) {
+      recording.start();
+      long javaCpuBefore = JfrBreakdown.javaThreadsCpuNanos();
+      long allocatedBefore = JfrBreakdown.javaThreadsAllocatedBytes();
+      point = replay.run(connections, seconds(durationSeconds));
+      long javaCpu = JfrBreakdown.javaThreadsCpuNanos() - javaCpuBefore;
+      long allocated = JfrBreakdown.javaThreadsAllocatedBytes() - allocatedBefore;
+      recording.stop();
+      recording.dump(profile);
+      JfrBreakdown.of(profile, JfrBreakdown.HTTP_ENCRYPT)
+          .print(System.err, javaCpu / 1e3 / point.requests(), (double) allocated / point.requests());
+    }
+    System.err.println("server: the JFR recording is " + profile);
+    return point;
   }
 
   private static Duration seconds(double seconds) {

@@ -138,14 +138,14 @@ record HttpKmsReport(Machine machine, Settings settings, List<ClosedLoopPoint> c
     ServerPhase phase = server;
     Figures inProcess = phase.inProcess();
     out.printf(Locale.ROOT, "%n%s, the server alone: wrk replaying one pre-signed request, closed loop%n"
-            + "%11s %7s  %10s %7s %7s  %18s %15s %18s  %s%n", phase.operation(), "connections", "threads", "req/s",
-        "p50 ms", "p99 ms", "server CPU us/req", "wrk CPU us/req", "others CPU us/req",
+            + "%11s %7s  %10s %7s %7s  %18s %6s %15s %18s  %s%n", phase.operation(), "connections", "threads",
+        "req/s", "p50 ms", "p99 ms", "server CPU us/req", "JIT ms", "wrk CPU us/req", "others CPU us/req",
         "of in process x" + ServerPhase.IN_PROCESS_THREADS);
     for (Wrk.Result point : phase.wrk()) {
-      out.printf(Locale.ROOT, "%11d %7d  %,10.0f %7.2f %7.2f  %18.0f %15.0f %18.0f  %5.1f%%%n", point.connections(),
-          point.threads(), point.perSecond(), point.p50Millis(), point.p99Millis(),
-          point.serverCpuMicrosPerRequest(), point.wrkCpuMicrosPerRequest(), point.othersCpuMicrosPerRequest(),
-          100 * point.perSecond() / inProcess.perSecond());
+      out.printf(Locale.ROOT, "%11d %7d  %,10.0f %7.2f %7.2f  %18.0f %6d %15.0f %18.0f  %5.1f%%%n",
+          point.connections(), point.threads(), point.perSecond(), point.p50Millis(), point.p99Millis(),
+          point.serverCpuMicrosPerRequest(), point.jitMillis(), point.wrkCpuMicrosPerRequest(),
+          point.othersCpuMicrosPerRequest(), 100 * point.perSecond() / inProcess.perSecond());
     }
     out.printf(Locale.ROOT, "In process, %d threads: %,.0f ops/s, CPU %.0f us per op (others took %.0f%% of the CPU)%n",
         ServerPhase.IN_PROCESS_THREADS, inProcess.perSecond(), inProcess.cpuMicrosPerCall(),
@@ -192,11 +192,12 @@ record HttpKmsReport(Machine machine, Settings settings, List<ClosedLoopPoint> c
     Path serverCsv = prefix.resolveSibling(prefix.getFileName() + "-server.csv");
     try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(serverCsv, StandardCharsets.UTF_8))) {
       out.println("operation,client,connections_or_threads,target_per_s,per_s,p50_ms,p99_ms,cpu_us_per_call,"
-          + "wrk_cpu_us_per_call,others_cpu_us_per_call");
+          + "wrk_cpu_us_per_call,others_cpu_us_per_call,jit_ms");
       for (Wrk.Result point : server.wrk()) {
-        out.printf(Locale.ROOT, "%s,wrk,%d,,%.1f,%.4f,%.4f,%.1f,%.1f,%.1f%n", server.operation(), point.connections(),
-            point.perSecond(), point.p50Millis(), point.p99Millis(), point.serverCpuMicrosPerRequest(),
-            point.wrkCpuMicrosPerRequest(), point.othersCpuMicrosPerRequest());
+        out.printf(Locale.ROOT, "%s,wrk,%d,,%.1f,%.4f,%.4f,%.1f,%.1f,%.1f,%d%n", server.operation(),
+            point.connections(), point.perSecond(), point.p50Millis(), point.p99Millis(),
+            point.serverCpuMicrosPerRequest(), point.wrkCpuMicrosPerRequest(), point.othersCpuMicrosPerRequest(),
+            point.jitMillis());
       }
       serverCsvRow(out, "in_process", ServerPhase.IN_PROCESS_THREADS, "", server.inProcess());
       for (RawCPoint raw : server.rawC()) {
@@ -211,8 +212,8 @@ record HttpKmsReport(Machine machine, Settings settings, List<ClosedLoopPoint> c
 
   /** A row of the server CSV measured in this JVM: its CPU is the whole process's, nothing else's. */
   private void serverCsvRow(PrintWriter out, String client, int threads, String target, Figures figures) {
-    out.printf(Locale.ROOT, "%s,%s,%d,%s,%.1f,%.4f,%.4f,%.1f,,%n", server.operation(), client, threads, target,
-        figures.perSecond(), figures.p50Millis(), figures.p99Millis(), figures.cpuMicrosPerCall());
+    out.printf(Locale.ROOT, "%s,%s,%d,%s,%.1f,%.4f,%.4f,%.1f,,,%d%n", server.operation(), client, threads, target,
+        figures.perSecond(), figures.p50Millis(), figures.p99Millis(), figures.cpuMicrosPerCall(), figures.jitMillis());
   }
 
   private static String csvHeader(String prefix) {

@@ -87,6 +87,11 @@ public final class LoadGenerator implements AutoCloseable {
     return Duration.ofNanos(System.nanoTime() - start);
   }
 
+  /** The JIT's compilation time since the JVM started, in milliseconds. */
+  public static long compilationMillis() {
+    return JIT.getTotalCompilationTime();
+  }
+
   /** The warm-up before every measured run. */
   public Duration warmUp() {
     return warmUp;

@@ -63,10 +63,11 @@ final class Wrk {
    * @param serverCpuMicrosPerRequest this JVM's CPU time per request: the server's
    * @param wrkCpuMicrosPerRequest wrk's CPU time per request: the client's
    * @param othersCpuMicrosPerRequest the rest of the machine's CPU time per request: other processes'
+   * @param jitMillis this JVM's compilation time during the run, which its CPU time includes
    */
   record Result(int threads, int connections, long requests, double seconds, double perSecond, double p50Millis,
       double p99Millis, double serverCpuMicrosPerRequest, double wrkCpuMicrosPerRequest,
-      double othersCpuMicrosPerRequest) {}
+      double othersCpuMicrosPerRequest, long jitMillis) {}
 
   private final Path script;
   private final URI endpoint;
@@ -111,6 +112,7 @@ final class Wrk {
     long serverCpuBefore = PROCESS.getProcessCpuTime();
     long wrkCpuBefore = LoadGenerator.endedChildrenCpuNanos();
     long machineBusyBefore = LoadGenerator.machineBusyNanos();
+    long jitMillisBefore = LoadGenerator.compilationMillis();
     Process wrk;
     try {
       wrk = new ProcessBuilder(command).redirectErrorStream(true).start();
@@ -125,11 +127,12 @@ final class Wrk {
     long serverCpu = PROCESS.getProcessCpuTime() - serverCpuBefore;
     long wrkCpu = LoadGenerator.endedChildrenCpuNanos() - wrkCpuBefore;
     long othersCpu = LoadGenerator.machineBusyNanos() - machineBusyBefore - serverCpu - wrkCpu;
-    return parse(output, threads, connections, serverCpu, wrkCpu, othersCpu);
+    return parse(output, threads, connections, serverCpu, wrkCpu, othersCpu,
+        LoadGenerator.compilationMillis() - jitMillisBefore);
   }
 
   private static Result parse(String output, int threads, int connections, long serverCpuNanos, long wrkCpuNanos,
-      long othersCpuNanos) {
+      long othersCpuNanos, long jitMillis) {
     long non2xx = Long.parseLong(find(NON_2XX, output, "the script's count of answers not 2xx").group(1));
     Matcher sockets = SOCKET_ERRORS.matcher(output);
     boolean socketErrors = sockets.find(); // wrk prints the line only when there are some
@@ -146,7 +149,7 @@ final class Wrk {
     double perSecond = Double.parseDouble(find(RATE, output, "rate").group(1));
     return new Result(threads, connections, count, seconds, perSecond, percentile(output, "50"),
         percentile(output, "99"), serverCpuNanos / 1e3 / count, wrkCpuNanos / 1e3 / count,
-        Math.max(0, othersCpuNanos) / 1e3 / count);
+        Math.max(0, othersCpuNanos) / 1e3 / count, jitMillis);
   }
 
   /** A line of wrk's {@code --latency} distribution, e.g. {@code 99%    4.10ms}, in milliseconds. */
