@@ -8,6 +8,7 @@ import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.Map;
@@ -153,6 +154,16 @@ class BadInputTest {
         connection.call("TrentService.Encrypt", "{\"KeyId\": \"" + keyId + "\", \"Plaintext\": \"not*base64!\"}");
 
     assertError(response, 400, "SerializationException: The value of Plaintext is not valid base64.");
+  }
+
+  /** Not bad, only slow: a body that arrives in two parts is read whole (its signature covers every byte). */
+  @Test
+  void aBodyInTwoParts() throws IOException, InterruptedException {
+    byte[] body = ("{\"KeyId\": \"" + keyId + "\", \"Plaintext\": \"" + PLAINTEXT + "\"}").getBytes(UTF_8);
+    RawRequests.Response response = connection.sendInTwoParts(Map.of("X-Amz-Target", "TrentService.Encrypt",
+        "Content-Type", "application/x-amz-json-1.1"), body, Duration.ofMillis(200));
+    assertThat(response.status()).isEqualTo(200);
+    assertThat(response.json().path("KeyId").asText()).endsWith(keyId);
   }
 
   @Test

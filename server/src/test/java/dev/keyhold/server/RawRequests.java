@@ -115,16 +115,37 @@ final class RawRequests implements AutoCloseable {
 
   /** Sends {@code request}'s headers as they are, each value on a line of its own, then {@code body}. */
   Response send(SdkHttpRequest request, byte[] body) throws IOException {
-    StringBuilder head = new StringBuilder("POST / HTTP/1.1\r\n");
-    request.forEachHeader(
-        (name, values) -> values.forEach(value -> head.append(name).append(": ").append(value).append("\r\n")));
     // In one write: a server that answers from the head alone and closes finds the whole request sent.
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    bytes.writeBytes(head.append("\r\n").toString().getBytes(US_ASCII));
+    bytes.writeBytes(head(request));
     bytes.writeBytes(body);
     out.write(bytes.toByteArray());
     out.flush();
     return read();
+  }
+
+  /**
+   * A signed POST / with {@code headers} whose body arrives in two parts, {@code pause} apart, as over
+   * a slow network: the server reads it in two pieces.
+   */
+  Response sendInTwoParts(Map<String, String> headers, byte[] body, Duration pause)
+      throws IOException, InterruptedException {
+    SdkHttpRequest.Builder unsigned = post(body);
+    headers.forEach(unsigned::putHeader);
+    out.write(head(sign(unsigned.build(), body, caller, region, "kms", Clock.systemUTC())));
+    out.write(body, 0, body.length / 2);
+    out.flush();
+    Thread.sleep(pause.toMillis());
+    out.write(body, body.length / 2, body.length - body.length / 2);
+    out.flush();
+    return read();
+  }
+
+  private static byte[] head(SdkHttpRequest request) {
+    StringBuilder head = new StringBuilder("POST / HTTP/1.1\r\n");
+    request.forEachHeader(
+        (name, values) -> values.forEach(value -> head.append(name).append(": ").append(value).append("\r\n")));
+    return head.append("\r\n").toString().getBytes(US_ASCII);
   }
 
   /** Reads one response: a status line, headers, and a body of Content-Length bytes. */

@@ -15,6 +15,7 @@ import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.time.format.ResolverStyle;
 import java.time.temporal.ChronoUnit;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -100,7 +101,8 @@ public final class SigV4Authenticator implements RequestAuthenticator {
   }
 
   private static Optional<String> firstHeader(HttpRequestView request, String name) {
-    return request.headers().get(name).stream().findFirst();
+    List<String> values = request.headers().get(name);
+    return values.isEmpty() ? Optional.empty() : Optional.of(values.get(0));
   }
 
   private Instant parseDate(String date) {

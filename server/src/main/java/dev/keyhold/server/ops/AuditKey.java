@@ -5,11 +5,13 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 
 import com.google.common.collect.ImmutableMap;
 import com.google.common.hash.HashCode;
-import com.google.common.hash.HashFunction;
-import com.google.common.hash.Hashing;
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.keyhold.kms.secret.MasterKey;
+import java.security.GeneralSecurityException;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.function.Function;
+import javax.crypto.Mac;
 import javax.crypto.SecretKey;
 
 /**
@@ -17,18 +19,29 @@ import javax.crypto.SecretKey;
  * derives for {@value #PURPOSE}, never under a master key itself. Its {@link #id} names it in every
  * line: the first 8 bytes, in hex, of its HMAC of {@code "key id"}, which tell nothing of the key.
  *
- * <p>Immutable and thread-safe; its {@code toString} shows the id alone.
+ * <p>Thread-safe; its {@code toString} shows the id alone.
  */
 final class AuditKey {
   static final String PURPOSE = "keyhold audit log v1";
   private static final int ID_BYTES = 8;
 
-  private final HashFunction hmac;
+  /**
+   * One MAC for every line, not a copy per line: a writer seals its lines one after another under its
+   * file's lock, so this lock is never contended, and each line is spared a MAC's allocation.
+   */
+  @GuardedBy("this")
+  private final Mac hmac;
+
   private final String id;
 
   private AuditKey(SecretKey derived) {
-    this.hmac = Hashing.hmacSha256(derived);
-    this.id = HashCode.fromBytes(Arrays.copyOf(hmac.hashString("key id", UTF_8).asBytes(), ID_BYTES)).toString();
+    try {
+      hmac = Mac.getInstance("HmacSHA256");
+      hmac.init(derived);
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("this JDK cannot compute HMAC-SHA256", e);
+    }
+    id = HexFormat.of().formatHex(Arrays.copyOf(hmac.doFinal("key id".getBytes(UTF_8)), ID_BYTES));
   }
 
   /** The audit key of {@code masterKey}'s configured file, as it holds that file now: lines are MACed under it. */
@@ -50,8 +63,9 @@ final class AuditKey {
   }
 
   /** The MAC of a line whose text before its {@code mac} field is {@code body}, after a line whose MAC is {@code previous}. */
-  HashCode mac(HashCode previous, String body) {
-    return hmac.newHasher().putBytes(previous.asBytes()).putString(body, UTF_8).hash();
+  synchronized HashCode mac(HashCode previous, String body) {
+    hmac.update(previous.asBytes());
+    return HashCode.fromBytes(hmac.doFinal(body.getBytes(UTF_8)));
   }
 
   @Override

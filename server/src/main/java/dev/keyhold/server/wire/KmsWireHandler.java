@@ -266,8 +266,12 @@ public final class KmsWireHandler implements HttpHandler, AutoCloseable {
    * sets well above ours; beyond that the connection closes after the answer).
    */
   private static final class Body {
-    private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     private final int limit;
+    /** The first chunk, which is the whole body of nearly every request: kept as it came, not copied. */
+    private byte[] first;
+    /** Every chunk, once a second one comes. */
+    private ByteArrayOutputStream chunks;
+    private int size;
     private boolean tooLarge;
 
     Body(int limit) {
@@ -275,16 +279,27 @@ public final class KmsWireHandler implements HttpHandler, AutoCloseable {
     }
 
     void append(byte[] chunk) {
-      if (tooLarge || bytes.size() + chunk.length > limit) {
+      if (tooLarge || size + chunk.length > limit) {
         refuse();
-      } else {
-        bytes.write(chunk, 0, chunk.length);
+        return;
       }
+      size += chunk.length;
+      if (first == null && chunks == null) {
+        first = chunk;
+        return;
+      }
+      if (chunks == null) {
+        chunks = new ByteArrayOutputStream();
+        chunks.write(first, 0, first.length);
+        first = null;
+      }
+      chunks.write(chunk, 0, chunk.length);
     }
 
     void refuse() {
       tooLarge = true;
-      bytes.reset();
+      first = null;
+      chunks = null;
     }
 
     /** The whole body; a BodyTooLargeException if it was longer than the limit. */
@@ -292,7 +307,7 @@ public final class KmsWireHandler implements HttpHandler, AutoCloseable {
       if (tooLarge) {
         throw new BodyTooLargeException();
       }
-      return bytes.toByteArray();
+      return chunks != null ? chunks.toByteArray() : first != null ? first : new byte[0];
     }
   }
 

@@ -19,6 +19,8 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonDeserializer;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
+import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializerProvider;
 import com.fasterxml.jackson.databind.cfg.CoercionAction;
@@ -66,11 +68,24 @@ final class WireJson {
   private static final TypeReference<List<String>> STRINGS = new TypeReference<>() {};
 
   private final ObjectMapper mapper = mapper();
-  private final Consumer<List<String>> grantTokens;
+  // A reader and a writer per type, made once: making one per request (a new configuration, the
+  // root type's lookup) cost more than reading a small request.
+  private final ClassValue<ObjectReader> readers;
+  private final ClassValue<ObjectWriter> writers = new ClassValue<>() {
+    @Override
+    protected ObjectWriter computeValue(Class<?> type) {
+      return mapper.writerFor(type);
+    }
+  };
 
   /** @param grantTokens checks a request's GrantTokens, throwing its KmsException if one is not valid */
   WireJson(Consumer<List<String>> grantTokens) {
-    this.grantTokens = grantTokens;
+    readers = new ClassValue<>() {
+      @Override
+      protected ObjectReader computeValue(Class<?> type) {
+        return mapper.readerFor(type).withAttribute(GRANT_TOKENS, grantTokens);
+      }
+    };
   }
 
   /**
@@ -87,7 +102,7 @@ final class WireJson {
     }
     R request;
     try {
-      request = mapper.readerFor(type).withAttribute(GRANT_TOKENS, grantTokens).readValue(body);
+      request = readers.get(type).readValue(body);
     } catch (JsonProcessingException e) {
       if (e.getCause() instanceof KmsException check) {
         throw check;
@@ -105,7 +120,7 @@ final class WireJson {
   /** {@code value} (a response record, a map of members, an error) as JSON. */
   byte[] write(Object value) {
     try {
-      return mapper.writeValueAsBytes(value);
+      return writers.get(value.getClass()).writeValueAsBytes(value);
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("cannot write a " + value.getClass().getSimpleName(), e);
     }
