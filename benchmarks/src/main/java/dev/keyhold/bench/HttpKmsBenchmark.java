@@ -256,6 +256,7 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
       long javaCpu = JfrBreakdown.javaThreadsCpuNanos() - javaCpuBefore;
       long allocated = JfrBreakdown.javaThreadsAllocatedBytes() - allocatedBefore;
       recording.stop();
+      Files.createDirectories(profile.toAbsolutePath().getParent());
       recording.dump(profile);
       JfrBreakdown.of(profile, JfrBreakdown.HTTP_ENCRYPT)
           .print(System.err, javaCpu / 1e3 / point.requests(), (double) allocated / point.requests());
