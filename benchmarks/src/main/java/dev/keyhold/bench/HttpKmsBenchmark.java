@@ -94,9 +94,9 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
       + " SDK's closed and open loops.")
   boolean serverOnly;
 
-  @Option(names = "--profile", paramLabel = "FILE", description = "Records the measured wrk run with the most"
-      + " connections with JFR into FILE and prints where the server's CPU went per request (that run's figures"
-      + " carry the sampler's own cost).")
+  @Option(names = "--profile", paramLabel = "FILE", description = "Ends with one more wrk run with the most"
+      + " connections, recorded with JFR into FILE, and prints where the server's CPU went per request (not in the"
+      + " report: that run carries the sampler's own cost).")
   Path profile;
 
   @Option(names = "--results", defaultValue = "benchmarks/target/http-kms", paramLabel = "PREFIX",
@@ -205,8 +205,7 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
       // Signed afresh for each point: a signature is accepted for 5 minutes only.
       Wrk replay = Wrk.replaying(SignedRequest.capture(keyhold, http, operation, keyId, PAYLOAD), scripts);
       warmUp(replay, connections);
-      boolean profiled = profile != null && connections == Collections.max(wrkConnections);
-      Wrk.Result point = profiled ? profiled(replay, connections) : replay.run(connections, seconds(durationSeconds));
+      Wrk.Result point = replay.run(connections, seconds(durationSeconds));
       wrk.add(point);
       System.err.printf("server: wrk, %d connections: %.0f req/s, p99 %.2f ms, server CPU %.0f us per request%n",
           connections, point.perSecond(), point.p99Millis(), point.serverCpuMicrosPerRequest());
@@ -222,6 +221,11 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
         HttpKmsReport.Figures.of(load.openLoop(maxThreads, target, replay)));
     System.err.printf("server: replay, open loop at %.0f req/s: p99 %.2f ms%n", target,
         openLoop.http().p99Millis());
+    if (profile != null) {
+      // Last, and in a run of its own: the sampler costs CPU, and the JIT recompiles after it.
+      int connections = Collections.max(wrkConnections);
+      profiled(Wrk.replaying(SignedRequest.capture(keyhold, http, operation, keyId, PAYLOAD), scripts), connections);
+    }
     return new HttpKmsReport.ServerPhase(label, wrk, inProcess, rawC, openLoop);
   }
 
@@ -246,13 +250,12 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
   }
 
   /** Runs {@code replay} under JFR into {@link #profile}, and prints where the server's CPU went. */
-  private Wrk.Result profiled(Wrk replay, int connections) throws Exception {
-    Wrk.Result point;
+  private void profiled(Wrk replay, int connections) throws Exception {
     try (Recording recording = JfrBreakdown.newRecording()) {
       recording.start();
       long javaCpuBefore = JfrBreakdown.javaThreadsCpuNanos();
       long allocatedBefore = JfrBreakdown.javaThreadsAllocatedBytes();
-      point = replay.run(connections, seconds(durationSeconds));
+      Wrk.Result point = replay.run(connections, seconds(durationSeconds));
       long javaCpu = JfrBreakdown.javaThreadsCpuNanos() - javaCpuBefore;
       long allocated = JfrBreakdown.javaThreadsAllocatedBytes() - allocatedBefore;
       recording.stop();
@@ -261,8 +264,7 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
       JfrBreakdown.of(profile, JfrBreakdown.HTTP_ENCRYPT)
           .print(System.err, javaCpu / 1e3 / point.requests(), (double) allocated / point.requests());
     }
-    System.err.println("server: the JFR recording is " + profile);
-    return point;
+    System.err.println("server: the JFR recording of wrk's run with " + connections + " connections is " + profile);
   }
 
   private static Duration seconds(double seconds) {
