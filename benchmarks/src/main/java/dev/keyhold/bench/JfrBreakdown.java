@@ -31,7 +31,8 @@ import jdk.jfr.consumer.RecordingFile;
  * <p>On JDK 25 and newer the samples are JFR's CPU-time sampler's ({@code jdk.CPUTimeSample}), which
  * samples a thread every period of its own CPU time wherever it runs, in Java, in native code (the
  * PKCS#11 library) or in the kernel on its behalf; older JDKs have only the execution sampler, which
- * misses native code, and the breakdown says so. Either way only Java threads are sampled: the JIT's
+ * sees Java code alone, and the breakdown says so. (JFR's native method sampler is no substitute: it
+ * samples threads that wait in native code, an idle selector as much as a busy token.) Either way only Java threads are sampled: the JIT's
  * and the garbage collector's CPU is in the process's figure but in no part here.
  */
 final class JfrBreakdown {
@@ -74,7 +75,6 @@ final class JfrBreakdown {
 
   private static final String CPU_TIME_SAMPLE = "jdk.CPUTimeSample";
   private static final String EXECUTION_SAMPLE = "jdk.ExecutionSample";
-  private static final String NATIVE_SAMPLE = "jdk.NativeMethodSample";
   private static final String GARBAGE_COLLECTION = "jdk.GarbageCollection";
   private static final Duration SAMPLING_PERIOD = Duration.ofMillis(2);
 
@@ -115,7 +115,6 @@ final class JfrBreakdown {
     // Unknown to JDKs before 25: enabling it there enables nothing.
     recording.enable(CPU_TIME_SAMPLE).with("throttle", SAMPLING_PERIOD.toMillis() + " ms");
     recording.enable(EXECUTION_SAMPLE).withPeriod(Duration.ofMillis(10));
-    recording.enable(NATIVE_SAMPLE).withPeriod(Duration.ofMillis(10));
     recording.enable(GARBAGE_COLLECTION).withoutThreshold();
     return recording;
   }
@@ -134,8 +133,7 @@ final class JfrBreakdown {
         gcPauses.add(event.getDuration("sumOfPauses"));
         continue;
       }
-      boolean counted = cpuTime ? type.equals(CPU_TIME_SAMPLE) : type.equals(EXECUTION_SAMPLE)
-          || type.equals(NATIVE_SAMPLE);
+      boolean counted = type.equals(cpuTime ? CPU_TIME_SAMPLE : EXECUTION_SAMPLE);
       RecordedThread thread = event.hasField("sampledThread") ? event.getThread("sampledThread") : event.getThread();
       if (!counted || event.getStackTrace() == null || thread == null || thread.getJavaName().startsWith("JFR")) {
         continue;
@@ -171,8 +169,8 @@ final class JfrBreakdown {
   void print(PrintStream out, double javaMicrosPerRequest, double allocatedBytesPerRequest) {
     out.printf(Locale.ROOT, "Where the server's Java threads spent their %.1f us of CPU per request (%s; the JIT's"
         + " and the GC's CPU is not in it):%n", javaMicrosPerRequest, cpuTime ? "JFR's CPU-time sampler"
-            : "JFR's execution and native samplers: this JDK has no CPU-time sampler, so time in native code is"
-                + " undercounted");
+            : "JFR's execution sampler: this JDK has no CPU-time sampler, so time in native code and in the"
+                + " kernel is left out");
     weights.entrySet().stream().filter(part -> part.getValue() > 0)
         .sorted(Map.Entry.<String, Double>comparingByValue().reversed())
         .forEach(part -> out.printf(Locale.ROOT, "  %5.1f%%  %6.1f us  %s%n", 100 * part.getValue() / total,
