@@ -156,20 +156,26 @@ static long object_count, object_capacity;
 enum gcm_kind { GCM_NONE, GCM_CLOUDHSM, GCM_PLAIN };
 
 /* A caller's session: handle = index + 1. A session is used by one thread at a time (PKCS#11). */
+/* An active encryption or decryption. Under CKM_CLOUDHSM_AES_GCM the real C_EncryptInit or
+ * C_DecryptInit waits for C_Encrypt or C_Decrypt (the IV is drawn there, or read from the input), so
+ * that a refused multi-part call leaves no real operation active: key, aad and tag_bits are what it
+ * will need. */
+typedef struct {
+  int hsm;  /* -1: none */
+  enum gcm_kind gcm;
+  CK_OBJECT_HANDLE key;
+  CK_BYTE *aad;
+  CK_ULONG aad_len, tag_bits;
+} cipher_op;
+
 typedef struct {
   CK_BBOOL used;
   CK_SESSION_HANDLE on[MAX_HSMS];     /* backing sessions, opened when first needed */
   CK_OBJECT_HANDLE *found;            /* C_FindObjects' results */
   CK_ULONG found_count, found_next;
   CK_BBOOL finding;
-  int enc_hsm, dec_hsm, sign_hsm, verify_hsm, digest_hsm;  /* HSM of each active operation, -1: none */
-  enum gcm_kind enc_gcm, dec_gcm;
-  /* CKM_CLOUDHSM_AES_GCM: the real C_EncryptInit/C_DecryptInit wait for C_Encrypt/C_Decrypt (the
-   * IV is drawn there, or read from the input), so that a refused multi-part call leaves no real
-   * operation active. What they will need: */
-  CK_OBJECT_HANDLE enc_key, dec_key;
-  CK_BYTE *enc_aad, *dec_aad;
-  CK_ULONG enc_aad_len, enc_tag_bits, dec_aad_len, dec_tag_bits;
+  cipher_op enc, dec;
+  int sign_hsm, verify_hsm, digest_hsm;  /* HSM of each active operation, -1: none */
 } session_t;
 
 static session_t sessions[MAX_SESSIONS];
@@ -885,18 +891,29 @@ static void end_find(session_t *s) {
   s->finding = CK_FALSE;
 }
 
-static void end_encrypt(session_t *s) {
-  free(s->enc_aad);
-  s->enc_aad = NULL;
-  s->enc_hsm = -1;
-  s->enc_gcm = GCM_NONE;
+static void end_cipher(cipher_op *op) {
+  free(op->aad);
+  op->aad = NULL;
+  op->hsm = -1;
+  op->gcm = GCM_NONE;
 }
 
-static void end_decrypt(session_t *s) {
-  free(s->dec_aad);
-  s->dec_aad = NULL;
-  s->dec_hsm = -1;
-  s->dec_gcm = GCM_NONE;
+/* CKM_CLOUDHSM_AES_GCM's init on HSM h: keeps what the single-part call will need. */
+static void hold_vendor_gcm(cipher_op *op, int h, CK_OBJECT_HANDLE x, const CK_GCM_PARAMS *gcm) {
+  op->hsm = h;
+  op->gcm = GCM_CLOUDHSM;
+  op->key = x;
+  op->tag_bits = gcm->ulTagBits;
+  op->aad_len = gcm->ulAADLen;
+  op->aad = malloc(gcm->ulAADLen + 1);
+  if (gcm->ulAADLen > 0) {
+    memcpy(op->aad, gcm->pAAD, gcm->ulAADLen);
+  }
+}
+
+/* Whether a single-part call's or a final's outcome ends the operation: all but a size query. */
+static CK_BBOOL ends_operation(CK_RV rv, const void *out) {
+  return !(rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL));
 }
 
 static void close_session(session_t *s, CK_SESSION_HANDLE handle) {
@@ -906,8 +923,8 @@ static void close_session(session_t *s, CK_SESSION_HANDLE handle) {
     }
   }
   end_find(s);
-  end_encrypt(s);
-  end_decrypt(s);
+  end_cipher(&s->enc);
+  end_cipher(&s->dec);
   pthread_mutex_lock(&mutex);
   for (long i = 0; i < object_count; i++) {
     if (objects[i].used && !objects[i].token && objects[i].owner == handle) {
@@ -1105,7 +1122,7 @@ static CK_RV si_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK
     if (!sessions[i].used) {
       memset(&sessions[i], 0, sizeof sessions[i]);
       sessions[i].used = CK_TRUE;
-      sessions[i].enc_hsm = sessions[i].dec_hsm = sessions[i].sign_hsm = -1;
+      sessions[i].enc.hsm = sessions[i].dec.hsm = sessions[i].sign_hsm = -1;
       sessions[i].verify_hsm = sessions[i].digest_hsm = -1;
       *out = (CK_SESSION_HANDLE) i + 1;
       rv = CKR_OK;
@@ -1734,7 +1751,7 @@ static CK_RV si_EncryptInit(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mech, CK_
   SESSION(s, handle);
   LOGGED_IN();
   if (mech == NULL) return CKR_ARGUMENTS_BAD;
-  if (s->enc_hsm >= 0) return CKR_OPERATION_ACTIVE;
+  if (s->enc.hsm >= 0) return CKR_OPERATION_ACTIVE;
   CK_GCM_PARAMS *gcm = mech->pParameter;
   CK_BBOOL is_gcm = mech->mechanism == CKM_AES_GCM || mech->mechanism == CKM_CLOUDHSM_AES_GCM;
   if (is_gcm && (gcm == NULL || mech->ulParameterLen != sizeof(CK_GCM_PARAMS))) return CKR_MECHANISM_PARAM_INVALID;
@@ -1759,21 +1776,13 @@ static CK_RV si_EncryptInit(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mech, CK_
   if (!is_gcm) {
     rv = real->C_EncryptInit(bs, mech, x);
     if (rv == CKR_OK) {
-      s->enc_hsm = h;
-      s->enc_gcm = GCM_NONE;
+      s->enc.hsm = h;
+      s->enc.gcm = GCM_NONE;
     }
     return rv;
   }
   if (mech->mechanism == CKM_CLOUDHSM_AES_GCM) {
-    s->enc_hsm = h;
-    s->enc_gcm = GCM_CLOUDHSM;
-    s->enc_key = x;
-    s->enc_tag_bits = gcm->ulTagBits;
-    s->enc_aad_len = gcm->ulAADLen;
-    s->enc_aad = malloc(gcm->ulAADLen + 1);
-    if (gcm->ulAADLen > 0) {
-      memcpy(s->enc_aad, gcm->pAAD, gcm->ulAADLen);
-    }
+    hold_vendor_gcm(&s->enc, h, x, gcm);
     return CKR_OK;
   }
   /* CKM_AES_GCM: the HSM draws the IV. The caller's buffer is zeroized first, so that a failed init
@@ -1789,15 +1798,15 @@ static CK_RV si_EncryptInit(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mech, CK_
   rv = real->C_EncryptInit(bs, &plain, x);
   if (rv != CKR_OK) return rv;
   memcpy(gcm->pIv, iv, GCM_IV_LEN);  /* written back: the caller keeps it for decryption */
-  s->enc_hsm = h;
-  s->enc_gcm = GCM_PLAIN;
+  s->enc.hsm = h;
+  s->enc.gcm = GCM_PLAIN;
   return CKR_OK;
 }
 
 /* CKM_CLOUDHSM_AES_GCM encryption: draws the IV, runs CKM_AES_GCM with it, prefixes it. */
 static CK_RV vendor_gcm_encrypt(session_t *s, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
                                 CK_ULONG_PTR out_len) {
-  CK_ULONG needed = GCM_IV_LEN + in_len + s->enc_tag_bits / 8;
+  CK_ULONG needed = GCM_IV_LEN + in_len + s->enc.tag_bits / 8;
   if (out == NULL) {
     *out_len = needed;
     return CKR_OK;
@@ -1806,13 +1815,13 @@ static CK_RV vendor_gcm_encrypt(session_t *s, CK_BYTE_PTR in, CK_ULONG in_len, C
     *out_len = needed;
     return CKR_BUFFER_TOO_SMALL;  /* the operation stays active, as PKCS#11 says */
   }
-  CK_SESSION_HANDLE bs = s->on[s->enc_hsm];
+  CK_SESSION_HANDLE bs = s->on[s->enc.hsm];
   CK_BYTE iv[GCM_IV_LEN];
   CK_RV rv = real->C_GenerateRandom(bs, iv, GCM_IV_LEN);
-  CK_GCM_PARAMS params = {iv, GCM_IV_LEN, 8 * GCM_IV_LEN, s->enc_aad_len ? s->enc_aad : NULL, s->enc_aad_len,
-                          s->enc_tag_bits};
+  CK_GCM_PARAMS params = {iv, GCM_IV_LEN, 8 * GCM_IV_LEN, s->enc.aad_len ? s->enc.aad : NULL, s->enc.aad_len,
+                          s->enc.tag_bits};
   CK_MECHANISM plain = {CKM_AES_GCM, &params, sizeof params};
-  if (rv == CKR_OK) rv = real->C_EncryptInit(bs, &plain, s->enc_key);
+  if (rv == CKR_OK) rv = real->C_EncryptInit(bs, &plain, s->enc.key);
   if (rv == CKR_OK) {
     CK_ULONG n = *out_len - GCM_IV_LEN;
     rv = real->C_Encrypt(bs, in, in_len, out + GCM_IV_LEN, &n);
@@ -1821,45 +1830,45 @@ static CK_RV vendor_gcm_encrypt(session_t *s, CK_BYTE_PTR in, CK_ULONG in_len, C
       *out_len = n + GCM_IV_LEN;
     }
   }
-  end_encrypt(s);
+  end_cipher(&s->enc);
   return rv;
 }
 
 static CK_RV si_Encrypt(CK_SESSION_HANDLE handle, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
                         CK_ULONG_PTR out_len) {
   SESSION(s, handle);
-  if (s->enc_hsm < 0) return CKR_OPERATION_NOT_INITIALIZED;
+  if (s->enc.hsm < 0) return CKR_OPERATION_NOT_INITIALIZED;
   if (out_len == NULL) return CKR_ARGUMENTS_BAD;
-  if (s->enc_gcm == GCM_CLOUDHSM) {
+  if (s->enc.gcm == GCM_CLOUDHSM) {
     return vendor_gcm_encrypt(s, in, in_len, out, out_len);
   }
-  CK_RV rv = real->C_Encrypt(s->on[s->enc_hsm], in, in_len, out, out_len);
-  if (!(rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL))) end_encrypt(s);
+  CK_RV rv = real->C_Encrypt(s->on[s->enc.hsm], in, in_len, out, out_len);
+  if (ends_operation(rv, out)) end_cipher(&s->enc);
   return rv;
 }
 
 static CK_RV si_EncryptUpdate(CK_SESSION_HANDLE handle, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
                               CK_ULONG_PTR out_len) {
   SESSION(s, handle);
-  if (s->enc_hsm < 0) return CKR_OPERATION_NOT_INITIALIZED;
-  if (s->enc_gcm == GCM_CLOUDHSM) {
-    end_encrypt(s);  /* single-part only; no real operation was started */
+  if (s->enc.hsm < 0) return CKR_OPERATION_NOT_INITIALIZED;
+  if (s->enc.gcm == GCM_CLOUDHSM) {
+    end_cipher(&s->enc);  /* single-part only; no real operation was started */
     return CKR_MECHANISM_INVALID;
   }
-  CK_RV rv = real->C_EncryptUpdate(s->on[s->enc_hsm], in, in_len, out, out_len);
-  if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL) end_encrypt(s);
+  CK_RV rv = real->C_EncryptUpdate(s->on[s->enc.hsm], in, in_len, out, out_len);
+  if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL) end_cipher(&s->enc);
   return rv;
 }
 
 static CK_RV si_EncryptFinal(CK_SESSION_HANDLE handle, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   SESSION(s, handle);
-  if (s->enc_hsm < 0) return CKR_OPERATION_NOT_INITIALIZED;
-  if (s->enc_gcm == GCM_CLOUDHSM) {
-    end_encrypt(s);
+  if (s->enc.hsm < 0) return CKR_OPERATION_NOT_INITIALIZED;
+  if (s->enc.gcm == GCM_CLOUDHSM) {
+    end_cipher(&s->enc);
     return CKR_MECHANISM_INVALID;
   }
-  CK_RV rv = real->C_EncryptFinal(s->on[s->enc_hsm], out, out_len);
-  if (!(rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL))) end_encrypt(s);
+  CK_RV rv = real->C_EncryptFinal(s->on[s->enc.hsm], out, out_len);
+  if (ends_operation(rv, out)) end_cipher(&s->enc);
   return rv;
 }
 
@@ -1872,7 +1881,7 @@ static CK_RV si_DecryptInit(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mech, CK_
   SESSION(s, handle);
   LOGGED_IN();
   if (mech == NULL) return CKR_ARGUMENTS_BAD;
-  if (s->dec_hsm >= 0) return CKR_OPERATION_ACTIVE;
+  if (s->dec.hsm >= 0) return CKR_OPERATION_ACTIVE;
   CK_GCM_PARAMS *gcm = mech->pParameter;
   CK_BBOOL is_gcm = mech->mechanism == CKM_AES_GCM || mech->mechanism == CKM_CLOUDHSM_AES_GCM;
   if (is_gcm && (gcm == NULL || mech->ulParameterLen != sizeof(CK_GCM_PARAMS))) return CKR_MECHANISM_PARAM_INVALID;
@@ -1885,43 +1894,34 @@ static CK_RV si_DecryptInit(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mech, CK_
   if (mech->mechanism != CKM_CLOUDHSM_AES_GCM) {
     rv = real->C_DecryptInit(bs, mech, x);
     if (rv == CKR_OK) {
-      s->dec_hsm = h;
-      s->dec_gcm = mech->mechanism == CKM_AES_GCM ? GCM_PLAIN : GCM_NONE;
+      s->dec.hsm = h;
+      s->dec.gcm = mech->mechanism == CKM_AES_GCM ? GCM_PLAIN : GCM_NONE;
     }
     return rv;
   }
-  /* The IV is in C_Decrypt's input: the real init waits for it. Keep what it will need. */
-  s->dec_hsm = h;
-  s->dec_gcm = GCM_CLOUDHSM;
-  s->dec_key = x;
-  s->dec_tag_bits = gcm->ulTagBits;
-  s->dec_aad_len = gcm->ulAADLen;
-  s->dec_aad = malloc(gcm->ulAADLen + 1);
-  if (gcm->ulAADLen > 0) {
-    memcpy(s->dec_aad, gcm->pAAD, gcm->ulAADLen);
-  }
+  hold_vendor_gcm(&s->dec, h, x, gcm);  /* the IV is in C_Decrypt's input: the real init waits for it */
   return CKR_OK;
 }
 
 static CK_RV si_Decrypt(CK_SESSION_HANDLE handle, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
                         CK_ULONG_PTR out_len) {
   SESSION(s, handle);
-  if (s->dec_hsm < 0) return CKR_OPERATION_NOT_INITIALIZED;
+  if (s->dec.hsm < 0) return CKR_OPERATION_NOT_INITIALIZED;
   if (out_len == NULL || in == NULL) return CKR_ARGUMENTS_BAD;
-  CK_SESSION_HANDLE bs = s->on[s->dec_hsm];
-  if (s->dec_gcm == GCM_PLAIN) {
+  CK_SESSION_HANDLE bs = s->on[s->dec.hsm];
+  if (s->dec.gcm == GCM_PLAIN) {
     CK_RV rv = real->C_Decrypt(bs, in, in_len, out, out_len);
-    if (!(rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL))) end_decrypt(s);
+    if (ends_operation(rv, out)) end_cipher(&s->dec);
     return bad_tag(rv);
   }
-  if (s->dec_gcm == GCM_NONE) {
+  if (s->dec.gcm == GCM_NONE) {
     CK_RV rv = real->C_Decrypt(bs, in, in_len, out, out_len);
-    if (!(rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL))) end_decrypt(s);
+    if (ends_operation(rv, out)) end_cipher(&s->dec);
     return rv;
   }
-  CK_ULONG tag = s->dec_tag_bits / 8;
+  CK_ULONG tag = s->dec.tag_bits / 8;
   if (in_len < GCM_IV_LEN + tag) {
-    end_decrypt(s);
+    end_cipher(&s->dec);
     return config.bad_tag_rv == CKR_GENERAL_ERROR ? CKR_GENERAL_ERROR : CKR_ENCRYPTED_DATA_LEN_RANGE;
   }
   CK_ULONG plain_len = in_len - GCM_IV_LEN - tag;
@@ -1933,10 +1933,10 @@ static CK_RV si_Decrypt(CK_SESSION_HANDLE handle, CK_BYTE_PTR in, CK_ULONG in_le
     *out_len = plain_len;
     return CKR_BUFFER_TOO_SMALL;
   }
-  CK_GCM_PARAMS params = {in, GCM_IV_LEN, 8 * GCM_IV_LEN, s->dec_aad_len ? s->dec_aad : NULL, s->dec_aad_len,
-                          s->dec_tag_bits};
+  CK_GCM_PARAMS params = {in, GCM_IV_LEN, 8 * GCM_IV_LEN, s->dec.aad_len ? s->dec.aad : NULL, s->dec.aad_len,
+                          s->dec.tag_bits};
   CK_MECHANISM plain = {CKM_AES_GCM, &params, sizeof params};
-  CK_RV rv = real->C_DecryptInit(bs, &plain, s->dec_key);
+  CK_RV rv = real->C_DecryptInit(bs, &plain, s->dec.key);
   if (rv == CKR_OK) {
     /* SoftHSM2 wants room for the whole input. */
     CK_ULONG n = in_len - GCM_IV_LEN;
@@ -1949,33 +1949,33 @@ static CK_RV si_Decrypt(CK_SESSION_HANDLE handle, CK_BYTE_PTR in, CK_ULONG in_le
     memset(buffer, 0, in_len - GCM_IV_LEN);
     free(buffer);
   }
-  end_decrypt(s);
+  end_cipher(&s->dec);
   return rv;
 }
 
 static CK_RV si_DecryptUpdate(CK_SESSION_HANDLE handle, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
                               CK_ULONG_PTR out_len) {
   SESSION(s, handle);
-  if (s->dec_hsm < 0) return CKR_OPERATION_NOT_INITIALIZED;
-  if (s->dec_gcm == GCM_CLOUDHSM) {
-    end_decrypt(s);
+  if (s->dec.hsm < 0) return CKR_OPERATION_NOT_INITIALIZED;
+  if (s->dec.gcm == GCM_CLOUDHSM) {
+    end_cipher(&s->dec);
     return CKR_MECHANISM_INVALID;
   }
-  CK_RV rv = real->C_DecryptUpdate(s->on[s->dec_hsm], in, in_len, out, out_len);
-  if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL) end_decrypt(s);
-  return s->dec_gcm == GCM_PLAIN ? bad_tag(rv) : rv;
+  CK_RV rv = real->C_DecryptUpdate(s->on[s->dec.hsm], in, in_len, out, out_len);
+  if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL) end_cipher(&s->dec);
+  return s->dec.gcm == GCM_PLAIN ? bad_tag(rv) : rv;
 }
 
 static CK_RV si_DecryptFinal(CK_SESSION_HANDLE handle, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
   SESSION(s, handle);
-  if (s->dec_hsm < 0) return CKR_OPERATION_NOT_INITIALIZED;
-  if (s->dec_gcm == GCM_CLOUDHSM) {
-    end_decrypt(s);
+  if (s->dec.hsm < 0) return CKR_OPERATION_NOT_INITIALIZED;
+  if (s->dec.gcm == GCM_CLOUDHSM) {
+    end_cipher(&s->dec);
     return CKR_MECHANISM_INVALID;
   }
-  enum gcm_kind kind = s->dec_gcm;
-  CK_RV rv = real->C_DecryptFinal(s->on[s->dec_hsm], out, out_len);
-  if (!(rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL))) end_decrypt(s);
+  enum gcm_kind kind = s->dec.gcm;
+  CK_RV rv = real->C_DecryptFinal(s->on[s->dec.hsm], out, out_len);
+  if (ends_operation(rv, out)) end_cipher(&s->dec);
   return kind == GCM_PLAIN ? bad_tag(rv) : rv;
 }
 

@@ -229,8 +229,10 @@ public final class KeyStoreFixture implements AutoCloseable {
 
   /** Runs {@code main} in a fresh JVM, as a restarted service would be; returns its exit code. */
   public static int runInFreshJvm(Class<?> main, String... args) throws IOException, InterruptedException {
+    // A child lives a few seconds: C1 alone and the serial collector start it faster and leave the
+    // other core to the test JVMs running beside it.
     List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), main.getName()));
+        "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), main.getName()));
     command.addAll(List.of(args));
     Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
     String output = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
