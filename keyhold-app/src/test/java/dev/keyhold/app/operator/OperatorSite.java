@@ -36,6 +36,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
@@ -270,6 +271,12 @@ public final class OperatorSite implements AutoCloseable {
     /** Whether the node has printed a line that contains {@code text} since it started serving. */
     boolean printed(String text) {
       return output.stream().anyMatch(line -> line.contains(text));
+    }
+
+    /** The errors the node has logged since it started serving, with their causes: for a failure's message. */
+    String loggedErrors() {
+      return output.stream().filter(line -> line.contains(" ERROR ") || line.startsWith("Caused by:"))
+          .collect(Collectors.joining("\n"));
     }
 
     /** {@code kill -9}. */

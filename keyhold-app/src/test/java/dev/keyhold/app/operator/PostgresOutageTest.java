@@ -4,6 +4,7 @@ import static dev.keyhold.app.operator.OperatorSite.awaitWithin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keyhold.postgres.ThrowawayPostgres;
+import dev.keyhold.server.auth.Credential;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,8 +20,9 @@ import software.amazon.awssdk.services.kms.model.KmsException;
 /**
  * PostgreSQL stops for 30 s under Encrypt, Decrypt and GenerateDataKey on two nodes: the crypto goes
  * on answering (the hot path reads no database), a change is refused with DependencyTimeoutException
- * within seconds and leaves nothing behind, and once the database is back everything resumes without a
- * restart, a change on one node reaching the other.
+ * within seconds and leaves nothing behind, as is a call by a caller whose credential no node has read
+ * yet; once the database is back everything resumes without a restart, a change on one node reaching
+ * the other.
  */
 class PostgresOutageTest {
   @RegisterExtension static final SoftHsmClusterExtension softhsm = SoftHsmClusterExtension.withHsms(2);
@@ -42,6 +44,7 @@ class PostgresOutageTest {
         ThreeNodesTest.awaitEncrypt(client, keyId);
       }
       int keysBefore = one.listKeys().keys().size();
+      Credential lateCredential = site.newCredential("arn:aws:iam::111122223333:user/late"); // not used before
 
       Load load = new Load(nodes, 4, client -> {
         SdkBytes blob = client.encrypt(r -> r.keyId(keyId).plaintext(SdkBytes.fromUtf8String("outage")))
@@ -61,6 +64,12 @@ class PostgresOutageTest {
         refused = e;
       }
       refusedWithin = System.nanoTime() - refusedWithin;
+      KmsException unknownCaller = null;
+      try {
+        first.clientAs(lateCredential).encrypt(r -> r.keyId(keyId).plaintext(SdkBytes.fromUtf8String("x")));
+      } catch (KmsException e) {
+        unknownCaller = e;
+      }
       Thread.sleep(Math.max(0, OUTAGE.toMillis() - (System.nanoTime() - stoppedAt) / 1_000_000));
       int callsDuringOutage = load.calls();
       ThrowawayPostgres.forThisJvm().startAgain();
@@ -68,6 +77,8 @@ class PostgresOutageTest {
       assertThat(refused).as("a change during the outage is refused").isNotNull();
       assertThat(refused.awsErrorDetails().errorCode()).isEqualTo("DependencyTimeoutException");
       assertThat(Duration.ofNanos(refusedWithin)).isLessThan(Duration.ofSeconds(20));
+      assertThat(unknownCaller).as("a caller whose credential no node has read yet").isNotNull();
+      assertThat(unknownCaller.awsErrorDetails().errorCode()).isEqualTo("DependencyTimeoutException");
 
       awaitWithin(Duration.ofSeconds(30), () -> {
         try {
@@ -77,7 +88,8 @@ class PostgresOutageTest {
           return false;
         }
       });
-      assertThat(load.stop()).as("crypto calls that failed").isEmpty();
+      assertThat(load.stop()).as(() -> "crypto calls that failed; the nodes logged:\n" + first.loggedErrors() + "\n"
+          + second.loggedErrors()).isEmpty();
 
       two.disableKey(r -> r.keyId(keyId));
       awaitWithin(Duration.ofSeconds(5), () -> {

@@ -43,6 +43,8 @@ public final class JdbcMetadataStore implements MetadataStore {
   private static final Pattern TOPIC = Pattern.compile("[a-z_]{1,63}");
   private static final Duration CONNECTION_TIMEOUT = Duration.ofSeconds(5);
   private static final Duration LISTEN_TIMEOUT = Duration.ofSeconds(5);
+  /** How long the listener waits for the pool after reconnecting, before its subscribers resynchronise anyway. */
+  private static final Duration POOL_RECOVERY = Duration.ofSeconds(30);
   private static final Logger LOG = LoggerFactory.getLogger(JdbcMetadataStore.class);
   /** SQLSTATE class 08: connection exceptions. */
   private static final String CONNECTION_EXCEPTION = "08";
@@ -124,8 +126,29 @@ public final class JdbcMetadataStore implements MetadataStore {
     Subscriptions subscriptions = new Subscriptions();
     boolean shared = isPostgresql(url);
     return new JdbcMetadataStore(dataSource, subscriptions,
-        shared ? Optional.of(new PostgresListener(url, user, password, subscriptions)) : Optional.empty(),
+        shared ? Optional.of(new PostgresListener(url, user, password, subscriptions, () -> awaitPool(dataSource)))
+            : Optional.empty(),
         shared ? Optional.of(new RoleLocks(url, user, password)) : Optional.empty());
+  }
+
+  /**
+   * Waits, at most {@link #POOL_RECOVERY}, until the pool hands out a connection. After an outage the
+   * pool reconnects with a back-off of up to 5 s, as long as its requests wait ({@link
+   * #CONNECTION_TIMEOUT}): the listener, which connects on its own, is back first, and the subscribers
+   * it resynchronises then would drop their caches for reads that time out while the database is up.
+   */
+  private static void awaitPool(HikariDataSource dataSource) {
+    long deadline = System.nanoTime() + POOL_RECOVERY.toNanos();
+    while (!dataSource.isClosed()) {
+      try (Connection connection = dataSource.getConnection()) {
+        return;
+      } catch (SQLException e) {
+        if (System.nanoTime() > deadline) {
+          LOG.warn("the metadata store's pool has not reconnected in {}: {}", POOL_RECOVERY, e.getMessage());
+          return;
+        }
+      }
+    }
   }
 
   private static boolean isPostgresql(String url) {
@@ -150,7 +173,7 @@ public final class JdbcMetadataStore implements MetadataStore {
           published.forEach(message -> subscriptions.deliver(message.topic(), message.text()));
           return result;
         } catch (SQLException | RuntimeException e) {
-          connection.rollback();
+          rollBack(connection, e);
           throw e;
         } finally {
           unpublished.remove(connection);
@@ -161,6 +184,19 @@ public final class JdbcMetadataStore implements MetadataStore {
         }
       }
       pauseBeforeAttempt(attempt + 1);
+    }
+  }
+
+  /**
+   * Rolls back after {@code failure}, which stays the failure to report: once a connection broke, the
+   * pool closes it, and the rollback's own exception ("Connection is closed", no SQLSTATE) would hide
+   * that the database did not answer.
+   */
+  private static void rollBack(Connection connection, Exception failure) {
+    try {
+      connection.rollback();
+    } catch (SQLException e) {
+      failure.addSuppressed(e);
     }
   }
 

@@ -17,7 +17,9 @@ import org.slf4j.LoggerFactory;
  * Hears the NOTIFY messages that other nodes' transactions send with their commits ({@code LISTEN}
  * on a connection of its own), and hands them to this process's subscribers. After its connection
  * is lost, it connects again and asks every subscriber to resynchronise, since it may have missed
- * messages meanwhile.
+ * messages meanwhile; first it waits until the node's connection pool serves again
+ * ({@code awaitPool}), since a subscriber that resynchronises drops what it cached and the hot path
+ * then reads the database at once.
  */
 final class PostgresListener implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(PostgresListener.class);
@@ -32,14 +34,16 @@ final class PostgresListener implements AutoCloseable {
   private final String user;
   private final String password;
   private final Subscriptions subscriptions;
+  private final Runnable awaitPool;
   private final Thread thread;
   private volatile boolean closed;
 
-  PostgresListener(String url, String user, String password, Subscriptions subscriptions) {
+  PostgresListener(String url, String user, String password, Subscriptions subscriptions, Runnable awaitPool) {
     this.url = url;
     this.user = user;
     this.password = password;
     this.subscriptions = subscriptions;
+    this.awaitPool = awaitPool;
     this.thread = new Thread(this::listen, "keyhold-metadata-listener");
     thread.setDaemon(true);
     thread.start();
@@ -75,6 +79,7 @@ final class PostgresListener implements AutoCloseable {
         }
       }
       if (!synced) {
+        awaitPool.run();
         subscriptions.resyncAll(); // what was published before LISTEN took effect is not heard
         synced = true;
       }

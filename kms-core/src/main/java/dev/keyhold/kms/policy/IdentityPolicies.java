@@ -5,10 +5,12 @@ import static dev.keyhold.kms.error.Validation.length;
 import static dev.keyhold.kms.error.Validation.pattern;
 import static dev.keyhold.kms.error.Validation.required;
 
+import com.google.common.base.Throwables;
 import com.google.common.cache.CacheBuilder;
 import com.google.common.cache.CacheLoader;
 import com.google.common.cache.LoadingCache;
 import com.google.common.collect.ImmutableList;
+import com.google.common.util.concurrent.UncheckedExecutionException;
 import dev.keyhold.kms.metadata.MetadataStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -132,7 +134,13 @@ public final class IdentityPolicies {
 
   /** The parsed policies of {@code principalArn}, from memory after the first read. */
   ImmutableList<Policy> of(String principalArn) {
-    return byPrincipal.getUnchecked(principalArn);
+    try {
+      return byPrincipal.getUnchecked(principalArn);
+    } catch (UncheckedExecutionException e) {
+      // the store's own exception, so that a database that does not answer is answered as such
+      Throwables.throwIfUnchecked(e.getCause());
+      throw e;
+    }
   }
 
   private ImmutableList<Policy> read(String principalArn) {

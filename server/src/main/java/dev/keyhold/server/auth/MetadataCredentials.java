@@ -3,9 +3,11 @@ package dev.keyhold.server.auth;
 import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
+import com.google.common.base.Throwables;
 import com.google.common.cache.Cache;
 import com.google.common.cache.CacheBuilder;
 import com.google.common.collect.ImmutableList;
+import com.google.common.util.concurrent.UncheckedExecutionException;
 import dev.keyhold.kms.metadata.MetadataStore;
 import dev.keyhold.kms.secret.MasterKey;
 import dev.keyhold.kms.secret.MasterKeyRotation;
@@ -52,7 +54,9 @@ public final class MetadataCredentials implements Credentials {
     checkNotNull(accessKeyId, "accessKeyId");
     try {
       return known.get(accessKeyId, () -> read(accessKeyId));
-    } catch (ExecutionException e) {
+    } catch (ExecutionException | UncheckedExecutionException e) {
+      // the store's own exception, so that a database that does not answer is answered as such
+      Throwables.throwIfUnchecked(e.getCause());
       throw new IllegalStateException("cannot read credential " + accessKeyId, e.getCause());
     }
   }
