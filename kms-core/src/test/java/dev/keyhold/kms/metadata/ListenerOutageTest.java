@@ -39,7 +39,7 @@ class ListenerOutageTest {
       postgres.stopForAnOutage();
       try {
         awaitPoolTimeout(store); // from then on, the pool reconnects with a growing back-off
-        Thread.sleep(5_000);
+        Thread.sleep(2_000);
       } finally {
         postgres.startAgain();
       }
