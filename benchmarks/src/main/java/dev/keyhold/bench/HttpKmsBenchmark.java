@@ -54,9 +54,6 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
   private static final List<KmsOperation> OPERATIONS = List.of(KmsOperation.ENCRYPT, KmsOperation.GENERATE_DATA_KEY);
   /** The raw C program's own SoftHSM2 token, beside the embedded Keyhold's in the same directory. */
   private static final String RAW_C_TOKEN = "run-http-raw-c";
-  /** The JIT's share of a warm-up run under which the compiler counts as quiet. */
-  private static final double QUIET_JIT_SHARE = 0.02;
-  private static final int MAX_WARM_UPS = 10;
   @Spec
   CommandSpec spec;
 
@@ -211,14 +208,13 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
           connections, point.perSecond(), point.p99Millis(), point.serverCpuMicrosPerRequest());
     }
     double target = wrk.stream().mapToDouble(Wrk.Result::perSecond).max().orElseThrow() / 2;
-    Runnable replay = SignedRequest.capture(keyhold, http, operation, keyId, PAYLOAD).replay(http);
-    if (serverOnly) {
-      // Without the SDK's runs the client's HTTP code is cold: compiled now, not in the open loop.
-      load.closedLoop(maxThreads, replay);
+    HttpKmsReport.OpenLoopPoint openLoop;
+    try (SocketReplay replay = SocketReplay.of(SignedRequest.capture(keyhold, http, operation, keyId, PAYLOAD))) {
+      load.closedLoop(maxThreads, replay); // the client's code compiled now, not in the open loop
       LoadGenerator.awaitCompilerIdle(Duration.ofSeconds(30));
+      openLoop = new HttpKmsReport.OpenLoopPoint(label, maxThreads, target,
+          HttpKmsReport.Figures.of(load.openLoop(maxThreads, target, replay)));
     }
-    HttpKmsReport.OpenLoopPoint openLoop = new HttpKmsReport.OpenLoopPoint(label, maxThreads, target,
-        HttpKmsReport.Figures.of(load.openLoop(maxThreads, target, replay)));
     System.err.printf("server: replay, open loop at %.0f req/s: p99 %.2f ms%n", target,
         openLoop.http().p99Millis());
     if (profile != null) {
@@ -230,8 +226,8 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
   }
 
   /**
-   * Runs {@code replay} for the warm-up, again until the JIT compiled for less than {@value
-   * #QUIET_JIT_SHARE} of a run: wrk's requests take paths the SDK's did not (fewer headers, one
+   * Runs {@code replay} for the warm-up, again until the JIT is quiet ({@link LoadGenerator#jitQuiet}):
+   * wrk's requests take paths the SDK's did not (fewer headers, one
    * connection reused by many requests), and the compiler works only under load, so a measured run
    * straight after one warm-up can carry seconds of compilation on the server's cores.
    */
@@ -239,14 +235,14 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
     if (warmUpSeconds <= 0) {
       return;
     }
-    for (int round = 0; round < MAX_WARM_UPS; round++) {
+    for (int round = 0; round < LoadGenerator.MAX_WARM_UPS; round++) {
       Wrk.Result warm = replay.run(connections, seconds(warmUpSeconds));
-      if (warm.jitMillis() < QUIET_JIT_SHARE * warm.seconds() * 1e3) {
+      if (LoadGenerator.jitQuiet(warm.jitMillis(), Duration.ofMillis(Math.round(warm.seconds() * 1e3)))) {
         return;
       }
     }
-    System.err.printf("server: the JIT was still compiling after %d warm-ups of %d connections%n", MAX_WARM_UPS,
-        connections);
+    System.err.printf("server: the JIT was still compiling after %d warm-ups of %d connections%n",
+        LoadGenerator.MAX_WARM_UPS, connections);
   }
 
   /** Runs {@code replay} under JFR into {@link #profile}, and prints where the server's CPU went. */

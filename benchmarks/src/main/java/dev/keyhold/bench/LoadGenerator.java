@@ -48,6 +48,10 @@ public final class LoadGenerator implements AutoCloseable {
   /** Linux's USER_HZ, the unit of {@code /proc/stat}: 100 on every architecture Keyhold runs on. */
   private static final long NANOS_PER_TICK = TimeUnit.SECONDS.toNanos(1) / 100;
   private static final CompilationMXBean JIT = ManagementFactory.getCompilationMXBean();
+  /** The JIT's share of a warm-up run under which the compiler counts as quiet. */
+  private static final double QUIET_JIT_SHARE = 0.02;
+  /** How many warm-ups a run gets at most while the compiler is not quiet. */
+  static final int MAX_WARM_UPS = 10;
 
   private final Duration warmUp;
   private final Duration duration;
@@ -87,6 +91,11 @@ public final class LoadGenerator implements AutoCloseable {
     return Duration.ofNanos(System.nanoTime() - start);
   }
 
+  /** Whether a run of {@code length} in which the JIT compiled for {@code jitMillis} left the compiler quiet. */
+  static boolean jitQuiet(long jitMillis, Duration length) {
+    return jitMillis < QUIET_JIT_SHARE * length.toMillis();
+  }
+
   /** The JIT's compilation time since the JVM started, in milliseconds. */
   public static long compilationMillis() {
     return JIT.getTotalCompilationTime();
@@ -120,7 +129,8 @@ public final class LoadGenerator implements AutoCloseable {
   /**
    * {@code callsPerSecond} calls, evenly spaced, sent by whichever of {@code threads} threads is free;
    * enough threads let the schedule be kept while a few calls are slow, and when none is free the
-   * calls that fall due wait, their wait counted in their latency.
+   * calls that fall due wait, their wait counted in their latency. The warm-up is run again (up to
+   * {@value #MAX_WARM_UPS} times) until the JIT is quiet in one.
    */
   Result openLoop(int threads, double callsPerSecond, Runnable call) throws InterruptedException, ExecutionException {
     double intervalNanos = TimeUnit.SECONDS.toNanos(1) / callsPerSecond;
@@ -128,7 +138,12 @@ public final class LoadGenerator implements AutoCloseable {
       AtomicLong next = new AtomicLong();
       return () -> start + (long) (next.getAndIncrement() * intervalNanos);
     };
-    run(threads, call, evenlySpaced, warmUp);
+    // Warmed up until the compiler is quiet: a compilation on the measured run's cores is a tail it adds.
+    for (int round = 0; round < MAX_WARM_UPS && !warmUp.isZero(); round++) {
+      if (jitQuiet(run(threads, call, evenlySpaced, warmUp).jitMillis(), warmUp)) {
+        break;
+      }
+    }
     return run(threads, call, evenlySpaced, duration);
   }
 

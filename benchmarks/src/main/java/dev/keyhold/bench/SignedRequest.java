@@ -2,7 +2,6 @@ package dev.keyhold.bench;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.List;
@@ -12,10 +11,7 @@ import java.util.stream.Collectors;
 import software.amazon.awssdk.core.interceptor.Context;
 import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
 import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
-import software.amazon.awssdk.http.AbortableInputStream;
 import software.amazon.awssdk.http.ContentStreamProvider;
-import software.amazon.awssdk.http.HttpExecuteRequest;
-import software.amazon.awssdk.http.HttpExecuteResponse;
 import software.amazon.awssdk.http.SdkHttpClient;
 import software.amazon.awssdk.http.SdkHttpRequest;
 import software.amazon.awssdk.services.kms.KmsClient;
@@ -61,33 +57,6 @@ public record SignedRequest(SdkHttpRequest request, byte[] body) {
     return request.headers().entrySet().stream()
         .filter(header -> !header.getKey().equalsIgnoreCase("Content-Length"))
         .collect(Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue));
-  }
-
-  /**
-   * A call that sends this request again through {@code http} and reads the whole answer; it throws
-   * if the status is not 2xx, so that a load generator ends its run on the first refusal.
-   */
-  public Runnable replay(SdkHttpClient http) {
-    HttpExecuteRequest execute = HttpExecuteRequest.builder()
-        .request(request)
-        .contentStreamProvider(ContentStreamProvider.fromByteArrayUnsafe(body))
-        .build();
-    return () -> {
-      try {
-        HttpExecuteResponse response = http.prepareRequest(execute).call();
-        try (AbortableInputStream answer = response.responseBody().orElse(null)) {
-          if (answer != null) {
-            answer.transferTo(OutputStream.nullOutputStream());
-          }
-        }
-        int status = response.httpResponse().statusCode();
-        if (status < 200 || status > 299) {
-          throw new IllegalStateException("a replayed request was answered " + status);
-        }
-      } catch (IOException e) {
-        throw new UncheckedIOException("a replayed request failed", e);
-      }
-    };
   }
 
   private static byte[] readAll(ContentStreamProvider body) {
