@@ -210,8 +210,6 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
     double target = wrk.stream().mapToDouble(Wrk.Result::perSecond).max().orElseThrow() / 2;
     HttpKmsReport.OpenLoopPoint openLoop;
     try (SocketReplay replay = SocketReplay.of(SignedRequest.capture(keyhold, http, operation, keyId, PAYLOAD))) {
-      load.closedLoop(maxThreads, replay); // the client's code compiled now, not in the open loop
-      LoadGenerator.awaitCompilerIdle(Duration.ofSeconds(30));
       openLoop = new HttpKmsReport.OpenLoopPoint(label, maxThreads, target,
           HttpKmsReport.Figures.of(load.openLoop(maxThreads, target, replay)));
     }
@@ -227,9 +225,9 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
 
   /**
    * Runs {@code replay} for the warm-up, again until the JIT is quiet ({@link LoadGenerator#jitQuiet}):
-   * wrk's requests take paths the SDK's did not (fewer headers, one
-   * connection reused by many requests), and the compiler works only under load, so a measured run
-   * straight after one warm-up can carry seconds of compilation on the server's cores.
+   * wrk's requests take paths the SDK's did not (fewer headers, one connection reused by many
+   * requests), and the compiler works only under load, so a measured run straight after one warm-up
+   * can carry seconds of compilation on the server's cores.
    */
   private void warmUp(Wrk replay, int connections) throws Exception {
     if (warmUpSeconds <= 0) {
@@ -237,7 +235,7 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
     }
     for (int round = 0; round < LoadGenerator.MAX_WARM_UPS; round++) {
       Wrk.Result warm = replay.run(connections, seconds(warmUpSeconds));
-      if (LoadGenerator.jitQuiet(warm.jitMillis(), Duration.ofMillis(Math.round(warm.seconds() * 1e3)))) {
+      if (LoadGenerator.jitQuiet(warm.jitMillis(), seconds(warm.seconds()))) {
         return;
       }
     }

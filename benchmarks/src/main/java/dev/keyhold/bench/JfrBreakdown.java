@@ -32,8 +32,9 @@ import jdk.jfr.consumer.RecordingFile;
  * samples a thread every period of its own CPU time wherever it runs, in Java, in native code (the
  * PKCS#11 library) or in the kernel on its behalf; older JDKs have only the execution sampler, which
  * sees Java code alone, and the breakdown says so. (JFR's native method sampler is no substitute: it
- * samples threads that wait in native code, an idle selector as much as a busy token.) Either way only Java threads are sampled: the JIT's
- * and the garbage collector's CPU is in the process's figure but in no part here.
+ * samples threads that wait in native code, an idle selector as much as a busy token.) Either way
+ * only Java threads are sampled: the JIT's and the garbage collector's CPU is in the process's figure
+ * but in no part here.
  */
 final class JfrBreakdown {
   /** A part of a request's path and the frames, by class or method name prefix, that are in it. */

@@ -2,6 +2,7 @@ package dev.keyhold.app.operator;
 
 import static dev.keyhold.app.operator.OperatorSite.awaitWithin;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import dev.keyhold.postgres.ThrowawayPostgres;
 import dev.keyhold.server.auth.Credential;
@@ -64,12 +65,8 @@ class PostgresOutageTest {
         refused = e;
       }
       refusedWithin = System.nanoTime() - refusedWithin;
-      KmsException unknownCaller = null;
-      try {
-        first.clientAs(lateCredential).encrypt(r -> r.keyId(keyId).plaintext(SdkBytes.fromUtf8String("x")));
-      } catch (KmsException e) {
-        unknownCaller = e;
-      }
+      KmsException unknownCaller = catchThrowableOfType(KmsException.class,
+          () -> first.clientAs(lateCredential).encrypt(r -> r.keyId(keyId).plaintext(SdkBytes.fromUtf8String("x"))));
       Thread.sleep(Math.max(0, OUTAGE.toMillis() - (System.nanoTime() - stoppedAt) / 1_000_000));
       int callsDuringOutage = load.calls();
       ThrowawayPostgres.forThisJvm().startAgain();
