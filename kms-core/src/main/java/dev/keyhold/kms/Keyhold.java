@@ -77,8 +77,9 @@ public final class Keyhold implements AutoCloseable {
   }
 
   /**
-   * Assembles a Keyhold, reads its keys into the key cache, and resumes its key stores: those that were CONNECTED (or CONNECTING) when the
-   * service last stopped connect again in the background.
+   * Assembles a Keyhold, reads its keys into the key cache, and resumes its key stores: those that
+   * were CONNECTED when the service last stopped are joined and their handle indexes filled before
+   * this returns; those that cannot be joined, or were CONNECTING, connect again in the background.
    */
   public static Keyhold open(MetadataStore metadata, Clusters clusters, MasterKey masterKey, Options options) {
     Keyhold keyhold = new Keyhold(checkNotNull(metadata, "metadata"), checkNotNull(clusters, "clusters"),

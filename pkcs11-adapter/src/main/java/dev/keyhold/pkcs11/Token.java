@@ -317,6 +317,15 @@ public final class Token implements AutoCloseable {
   }
 
   /**
+   * Whether the current connection has listed the token's keys into its handle index ({@link
+   * #fillKeyIndex}), or tried to (after a failed listing, keys are searched for one by one).
+   */
+  public boolean keyIndexFilled() {
+    Connection current = connection.get();
+    return current != null && current.indexed;
+  }
+
+  /**
    * Every AES key on the token that the user can see, by label and id: for reports of the material.
    * Fills the handle index as it goes.
    */

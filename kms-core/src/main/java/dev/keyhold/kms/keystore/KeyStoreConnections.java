@@ -392,10 +392,11 @@ public final class KeyStoreConnections implements AutoCloseable {
   }
 
   /**
-   * Fills each logged-in HSM's handle index once, in the background: the first use of a key after a
-   * connect then costs what its hundredth does, not a search of the token.
+   * Fills each logged-in HSM's handle index once (in the background after a connect, before serving
+   * after a restart): the first use of a key then costs what its hundredth does, not a search of the
+   * token.
    */
-  private void indexKeys(String keyStoreId) {
+  void indexKeys(String keyStoreId) {
     ConnectedStore logins = connected.get(keyStoreId);
     if (logins == null) {
       return; // disconnected meanwhile

@@ -9,7 +9,10 @@ import ch.qos.logback.core.read.ListAppender;
 import com.google.common.io.BaseEncoding;
 import dev.keyhold.cluster.Cluster;
 import dev.keyhold.kms.secret.MasterKey;
+import dev.keyhold.pkcs11.AesKey;
+import dev.keyhold.pkcs11.AesKeyTemplate;
 import dev.keyhold.pkcs11.Pin;
+import dev.keyhold.pkcs11.Token;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -48,9 +51,16 @@ class KeyStorePersistenceTest {
     List<CustomKeyStoresListEntry> before =
         keyStores.describeCustomKeyStores(DescribeCustomKeyStoresRequest.all()).customKeyStores();
 
+    for (Token hsm : fixture.connections.connected(connected).orElseThrow().tokens().values()) {
+      fillWithKeys(hsm, 200); // for a listing that takes long enough to lose a race with this thread
+    }
+
     fixture.stop();
     keyStores = fixture.open();
     keyStores.resume();
+    assertThat(fixture.connections.connected(connected).orElseThrow().tokens().values())
+        .as("a store connected before the restart serves at once, its handle indexes filled")
+        .allMatch(Token::keyIndexFilled);
     fixture.awaitSettled(connected);
 
     assertThat(keyStores.describeCustomKeyStores(DescribeCustomKeyStoresRequest.all()).customKeyStores())
@@ -59,6 +69,13 @@ class KeyStorePersistenceTest {
     assertThat(fixture.connections.connected(connected).orElseThrow().tokens()).hasSize(2);
     assertThat(fixture.describe(failed).connectionErrorCode()).contains(ConnectionErrorCode.INVALID_CREDENTIALS);
     fixture.close();
+  }
+
+  private static void fillWithKeys(Token hsm, int count) {
+    for (int i = 0; i < count; i++) {
+      hsm.generateAesKey(AesKeyTemplate.builder(AesKey.of("filler-" + i, new byte[] {(byte) (i >> 8), (byte) i}))
+          .build());
+    }
   }
 
   @Test
