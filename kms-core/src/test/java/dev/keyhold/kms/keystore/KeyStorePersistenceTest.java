@@ -13,6 +13,7 @@ import dev.keyhold.pkcs11.AesKey;
 import dev.keyhold.pkcs11.AesKeyTemplate;
 import dev.keyhold.pkcs11.Pin;
 import dev.keyhold.pkcs11.Token;
+import dev.keyhold.pkcs11.TokenProfile;
 import dev.keyhold.softhsm.SoftHsmClusterExtension;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -52,7 +53,11 @@ class KeyStorePersistenceTest {
         keyStores.describeCustomKeyStores(DescribeCustomKeyStoresRequest.all()).customKeyStores();
 
     for (Token hsm : fixture.connections.connected(connected).orElseThrow().tokens().values()) {
-      fillWithKeys(hsm, 200); // for a listing that takes long enough to lose a race with this thread
+      // For a listing long enough to lose a race with this thread. Not behind a CloudHSM slot: the
+      // stand-in matches every key of its HSMs at each login, and the restart's would pass its deadline.
+      if (hsm.profile() != TokenProfile.AWS_CLOUDHSM) {
+        fillWithKeys(hsm, 200);
+      }
     }
 
     fixture.stop();
