@@ -244,7 +244,7 @@ public final class KeyGrants {
       String member = "grantTokens." + (i + 1) + ".member";
       GrantTokens.Granted granted = tokens.verify(length(required(grantTokens.get(i), member), member, 1, 8192));
       if (keys.cachedWithoutGrant(granted.keyId(), granted.grantId()) && isStored(granted)) {
-        keys.forgetStale(granted.keyId());
+        keys.forget(granted.keyId());
       }
     }
   }

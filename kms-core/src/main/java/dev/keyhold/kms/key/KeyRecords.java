@@ -207,11 +207,6 @@ public final class KeyRecords {
     return cached != null && cached.grants().stream().noneMatch(grant -> grant.grantId().equals(grantId));
   }
 
-  /** Forgets this process's copy of {@code keyId}, which the database shows stale: read again on its next use. */
-  void forgetStale(String keyId) {
-    forget(keyId);
-  }
-
   /** A key whose record is gone, which the cache may still hold: forgotten, and NotFoundException to throw. */
   KmsException gone(String keyId) {
     forget(keyId);
@@ -227,8 +222,11 @@ public final class KeyRecords {
     metadata.publishOnCommit(c, CHANGED_KEYS, keyId);
   }
 
-  /** Forgets the key {@code keyId} and every alias that points to it, in this process. */
-  private void forget(String keyId) {
+  /**
+   * Forgets the key {@code keyId} and every alias that points to it, in this process (a copy the
+   * database shows stale, or a key gone): read again on its next use.
+   */
+  void forget(String keyId) {
     changes.incrementAndGet();
     cachedKeys.remove(keyId);
     cachedAliasTargets.values().removeIf(keyId::equals);
