@@ -33,9 +33,12 @@ import software.amazon.awssdk.services.kms.KmsClient;
  *
  * <p>Then the server alone, on Encrypt of 32 B: {@link Wrk} replaying one request the SDK signed, at
  * each of {@code --wrk-connections}, with the server's CPU time per request; an open loop at half
- * wrk's best rate, replaying the same request from this JVM through the SDK's HTTP client alone; and
- * beside them the same Encrypt in process with {@value HttpKmsReport.ServerPhase#IN_PROCESS_THREADS}
+ * wrk's best rate, replaying the same request from this JVM on plain sockets ({@link SocketReplay});
+ * and beside them the same Encrypt in process with {@value HttpKmsReport.ServerPhase#IN_PROCESS_THREADS}
  * threads, and the token's own limit, keyhold-bench's raw C program ({@link TokenLimit}) with 1 and 2.
+ * The targets' ratios of HTTP to in process are then taken again from {@code --pairs} runs of each
+ * back to back, since this machine's speed drifts more between runs minutes apart than the ratios
+ * differ.
  *
  * <p>All threads share one {@link KmsClient} over one Apache HttpClient 5 pool of as many connections
  * as the most threads: that is how the SDK is meant to be used (a client is thread-safe and costly to
@@ -87,6 +90,11 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
           + " on up to 2 threads.")
   List<Integer> wrkConnections;
 
+  @Option(names = "--pairs", defaultValue = "3", paramLabel = "N",
+      description = "Back-to-back pairs of an in-process run and a wrk run with the most connections, each as long"
+          + " as a measured run, whose ratios are reported with their median (default ${DEFAULT-VALUE}; 0: none).")
+  int pairs;
+
   @Option(names = "--server-only", description = "Measures the server alone (wrk, in process, raw C), without the"
       + " SDK's closed and open loops.")
   boolean serverOnly;
@@ -104,9 +112,9 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
   @SuppressWarnings("ClosingStandardOutputStreams") // System.err is only passed to a factory; nothing closes it
   public Integer call() throws Exception {
     if (threadCounts.stream().anyMatch(threads -> threads < 1) || wrkConnections.stream().anyMatch(n -> n < 1)
-        || durationSeconds <= 0 || warmUpSeconds < 0 || dryPassSeconds < 0) {
+        || durationSeconds <= 0 || warmUpSeconds < 0 || dryPassSeconds < 0 || pairs < 0) {
       throw new ParameterException(spec.commandLine(),
-          "thread and connection counts and the duration must be positive, warm-ups not negative");
+          "thread and connection counts and the duration must be positive, warm-ups and pairs not negative");
     }
     if (seconds(warmUpSeconds + durationSeconds).compareTo(SignedRequest.VALID_FOR) >= 0) {
       throw new ParameterException(spec.commandLine(), "a warm-up and a measured run must take less than "
@@ -182,8 +190,9 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
       int maxThreads, String keyId) throws Exception {
     KmsOperation operation = KmsOperation.ENCRYPT;
     String label = operation.label(PAYLOAD.length);
-    HttpKmsReport.Figures inProcess = HttpKmsReport.Figures.of(load.closedLoop(
-        HttpKmsReport.ServerPhase.IN_PROCESS_THREADS, operation.inProcess(keyhold.crypto(), keyId, PAYLOAD)));
+    Runnable inProcessCall = operation.inProcess(keyhold.crypto(), keyId, PAYLOAD);
+    HttpKmsReport.Figures inProcess =
+        HttpKmsReport.Figures.of(load.closedLoop(HttpKmsReport.ServerPhase.IN_PROCESS_THREADS, inProcessCall));
     System.err.printf("server: %s in process, %d threads: %.0f ops/s%n", label,
         HttpKmsReport.ServerPhase.IN_PROCESS_THREADS, inProcess.perSecond());
     List<HttpKmsReport.RawCPoint> rawC = new ArrayList<>();
@@ -207,6 +216,17 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
       System.err.printf("server: wrk, %d connections: %.0f req/s, p99 %.2f ms, server CPU %.0f us per request%n",
           connections, point.perSecond(), point.p99Millis(), point.serverCpuMicrosPerRequest());
     }
+    List<HttpKmsReport.Pair> paired = new ArrayList<>();
+    int mostConnections = Collections.max(wrkConnections);
+    for (int i = 0; i < pairs; i++) {
+      HttpKmsReport.Pair pair = new HttpKmsReport.Pair(
+          HttpKmsReport.Figures.of(load.closedLoop(HttpKmsReport.ServerPhase.IN_PROCESS_THREADS, inProcessCall)),
+          Wrk.replaying(SignedRequest.capture(keyhold, http, operation, keyId, PAYLOAD), scripts)
+              .run(mostConnections, seconds(durationSeconds)));
+      paired.add(pair);
+      System.err.printf("server: pair %d: %.1f%% of the in-process rate, %.2fx its CPU per call%n", i + 1,
+          100 * pair.rateRatio(), pair.cpuRatio());
+    }
     double target = wrk.stream().mapToDouble(Wrk.Result::perSecond).max().orElseThrow() / 2;
     HttpKmsReport.OpenLoopPoint openLoop;
     try (SocketReplay replay = SocketReplay.of(SignedRequest.capture(keyhold, http, operation, keyId, PAYLOAD))) {
@@ -217,10 +237,10 @@ public final class HttpKmsBenchmark implements Callable<Integer> {
         openLoop.http().p99Millis());
     if (profile != null) {
       // Last, and in a run of its own: the sampler costs CPU, and the JIT recompiles after it.
-      int connections = Collections.max(wrkConnections);
-      profiled(Wrk.replaying(SignedRequest.capture(keyhold, http, operation, keyId, PAYLOAD), scripts), connections);
+      profiled(Wrk.replaying(SignedRequest.capture(keyhold, http, operation, keyId, PAYLOAD), scripts),
+          mostConnections);
     }
-    return new HttpKmsReport.ServerPhase(label, wrk, inProcess, rawC, openLoop);
+    return new HttpKmsReport.ServerPhase(label, wrk, inProcess, rawC, openLoop, paired);
   }
 
   /**

@@ -13,6 +13,7 @@ import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.ToDoubleFunction;
 
 /**
  * What {@link HttpKmsBenchmark} found: a table on the console, and the same figures as
@@ -87,15 +88,38 @@ record HttpKmsReport(Machine machine, Settings settings, List<ClosedLoopPoint> c
    * @param rawC the raw C program on a SoftHSM2 token of its own, with 1 and 2 threads
    * @param openLoop the same pre-signed request replayed at half wrk's best rate, evenly spaced, by the
    *     benchmark's open-loop generator through an HTTP client in this JVM (no SDK marshalling or signing)
+   * @param pairs in process and wrk with the most connections, back to back, after all the above
    */
   record ServerPhase(String operation, List<Wrk.Result> wrk, Figures inProcess, List<RawCPoint> rawC,
-      OpenLoopPoint openLoop) {
+      OpenLoopPoint openLoop, List<Pair> pairs) {
     /** The in-process thread count the targets set the HTTP rate against. */
     static final int IN_PROCESS_THREADS = 2;
 
     /** The wrk point with the best rate. */
     Wrk.Result peak() {
       return wrk.stream().max(Comparator.comparingDouble(Wrk.Result::perSecond)).orElseThrow();
+    }
+  }
+
+  /**
+   * An in-process run with {@link ServerPhase#IN_PROCESS_THREADS} threads and a wrk run right after it:
+   * the targets' two ratios from runs seconds apart.
+   */
+  record Pair(Figures inProcess, Wrk.Result wrk) {
+    /** wrk's rate over the in-process rate. */
+    double rateRatio() {
+      return wrk.perSecond() / inProcess.perSecond();
+    }
+
+    /** The server's CPU per request over the in-process CPU per call. */
+    double cpuRatio() {
+      return wrk.serverCpuMicrosPerRequest() / inProcess.cpuMicrosPerCall();
+    }
+
+    static double median(List<Pair> pairs, ToDoubleFunction<Pair> ratio) {
+      double[] sorted = pairs.stream().mapToDouble(ratio).sorted().toArray();
+      int middle = sorted.length / 2;
+      return sorted.length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
     }
   }
 
@@ -162,6 +186,20 @@ record HttpKmsReport(Machine machine, Settings settings, List<ClosedLoopPoint> c
         100 * peak.perSecond() / inProcess.perSecond(), ServerPhase.IN_PROCESS_THREADS,
         peak.serverCpuMicrosPerRequest() / inProcess.cpuMicrosPerCall());
     printOpenLoop(out, phase.openLoop(), "pre-signed replay, open loop at half wrk's best rate");
+    if (!phase.pairs().isEmpty()) {
+      out.printf(Locale.ROOT, "In process (%d threads) and wrk (%d connections) back to back:%n%5s  %16s %12s  %10s %18s"
+              + "  %12s %9s%n", ServerPhase.IN_PROCESS_THREADS, phase.pairs().get(0).wrk().connections(), "pair",
+          "in-process ops/s", "CPU us/op", "wrk req/s", "server CPU us/req", "rate ratio", "CPU ratio");
+      for (int i = 0; i < phase.pairs().size(); i++) {
+        Pair pair = phase.pairs().get(i);
+        out.printf(Locale.ROOT, "%5d  %,16.0f %12.0f  %,10.0f %18.0f  %11.1f%% %8.2fx%n", i + 1,
+            pair.inProcess().perSecond(), pair.inProcess().cpuMicrosPerCall(), pair.wrk().perSecond(),
+            pair.wrk().serverCpuMicrosPerRequest(), 100 * pair.rateRatio(), pair.cpuRatio());
+      }
+      out.printf(Locale.ROOT, "Median of the pairs: %.1f%% of the in-process rate; server CPU per request %.2fx the"
+              + " in-process CPU per op%n", 100 * Pair.median(phase.pairs(), Pair::rateRatio),
+          Pair.median(phase.pairs(), Pair::cpuRatio));
+    }
   }
 
   private static void printOpenLoop(PrintStream out, OpenLoopPoint point, String schedule) {
@@ -194,10 +232,7 @@ record HttpKmsReport(Machine machine, Settings settings, List<ClosedLoopPoint> c
       out.println("operation,client,connections_or_threads,target_per_s,per_s,p50_ms,p99_ms,cpu_us_per_call,"
           + "wrk_cpu_us_per_call,others_cpu_us_per_call,jit_ms");
       for (Wrk.Result point : server.wrk()) {
-        out.printf(Locale.ROOT, "%s,wrk,%d,,%.1f,%.4f,%.4f,%.1f,%.1f,%.1f,%d%n", server.operation(),
-            point.connections(), point.perSecond(), point.p50Millis(), point.p99Millis(),
-            point.serverCpuMicrosPerRequest(), point.wrkCpuMicrosPerRequest(), point.othersCpuMicrosPerRequest(),
-            point.jitMillis());
+        wrkCsvRow(out, "wrk", point);
       }
       serverCsvRow(out, "in_process", ServerPhase.IN_PROCESS_THREADS, "", server.inProcess());
       for (RawCPoint raw : server.rawC()) {
@@ -205,9 +240,19 @@ record HttpKmsReport(Machine machine, Settings settings, List<ClosedLoopPoint> c
       }
       serverCsvRow(out, "replay_open_loop", server.openLoop().threads(),
           String.format(Locale.ROOT, "%.1f", server.openLoop().targetPerSecond()), server.openLoop().http());
+      for (Pair pair : server.pairs()) {
+        serverCsvRow(out, "pair_in_process", ServerPhase.IN_PROCESS_THREADS, "", pair.inProcess());
+        wrkCsvRow(out, "pair_wrk", pair.wrk());
+      }
     }
     JSON.writeValue(json.toFile(), this);
     System.err.println("results in " + csv + ", " + serverCsv + " and " + json);
+  }
+
+  private void wrkCsvRow(PrintWriter out, String client, Wrk.Result point) {
+    out.printf(Locale.ROOT, "%s,%s,%d,,%.1f,%.4f,%.4f,%.1f,%.1f,%.1f,%d%n", server.operation(), client,
+        point.connections(), point.perSecond(), point.p50Millis(), point.p99Millis(), point.serverCpuMicrosPerRequest(),
+        point.wrkCpuMicrosPerRequest(), point.othersCpuMicrosPerRequest(), point.jitMillis());
   }
 
   /** A row of the server CSV measured in this JVM: its CPU is the whole process's, nothing else's. */
