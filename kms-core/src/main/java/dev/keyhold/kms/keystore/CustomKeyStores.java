@@ -35,6 +35,7 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
@@ -55,6 +56,11 @@ public final class CustomKeyStores implements AutoCloseable {
   private static final Pattern CLUSTER_ID = Pattern.compile("cluster-[2-7a-zA-Z]{11,16}");
   private static final Pattern MARKER = Pattern.compile("[\\u0020-\\u00FF]*");
   private static final int DEFAULT_LIMIT = 1000;
+  /**
+   * How long a restart waits for the handle indexes of the stores it joins: some 3 s fills a SoftHSM2
+   * token of 10,000 keys; longer fills go on in the background.
+   */
+  private static final Duration INDEX_FILL_WAIT = Duration.ofSeconds(30);
 
   private final MetadataStore metadata;
   private final Clusters clusters;
@@ -75,18 +81,18 @@ public final class CustomKeyStores implements AutoCloseable {
   /**
    * Logs this node in to the stores that are connected, and reconnects those whose connect a stop
    * interrupted. A CONNECTED store is joined before this returns, with the password it knows and no
-   * rotation (other nodes may be serving it), and its HSMs' handle indexes filled; one that cannot be
+   * rotation (other nodes may be serving it), and its HSMs' handle indexes filled, side by side, for
+   * 30 s at most; one that cannot be
    * joined, and one left CONNECTING, is connected again in the background, which shows its outcome
    * (FAILED and why, or CONNECTED).
    */
   public void resume() {
+    List<String> joined = new ArrayList<>();
     for (KeyStoreRecord store : metadata.inTransaction(KeyStoreTable::all)) {
       switch (store.state) {
         case CONNECTED -> {
           if (connections.join(store.id)) {
-            // Not in the background: a restarted node then serves its first calls on any key as fast as
-            // its hundredth, instead of sharing the token with the enumeration (seconds at 10,000 keys).
-            connections.indexKeys(store.id);
+            joined.add(store.id);
           } else {
             setState(store.id, ConnectionState.CONNECTING, null);
             connections.connectInBackground(store.id);
@@ -100,6 +106,9 @@ public final class CustomKeyStores implements AutoCloseable {
         default -> { }
       }
     }
+    // Not only in the background: a restarted node then serves its first calls on any key as fast as
+    // its hundredth, instead of sharing the token with the enumeration (seconds at 10,000 keys).
+    connections.indexKeysBeforeServing(joined, INDEX_FILL_WAIT);
   }
 
   /** CreateCustomKeyStore: a new DISCONNECTED store for a cluster, or the identical one that exists. */

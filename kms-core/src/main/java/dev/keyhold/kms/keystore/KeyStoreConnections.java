@@ -23,6 +23,8 @@ import dev.keyhold.pkcs11.Token;
 import dev.keyhold.pkcs11.TokenNotFoundException;
 import java.security.SecureRandom;
 import java.sql.Connection;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -31,6 +33,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -392,20 +395,44 @@ public final class KeyStoreConnections implements AutoCloseable {
   }
 
   /**
-   * Fills each logged-in HSM's handle index once (in the background after a connect, before serving
-   * after a restart): the first use of a key then costs what its hundredth does, not a search of the
-   * token.
+   * Fills each logged-in HSM's handle index once, in the background after a connect: the first use of
+   * a key then costs what its hundredth does, not a search of the token.
    */
-  void indexKeys(String keyStoreId) {
-    ConnectedStore logins = connected.get(keyStoreId);
-    if (logins == null) {
-      return; // disconnected meanwhile
-    }
-    for (ServingHsm hsm : logins.hsms()) {
-      if (!hsm.isAwaitingLogin()) {
-        hsm.token().fillKeyIndex();
+  private void indexKeys(String keyStoreId) {
+    logins(keyStoreId).forEach(Token::fillKeyIndex);
+  }
+
+  /**
+   * Fills the handle indexes of the stores {@code keyStoreIds} now, for a restarted node before it
+   * serves: every logged-in HSM side by side, each on a thread of its own, for {@code wait} at most. An
+   * enumeration that takes longer (a hung HSM, a very large token) goes on in the background, and calls
+   * that miss meanwhile wait for it as after a connect.
+   */
+  void indexKeysBeforeServing(List<String> keyStoreIds, Duration wait) {
+    List<Thread> fills = new ArrayList<>();
+    for (String keyStoreId : keyStoreIds) {
+      for (Token token : logins(keyStoreId)) {
+        Thread fill = new Thread(token::fillKeyIndex, "keyhold-index-fill-" + keyStoreId + "-" + fills.size());
+        fill.setDaemon(true); // one stuck in a hung HSM must not keep the JVM from exiting
+        fill.start();
+        fills.add(fill);
       }
     }
+    long deadline = System.nanoTime() + wait.toNanos();
+    try {
+      for (Thread fill : fills) {
+        fill.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** The tokens of the store's HSMs that are logged in now; none once it is disconnected. */
+  private List<Token> logins(String keyStoreId) {
+    ConnectedStore logins = connected.get(keyStoreId);
+    return logins == null ? List.of() : logins.hsms().stream()
+        .filter(hsm -> !hsm.isAwaitingLogin()).map(ServingHsm::token).toList();
   }
 
   /** Logs in to every active HSM of the store, and rotates kmsuser's password if {@code rotate}. */
