@@ -87,7 +87,7 @@ record HttpKmsReport(Machine machine, Settings settings, List<ClosedLoopPoint> c
    * @param inProcess {@code KmsCrypto} with {@link #IN_PROCESS_THREADS} threads, measured just before
    * @param rawC the raw C program on a SoftHSM2 token of its own, with 1 and 2 threads
    * @param openLoop the same pre-signed request replayed at half wrk's best rate, evenly spaced, by the
-   *     benchmark's open-loop generator through an HTTP client in this JVM (no SDK marshalling or signing)
+   *     benchmark's open-loop generator on plain sockets from this JVM ({@link SocketReplay})
    * @param pairs in process and wrk with the most connections, back to back, after all the above
    */
   record ServerPhase(String operation, List<Wrk.Result> wrk, Figures inProcess, List<RawCPoint> rawC,
@@ -102,8 +102,8 @@ record HttpKmsReport(Machine machine, Settings settings, List<ClosedLoopPoint> c
   }
 
   /**
-   * An in-process run with {@link ServerPhase#IN_PROCESS_THREADS} threads and a wrk run right after it:
-   * the targets' two ratios from runs seconds apart.
+   * An in-process run with {@link ServerPhase#IN_PROCESS_THREADS} threads and a wrk run: the targets'
+   * two ratios, of runs seconds apart in {@link ServerPhase#pairs}.
    */
   record Pair(Figures inProcess, Wrk.Result wrk) {
     /** wrk's rate over the in-process rate. */
@@ -180,11 +180,10 @@ record HttpKmsReport(Machine machine, Settings settings, List<ClosedLoopPoint> c
           raw.figures().perSecond(), raw.figures().cpuMicrosPerCall(), raw.figures().p50Millis(),
           raw.figures().p99Millis());
     }
-    Wrk.Result peak = phase.peak();
+    Pair best = new Pair(inProcess, phase.peak());
     out.printf(Locale.ROOT, "At wrk's best (%d connections): %.1f%% of the in-process rate at %d threads; server CPU"
-            + " per request %.2fx the in-process CPU per op%n", peak.connections(),
-        100 * peak.perSecond() / inProcess.perSecond(), ServerPhase.IN_PROCESS_THREADS,
-        peak.serverCpuMicrosPerRequest() / inProcess.cpuMicrosPerCall());
+            + " per request %.2fx the in-process CPU per op%n", best.wrk().connections(), 100 * best.rateRatio(),
+        ServerPhase.IN_PROCESS_THREADS, best.cpuRatio());
     printOpenLoop(out, phase.openLoop(), "pre-signed replay, open loop at half wrk's best rate");
     if (!phase.pairs().isEmpty()) {
       out.printf(Locale.ROOT, "In process (%d threads) and wrk (%d connections) back to back:%n%5s  %16s %12s  %10s %18s"
