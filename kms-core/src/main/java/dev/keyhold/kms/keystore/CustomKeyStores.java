@@ -81,10 +81,9 @@ public final class CustomKeyStores implements AutoCloseable {
   /**
    * Logs this node in to the stores that are connected, and reconnects those whose connect a stop
    * interrupted. A CONNECTED store is joined before this returns, with the password it knows and no
-   * rotation (other nodes may be serving it), and its HSMs' handle indexes filled, side by side, for
-   * 30 s at most; one that cannot be
-   * joined, and one left CONNECTING, is connected again in the background, which shows its outcome
-   * (FAILED and why, or CONNECTED).
+   * rotation (other nodes may be serving it), and its HSMs' handle indexes filled (waited for 30 s at
+   * most); one that cannot be joined, and one left CONNECTING, is connected again in the background,
+   * which shows its outcome (FAILED and why, or CONNECTED).
    */
   public void resume() {
     List<String> joined = new ArrayList<>();
@@ -106,9 +105,9 @@ public final class CustomKeyStores implements AutoCloseable {
         default -> { }
       }
     }
-    // Not only in the background: a restarted node then serves its first calls on any key as fast as
-    // its hundredth, instead of sharing the token with the enumeration (seconds at 10,000 keys).
-    connections.indexKeysBeforeServing(joined, INDEX_FILL_WAIT);
+    // A restarted node then serves its first calls on any key as fast as its hundredth, instead of
+    // sharing the token with the enumeration (seconds at 10,000 keys).
+    connections.awaitKeyIndexes(joined, INDEX_FILL_WAIT);
   }
 
   /** CreateCustomKeyStore: a new DISCONNECTED store for a cluster, or the identical one that exists. */

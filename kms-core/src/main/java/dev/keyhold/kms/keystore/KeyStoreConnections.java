@@ -24,16 +24,19 @@ import dev.keyhold.pkcs11.TokenNotFoundException;
 import java.security.SecureRandom;
 import java.sql.Connection;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -90,6 +93,8 @@ public final class KeyStoreConnections implements AutoCloseable {
   private final AutoCloseable stuckConnects = CallWatchdog.whenAbandoned(this::connectStuck);
   private final Map<String, ConnectedStore> connected = new ConcurrentHashMap<>();
   private final List<Consumer<String>> connectedListeners = new CopyOnWriteArrayList<>();
+  /** The fills of handle indexes under way on the connector thread, by store: one per connect or join. */
+  private final Map<String, CompletableFuture<Void>> indexing = new ConcurrentHashMap<>();
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
   /**
    * Stores whose join a token refused with the password the store knows: {@link #catchUp} leaves
@@ -391,7 +396,9 @@ public final class KeyStoreConnections implements AutoCloseable {
         LOG.warn("after connecting key store {}: {}", keyStoreId, e.toString());
       }
     }
-    connector.execute(() -> indexKeys(keyStoreId));
+    CompletableFuture<Void> fill = CompletableFuture.runAsync(() -> indexKeys(keyStoreId), connector);
+    indexing.put(keyStoreId, fill);
+    fill.whenComplete((done, failure) -> indexing.remove(keyStoreId, fill));
   }
 
   /**
@@ -403,26 +410,21 @@ public final class KeyStoreConnections implements AutoCloseable {
   }
 
   /**
-   * Fills the handle indexes of the stores {@code keyStoreIds} now, for a restarted node before it
-   * serves: every logged-in HSM side by side, each on a thread of its own, for {@code wait} at most. An
-   * enumeration that takes longer (a hung HSM, a very large token) goes on in the background, and calls
-   * that miss meanwhile wait for it as after a connect.
+   * Waits until the handle indexes of the stores {@code keyStoreIds}, joined or connected just before,
+   * are filled, for {@code wait} at most: for a restarted node before it serves. A fill that takes
+   * longer (a hung HSM, a very large token) goes on in the background, and calls that miss meanwhile
+   * wait for it as after a connect.
    */
-  void indexKeysBeforeServing(List<String> keyStoreIds, Duration wait) {
-    List<Thread> fills = new ArrayList<>();
-    for (String keyStoreId : keyStoreIds) {
-      for (Token token : logins(keyStoreId)) {
-        Thread fill = new Thread(token::fillKeyIndex, "keyhold-index-fill-" + keyStoreId + "-" + fills.size());
-        fill.setDaemon(true); // one stuck in a hung HSM must not keep the JVM from exiting
-        fill.start();
-        fills.add(fill);
-      }
-    }
-    long deadline = System.nanoTime() + wait.toNanos();
+  void awaitKeyIndexes(List<String> keyStoreIds, Duration wait) {
+    CompletableFuture<?>[] fills = keyStoreIds.stream().map(indexing::get).filter(Objects::nonNull)
+        .toArray(CompletableFuture<?>[]::new);
     try {
-      for (Thread fill : fills) {
-        fill.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-      }
+      CompletableFuture.allOf(fills).get(wait.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      LOG.warn("the handle indexes of key stores {} are not filled after {} s; serving meanwhile", keyStoreIds,
+          wait.toSeconds());
+    } catch (ExecutionException e) {
+      LOG.warn("filling the handle indexes of key stores {} failed: {}", keyStoreIds, e.getCause().toString());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
