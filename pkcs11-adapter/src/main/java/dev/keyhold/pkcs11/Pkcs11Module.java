@@ -15,10 +15,12 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Lock;
-import java.util.function.Function;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xipki.pkcs11.wrapper.ModuleInfo;
@@ -60,6 +62,8 @@ public final class Pkcs11Module implements AutoCloseable {
   private final PKCS11Module module;
   private final CryptoCalls cryptoCalls;
   private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
+  /** See {@link #objectsLock}: one per token label, since every login of a token shares its objects. */
+  private final Map<String, ReentrantLock> objectLocks = new ConcurrentHashMap<>();
   private volatile long generation; // counts re-initialisations
   private long lastRecoveryNanos = System.nanoTime() - RECOVERY_INTERVAL.toNanos(); // guarded by the write lock
   private int users; // guarded by Pkcs11Module.class
@@ -288,6 +292,19 @@ public final class Pkcs11Module implements AutoCloseable {
   /** Shared by every call into the library; {@link #recover} takes it exclusively. */
   Lock callLock() {
     return lifecycle.readLock();
+  }
+
+  /**
+   * Held by each call that writes or searches the objects of the token {@code label}, on a token whose
+   * searches race its writes ({@link TokenProfile#searchesRaceObjectWrites}).
+   */
+  ReentrantLock objectsLock(String label) {
+    return objectLocks.computeIfAbsent(label, unused -> new ReentrantLock(true));
+  }
+
+  /** Gives {@code label} a new objects lock: the old one may be held for good by a call abandoned in a hang. */
+  void renewObjectsLock(String label) {
+    objectLocks.put(label, new ReentrantLock(true));
   }
 
   /** Changes whenever {@link #recover} re-initialised the library: every session and handle died. */

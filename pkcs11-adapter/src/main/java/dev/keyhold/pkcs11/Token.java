@@ -191,6 +191,7 @@ public final class Token implements AutoCloseable {
       watch.close();
     }
     if (answered && inTime && hung.compareAndSet(true, false)) {
+      module.renewObjectsLock(label);
       dropConnection();
       LOG.warn("token '{}' answers again after a hang; the next call logs in anew", label);
     }
@@ -255,7 +256,7 @@ public final class Token implements AutoCloseable {
   public AesKey generateAesKey(AesKeyTemplate template) {
     checkNotNull(template, "template");
     AesKey key = template.key();
-    return call("C_GenerateKey", false, (session, connection) -> {
+    return callOnObjects("C_GenerateKey", false, (session, connection) -> {
       long handle = session.generateKey(new Mechanism(CKM_AES_KEY_GEN), template.toAttributes());
       connection.remember(key, handle);
       return key;
@@ -272,7 +273,7 @@ public final class Token implements AutoCloseable {
   public Optional<AesKey> findAesKey(String label) {
     checkNotNull(label, "label");
     indexOnFirstMiss(current -> current.indexed(label).isEmpty());
-    return call("C_FindObjects", false, (session, connection) -> {
+    return callOnObjects("C_FindObjects", false, (session, connection) -> {
       Optional<Map.Entry<AesKey, Long>> indexed = connection.indexed(label);
       if (indexed.isPresent() && stillNames(session, indexed.get().getValue(), indexed.get().getKey())) {
         return Optional.of(indexed.get().getKey());
@@ -362,13 +363,13 @@ public final class Token implements AutoCloseable {
    */
   private ImmutableList<AesKey> enumerate() {
     enumerations.incrementAndGet();
-    Found found = call("C_FindObjects", false, (session, connection) ->
+    Found found = callOnObjects("C_FindObjects", false, (session, connection) ->
         new Found(connection, session.findAllObjectsSingle(AttributeVector.newAESSecretKey())));
     ImmutableList.Builder<AesKey> keys = ImmutableList.builder();
     for (int start = 0; start < found.handles.length; start += ENUMERATION_CHUNK) {
       int from = start;
       int to = Math.min(found.handles.length, start + ENUMERATION_CHUNK);
-      boolean sameConnection = call("C_GetAttributeValue", false, (session, connection) -> {
+      boolean sameConnection = callOnObjects("C_GetAttributeValue", false, (session, connection) -> {
         if (connection != found.connection) {
           return false;
         }
@@ -432,8 +433,9 @@ public final class Token implements AutoCloseable {
   public byte[] wrapKey(AesKey wrappingKey, AesKey key) {
     checkNotNull(wrappingKey, "wrappingKey");
     checkNotNull(key, "key");
-    return withKeys("C_WrapKey", false, (session, connection) -> session.wrapKey(new Mechanism(CKM_AES_KEY_WRAP_PAD),
-        connection.handleOf(wrappingKey, session), connection.handleOf(key, session)), wrappingKey, key);
+    return withKeys("C_WrapKey", false, false, (session, connection) -> session.wrapKey(
+        new Mechanism(CKM_AES_KEY_WRAP_PAD), connection.handleOf(wrappingKey, session),
+        connection.handleOf(key, session)), wrappingKey, key);
   }
 
   /** Unwraps what {@link #wrapKey} made into a persistent key with {@code template}'s attributes. */
@@ -441,7 +443,7 @@ public final class Token implements AutoCloseable {
     checkNotNull(wrapped, "wrapped");
     checkNotNull(template, "template");
     checkNotNull(unwrappingKey, "unwrappingKey");
-    return withKeys("C_UnwrapKey", false, (session, connection) -> {
+    return withKeys("C_UnwrapKey", false, true, (session, connection) -> {
       long handle = session.unwrapKey(new Mechanism(CKM_AES_KEY_WRAP_PAD), connection.handleOf(unwrappingKey, session),
           wrapped, template.toUnwrapAttributes());
       connection.remember(template.key(), handle);
@@ -483,7 +485,7 @@ public final class Token implements AutoCloseable {
   /** Destroys {@code key} on this token. */
   public void destroyKey(AesKey key) {
     checkNotNull(key, "key");
-    withKeys("C_DestroyObject", false, (session, connection) -> {
+    withKeys("C_DestroyObject", false, true, (session, connection) -> {
       session.destroyObject(connection.handleOf(key, session));
       connection.forget(key);
       return null;
@@ -560,22 +562,25 @@ public final class Token implements AutoCloseable {
   /** Runs {@code body} with the handle of {@code key}; a stale indexed handle is looked up once more. */
   <T> T withKey(AesKey key, String function, boolean decrypting, KeyCall<T> body) {
     checkNotNull(key, "key");
-    return withKeys(function, decrypting,
+    return withKeys(function, decrypting, false,
         (session, connection) -> body.call(session, connection.handleOf(key, session)), key);
   }
 
   /**
    * Runs {@code body}, which resolves {@code keys} with {@link Connection#handleOf}: a first miss fills
    * the index, and when the token calls a handle invalid, the handles of {@code keys} are dropped and
-   * {@code body} runs once more with handles looked up anew.
+   * {@code body} runs once more with handles looked up anew. A call that {@code writesObjects}, or
+   * that will search for a key the index lacks, runs as {@link #callOnObjects}.
    */
-  private <T> T withKeys(String function, boolean decrypting, SessionCall<T> body, AesKey... keys) {
+  private <T> T withKeys(String function, boolean decrypting, boolean writesObjects, SessionCall<T> body,
+      AesKey... keys) {
     Connection now = connection.get();
     if (now != null && !now.indexed) { // checked first so that the hot path builds no predicate
-      indexOnFirstMiss(current -> Arrays.stream(keys).anyMatch(key -> !current.handles.containsKey(key)));
+      indexOnFirstMiss(current -> lacksAny(current, keys));
     }
     try {
-      return call(function, decrypting, body);
+      return profile.searchesRaceObjectWrites() && (writesObjects || lacksAny(connection.get(), keys))
+          ? callOnObjects(function, decrypting, body) : call(function, decrypting, body);
     } catch (ObjectNotFoundException e) {
       if (e.returnValue().isEmpty()) {
         throw e; // the lookup itself found nothing: the key is not there
@@ -585,7 +590,53 @@ public final class Token implements AutoCloseable {
         Arrays.stream(keys).forEach(current::forget);
       }
       LOG.debug("an indexed handle of {} on token '{}' went stale; looking it up again", Arrays.toString(keys), label);
+      return callOnObjects(function, decrypting, body);
+    }
+  }
+
+  /** Whether {@code connection} (null: none yet) lacks a handle of {@code keys}, which a call then searches for. */
+  private static boolean lacksAny(Connection connection, AesKey[] keys) {
+    if (connection == null) {
+      return true;
+    }
+    for (AesKey key : keys) {
+      if (!connection.handles.containsKey(key)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * {@link #call} for a call that writes or searches the token's objects: on a token whose searches
+   * race its writes ({@link TokenProfile#searchesRaceObjectWrites}), one at a time per token in this
+   * process. It waits for its turn one call deadline at most: a call stuck in a hung token keeps the
+   * turn (until a probe finds the token answering and {@link Pkcs11Module#renewObjectsLock renews} it),
+   * and the others must fail fast rather than wait behind it.
+   *
+   * @throws DeviceLostException if the turn did not come within the call deadline
+   */
+  private <T> T callOnObjects(String function, boolean decrypting, SessionCall<T> body) {
+    if (!profile.searchesRaceObjectWrites()) {
       return call(function, decrypting, body);
+    }
+    failIfHung();
+    ReentrantLock objects = module.objectsLock(label);
+    boolean turn;
+    try {
+      turn = objects.tryLock(poolConfig.callDeadline().toNanos(), TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      turn = false;
+    }
+    if (!turn) {
+      throw new DeviceLostException(function + " on token '" + label + "' waited past its deadline of "
+          + poolConfig.callDeadline().toMillis() + " ms behind another call on the token's objects", null, null);
+    }
+    try {
+      return call(function, decrypting, body);
+    } finally {
+      objects.unlock();
     }
   }
 
@@ -594,10 +645,7 @@ public final class Token implements AutoCloseable {
    * holds the module's call lock, so the library is never re-initialised under it.
    */
   <T> T call(String function, boolean decrypting, SessionCall<T> body) {
-    if (hung.get()) {
-      throw new DeviceLostException("token '" + label + "' is hung: a call did not return within "
-          + poolConfig.callDeadline().toMillis() + " ms, and no probe has answered since", null, null);
-    }
+    failIfHung();
     Lock callLock = module.callLock();
     while (true) {
       Connection current = connection();
@@ -610,6 +658,13 @@ public final class Token implements AutoCloseable {
       } finally {
         callLock.unlock();
       }
+    }
+  }
+
+  private void failIfHung() {
+    if (hung.get()) {
+      throw new DeviceLostException("token '" + label + "' is hung: a call did not return within "
+          + poolConfig.callDeadline().toMillis() + " ms, and no probe has answered since", null, null);
     }
   }
 

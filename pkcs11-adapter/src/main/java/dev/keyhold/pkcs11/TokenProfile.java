@@ -14,14 +14,16 @@ package dev.keyhold.pkcs11;
  *       <td>{@code CKR_ENCRYPTED_DATA_INVALID}</td></tr>
  *   <tr><td>token keys on the other HSMs</td><td>none: each token stands alone</td>
  *       <td>copied by the cluster itself</td></tr>
+ *   <tr><td>object searches beside object writes</td><td>one at a time (2.6.1 loses writes)</td>
+ *       <td>side by side</td></tr>
  * </table>
  *
  * <p>Both are driven with read-write sessions only (CloudHSM SDK 5 refuses read-only ones) and the
  * adapter never calls {@code C_SetAttributeValue}, which CloudHSM lacks.
  */
 public enum TokenProfile {
-  SOFTHSM2(PinFormat.PASSWORD, true, IvSource.ADAPTER, true, false),
-  AWS_CLOUDHSM(PinFormat.USER_COLON_PASSWORD, false, IvSource.TOKEN_PREFIXED, false, true);
+  SOFTHSM2(PinFormat.PASSWORD, true, IvSource.ADAPTER, true, false, true),
+  AWS_CLOUDHSM(PinFormat.USER_COLON_PASSWORD, false, IvSource.TOKEN_PREFIXED, false, true, false);
 
   /** How the login PIN is formed from a user name and a password. */
   enum PinFormat {
@@ -42,14 +44,16 @@ public enum TokenProfile {
   private final IvSource ivSource;
   private final boolean reportsBadTagAsGeneralError;
   private final boolean clusterSyncsKeys;
+  private final boolean searchesRaceObjectWrites;
 
   TokenProfile(PinFormat pinFormat, boolean canChangePin, IvSource ivSource, boolean reportsBadTagAsGeneralError,
-      boolean clusterSyncsKeys) {
+      boolean clusterSyncsKeys, boolean searchesRaceObjectWrites) {
     this.pinFormat = pinFormat;
     this.canChangePin = canChangePin;
     this.ivSource = ivSource;
     this.reportsBadTagAsGeneralError = reportsBadTagAsGeneralError;
     this.clusterSyncsKeys = clusterSyncsKeys;
+    this.searchesRaceObjectWrites = searchesRaceObjectWrites;
   }
 
   /**
@@ -58,6 +62,20 @@ public enum TokenProfile {
    */
   public boolean clusterSyncsKeys() {
     return clusterSyncsKeys;
+  }
+
+  /**
+   * Whether a search of the token's objects ({@code C_FindObjects}, and reading the attributes of what
+   * it found) can spoil an object that another thread of the process writes at the same time, so that
+   * the adapter must run such calls one at a time per token. SoftHSM2 2.6.1 re-reads from its files
+   * every object a search passes, and a re-read of an object being written drops what was written so
+   * far: beside a thread that listed the token's keys, {@code C_GenerateKey} and {@code C_UnwrapKey}
+   * failed with {@code CKR_GENERAL_ERROR} or {@code CKR_TEMPLATE_INCONSISTENT}, and a new key refused
+   * its wrap with {@code CKR_KEY_UNEXTRACTABLE}. Other processes read the files under file locks and
+   * spoil nothing.
+   */
+  public boolean searchesRaceObjectWrites() {
+    return searchesRaceObjectWrites;
   }
 
   /** The PIN to pass to {@code C_Login} for {@code userName} with {@code password}. */

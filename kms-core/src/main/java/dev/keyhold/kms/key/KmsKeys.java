@@ -210,11 +210,10 @@ public final class KmsKeys {
 
   /**
    * Generates the key's material on one answering HSM and, where the cluster does not sync keys
-   * itself, copies it to every other answering HSM, including one that refused to generate it (SoftHSM2
-   * has been seen to refuse a C_GenerateKey once, CKR_TEMPLATE_INCONSISTENT, while another thread
-   * listed its keys); an HSM lost on the way is left to the
-   * reconciler. Fewer than two copies is not enough (a key must survive the loss of an HSM, and
-   * CloudHSM's key availability quorum asks as much): CreateKey fails as it would with too few HSMs.
+   * itself, copies it to every other answering HSM, including one that refused to generate it; an HSM
+   * lost on the way is left to the reconciler. Fewer than two copies is not enough (a key must survive
+   * the loss of an HSM, and CloudHSM's key availability quorum asks as much): CreateKey fails as it
+   * would with too few HSMs.
    * Renews the key's lease before each step, and fails once it has ended.
    */
   private void makeMaterial(KeyRecord key, AesKeyTemplate template, List<ServingHsm> answering, boolean replicated) {
@@ -276,10 +275,8 @@ public final class KmsKeys {
   /**
    * Copies the new key to {@code to}, and once more if the first attempt fails: a token that lost its
    * device since its last call (an HSM that just returned, its old sessions dead) fails the first
-   * call and logs in again on the next, and SoftHSM2 has been seen to refuse, once, to wrap a key it
-   * had just made extractable (CKR_KEY_UNEXTRACTABLE) while another thread listed its keys. The second
-   * attempt first looks for the key on {@code to}, since the failed one may have unwrapped it. Only a
-   * copy is tried again: a key generated twice would differ.
+   * call and logs in again on the next. The second attempt first looks for the key on {@code to}, since
+   * the failed one may have unwrapped it. Only a copy is tried again: a key generated twice would differ.
    */
   private static void copyToAnswering(AesKeyTemplate template, ServingHsm from, ServingHsm to) {
     try {
