@@ -1698,6 +1698,9 @@ static CK_RV si_FindObjectsInit(CK_SESSION_HANDLE handle, CK_ATTRIBUTE_PTR templ
   CK_ULONG capacity = 64;
   s->found = malloc(capacity * sizeof(CK_OBJECT_HANDLE));
   s->found_count = s->found_next = 0;
+  /* Under sync_lock, as every write is: a SoftHSM2 search re-reads each object it passes and spoils one
+   * being written, which a CloudHSM does not. */
+  pthread_mutex_lock(&sync_lock);
   for (int h = 0; h < config.hsms; h++) {
     CK_SESSION_HANDLE bs;
     if (!up[h] || session_on(s, h, &bs) != CKR_OK || real->C_FindObjectsInit(bs, templ, count) != CKR_OK) {
@@ -1723,6 +1726,7 @@ static CK_RV si_FindObjectsInit(CK_SESSION_HANDLE handle, CK_ATTRIBUTE_PTR templ
     }
     real->C_FindObjectsFinal(bs);
   }
+  pthread_mutex_unlock(&sync_lock);
   s->finding = CK_TRUE;
   return CKR_OK;
 }

@@ -27,6 +27,7 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -204,9 +205,19 @@ public final class OperatorSite implements AutoCloseable {
     return store;
   }
 
+  /**
+   * Stops every node, then prints what each logged at WARN and above: all there is to go on when a
+   * test on this site failed in CI.
+   */
   @Override
   public void close() {
     nodes.forEach(Node::stop);
+    for (Node node : nodes) {
+      String logged = node.loggedWarnings();
+      if (!logged.isEmpty()) {
+        System.out.println(node.name() + " logged:\n" + logged);
+      }
+    }
   }
 
   /**
@@ -275,7 +286,17 @@ public final class OperatorSite implements AutoCloseable {
 
     /** The errors the node has logged since it started serving, with their causes: for a failure's message. */
     String loggedErrors() {
-      return output.stream().filter(line -> line.contains(" ERROR ") || line.startsWith("Caused by:"))
+      return logged(" ERROR ");
+    }
+
+    /** The warnings and errors the node has logged since it started serving, with their causes. */
+    String loggedWarnings() {
+      return logged(" WARN ", " ERROR ");
+    }
+
+    private String logged(String... levels) {
+      return output.stream()
+          .filter(line -> line.startsWith("Caused by:") || Arrays.stream(levels).anyMatch(line::contains))
           .collect(Collectors.joining("\n"));
     }
 
