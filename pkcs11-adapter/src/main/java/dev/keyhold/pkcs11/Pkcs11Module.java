@@ -18,7 +18,6 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Lock;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -63,7 +62,7 @@ public final class Pkcs11Module implements AutoCloseable {
   private final CryptoCalls cryptoCalls;
   private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
   /** See {@link #objectsLock}: one per token label, since every login of a token shares its objects. */
-  private final Map<String, ReentrantLock> objectLocks = new ConcurrentHashMap<>();
+  private final Map<String, ReentrantReadWriteLock> objectLocks = new ConcurrentHashMap<>();
   private volatile long generation; // counts re-initialisations
   private long lastRecoveryNanos = System.nanoTime() - RECOVERY_INTERVAL.toNanos(); // guarded by the write lock
   private int users; // guarded by Pkcs11Module.class
@@ -295,16 +294,17 @@ public final class Pkcs11Module implements AutoCloseable {
   }
 
   /**
-   * Held by each call that writes or searches the objects of the token {@code label}, on a token whose
-   * searches race its writes ({@link TokenProfile#searchesRaceObjectWrites}).
+   * Keeps the object searches of the token {@code label} apart from its object writes, on a token whose
+   * searches race its writes ({@link TokenProfile#searchesRaceObjectWrites}): writes share its read
+   * side, since they do not spoil one another; a search takes its write side, alone.
    */
-  ReentrantLock objectsLock(String label) {
-    return objectLocks.computeIfAbsent(label, unused -> new ReentrantLock(true));
+  ReentrantReadWriteLock objectsLock(String label) {
+    return objectLocks.computeIfAbsent(label, unused -> new ReentrantReadWriteLock(true));
   }
 
   /** Gives {@code label} a new objects lock: the old one may be held for good by a call abandoned in a hang. */
   void renewObjectsLock(String label) {
-    objectLocks.put(label, new ReentrantLock(true));
+    objectLocks.put(label, new ReentrantReadWriteLock(true));
   }
 
   /** Changes whenever {@link #recover} re-initialised the library: every session and handle died. */

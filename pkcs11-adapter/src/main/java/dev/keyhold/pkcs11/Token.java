@@ -24,6 +24,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -256,7 +257,7 @@ public final class Token implements AutoCloseable {
   public AesKey generateAesKey(AesKeyTemplate template) {
     checkNotNull(template, "template");
     AesKey key = template.key();
-    return callOnObjects("C_GenerateKey", false, (session, connection) -> {
+    return callOnObjects("C_GenerateKey", false, false, (session, connection) -> {
       long handle = session.generateKey(new Mechanism(CKM_AES_KEY_GEN), template.toAttributes());
       connection.remember(key, handle);
       return key;
@@ -273,7 +274,7 @@ public final class Token implements AutoCloseable {
   public Optional<AesKey> findAesKey(String label) {
     checkNotNull(label, "label");
     indexOnFirstMiss(current -> current.indexed(label).isEmpty());
-    return callOnObjects("C_FindObjects", false, (session, connection) -> {
+    return callOnObjects("C_FindObjects", false, true, (session, connection) -> {
       Optional<Map.Entry<AesKey, Long>> indexed = connection.indexed(label);
       if (indexed.isPresent() && stillNames(session, indexed.get().getValue(), indexed.get().getKey())) {
         return Optional.of(indexed.get().getKey());
@@ -363,13 +364,13 @@ public final class Token implements AutoCloseable {
    */
   private ImmutableList<AesKey> enumerate() {
     enumerations.incrementAndGet();
-    Found found = callOnObjects("C_FindObjects", false, (session, connection) ->
+    Found found = callOnObjects("C_FindObjects", false, true, (session, connection) ->
         new Found(connection, session.findAllObjectsSingle(AttributeVector.newAESSecretKey())));
     ImmutableList.Builder<AesKey> keys = ImmutableList.builder();
     for (int start = 0; start < found.handles.length; start += ENUMERATION_CHUNK) {
       int from = start;
       int to = Math.min(found.handles.length, start + ENUMERATION_CHUNK);
-      boolean sameConnection = callOnObjects("C_GetAttributeValue", false, (session, connection) -> {
+      boolean sameConnection = callOnObjects("C_GetAttributeValue", false, true, (session, connection) -> {
         if (connection != found.connection) {
           return false;
         }
@@ -569,8 +570,8 @@ public final class Token implements AutoCloseable {
   /**
    * Runs {@code body}, which resolves {@code keys} with {@link Connection#handleOf}: a first miss fills
    * the index, and when the token calls a handle invalid, the handles of {@code keys} are dropped and
-   * {@code body} runs once more with handles looked up anew. A call that {@code writesObjects}, or
-   * that will search for a key the index lacks, runs as {@link #callOnObjects}.
+   * {@code body} runs once more with handles looked up anew. A call that will search for a key the
+   * index lacks, or that {@code writesObjects}, runs as {@link #callOnObjects}.
    */
   private <T> T withKeys(String function, boolean decrypting, boolean writesObjects, SessionCall<T> body,
       AesKey... keys) {
@@ -579,8 +580,12 @@ public final class Token implements AutoCloseable {
       indexOnFirstMiss(current -> lacksAny(current, keys));
     }
     try {
-      return profile.searchesRaceObjectWrites() && (writesObjects || lacksAny(connection.get(), keys))
-          ? callOnObjects(function, decrypting, body) : call(function, decrypting, body);
+      if (!profile.searchesRaceObjectWrites()) {
+        return call(function, decrypting, body);
+      }
+      boolean searches = lacksAny(connection.get(), keys);
+      return searches || writesObjects ? callOnObjects(function, decrypting, searches, body)
+          : call(function, decrypting, body);
     } catch (ObjectNotFoundException e) {
       if (e.returnValue().isEmpty()) {
         throw e; // the lookup itself found nothing: the key is not there
@@ -590,7 +595,7 @@ public final class Token implements AutoCloseable {
         Arrays.stream(keys).forEach(current::forget);
       }
       LOG.debug("an indexed handle of {} on token '{}' went stale; looking it up again", Arrays.toString(keys), label);
-      return callOnObjects(function, decrypting, body);
+      return callOnObjects(function, decrypting, true, body);
     }
   }
 
@@ -608,20 +613,23 @@ public final class Token implements AutoCloseable {
   }
 
   /**
-   * {@link #call} for a call that writes or searches the token's objects: on a token whose searches
-   * race its writes ({@link TokenProfile#searchesRaceObjectWrites}), one at a time per token in this
-   * process. It waits for its turn one call deadline at most: a call stuck in a hung token keeps the
-   * turn (until a probe finds the token answering and {@link Pkcs11Module#renewObjectsLock renews} it),
-   * and the others must fail fast rather than wait behind it.
+   * {@link #call} for a call that writes the token's objects or, if it {@code searches}, searches them:
+   * on a token whose searches race its writes ({@link TokenProfile#searchesRaceObjectWrites}), writes
+   * run side by side and a search runs alone, per token in this process ({@link
+   * Pkcs11Module#objectsLock}). It waits for its turn one call deadline at most: a call stuck in a hung
+   * token keeps the turn (until a probe finds the token answering and {@link
+   * Pkcs11Module#renewObjectsLock renews} the lock), and the others must fail fast rather than wait
+   * behind it.
    *
    * @throws DeviceLostException if the turn did not come within the call deadline
    */
-  private <T> T callOnObjects(String function, boolean decrypting, SessionCall<T> body) {
+  private <T> T callOnObjects(String function, boolean decrypting, boolean searches, SessionCall<T> body) {
     if (!profile.searchesRaceObjectWrites()) {
       return call(function, decrypting, body);
     }
     failIfHung();
-    ReentrantLock objects = module.objectsLock(label);
+    ReentrantReadWriteLock lock = module.objectsLock(label);
+    Lock objects = searches ? lock.writeLock() : lock.readLock();
     boolean turn;
     try {
       turn = objects.tryLock(poolConfig.callDeadline().toNanos(), TimeUnit.NANOSECONDS);
