@@ -580,9 +580,6 @@ public final class Token implements AutoCloseable {
       indexOnFirstMiss(current -> lacksAny(current, keys));
     }
     try {
-      if (!profile.searchesRaceObjectWrites()) {
-        return call(function, decrypting, body);
-      }
       boolean searches = lacksAny(connection.get(), keys);
       return searches || writesObjects ? callOnObjects(function, decrypting, searches, body)
           : call(function, decrypting, body);
